@@ -1,0 +1,1 @@
+"""Who may do it: accounts, passwords, sessions, roles and permissions."""

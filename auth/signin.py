@@ -1,0 +1,198 @@
+"""Sign-in, lock, unlock, sign-out and session expiry — each recorded in the trail.
+
+A refusal still commits its bookkeeping (failure count, lockout, audit event) before it
+is raised, so an attacker cannot erase their attempts by making the act fail.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlmodel import Session, select
+
+from auth.accounts import roles_of
+from auth.identity import Identity
+from auth.models import ConsoleSession, User
+from auth.passwords import hash_password, needs_rehash, verify_password
+from core.actor import Actor
+from core.clock import aware, now
+from core.db import Database
+from core.errors import Refused
+from core.settings import Settings
+from logs.audit import record
+
+WRONG = "ログイン名またはパスワードが違います。"
+
+
+class SessionState(StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+    EXPIRED = "expired"
+    DISABLED = "disabled"
+
+
+def _dummy_hash(profile: str) -> str:
+    # Verified against when the login is unknown, so timing does not reveal accounts.
+    return _DUMMY.setdefault(profile, hash_password(secrets.token_hex(16), profile))
+
+
+_DUMMY: dict[str, str] = {}
+
+
+def _actor_for(login: str, client_addr: str) -> Actor:
+    return Actor(login=login, client_addr=client_addr)
+
+
+def _register_failure(s: Session, settings: Settings, user: User, client_addr: str) -> str:
+    """Count a failed password; lock the account at the threshold. Returns the message."""
+    current = now()
+    user.failed_count += 1
+    actor = _actor_for(user.login, client_addr)
+    message = WRONG
+    if user.failed_count >= settings.lockout_threshold:
+        user.locked_until = current + timedelta(minutes=settings.lockout_minutes)
+        record(
+            s, actor, "signin.lockout", target=user.login, outcome="alert", severity="warning",
+            details={"failures": user.failed_count, "minutes": settings.lockout_minutes},
+        )
+        user.failed_count = 0
+        message = (
+            f"{settings.lockout_threshold}回続けて失敗したため、アカウントを"
+            f"{settings.lockout_minutes:g}分間ロックしました。"
+        )
+    s.add(user)
+    return message
+
+
+def sign_in(
+    db: Database, settings: Settings, login: str, password: str, client_addr: str = ""
+) -> Identity:
+    """Check the password and open a console session, or raise ``Refused``."""
+    refusal: str | None = None
+    identity: Identity | None = None
+    profile = settings.argon2_profile
+    with db.write() as s:
+        current = now()
+        user = s.exec(select(User).where(User.login == login)).first()
+        actor = _actor_for(login, client_addr)
+        if user is None:
+            verify_password(_dummy_hash(profile), password, profile)
+            record(s, actor, "signin.failure", target=login, outcome="failure",
+                   details={"reason": "unknown_login"})
+            refusal = WRONG
+        elif user.disabled:
+            record(s, actor, "signin.failure", target=login, outcome="refused",
+                   details={"reason": "disabled"})
+            refusal = "このアカウントは無効にされています。管理者に連絡してください。"
+        elif user.locked_until and aware(user.locked_until) > current:
+            record(s, actor, "signin.failure", target=login, outcome="refused",
+                   details={"reason": "locked"})
+            left = max(1, int((aware(user.locked_until) - current).total_seconds() // 60) + 1)
+            refusal = f"アカウントはロック中です。約{left}分後にもう一度お試しください。"
+        elif not verify_password(user.password_hash, password, profile):
+            record(s, actor, "signin.failure", target=login, outcome="failure",
+                   details={"reason": "wrong_password"})
+            refusal = _register_failure(s, settings, user, client_addr)
+        else:
+            if needs_rehash(user.password_hash, profile):
+                user.password_hash = hash_password(password, profile)
+            user.failed_count = 0
+            user.locked_until = None
+            user.last_signin_at = current
+            s.add(user)
+            sid = secrets.token_hex(16)
+            s.add(ConsoleSession(
+                id=sid, user_id=user.id or 0, client_addr=client_addr,
+                started_at=current, last_auth_at=current,
+            ))
+            identity = Identity(
+                user_id=user.id or 0, login=user.login, name=user.name,
+                department=user.department, roles=roles_of(s, user.id or 0),
+                session_id=sid, client_addr=client_addr, started_at=current,
+            )
+            record(s, identity.actor, "signin.success", target=login)
+    if refusal is not None:
+        raise Refused(refusal)
+    assert identity is not None
+    return identity
+
+
+def lock(db: Database, ident: Identity, reason: str = "idle") -> None:
+    """The screen locked (idle or ctrl+l); the session stays open."""
+    with db.write() as s:
+        cs = s.get(ConsoleSession, ident.session_id)
+        if cs is not None:
+            cs.locked = True
+            s.add(cs)
+        record(s, ident.actor, "session.lock", target=ident.login, details={"reason": reason})
+
+
+def unlock(db: Database, settings: Settings, ident: Identity, password: str) -> None:
+    """Ask the password again; failures count toward the account lockout."""
+    refusal: str | None = None
+    with db.write() as s:
+        user = s.get(User, ident.user_id)
+        cs = s.get(ConsoleSession, ident.session_id)
+        if user is None or cs is None or cs.ended_at is not None:
+            refusal = "このセッションは終了しています。もう一度サインインしてください。"
+            record(s, ident.actor, "session.unlock", outcome="refused",
+                   details={"reason": "session_ended"})
+        elif user.disabled:
+            refusal = "このアカウントは無効にされています。"
+            record(s, ident.actor, "session.unlock", outcome="refused",
+                   details={"reason": "disabled"})
+            _end(s, cs, ident, "disabled")
+        elif not verify_password(user.password_hash, password, settings.argon2_profile):
+            record(s, ident.actor, "session.unlock", outcome="failure",
+                   details={"reason": "wrong_password"})
+            refusal = _register_failure(s, settings, user, ident.client_addr)
+            if user.locked_until is not None and aware(user.locked_until) > now():
+                _end(s, cs, ident, "lockout")
+        else:
+            current = now()
+            user.failed_count = 0
+            cs.locked = False
+            cs.last_auth_at = current
+            s.add_all([user, cs])
+            record(s, ident.actor, "session.unlock", target=ident.login)
+    if refusal is not None:
+        raise Refused(refusal)
+
+
+def _end(s: Session, cs: ConsoleSession, ident: Identity, reason: str) -> None:
+    cs.ended_at = now()
+    cs.end_reason = reason
+    s.add(cs)
+    action = "session.expire" if reason == "expired" else "session.end"
+    if reason == "signout":
+        action = "signout"
+    record(s, ident.actor, action, target=ident.login, details={"reason": reason})
+
+
+def sign_out(db: Database, ident: Identity, reason: str = "signout") -> None:
+    with db.write() as s:
+        cs = s.get(ConsoleSession, ident.session_id)
+        if cs is not None and cs.ended_at is None:
+            _end(s, cs, ident, reason)
+
+
+def check_session(db: Database, settings: Settings, ident: Identity) -> SessionState:
+    """Is the session still good? Ends it (and records why) when its time is up."""
+    current = now()
+    with db.read() as s:
+        cs = s.get(ConsoleSession, ident.session_id)
+        user = s.get(User, ident.user_id)
+        if cs is None or cs.ended_at is not None:
+            return SessionState.ENDED
+        expired = aware(cs.started_at) + timedelta(hours=settings.session_max_hours) <= current
+        disabled = user is None or user.disabled
+    if expired or disabled:
+        reason = "expired" if expired else "disabled"
+        with db.write() as s:
+            cs = s.get(ConsoleSession, ident.session_id)
+            if cs is not None and cs.ended_at is None:
+                _end(s, cs, ident, reason)
+        return SessionState.EXPIRED if expired else SessionState.DISABLED
+    return SessionState.ACTIVE

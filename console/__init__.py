@@ -1,0 +1,1 @@
+"""The front door: the ``juki`` command, settings wiring and the Textual app."""

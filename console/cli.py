@@ -1,0 +1,263 @@
+"""The ``juki`` command. Exit codes: 0 success, 1 a failed check, 2 bad input.
+
+Messages are Japanese; no traceback reaches the user (an unexpected error prints one
+line and the path of a log with the details).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from core.errors import BadInput, JukiError
+from core.settings import SettingsError, documented_fields
+
+EXIT_OK, EXIT_CHECK, EXIT_BAD = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD, f"juki: 入力が正しくありません: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="juki", description="住民記録 業務コンソール")
+    sub = p.add_subparsers(dest="cmd", parser_class=_Parser)
+
+    sub.add_parser("demo", help="デモ用データベースを用意してコンソールを起動する")
+    sub.add_parser("settings", help="設定項目と既定値を表示する")
+
+    db = sub.add_parser("db", help="データベース").add_subparsers(dest="db_cmd", required=True)
+    db.add_parser("init", help="スキーマを作成・更新する (二度実行しても変化なし)")
+    seed = db.add_parser("seed", help="合成の住民記録を作る")
+    seed.add_argument("--residents", type=int, required=True, help="住民の人数")
+    seed.add_argument("--seed", type=int, default=1, help="乱数の種")
+
+    user = sub.add_parser("user", help="アカウント").add_subparsers(dest="user_cmd", required=True)
+    add = user.add_parser("add", help="アカウントを追加する (パスワードは標準入力から)")
+    add.add_argument("login")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", action="append", required=True, dest="roles")
+    add.add_argument("--department", default="")
+    user.add_parser("list", help="アカウントの一覧")
+    dis = user.add_parser("disable", help="アカウントを無効にする")
+    dis.add_argument("login")
+
+    audit = sub.add_parser("audit", help="操作ログ").add_subparsers(dest="audit_cmd", required=True)
+    audit.add_parser("verify", help="ハッシュ連鎖を検証する")
+    tail = audit.add_parser("tail", help="操作ログを表示する")
+    tail.add_argument("-f", "--follow", action="store_true", help="新しい事象を追い続ける")
+    tail.add_argument("--json", action="store_true", help="1行に1つの JSON で出力する")
+    tail.add_argument("-n", "--lines", type=int, default=20, help="最初に表示する件数")
+    return p
+
+
+def _out(text: str) -> None:
+    print(text, flush=True)
+
+
+def _err(text: str) -> None:
+    print(f"juki: {text}", file=sys.stderr, flush=True)
+
+
+def _context():  # type: ignore[no-untyped-def]
+    from console.context import Context
+
+    return Context.from_env()
+
+
+def _require_tty() -> None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise BadInput(
+            "端末 (TTY) がないためコンソールを起動できません。"
+            "ssh -t で接続するか、端末から実行してください。"
+        )
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    _require_tty()
+    from console.app import run_console
+
+    return run_console(_context())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from console.demo import prepare_demo
+
+    ctx = _context()
+    prepare_demo(ctx, _out)
+    _require_tty()
+    from console.app import run_console
+
+    return run_console(ctx)
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    for key, var, default, doc in documented_fields():
+        _out(f"{key:24} {var:32} {default!r:24} {doc}")
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from core.actor import Actor
+    from logs.audit import record_alone
+    from services.schema import init_schema
+
+    ctx = _context()
+    if args.db_cmd == "init":
+        changed = init_schema(ctx.db)
+        record_alone(ctx.db, Actor.cli(), "db.init", details={"changed": changed})
+        _out("スキーマを作成しました。" if changed else "スキーマは最新です。変更はありません。")
+        return EXIT_OK
+    if args.residents < 1:
+        raise BadInput("--residents: 1以上の人数を指定してください。")
+    from services.register.seed import seed_register
+
+    init_schema(ctx.db)
+    started = time.perf_counter()
+    summary = seed_register(ctx.db, Actor.cli(), residents=args.residents, seed=args.seed)
+    _out(f"{summary} ({time.perf_counter() - started:.1f} 秒)")
+    return EXIT_OK
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            raise BadInput("パスワード: 標準入力から読めませんでした。")
+        return line.rstrip("\r\n")
+    first = getpass.getpass("パスワード: ")
+    second = getpass.getpass("パスワード (確認): ")
+    if first != second:
+        raise BadInput("パスワード: 2回の入力が一致しません。")
+    return first
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from auth.accounts import add_user, disable_user, list_users
+    from auth.roles import role_label
+    from core.actor import Actor
+
+    ctx = _context()
+    if args.user_cmd == "add":
+        password = _read_password()
+        acct = add_user(
+            ctx.db, ctx.settings, Actor.cli(), login=args.login, name=args.name,
+            roles=args.roles, password=password, department=args.department,
+        )
+        _out(f"アカウント {acct.login} ({acct.name}) を追加しました。役割: {', '.join(acct.roles)}")
+        return EXIT_OK
+    if args.user_cmd == "list":
+        for a in list_users(ctx.db):
+            state = "無効" if a.disabled else ("ロック中" if a.locked else "有効")
+            roles = ",".join(f"{r}({role_label(r)})" for r in a.roles)
+            _out(f"{a.login}\t{a.name}\t{a.department}\t{roles}\t{state}")
+        return EXIT_OK
+    disable_user(ctx.db, Actor.cli(), args.login)
+    _out(f"アカウント {args.login} を無効にしました。")
+    return EXIT_OK
+
+
+def _format_event(ev: dict, as_json: bool) -> str:
+    if as_json:
+        out = dict(ev)
+        out["details"] = json.loads(ev["details"])
+        return json.dumps(out, ensure_ascii=False, sort_keys=True)
+    from core.inert import clean_line as inert_plain
+
+    fields = [
+        f"#{ev['seq']}", ev["ts"], ev["actor"], ev["action"], ev["outcome"],
+        ev["target"], ev["client_addr"], ev["details"],
+    ]
+    return "\t".join(inert_plain(str(f)) for f in fields)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from core.actor import Actor
+    from logs.audit import events_after, last_seq, record_alone, verify
+
+    ctx = _context()
+    if args.audit_cmd == "verify":
+        started = time.perf_counter()
+        result = verify(ctx.db)
+        took = time.perf_counter() - started
+        if result.ok:
+            _out(f"操作ログの連鎖は正常です: {result.count} 件 ({took:.2f} 秒)")
+            record_alone(ctx.db, Actor.cli(), "audit.verify", details={"count": result.count})
+            return EXIT_OK
+        _out(f"操作ログの検証に失敗しました: {result.reason} (正常だった件数 {result.count})")
+        record_alone(
+            ctx.db, Actor.cli(), "audit.verify", outcome="failure", severity="high",
+            details={"bad_seq": result.bad_seq, "reason": result.reason},
+        )
+        return EXIT_CHECK
+    start = max(0, last_seq(ctx.db) - max(0, args.lines))
+    record_alone(ctx.db, Actor.cli(), "audit.tail", details={"follow": args.follow})
+    after = start
+    while True:
+        rows = events_after(ctx.db, after, 1000)
+        for ev in rows:
+            _out(_format_event(ev, args.json))
+            after = ev["seq"]
+        if not args.follow:
+            if len(rows) < 1000:
+                return EXIT_OK
+            continue
+        if not rows:
+            time.sleep(0.25)
+
+
+COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
+    None: cmd_console,
+    "demo": cmd_demo,
+    "settings": cmd_settings,
+    "db": cmd_db,
+    "user": cmd_user,
+    "audit": cmd_audit,
+}
+
+
+def _crash_log(exc: BaseException) -> Path:
+    base = Path(os.environ.get("JUKI_DATA_DIR") or Path.cwd() / "var")
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        path = base / "juki-error.log"
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(time.strftime("%Y-%m-%dT%H:%M:%S ") + "".join(
+                traceback.format_exception(exc)) + "\n")
+        return path
+    except OSError:
+        return Path("/dev/null")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.cmd](args)
+    except JukiError as exc:
+        _err(exc.message)
+        return exc.exit_code
+    except SettingsError as exc:
+        _err(str(exc))
+        return EXIT_BAD
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        path = _crash_log(exc)
+        _err(f"予期しないエラーが起きました ({type(exc).__name__})。詳細: {path}")
+        return EXIT_CHECK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

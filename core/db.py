@@ -1,0 +1,79 @@
+"""The database handle: one engine, read and write sessions, SQLite and PostgreSQL alike.
+
+SQLite runs in WAL mode with foreign keys and a busy timeout. Write transactions on
+SQLite begin IMMEDIATE so that two writers queue on the lock instead of failing with
+SQLITE_BUSY_SNAPSHOT halfway through; reads stay deferred and never block writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+
+class Database:
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30000, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.dialect = self.url.get_backend_name()
+        if self.dialect == "sqlite":
+            if self.url.database and self.url.database != ":memory:":
+                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(
+                self.url,
+                echo=echo,
+                connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+            )
+            _sqlite_setup(self.engine, busy_timeout_ms)
+        elif self.dialect == "postgresql":
+            if self.url.drivername == "postgresql":
+                self.url = self.url.set(drivername="postgresql+psycopg")
+            self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
+        else:
+            raise ValueError(f"未対応のデータベースです: {self.dialect}")
+        self._writer = self.engine.execution_options(juki_begin="IMMEDIATE")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries; nothing it does is committed."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose work commits together on success and rolls back on error."""
+        with Session(self._writer, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+        mode = conn.get_execution_options().get("juki_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,120 @@
+"""Settings from a TOML file (``JUKI_CONFIG``) overridden by ``JUKI_*`` environment variables.
+
+One table of fields, each with its default and a one-line meaning, so the README's
+settings table and the code cannot drift apart (``juki settings`` prints it).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A settings file or variable that cannot be used; the message is in Japanese."""
+
+
+def _default_data_dir() -> str:
+    return os.path.join(os.getcwd(), "var")
+
+
+def _doc(text: str, **kw: Any) -> Any:
+    return field(metadata={"doc": text}, **kw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str = _doc("データ置き場 (demo DB, audit JSONL). Default: ./var", default="")
+    database_url: str = _doc(
+        "SQLAlchemy URL. Default: sqlite:///<data_dir>/juki.sqlite3; "
+        "PostgreSQL: postgresql+psycopg://user@host/db",
+        default="",
+    )
+    language: str = _doc("UI language: ja or en", default="ja")
+    audit_jsonl: str = _doc(
+        "structlog JSON-lines copy of each audit event; empty to disable. "
+        "Default: <data_dir>/audit.jsonl",
+        default="",
+    )
+    sqlite_busy_timeout_ms: int = _doc("SQLite busy timeout in ms", default=30000)
+    password_min_length: int = _doc("minimum password length", default=12)
+    password_max_length: int = _doc("maximum password length accepted", default=128)
+    lockout_threshold: int = _doc("failed sign-ins before the account locks", default=5)
+    lockout_minutes: float = _doc("how long a locked account stays locked", default=15.0)
+    idle_lock_seconds: float = _doc("idle time before the screen locks", default=300.0)
+    session_max_hours: float = _doc("absolute session limit", default=10.0)
+    argon2_profile: str = _doc(
+        "argon2id parameters: rfc9106_low_memory (default) or test (cheap, tests only)",
+        default="rfc9106_low_memory",
+    )
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return Path(self.data_dir or _default_data_dir())
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'juki.sqlite3'}"
+
+    @property
+    def resolved_audit_jsonl(self) -> Path | None:
+        if self.audit_jsonl == "-":
+            return None
+        if self.audit_jsonl:
+            return Path(self.audit_jsonl)
+        if self.database_url and not self.data_dir:
+            return None
+        return self.resolved_data_dir / "audit.jsonl"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def documented_fields() -> list[tuple[str, str, Any, str]]:
+    """(TOML key, environment variable, default, meaning) for every setting."""
+    return [
+        (f.name, f"JUKI_{f.name.upper()}", f.default, f.metadata.get("doc", ""))
+        for f in fields(Settings)
+    ]
+
+
+def _coerce(name: str, raw: Any, kind: type) -> Any:
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            return str(raw).strip().lower() in {"1", "true", "yes", "on"}
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"設定 {name} の値 {raw!r} を解釈できません。") from exc
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read ``JUKI_CONFIG`` (if set) then ``JUKI_*`` variables; unknown keys are errors."""
+    env = dict(os.environ if env is None else env)
+    types = {f.name: type(f.default) for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    path = env.get("JUKI_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise SettingsError(f"設定ファイル {path} が見つかりません。") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"設定ファイル {path} の書式が正しくありません: {exc}") from exc
+        section = data.get("juki", data)
+        for key, raw in section.items():
+            if key not in types:
+                raise SettingsError(f"設定ファイル {path}: 不明な項目 {key} があります。")
+            values[key] = _coerce(key, raw, types[key])
+    for key, kind in types.items():
+        var = f"JUKI_{key.upper()}"
+        if var in env and env[var] != "":
+            values[key] = _coerce(key, env[var], kind)
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""What the office does: the register, lookups, linkage, access review, and their rules."""

@@ -1,0 +1,1 @@
+"""The resident register: residents, households, change history, demo data."""

@@ -1,0 +1,1 @@
+"""Register tables (placeholder until the register models land)."""

@@ -1,0 +1,110 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL tests get a schema of their own (search_path in the URL), dropped afterwards,
+so tests never see each other's rows. ``JUKI_TEST_BACKENDS=sqlite`` narrows a local run;
+CI runs both. ``JUKI_TEST_POSTGRES_URL`` points at the server (default: 127.0.0.1:5432/test).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from core.db import Database
+from core.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_BASE = os.environ.get(
+    "JUKI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = [
+    b.strip() for b in os.environ.get("JUKI_TEST_BACKENDS", "sqlite,postgresql").split(",")
+    if b.strip()
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'juki.sqlite3'}"
+        return
+    schema = "t_" + uuid.uuid4().hex[:16]
+    admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_BASE else "?"
+    yield f"{PG_BASE}{sep}options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=db_url,
+        data_dir=str(tmp_path / "var"),
+        audit_jsonl=str(tmp_path / "audit.jsonl"),
+        argon2_profile="test",
+    )
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    from logs import stream
+    from services.schema import init_schema
+
+    stream.configure(settings.resolved_audit_jsonl)
+    database = Database(settings.resolved_database_url)
+    init_schema(database)
+    yield database
+    database.dispose()
+    stream.configure(None)
+
+
+@dataclass
+class Juki:
+    """Runs the real ``juki`` command in a subprocess against the test database."""
+
+    env: dict[str, str]
+    cwd: Path
+
+    def __call__(
+        self, *args: str, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "console.cli", *args],
+            input=input, capture_output=True, text=True, env=self.env, cwd=self.cwd,
+            timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL,
+        )
+
+
+@pytest.fixture
+def juki_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUKI_")}
+    env.update(
+        JUKI_DATABASE_URL=settings.resolved_database_url,
+        JUKI_DATA_DIR=settings.resolved_data_dir.as_posix(),
+        JUKI_AUDIT_JSONL=str(settings.resolved_audit_jsonl),
+        JUKI_ARGON2_PROFILE="test",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+@pytest.fixture
+def juki(db: Database, juki_env: dict[str, str], tmp_path: Path) -> Juki:
+    return Juki(env=juki_env, cwd=tmp_path)
