@@ -33,9 +33,8 @@ class Settings:
         "PostgreSQL: postgresql+psycopg://user@host/db",
         default="",
     )
-    language: str = _doc("UI language: ja or en", default="ja")
     audit_jsonl: str = _doc(
-        "structlog JSON-lines copy of each audit event; empty to disable. "
+        "structlog JSON-lines copy of each audit event; '-' turns it off. "
         "Default: <data_dir>/audit.jsonl",
         default="",
     )
@@ -67,8 +66,6 @@ class Settings:
             return None
         if self.audit_jsonl:
             return Path(self.audit_jsonl)
-        if self.database_url and not self.data_dir:
-            return None
         return self.resolved_data_dir / "audit.jsonl"
 
     def with_(self, **changes: Any) -> Settings:
