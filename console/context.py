@@ -1,24 +1,42 @@
-"""Wiring: settings → database → audit stream, built once per process."""
+"""Wiring: settings → database → audit stream, built once per process.
+
+The database handle is built on first use, not at start: importing SQLAlchemy and
+SQLModel costs about a quarter of a second, and the sign-in screen should paint before
+that (the app touches ``ctx.db`` from a worker once the form is up; bench/startup).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from typing import TYPE_CHECKING
 
-from core.db import Database
 from core.settings import Settings, load_settings
-from logs import stream
+
+if TYPE_CHECKING:
+    from core.db import Database
 
 
-@dataclass
 class Context:
-    settings: Settings
-    db: Database
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        self.settings = settings
+        self._db = db
+        self._lock = threading.Lock()
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> Context:
-        settings = settings or load_settings()
-        db = Database(
-            settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
-        )
-        stream.configure(settings.resolved_audit_jsonl)
-        return cls(settings=settings, db=db)
+        return cls(settings or load_settings())
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            with self._lock:
+                if self._db is None:
+                    from core.db import Database
+                    from logs import stream
+
+                    stream.configure(self.settings.resolved_audit_jsonl)
+                    self._db = Database(
+                        self.settings.resolved_database_url,
+                        busy_timeout_ms=self.settings.sqlite_busy_timeout_ms,
+                    )
+        return self._db

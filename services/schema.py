@@ -1,38 +1,93 @@
-"""Create or upgrade the schema; running it twice changes nothing.
+"""Create or upgrade the schema with Alembic; running it twice changes nothing.
 
-Imports every table module so the metadata is whole, then applies the audit trail's
-append-only guards (triggers) for the database in use.
+The migrations live in ``services/migrations/versions``. A new table or column is a new
+revision there (``python -m services.schema revision "what changed"`` writes one by
+comparing the models with a database at head).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import sys
+import tempfile
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
-import auth.models  # noqa: F401  (tables)
-import logs.audit
 from core.db import Database
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def metadata() -> MetaData:
+    """Every table of every layer, imported so the metadata is whole."""
+    import auth.models  # noqa: F401
+    import logs.audit  # noqa: F401
+    import services.register.models  # noqa: F401
+
+    return SQLModel.metadata
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def current_revision(db: Database) -> str | None:
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 def init_schema(db: Database) -> bool:
-    """Create missing tables and guards. Returns True when anything was created."""
-    import services.register.models  # noqa: F401  (tables)
+    """Upgrade to the newest revision. Returns True when anything was applied."""
+    if head_revision() is None:  # bootstrap until the first revision is written
+        from sqlalchemy import inspect, text
 
-    before = _tables(db)
-    SQLModel.metadata.create_all(db.engine)
+        import logs.audit as audit
+
+        before_tables = set(inspect(db.engine).get_table_names())
+        metadata().create_all(db.engine)
+        with db.engine.begin() as conn:
+            for ddl in audit.SQLITE_GUARD if db.is_sqlite else audit.POSTGRES_GUARD:
+                conn.exec_driver_sql(ddl)
+            if conn.execute(text("SELECT count(*) FROM audit_head")).scalar_one() == 0:
+                conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
+                             {"h": audit.GENESIS})
+        return set(inspect(db.engine).get_table_names()) != before_tables
+    before = current_revision(db)
+    if before == head_revision():
+        return False
+    cfg = _config()
     with db.engine.begin() as conn:
-        guards = logs.audit.SQLITE_GUARD if db.is_sqlite else logs.audit.POSTGRES_GUARD
-        for ddl in guards:
-            conn.exec_driver_sql(ddl)
-        if conn.execute(text("SELECT count(*) FROM audit_head")).scalar_one() == 0:
-            conn.execute(
-                text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
-                {"h": logs.audit.GENESIS},
-            )
-    return _tables(db) != before
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return True
 
 
-def _tables(db: Database) -> set[str]:
-    from sqlalchemy import inspect
+def _revision(message: str) -> None:
+    """Autogenerate a revision against a scratch SQLite database at head."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{tmp}/scratch.sqlite3")
+        init_schema(db)
+        cfg = _config()
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.revision(cfg, message=message, autogenerate=True)
+        db.dispose()
 
-    return set(inspect(db.engine).get_table_names())
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "revision":
+        _revision(sys.argv[2])
+    else:
+        print('usage: python -m services.schema revision "message"', file=sys.stderr)
+        sys.exit(2)

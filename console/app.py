@@ -1,0 +1,359 @@
+"""The Textual app: sign-in, home, idle lock, the session's absolute limit, sign-out.
+
+The app owns the session's life; the screens own their forms. Every database call runs
+in a thread worker (DESIGN.md rule 6) and every decision is the service's
+(``auth.signin``): the app only reacts to its answers. The built-in screenshot is not
+offered anywhere (palette, keys, ``TEXTUAL_SCREENSHOT``); an attempt is refused and
+recorded. Quitting, a hang-up and a crash all end the session in the trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Iterable
+from time import monotonic
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import events, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
+from textual.screen import Screen
+from textual.timer import Timer
+
+from auth.identity import Identity
+from core.actor import Actor, ssh_client_address
+from screens.home import HomeScreen
+from screens.lock import LockScreen
+from screens.signin import SignInScreen
+from screens.widgets import WorkspaceEnv, log_unexpected
+from screens.workspaces import workspaces_for
+
+if TYPE_CHECKING:
+    from console.context import Context
+
+SESSION_CHECK_SECONDS = 5.0
+SIGNED_OUT = "サインアウトしました。"
+ENDED_MESSAGES = {
+    "expired": "セッションの上限時間 ({hours:g}時間) に達したため、サインアウトしました。"
+    "もう一度サインインしてください。",
+    "disabled": "アカウントが無効にされたため、セッションを終了しました。",
+    "ended": "セッションは終了しています。もう一度サインインしてください。",
+}
+CAPTURE_REFUSED = "画面の保存は、この端末では許可されていません。"
+
+
+class JukiApp(App[int]):
+    """The console. ``ctx`` carries settings and the database; nothing is global."""
+
+    TITLE = "住民記録 業務コンソール"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "終了", id="quit", priority=True),
+        Binding("ctrl+l", "lock", "ロック", id="lock", priority=True),
+        Binding("ctrl+o", "sign_out", "サインアウト", id="sign_out", priority=True),
+        Binding(
+            "ctrl+p", "command_palette", "コマンド", id="command_palette", priority=True,
+            show=False,  # the Footer shows the palette key on its right already
+        ),
+    ]
+
+    def __init__(
+        self, ctx: Context, *, client_addr: str | None = None,
+        session_check_seconds: float = SESSION_CHECK_SECONDS, handle_signals: bool = False,
+    ) -> None:
+        self.ctx = ctx
+        self.client_addr = ssh_client_address() if client_addr is None else client_addr
+        self.identity: Identity | None = None
+        """Who is signed in now (None on the sign-in screen)."""
+        self.open_session: Identity | None = None
+        """A session not yet recorded as ended; ``run_console`` ends it if the app dies."""
+        self.locked = False
+        self._session_check_seconds = session_check_seconds
+        self._handle_signals = handle_signals
+        self._last_input = monotonic()
+        self._session_timers: list[Timer] = []
+        super().__init__()
+
+    # --- screens ---------------------------------------------------------------------
+
+    def _sign_in_screen(self, message: str = "", kind: str = "info") -> SignInScreen:
+        return SignInScreen(self.ctx, self.client_addr, message, kind=kind)
+
+    def _replace_all(self, screen: Screen) -> None:
+        """Drop every screen (workspaces, palette, lock) and show ``screen`` alone.
+
+        The bottom of the stack is Textual's blank default screen, so there is always
+        one screen left to switch from.
+        """
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if len(self.screen_stack) == 2:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    async def on_mount(self) -> None:
+        await self.push_screen(self._sign_in_screen())
+        if self._handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.exit)
+        self.call_after_refresh(self._warm_up)  # after the sign-in form is painted
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _warm_up(self) -> None:
+        """After the first paint, load the database layer while the user types."""
+        try:
+            import auth.signin  # noqa: F401
+
+            _ = self.ctx.db
+        except Exception as exc:  # shown when sign-in meets it; nothing to say yet
+            log_unexpected(self.ctx.settings, exc)
+
+    # --- input and idle --------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.InputEvent, events.Paste)):
+            self._last_input = monotonic()
+        await super().on_event(event)
+
+    def _idle_tick(self) -> None:
+        idle = self.ctx.settings.idle_lock_seconds
+        if self.identity is not None and not self.locked:
+            if monotonic() - self._last_input >= idle:
+                self._lock("idle")
+
+    def _start_timers(self) -> None:
+        self._stop_timers()
+        idle = self.ctx.settings.idle_lock_seconds
+        timers = self._session_timers
+        if idle > 0:
+            timers.append(self.set_interval(max(0.05, min(1.0, idle / 5)), self._idle_tick))
+        timers.append(self.set_interval(self._session_check_seconds, self._session_tick))
+
+    def _stop_timers(self) -> None:
+        for timer in self._session_timers:
+            timer.stop()
+        self._session_timers.clear()
+
+    # --- sign-in, lock, unlock, end --------------------------------------------------
+
+    def on_sign_in_screen_signed_in(self, message: SignInScreen.SignedIn) -> None:
+        self.identity = self.open_session = message.identity
+        self.locked = False
+        self._last_input = monotonic()
+        self._start_timers()
+        env = WorkspaceEnv(self.ctx.db, self.ctx.settings, message.identity)
+        self._replace_all(HomeScreen(env))
+        self.refresh_bindings()
+
+    def action_lock(self) -> None:
+        self._lock("manual")
+
+    def _lock(self, reason: str) -> None:
+        ident = self.identity
+        if ident is None or self.locked:
+            return
+        self.locked = True
+        self.clear_notifications()
+        self.push_screen(LockScreen(self.ctx.db, self.ctx.settings, ident))
+        self.refresh_bindings()
+        self._record_lock(ident, reason)
+
+    @work(thread=True, group="session-record", exit_on_error=False)
+    def _record_lock(self, ident: Identity, reason: str) -> None:
+        from auth.signin import lock
+
+        try:
+            lock(self.ctx.db, ident, reason)
+        except Exception as exc:
+            self.call_from_thread(self._warn, log_unexpected(self.ctx.settings, exc))
+
+    def on_lock_screen_unlocked(self, message: LockScreen.Unlocked) -> None:
+        self.locked = False
+        self._last_input = monotonic()
+        while len(self.screen_stack) > 2:
+            if isinstance(self.screen_stack[-1], LockScreen):
+                self.pop_screen()
+                break
+            self.pop_screen()
+        self.refresh_bindings()
+
+    def on_lock_screen_ended(self, message: LockScreen.Ended) -> None:
+        self._end_session(message.reason, "error")
+        self.open_session = None
+
+    def on_lock_screen_sign_out_requested(self, message: LockScreen.SignOutRequested) -> None:
+        self.action_sign_out()
+
+    def _end_session(self, message: str, kind: str = "info") -> None:
+        """Forget the signed-in user at once and go back to sign-in (the record follows)."""
+        self.identity = None
+        self.locked = False
+        self._stop_timers()
+        self.clear_notifications()
+        self._replace_all(self._sign_in_screen(message, kind))
+        self.refresh_bindings()
+
+    def action_sign_out(self) -> None:
+        ident = self.identity
+        if ident is None:
+            return
+        self._end_session(SIGNED_OUT)
+        self._sign_out(ident, "signout")
+
+    @work(thread=True, group="session-record", exit_on_error=False)
+    def _sign_out(self, ident: Identity, reason: str, then_exit: bool = False) -> None:
+        from auth.signin import sign_out
+
+        try:
+            sign_out(self.ctx.db, ident, reason)
+            if self.open_session is ident:
+                self.open_session = None
+        except Exception as exc:
+            line = log_unexpected(self.ctx.settings, exc)
+            if not then_exit:
+                self.call_from_thread(self._warn, line)
+        finally:
+            if then_exit:
+                self.call_from_thread(self.exit)
+
+    async def action_quit(self) -> None:
+        """Quitting signs out first, so the trail shows where the session ended."""
+        ident = self.identity
+        if ident is None:
+            self.exit()
+            return
+        self.identity = None
+        self._stop_timers()
+        self._sign_out(ident, "quit", then_exit=True)
+
+    def _session_tick(self) -> None:
+        if self.identity is not None:
+            self._check_session(self.identity)
+
+    @work(thread=True, exclusive=True, group="session-check", exit_on_error=False)
+    def _check_session(self, ident: Identity) -> None:
+        from auth.signin import SessionState, check_session
+
+        try:
+            state = check_session(self.ctx.db, self.ctx.settings, ident)
+        except Exception as exc:
+            log_unexpected(self.ctx.settings, exc)
+            return  # a passing database error is not the session's end; try again later
+        if state is not SessionState.ACTIVE:
+            self.call_from_thread(self._session_over, ident, str(state))
+
+    def _session_over(self, ident: Identity, state: str) -> None:
+        if self.identity is None or self.identity.session_id != ident.session_id:
+            return
+        hours = self.ctx.settings.session_max_hours
+        self._end_session(ENDED_MESSAGES.get(state, ENDED_MESSAGES["ended"]).format(
+            hours=hours), "error")
+        self.open_session = None
+
+    def _warn(self, line: str) -> None:
+        self.notify(line, severity="error", markup=False)
+
+    # --- keys and palette ------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "lock":
+            return self.identity is not None and not self.locked
+        if action == "sign_out":
+            return self.identity is not None
+        return True
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(placeholder="コマンドを検索…", id="--command-palette"))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Only what this user may do now; no screenshot, no theme, no key panel."""
+        ident = self.identity
+        if ident is not None and not self.locked:
+            env = WorkspaceEnv(self.ctx.db, self.ctx.settings, ident)
+            for ws in workspaces_for(ident.permissions):
+                yield SystemCommand(
+                    ws.title, ws.help or f"{ws.key.upper()} で開く",
+                    lambda ws=ws: self.push_screen(ws.open(env)),
+                )
+            yield SystemCommand("ロック", "画面をロックする (ctrl+l)", self.action_lock)
+        if ident is not None:
+            yield SystemCommand(
+                "サインアウト", "セッションを終了する (ctrl+o)", self.action_sign_out
+            )
+        yield SystemCommand(
+            "終了", "サインアウトしてコンソールを終了する (ctrl+q)", self.action_quit
+        )
+
+    def action_help_quit(self) -> None:
+        self.notify("終了するには ctrl+q を押してください。", markup=False)
+
+    # --- screen capture: not offered -------------------------------------------------
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        self._refuse_capture("action")
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        self._refuse_capture("deliver")
+        return None
+
+    def save_screenshot(
+        self, filename: str | None = None, path: str | None = None,
+        time_format: str | None = None,
+    ) -> str:
+        self._refuse_capture("save")
+        return ""
+
+    def _refuse_capture(self, how: str) -> None:
+        self.notify(CAPTURE_REFUSED, severity="warning", markup=False)
+        ident = self.identity
+        actor = ident.actor if ident else Actor(login="", client_addr=self.client_addr)
+        self._record_capture_refusal(actor, how)
+
+    @work(thread=True, group="session-record", exit_on_error=False)
+    def _record_capture_refusal(self, actor: Actor, how: str) -> None:
+        from logs.audit import record_alone
+
+        try:
+            record_alone(
+                self.ctx.db, actor, "screen.capture", outcome="refused", severity="warning",
+                details={"reason": "not_offered", "how": how},
+            )
+        except Exception as exc:
+            log_unexpected(self.ctx.settings, exc)
+
+    # --- no traceback reaches the user (rule 7) --------------------------------------
+
+    def _fatal_error(self) -> None:
+        # Textual's default prints a traceback *with locals* (a typed password among
+        # them). Write it to the error log instead and show one line.
+        exc = sys.exc_info()[1] or RuntimeError("unknown error")
+        line = log_unexpected(self.ctx.settings, exc)
+        self.bell()
+        self.panic(Text(line))
+
+
+def run_console(ctx: Context, **kw: Any) -> int:
+    """Run the console in this terminal; any session still open at exit is ended."""
+    app = JukiApp(ctx, handle_signals=True, **kw)
+    try:
+        app.run()
+    finally:
+        ident = app.open_session
+        if ident is not None:
+            from auth.signin import sign_out
+
+            try:
+                sign_out(ctx.db, ident, "disconnect")
+            except Exception as exc:  # the database may be what failed
+                print(log_unexpected(ctx.settings, exc), file=sys.stderr)
+    return app.return_code or 0

@@ -1,0 +1,126 @@
+"""The sign-in screen: login name and password, refusals worded by ``auth.signin``.
+
+The password check (argon2, ~100 ms) runs in a thread worker so the screen keeps
+painting; the service records every attempt, and this screen only shows its answer.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on, work
+from textual.actions import SkipAction
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Static
+
+from auth.identity import Identity
+from core.errors import Refused
+from core.settings import Settings
+from screens.widgets import Desk, MessageLine, log_unexpected
+
+READY_MARK = "ログイン名"  # what bench/startup.py waits for: the form is painted
+
+
+class SignInScreen(Screen[None]):
+    """Asks who you are. Posts ``SignedIn`` to the app when the service says yes."""
+
+    CSS_PATH = "signin.tcss"
+    AUTO_FOCUS = "#login"
+    SUB_TITLE = "サインイン"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "next_field", show=False, priority=True, id="signin.next_field"),
+    ]
+
+    class SignedIn(Message):
+        """The service opened a session for ``identity``."""
+
+        def __init__(self, identity: Identity) -> None:
+            super().__init__()
+            self.identity = identity
+
+    def __init__(
+        self, desk: Desk, client_addr: str = "", message: str = "", *, kind: str = "info",
+    ) -> None:
+        super().__init__()
+        self.desk = desk
+        self.settings: Settings = desk.settings
+        self.client_addr = client_addr
+        self._initial = (message, kind)
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        with Center(), Vertical(id="signin-box"):
+            yield Static("サインイン", id="signin-title")
+            yield Label(READY_MARK, classes="field-label")
+            yield Input(id="login", max_length=64)
+            yield Label("パスワード", classes="field-label")
+            yield Input(
+                id="password", password=True, max_length=self.settings.password_max_length,
+            )
+            yield Button("サインイン", id="signin", variant="primary")
+            yield MessageLine(id="message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        message, kind = self._initial
+        if message:
+            self.query_one(MessageLine).show(message, kind)
+
+    def action_next_field(self) -> None:
+        """Enter in the login field moves to the password field at once.
+
+        A priority binding runs as the key is read, so keys typed ahead (a fast typist,
+        a paste, tmux send-keys) land in the password field, not after the login name.
+        ``Widget.focus`` would move focus only after the keys already read.
+        """
+        if self.focused is not self.query_one("#login", Input):
+            raise SkipAction()
+        self.set_focus(self.query_one("#password", Input))
+
+    @on(Input.Submitted, "#password")
+    @on(Button.Pressed, "#signin")
+    def _submit(self) -> None:
+        login = self.query_one("#login", Input).value.strip()
+        password = self.query_one("#password", Input).value
+        line = self.query_one(MessageLine)
+        if not login:
+            line.show("ログイン名を入力してください。")
+            self.query_one("#login", Input).focus()
+            return
+        if not password:
+            line.show("パスワードを入力してください。")
+            self.query_one("#password", Input).focus()
+            return
+        self._set_busy(True)
+        line.show("確認しています…", "info")
+        self._attempt(login, password)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.query_one("#signin", Button).disabled = busy
+        for field in self.query(Input):
+            field.disabled = busy
+
+    @work(thread=True, exclusive=True, group="signin", exit_on_error=False)
+    def _attempt(self, login: str, password: str) -> None:
+        from auth.signin import sign_in  # the database layer loads after the first paint
+
+        try:
+            identity = sign_in(self.desk.db, self.settings, login, password, self.client_addr)
+        except Refused as exc:
+            self.app.call_from_thread(self._refused, exc.message)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self._refused, log_unexpected(self.settings, exc))
+            return
+        self.post_message(self.SignedIn(identity))
+
+    def _refused(self, message: str) -> None:
+        self._set_busy(False)
+        self.query_one(MessageLine).show(message)
+        password = self.query_one("#password", Input)
+        password.value = ""
+        password.focus()

@@ -1,0 +1,121 @@
+"""Pieces shared by the screens: labels, the inert message line, the unexpected-error path.
+
+Everything shown here that did not come from our own constants passes ``core.inert``.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from rich.text import Text
+from textual.widgets import Static
+
+from auth.identity import Identity
+from auth.roles import Perm, role_label
+from core.inert import as_text
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.db import Database
+
+# What each permission lets its holder do, in the words the section uses.
+PERM_LABELS: dict[Perm, str] = {
+    Perm.LOOKUP: "住民記録の照会",
+    Perm.LOOKUP_MY_NUMBER: "個人番号による照会",
+    Perm.REVEAL_MY_NUMBER: "個人番号の表示 (理由を記録)",
+    Perm.OPEN_RESTRICTED: "支援措置対象者の記録の閲覧",
+    Perm.LINK_PROPOSE: "個人番号の紐付けの起票",
+    Perm.LINK_REVIEW: "個人番号の紐付けの確認 (二人目)",
+    Perm.ACCESS_ADMIN: "アクセス権の変更",
+    Perm.ACCESS_CONFIRM: "アクセス権の変更の再確認",
+    Perm.USER_ADMIN: "アカウントの管理",
+    Perm.AUDIT_READ: "操作ログの閲覧",
+    Perm.SCREEN_CAPTURE: "画面の保存",
+}
+
+
+def perm_label(perm: Perm) -> str:
+    """The Japanese label; a permission added later without one shows its code."""
+    return PERM_LABELS.get(perm, str(perm))
+
+
+def roles_text(roles: Iterable[str]) -> str:
+    return "、".join(f"{role_label(r)} ({r})" for r in roles) or "なし"
+
+
+def message_text(value: object, style: str = "") -> Text:
+    """An inert line that may wrap (refusals can be longer than a narrow terminal)."""
+    text = as_text(value, style)
+    text.no_wrap = False
+    return text
+
+
+class MessageLine(Static):
+    """The one place a screen tells the user what happened (refusal, progress, notice)."""
+
+    DEFAULT_CSS = """
+    MessageLine { height: auto; min-height: 1; }
+    MessageLine.error { color: $error; text-style: bold; }
+    MessageLine.info { color: $text-muted; }
+    """
+
+    plain: str = ""
+    """What the line says now, as plain text (for tests and screen readers)."""
+
+    def show(self, value: object, kind: str = "error") -> None:
+        text = message_text(value)
+        self.plain = text.plain
+        self.set_classes(kind)
+        self.update(text)
+
+    def clear(self) -> None:
+        self.plain = ""
+        self.set_classes("")
+        self.update("")
+
+
+class Desk(Protocol):
+    """Where settings and the database come from (``console.context.Context``).
+
+    Screens read ``db`` only inside workers, so a context that opens the database on
+    first use lets the sign-in screen paint before SQLAlchemy is even imported.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def db(self) -> Database: ...
+
+
+@dataclass(frozen=True)
+class WorkspaceEnv:
+    """What a screen needs to act for the signed-in user: the database, settings, who."""
+
+    db: Database
+    settings: Settings
+    identity: Identity
+
+
+UNEXPECTED = "予期しないエラーが起きました ({kind})。詳細: {path}"
+
+
+def log_unexpected(settings: Settings, exc: BaseException) -> str:
+    """Write the traceback (no locals: they may hold a password) and return the user line."""
+    path: Path | str = "/dev/null"
+    try:
+        base = settings.resolved_data_dir
+        base.mkdir(parents=True, exist_ok=True)
+        target = base / "juki-error.log"
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(time.strftime("%Y-%m-%dT%H:%M:%S ") + "".join(
+                traceback.format_exception(exc)) + "\n")
+        path = target
+    except OSError:
+        pass
+    return UNEXPECTED.format(kind=type(exc).__name__, path=path)

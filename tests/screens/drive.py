@@ -1,0 +1,94 @@
+"""Helpers for driving the console with Textual's Pilot (the ``ctx`` fixture is in conftest).
+
+Deterministic by construction: after every step the helpers wait for all workers
+(the sign-in, lock and unlock threads) and let the app process what they posted.
+Waits that depend on the clock (idle lock, session checks) poll a condition with a
+generous deadline instead of sleeping a fixed time; nothing asserts a duration.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from auth.accounts import add_user
+from console.app import JukiApp
+from core.actor import Actor
+from core.db import Database
+from core.settings import Settings
+from logs.audit import events_after
+
+PASSWORD = "sakura-test-2026"
+SIZE = (120, 40)
+
+
+def make_user(
+    db: Database, settings: Settings, login: str = "clerk1", *, name: str = "山田花子",
+    roles: tuple[str, ...] = ("clerk",), department: str = "市民課住民記録係",
+) -> None:
+    add_user(
+        db, settings, Actor.cli(), login=login, name=name, roles=list(roles),
+        password=PASSWORD, department=department,
+    )
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let every worker finish and the app handle what they posted."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def wait_until(pilot: Pilot[Any], check: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await pilot.pause(0.05)
+        await pilot.app.workers.wait_for_complete()
+    await settle(pilot)
+
+
+async def type_into(pilot: Pilot[Any], selector: str, text: str, *, keys: bool = False) -> None:
+    """Fill a field: key by key when ``keys`` (slow, the real path), else set its value."""
+    field = pilot.app.screen.query_one(selector, Input)
+    field.focus()
+    field.value = "" if keys else text
+    await pilot.pause()
+    if keys and text:
+        await pilot.press(*text)
+
+
+async def sign_in(pilot: Pilot[Any], login: str, password: str, *, keys: bool = False) -> None:
+    """As a clerk would: login, Enter, password, Enter; then wait for the service's answer."""
+    await type_into(pilot, "#login", login, keys=keys)
+    await pilot.press("enter")
+    await type_into(pilot, "#password", password, keys=keys)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def screen_text(app: JukiApp) -> str:
+    """Everything painted on the terminal now, as plain text without whitespace."""
+    svg = app.export_screenshot()
+    parts = re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S)
+    return re.sub(r"\s+", "", html.unescape("".join(parts)).replace("\xa0", " "))
+
+
+def audit(db: Database) -> list[tuple[str, str, dict[str, Any]]]:
+    """(action, outcome, details) of every audit event, in order."""
+    return [
+        (ev["action"], ev["outcome"], json.loads(ev["details"]))
+        for ev in events_after(db, 0, 10000)
+    ]
+
+
+def actions(db: Database) -> list[str]:
+    return [a for a, _, _ in audit(db)]

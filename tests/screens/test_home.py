@@ -1,0 +1,78 @@
+"""Workspaces appear on the home screen only when they exist and the role may open them."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Static
+
+from auth.roles import Perm
+from console.app import JukiApp
+from console.context import Context
+from screens.home import EMPTY, HomeScreen
+from screens.widgets import WorkspaceEnv
+from screens.workspaces import Workspace, registered
+from tests.screens.drive import PASSWORD, SIZE, make_user, screen_text, settle, sign_in
+
+
+class ProbeWorkspace(Screen[None]):
+    def __init__(self, env: WorkspaceEnv) -> None:
+        super().__init__()
+        self.env = env
+
+    def compose(self) -> ComposeResult:
+        yield Static("試験用の業務画面")
+
+
+PROBE = Workspace(
+    name="probe", key="f2", title="試験照会", needs=(Perm.LOOKUP,), open=ProbeWorkspace,
+)
+
+
+def footer_keys(app: JukiApp) -> dict[str, str]:
+    return {k: b.binding.description for k, b in app.screen.active_bindings.items()
+            if b.binding.show}
+
+
+async def test_registered_workspace_is_offered_to_a_permitted_role(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
+    with registered(PROBE):
+        app = JukiApp(ctx)
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot, "clerk1", PASSWORD)
+            shown = screen_text(app)
+            assert "F2試験照会" in shown
+            assert EMPTY not in shown
+            assert footer_keys(app).get("f2") == "試験照会"
+            assert "試験照会" in [c.title for c in app.get_system_commands(app.screen)]
+            await pilot.press("f2")
+            await settle(pilot)
+            assert isinstance(app.screen, ProbeWorkspace)
+            assert app.screen.env.identity.login == "clerk1"
+
+
+async def test_workspace_is_not_offered_without_the_permission(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "auditor1", name="田中誠", roles=("auditor",))
+    with registered(PROBE):
+        app = JukiApp(ctx)
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot, "auditor1", PASSWORD)
+            assert isinstance(app.screen, HomeScreen)
+            assert "試験照会" not in screen_text(app)
+            assert EMPTY in screen_text(app)
+            assert "f2" not in footer_keys(app)
+            await pilot.press("f2")
+            await settle(pilot)
+            assert isinstance(app.screen, HomeScreen)
+
+
+async def test_names_are_shown_literally_never_as_markup(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "clerk2", name="[b]山田[/b][@click=app.quit]",
+              department="[red]市民課[/red]")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk2", PASSWORD)
+        assert isinstance(app.screen, HomeScreen)
+        shown = screen_text(app)
+        assert "[b]山田[/b][@click=app.quit]" in shown
+        assert "[red]市民課[/red]" in shown

@@ -1,0 +1,69 @@
+"""No screenshot anywhere: not in the palette, not on a key, refused and recorded if asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.command import CommandList, CommandPalette
+
+from console.app import JukiApp
+from console.context import Context
+from screens.lock import LockScreen
+from tests.screens.drive import PASSWORD, SIZE, audit, make_user, settle, sign_in
+
+
+def titles(app: JukiApp) -> list[str]:
+    return [c.title for c in app.get_system_commands(app.screen)]
+
+
+def bound_actions(app: JukiApp) -> list[str]:
+    return [b.binding.action for b in app.screen.active_bindings.values()]
+
+
+async def test_palette_offers_only_what_the_session_allows(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        assert titles(app) == ["終了"]
+        await sign_in(pilot, "clerk1", PASSWORD)
+        assert titles(app) == ["ロック", "サインアウト", "終了"]
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert isinstance(app.screen, LockScreen)
+        assert titles(app) == ["サインアウト", "終了"]
+
+
+async def test_no_screenshot_in_palette_or_keys(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        seen: list[str] = bound_actions(app)
+        await sign_in(pilot, "clerk1", PASSWORD)
+        seen += bound_actions(app)
+        assert "lock" in seen and "command_palette" in seen  # the check sees app bindings
+        assert not [a for a in seen if "screenshot" in a]
+
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        assert isinstance(app.screen, CommandPalette)
+        for query in ("Screenshot", "スクリーンショット", "Theme"):
+            await pilot.press(*query)
+            await settle(pilot)
+            assert app.screen.query_one(CommandList).option_count == 0, query
+            await pilot.press(*["backspace"] * len(query))
+        await pilot.press(*"ロック")
+        await settle(pilot)
+        assert app.screen.query_one(CommandList).option_count == 1  # the palette does search
+
+
+async def test_screenshot_action_is_refused_and_recorded(ctx: Context, tmp_path: Path) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk1", PASSWORD)
+        await app.run_action(f"screenshot('shot.svg', '{tmp_path}')")
+        assert app.save_screenshot("again.svg", str(tmp_path)) == ""
+        await settle(pilot)
+    assert not list(tmp_path.glob("*.svg"))
+    refused = [(o, d["how"]) for a, o, d in audit(ctx.db) if a == "screen.capture"]
+    assert sorted(refused) == [("refused", "action"), ("refused", "save")]  # two workers

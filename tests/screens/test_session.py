@@ -1,0 +1,87 @@
+"""The session's end: sign-out key, quitting, a disabled account, the absolute limit."""
+
+from __future__ import annotations
+
+from auth.accounts import disable_user
+from console.app import SIGNED_OUT, JukiApp
+from console.context import Context
+from core.actor import Actor
+from screens.home import HomeScreen
+from screens.lock import LockScreen
+from screens.signin import SignInScreen
+from screens.widgets import MessageLine
+from tests.screens.drive import (
+    PASSWORD,
+    SIZE,
+    actions,
+    audit,
+    make_user,
+    settle,
+    sign_in,
+    wait_until,
+)
+
+
+async def test_sign_out_key_records_and_returns_to_sign_in(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk1", PASSWORD)
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert isinstance(app.screen, SignInScreen)
+        assert app.screen.query_one(MessageLine).plain == SIGNED_OUT
+        assert app.open_session is None
+    assert ("signout", "success", {"reason": "signout"}) in audit(ctx.db)
+
+
+async def test_quitting_signs_out(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk1", PASSWORD)
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+    assert app.open_session is None
+    assert audit(ctx.db)[-1] == ("session.end", "success", {"reason": "quit"})
+
+
+async def test_disabled_during_the_session_returns_to_sign_in(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx, session_check_seconds=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk1", PASSWORD)
+        assert isinstance(app.screen, HomeScreen)
+        disable_user(ctx.db, Actor.cli(), "clerk1")
+        await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen))
+        assert "無効" in app.screen.query_one(MessageLine).plain
+    assert ("session.end", "success", {"reason": "disabled"}) in audit(ctx.db)
+
+
+async def test_absolute_limit_ends_the_session(ctx: Context) -> None:
+    ctx.settings = ctx.settings.with_(session_max_hours=1 / 3600)  # one second
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx, session_check_seconds=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk1", PASSWORD)
+        assert "signin.success" in actions(ctx.db)
+        await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen))
+        assert "上限時間" in app.screen.query_one(MessageLine).plain
+        assert app.identity is None
+    assert ("session.expire", "success", {"reason": "expired"}) in audit(ctx.db)
+
+
+async def test_sign_out_from_the_lock_screen(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk1", PASSWORD)
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert isinstance(app.screen, LockScreen)
+        await pilot.click("#lock-signout")
+        await settle(pilot)
+        assert isinstance(app.screen, SignInScreen)
+        assert app.identity is None and app.open_session is None
+    assert audit(ctx.db)[-1] == ("signout", "success", {"reason": "signout"})

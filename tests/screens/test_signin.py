@@ -1,0 +1,112 @@
+"""Sign-in through the real screen: the service's answers reach the user, and only them."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from auth.accounts import disable_user
+from auth.signin import WRONG
+from console.app import JukiApp
+from console.context import Context
+from core.actor import Actor
+from screens.home import EMPTY, HomeScreen
+from screens.signin import SignInScreen
+from screens.widgets import MessageLine
+from tests.screens.drive import (
+    PASSWORD,
+    SIZE,
+    actions,
+    audit,
+    make_user,
+    screen_text,
+    settle,
+    sign_in,
+    type_into,
+)
+
+
+def message(app: JukiApp) -> str:
+    return app.screen.query_one(MessageLine).plain
+
+
+async def test_sign_in_reaches_home_showing_name_login_department_and_roles(
+    ctx: Context,
+) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk", "reviewer"))
+    app = JukiApp(ctx, client_addr="192.0.2.10")
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, SignInScreen)
+        assert "ログイン名" in screen_text(app) and "パスワード" in screen_text(app)
+        await sign_in(pilot, "clerk1", PASSWORD, keys=True)
+        assert isinstance(app.screen, HomeScreen)
+        shown = screen_text(app)
+        for expected in ("山田花子", "clerk1", "市民課住民記録係", "事務担当", "確認者",
+                         "192.0.2.10"):
+            assert expected in shown, expected
+        # No workspace exists yet: the empty state, and what the roles allow.
+        assert EMPTY in shown
+        assert "住民記録の照会" in shown and "個人番号の紐付けの確認" in shown
+        assert app.identity is not None and app.identity.login == "clerk1"
+    success = [d for a, o, d in audit(ctx.db) if a == "signin.success"]
+    assert len(success) == 1
+
+
+async def test_wrong_password_shows_the_refusal_and_stays(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk1", "not-the-password-1")
+        assert isinstance(app.screen, SignInScreen)
+        assert message(app) == WRONG
+        assert WRONG.replace(" ", "") in screen_text(app)
+        assert app.screen.query_one("#password", Input).value == ""
+        assert app.identity is None
+    assert ("signin.failure", "failure", {"reason": "wrong_password"}) in audit(ctx.db)
+    assert "signin.success" not in actions(ctx.db)
+
+
+async def test_sixth_attempt_with_right_password_is_refused_after_five_failures(
+    ctx: Context,
+) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1")
+    threshold = ctx.settings.lockout_threshold
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        for attempt in range(threshold):
+            await sign_in(pilot, "clerk1", f"wrong-password-{attempt:02d}")
+            assert isinstance(app.screen, SignInScreen)
+        assert "ロックしました" in message(app)
+        await sign_in(pilot, "clerk1", PASSWORD)
+        assert isinstance(app.screen, SignInScreen)
+        assert message(app).startswith("アカウントはロック中です")
+        assert app.identity is None
+    events = audit(ctx.db)
+    assert [a for a, _, _ in events].count("signin.lockout") == 1
+    assert events[-1] == ("signin.failure", "refused", {"reason": "locked"})
+    assert "signin.success" not in actions(ctx.db)
+
+
+async def test_disabled_account_is_refused(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "leaver1")
+    disable_user(ctx.db, Actor.cli(), "leaver1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "leaver1", PASSWORD)
+        assert isinstance(app.screen, SignInScreen)
+        assert "無効" in message(app)
+    assert audit(ctx.db)[-1] == ("signin.failure", "refused", {"reason": "disabled"})
+
+
+async def test_empty_fields_are_named_and_reach_no_service(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1")
+    before = len(audit(ctx.db))
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter", "enter")  # past the empty login, submit from the password
+        await settle(pilot)
+        assert message(app) == "ログイン名を入力してください。"
+        await type_into(pilot, "#login", "clerk1")
+        await pilot.press("enter", "enter")  # to the password field, then submit it empty
+        await settle(pilot)
+        assert message(app) == "パスワードを入力してください。"
+    assert len(audit(ctx.db)) == before
