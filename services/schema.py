@@ -49,20 +49,6 @@ def head_revision() -> str | None:
 
 def init_schema(db: Database) -> bool:
     """Upgrade to the newest revision. Returns True when anything was applied."""
-    if head_revision() is None:  # bootstrap until the first revision is written
-        from sqlalchemy import inspect, text
-
-        import logs.audit as audit
-
-        before_tables = set(inspect(db.engine).get_table_names())
-        metadata().create_all(db.engine)
-        with db.engine.begin() as conn:
-            for ddl in audit.SQLITE_GUARD if db.is_sqlite else audit.POSTGRES_GUARD:
-                conn.exec_driver_sql(ddl)
-            if conn.execute(text("SELECT count(*) FROM audit_head")).scalar_one() == 0:
-                conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
-                             {"h": audit.GENESIS})
-        return set(inspect(db.engine).get_table_names()) != before_tables
     before = current_revision(db)
     if before == head_revision():
         return False
@@ -77,7 +63,8 @@ def _revision(message: str) -> None:
     """Autogenerate a revision against a scratch SQLite database at head."""
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{tmp}/scratch.sqlite3")
-        init_schema(db)
+        if head_revision() is not None:
+            init_schema(db)
         cfg = _config()
         with db.engine.begin() as conn:
             cfg.attributes["connection"] = conn
