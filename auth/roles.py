@@ -23,8 +23,14 @@ ROLES: dict[str, tuple[str, frozenset[Perm]]] = {
     "clerk": ("事務担当", frozenset({Perm.LOOKUP, Perm.LINK_PROPOSE})),
     "reviewer": (
         "確認者",
-        frozenset({Perm.LOOKUP, Perm.LINK_REVIEW, Perm.REVEAL_MY_NUMBER, Perm.ACCESS_CONFIRM}),
+        frozenset({
+            Perm.LOOKUP, Perm.LOOKUP_MY_NUMBER, Perm.LINK_REVIEW, Perm.REVEAL_MY_NUMBER,
+            Perm.ACCESS_CONFIRM,
+        }),
     ),
+    # DV等支援措置: opening a restricted record is granted explicitly, never with a
+    # clerk's or reviewer's ordinary rights (DOMAIN.md §2).
+    "dv_officer": ("支援措置担当", frozenset({Perm.LOOKUP, Perm.OPEN_RESTRICTED})),
     "admin": ("システム管理者", frozenset({Perm.USER_ADMIN, Perm.ACCESS_ADMIN})),
     "security_officer": (
         "セキュリティ管理者",

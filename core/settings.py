@@ -45,6 +45,24 @@ class Settings:
     lockout_minutes: float = _doc("how long a locked account stays locked", default=15.0)
     idle_lock_seconds: float = _doc("idle time before the screen locks", default=300.0)
     session_max_hours: float = _doc("absolute session limit", default=10.0)
+    lookup_purposes: tuple[str, ...] = _doc(
+        "事務 (purposes) a lookup may declare; TOML list or comma-separated variable",
+        default=(
+            "住民票の写し等の交付",
+            "転入・転居・転出届の審査",
+            "世帯変更届の審査",
+            "個人番号カード・通知カード事務",
+            "個人番号の紐付け確認",
+            "印鑑登録証明事務",
+            "国民健康保険の資格事務",
+            "児童手当・子育て支援事務",
+            "選挙人名簿の登録事務",
+            "職権による記載・修正の調査",
+        ),
+    )
+    lookup_max_results: int = _doc("most rows a lookup returns (the cap is said on screen)",
+                                   default=50)
+    reveal_seconds: float = _doc("how long a revealed My Number stays visible", default=30.0)
     argon2_profile: str = _doc(
         "argon2id parameters: rfc9106_low_memory (default) or test (cheap, tests only)",
         default="rfc9106_low_memory",
@@ -82,6 +100,9 @@ def documented_fields() -> list[tuple[str, str, Any, str]]:
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:
     try:
+        if kind is tuple:
+            items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+            return tuple(str(i).strip() for i in items if str(i).strip())
         if kind is bool:
             if isinstance(raw, bool):
                 return raw
