@@ -53,3 +53,9 @@ def test_bad_settings_name_the_field(
 def test_missing_file_is_an_error() -> None:
     with pytest.raises(SettingsError, match="見つかりません"):
         load_settings({"JUKI_CONFIG": "/nonexistent/juki.toml"})
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    for key, var, _default, _doc in documented_fields():
+        assert f"| `{key}` | `{var}` |" in readme, f"README の設定表に {key} がありません"
