@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -57,6 +57,15 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A Core connection in a write transaction, for work that needs no ORM.
+
+        Begins like ``write()`` (IMMEDIATE on SQLite), commits at the end, rolls back on error.
+        """
+        with self._writer.begin() as conn:
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, event, text
+from sqlalchemy import Connection, Text, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Field, Session, SQLModel
 
 from core.actor import Actor
@@ -64,22 +66,128 @@ HASHED = (
 )
 
 
+# Built once: json.dumps with non-default options makes a new encoder on every call.
+_encode_details = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":")
+).encode
+# JSON string quoting exactly as json.dumps(..., ensure_ascii=False) does it.
+_quote = json.encoder.encode_basestring
+
+
 def canonical_details(details: dict[str, Any] | None) -> str:
-    return json.dumps(details or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """Details as stored and hashed: sorted keys, no spaces, text kept as text."""
+    return _encode_details(details or {})
+
+
+def _payload(values: tuple[Any, ...]) -> str:
+    """The canonical encoding, built without the encoder's per-call setup.
+
+    For one int (seq) and ten strings it equals
+    ``json.dumps(values, ensure_ascii=False, separators=(",", ":"))``: an outside
+    verifier needs nothing but that line and SHA-256.
+    """
+    seq, *texts = values
+    if type(seq) is not int or any(type(t) is not str for t in texts):
+        raise TypeError("an audit event is one int and ten strings")
+    return f"[{seq},{','.join(map(_quote, texts))}]"
 
 
 def event_hash(prev_hash: str, values: tuple[Any, ...]) -> str:
-    """SHA-256 of the previous hash followed by the event's canonical encoding."""
-    payload = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256((prev_hash + payload).encode("utf-8")).hexdigest()
+    """SHA-256 (hex) of the previous hash followed by the event's canonical encoding."""
+    return hashlib.sha256((prev_hash + _payload(values)).encode("utf-8")).hexdigest()
 
 
-_INSERT = text(
-    "INSERT INTO audit_event (seq, ts, actor, session_id, client_addr, action, target,"
-    " purpose, outcome, severity, details, prev_hash, hash) VALUES (:seq, :ts, :actor,"
-    " :session_id, :client_addr, :action, :target, :purpose, :outcome, :severity,"
-    " :details, :prev_hash, :hash)"
-)
+_COLUMNS = (*HASHED, "prev_hash", "hash")
+
+
+def _statements(postgresql: bool) -> tuple[str, list[str]]:
+    """The head query and the writes of an append, in the driver's parameter style.
+
+    On PostgreSQL the insert and the head update travel as one statement (a
+    data-modifying CTE): one round trip fewer while the head row is locked.
+    """
+    def p(name: str) -> str:
+        return f"%({name})s" if postgresql else f":{name}"
+
+    insert = (
+        f"INSERT INTO audit_event ({', '.join(_COLUMNS)})"
+        f" VALUES ({', '.join(p(c) for c in _COLUMNS)})"
+    )
+    update = f"UPDATE audit_head SET seq = {p('seq')}, hash = {p('hash')} WHERE id = 1"
+    if postgresql:
+        return (
+            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            [f"WITH appended AS ({insert}) {update}"],
+        )
+    return "SELECT seq, hash FROM audit_head WHERE id = 1", [insert, update]
+
+
+# Appends run on the driver's cursor: the chain is a few small statements per event and
+# SQLAlchemy's statement machinery would be most of an append's cost. Errors are still
+# raised as SQLAlchemy's DBAPIError family (see _append).
+_SQL = {"sqlite": _statements(False), "postgresql": _statements(True)}
+
+
+def _fit(value: object, limit: int) -> str:
+    """Text as both databases will store it: a string, no NUL, within the column's length.
+
+    Hashing happens after this, so what is stored is exactly what was hashed; an act is
+    never refused because its description is long.
+    """
+    text_value = str(value).replace("\x00", "\ufffd")
+    return text_value if len(text_value) <= limit else text_value[: limit - 1] + "…"
+
+
+def _new_event(
+    actor: Actor, action: str, target: str, purpose: str, outcome: str, severity: str,
+    details: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The event's fields that do not depend on the chain (checked before any lock)."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    if severity not in SEVERITIES:
+        raise ValueError(f"unknown severity {severity!r}")
+    return {
+        "seq": 0,
+        "ts": iso(now()),
+        "actor": _fit(actor.login, 120),
+        "session_id": _fit(actor.session_id, 64),
+        "client_addr": _fit(actor.client_addr, 64),
+        "action": _fit(action, 64),
+        "target": _fit(target, 200),
+        "purpose": _fit(purpose, 200),
+        "outcome": str(outcome),
+        "severity": str(severity),
+        "details": canonical_details(details),
+        "prev_hash": "",
+        "hash": "",
+    }
+
+
+def _append(conn: Connection, ev: dict[str, Any]) -> dict[str, Any]:
+    """Chain ``ev`` onto the head inside ``conn``'s open write transaction."""
+    select_head, writes = _SQL[conn.dialect.name]
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    cur = conn.connection.cursor()
+    statement = select_head
+    try:
+        cur.execute(select_head)
+        row = cur.fetchone()
+        if row is None:
+            raise RuntimeError("audit_head has no row: run `juki db init` first")
+        seq, prev = row
+        ev["seq"] = seq + 1
+        ev["prev_hash"] = prev
+        ev["hash"] = event_hash(prev, tuple(ev[k] for k in HASHED))
+        for statement in writes:
+            cur.execute(statement, ev)
+    except dbapi_error as exc:
+        raise DBAPIError.instance(
+            statement, ev, exc, dbapi_error, dialect=conn.dialect
+        ) from exc
+    finally:
+        cur.close()
+    return ev
 
 
 def record(
@@ -96,54 +204,90 @@ def record(
     """Append one event inside ``session``'s transaction and return it.
 
     The session must come from ``Database.write()`` so that on SQLite the write lock is
-    already held; the event is streamed to structlog only after the commit.
+    already held; the event is streamed to structlog only after the outermost commit.
+    Keep transactions to a few thousand events on PostgreSQL: every append rewrites the
+    head row, and one transaction must step over all the row versions it left.
     """
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {outcome!r}")
-    if severity not in SEVERITIES:
-        raise ValueError(f"unknown severity {severity!r}")
-    conn = session.connection()
-    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
-    head = conn.execute(text(f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}")).one()
-    ev: dict[str, Any] = {
-        "seq": head.seq + 1,
-        "ts": iso(now()),
-        "actor": actor.login,
-        "session_id": actor.session_id,
-        "client_addr": actor.client_addr,
-        "action": action,
-        "target": target,
-        "purpose": purpose,
-        "outcome": outcome,
-        "severity": severity,
-        "details": canonical_details(details),
-        "prev_hash": head.hash,
-    }
-    ev["hash"] = event_hash(head.hash, tuple(ev[k] for k in HASHED))
-    conn.execute(_INSERT, ev)
-    conn.execute(
-        text("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"),
-        {"seq": ev["seq"], "hash": ev["hash"]},
+    ev = _append(
+        session.connection(),
+        _new_event(actor, action, target, purpose, outcome, severity, details),
     )
-    session.info.setdefault("juki_audit_pending", []).append(ev)
+    txn = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append((txn, ev))
     return ev
 
 
-def record_alone(db: Database, actor: Actor, action: str, **kw: Any) -> dict[str, Any]:
+def record_alone(
+    db: Database,
+    actor: Actor,
+    action: str,
+    *,
+    target: str = "",
+    purpose: str = "",
+    outcome: str = "success",
+    severity: str = "info",
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Record an event in a transaction of its own (for refusals, whose act rolled back)."""
-    with db.write() as session:
-        return record(session, actor, action, **kw)
+    ev = _new_event(actor, action, target, purpose, outcome, severity, details)
+    with db.transaction() as conn:
+        _append(conn, ev)
+    _emit(ev)
+    return ev
+
+
+# --- the stream copy: only what committed, once --------------------------------------
+
+_PENDING = "juki_audit_pending"
+
+
+def _emit(ev: dict[str, Any]) -> None:
+    # The event is committed; a failing log file must not make the act look failed.
+    try:
+        stream.emit(ev)
+    except Exception as exc:
+        stream.report_failure(exc)
+
+
+def _root(txn: SessionTransaction | None) -> SessionTransaction | None:
+    while txn is not None and txn.parent is not None:
+        txn = txn.parent
+    return txn
 
 
 @event.listens_for(OrmSession, "after_commit")
 def _stream_after_commit(session: OrmSession) -> None:
-    for ev in session.info.pop("juki_audit_pending", ()):
-        stream.emit(ev)
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released; the outer transaction may still roll back
+    committed = session.get_transaction()
+    # Events left from a transaction that ended without commit or rollback (a closed
+    # session reused) never reached the database: they are dropped, not sent.
+    for txn, ev in session.info.pop(_PENDING, ()):
+        if _root(txn) is committed:
+            _emit(ev)
 
 
 @event.listens_for(OrmSession, "after_rollback")
 def _drop_after_rollback(session: OrmSession) -> None:
-    session.info.pop("juki_audit_pending", None)
+    if session.get_nested_transaction() is None:
+        session.info.pop(_PENDING, None)
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _drop_after_savepoint_rollback(session: OrmSession, previous: SessionTransaction) -> None:
+    """Forget events recorded inside the transaction (or savepoint) that rolled back."""
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+
+    def inside(txn: SessionTransaction | None) -> bool:
+        while txn is not None:
+            if txn is previous:
+                return True
+            txn = txn.parent
+        return False
+
+    session.info[_PENDING] = [(t, ev) for t, ev in pending if not inside(t)]
 
 
 # --- verification -----------------------------------------------------------------
@@ -163,44 +307,88 @@ _SELECT_ALL = (
 )
 
 
-def verify(db: Database, batch: int = 20000) -> VerifyResult:
-    """Walk the chain from the first event; name the first event that does not fit."""
+def verify(db: Database, batch: int = 5000) -> VerifyResult:
+    """Walk the chain from the first event; name the first event that does not fit.
+
+    The head row and the events are read in one snapshot (a deferred read transaction on
+    SQLite, REPEATABLE READ on PostgreSQL), so appends running meanwhile are not mistaken
+    for a broken tail.
+    """
+    with db.engine.connect() as conn:
+        if not db.is_sqlite:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        head = conn.exec_driver_sql("SELECT seq, hash FROM audit_head WHERE id = 1").first()
+        # A server-side cursor on PostgreSQL so a long trail is never held in memory whole.
+        cur = conn.connection.cursor(**({} if db.is_sqlite else {"name": "juki_audit_verify"}))
+        try:
+            cur.execute(_SELECT_ALL)
+            count, prev, failure = _walk(cur, batch)
+        finally:
+            cur.close()
+    if failure is not None:
+        return failure
+    if head is None:
+        return VerifyResult(
+            False, count, None, "連鎖の末尾記録 (audit_head) がありません (削除の疑い)。"
+        )
+    head_seq, head_hash = head
+    if head_seq > count:
+        return VerifyResult(
+            False, count, count + 1,
+            f"末尾が欠けています: 事象 #{count + 1} 以降がありません"
+            f" (記録上の最終事象は #{head_seq}、残っているのは #{count} まで)。",
+        )
+    if head_seq < count:
+        return VerifyResult(
+            False, count, head_seq + 1,
+            f"事象 #{head_seq + 1} 以降は末尾記録 (#{head_seq}) の後に置かれています"
+            " (記録外の追加の疑い)。",
+        )
+    if head_hash != prev:
+        return VerifyResult(
+            False, count, count,
+            f"事象 #{count} のハッシュが末尾記録と一致しません (改ざんの疑い)。",
+        )
+    return VerifyResult(True, count)
+
+
+def _walk(cur: Any, batch: int) -> tuple[int, str, VerifyResult | None]:
+    """(events that fit, the last good hash, the first failure or None).
+
+    The payload is built as ``event_hash`` builds it (see ``_payload``), inlined here
+    because this loop is verify's whole cost.
+    """
     prev = GENESIS
     expected = 1
-    count = 0
     sha = hashlib.sha256
-    dumps = json.dumps
-    with db.engine.connect() as conn:
-        conn = conn.execution_options(stream_results=True, yield_per=batch)
-        head = conn.execute(text("SELECT seq, hash FROM audit_head WHERE id = 1")).one_or_none()
-        result = conn.exec_driver_sql(_SELECT_ALL)
-        for row in result:
+    quote = _quote
+    join = ",".join
+    while rows := cur.fetchmany(batch):
+        for row in rows:
             seq = row[0]
             if seq != expected:
-                return VerifyResult(
-                    False, count, expected,
-                    f"事象 #{expected} が欠けています (次は #{seq})。",
+                return expected - 1, prev, VerifyResult(
+                    False, expected - 1, expected,
+                    f"事象 #{expected} が欠けています (次にあるのは #{seq})。",
                 )
             if row[11] != prev:
-                return VerifyResult(
-                    False, count, seq, f"事象 #{seq} の前ハッシュが直前の事象と一致しません。"
+                return expected - 1, prev, VerifyResult(
+                    False, expected - 1, seq,
+                    f"事象 #{seq} の前ハッシュが直前の事象と一致しません (改ざんの疑い)。",
                 )
-            payload = dumps(tuple(row[:11]), ensure_ascii=False, separators=(",", ":"))
-            if sha((prev + payload).encode("utf-8")).hexdigest() != row[12]:
-                return VerifyResult(
-                    False, count, seq,
+            try:
+                payload = f"{prev}[{seq},{join(map(quote, row[1:11]))}]"
+                digest = sha(payload.encode("utf-8")).hexdigest()
+            except (TypeError, ValueError):  # a NULL or a value no append could have written
+                digest = None
+            if digest != row[12]:
+                return expected - 1, prev, VerifyResult(
+                    False, expected - 1, seq,
                     f"事象 #{seq} の内容がハッシュと一致しません (改ざんの疑い)。",
                 )
             prev = row[12]
             expected += 1
-            count += 1
-    if head is not None and (head.seq != count or head.hash != prev):
-        return VerifyResult(
-            False, count, count + 1,
-            f"末尾が欠けています: 記録上の最終事象は #{head.seq} ですが、"
-            f"事象は #{count} までしかありません。",
-        )
-    return VerifyResult(True, count)
+    return expected - 1, prev, None
 
 
 def events_after(db: Database, after_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:

@@ -9,32 +9,46 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
 _logger: Any = None
 _path: Path | None = None
+_fh: TextIO | None = None
 
 
 def configure(path: Path | None) -> None:
     """Send audit events to ``path`` (JSON lines); ``None`` turns the stream off."""
-    global _logger, _path
+    global _logger, _path, _fh
     if path == _path and _logger is not None:
         return
-    _path = path
+    if _fh is not None:
+        _fh.close()
+    _logger, _path, _fh = None, path, None
     if path is None:
-        _logger = None
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a", encoding="utf-8", buffering=1)
-    os.chmod(path, 0o600)
+    # Owner-only: the copy holds as much personal data as the trail itself. Only a regular
+    # file we own is narrowed (never /dev/null, never another account's shared file).
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    info = os.fstat(fd)
+    if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
+        os.fchmod(fd, 0o600)
+    fh = _fh = open(fd, "a", encoding="utf-8", buffering=1)
     _logger = structlog.wrap_logger(
         structlog.WriteLogger(fh),
         processors=[structlog.processors.JSONRenderer(ensure_ascii=False, sort_keys=True)],
         cache_logger_on_first_use=True,
     )
+
+
+def report_failure(exc: BaseException) -> None:
+    """An event committed but its line could not be written: say so on stderr."""
+    print(f"juki: 操作ログの JSON-lines 出力に失敗しました: {exc}", file=sys.stderr)
 
 
 def emit(event: dict[str, Any]) -> None:
