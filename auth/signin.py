@@ -7,7 +7,7 @@ is raised, so an attacker cannot erase their attempts by making the act fail.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlmodel import Session, select
@@ -66,19 +66,59 @@ def _register_failure(s: Session, settings: Settings, user: User, client_addr: s
     return message
 
 
+def _check_password(
+    db: Database, settings: Settings, user_id: int | None, password: str
+) -> tuple[bool, str | None]:
+    """Verify outside any transaction (argon2 takes ~0.1 s; no write lock is held).
+
+    Returns (password ok, a new hash when the parameters changed).
+    """
+    profile = settings.argon2_profile
+    stored = None
+    if user_id is not None:
+        with db.read() as s:
+            user = s.get(User, user_id)
+            stored = user.password_hash if user is not None else None
+    if stored is None:
+        verify_password(_dummy_hash(profile), password, profile)  # same timing as a miss
+        return False, None
+    ok = verify_password(stored, password, profile)
+    rehash = hash_password(password, profile) if ok and needs_rehash(stored, profile) else None
+    return ok, rehash
+
+
+def _locked_message(locked_until: datetime, current: datetime) -> str:
+    left = max(1, int((aware(locked_until) - current).total_seconds() // 60) + 1)
+    return f"アカウントはロック中です。約{left}分後にもう一度お試しください。"
+
+
 def sign_in(
     db: Database, settings: Settings, login: str, password: str, client_addr: str = ""
 ) -> Identity:
-    """Check the password and open a console session, or raise ``Refused``."""
+    """Check the password and open a console session, or raise ``Refused``.
+
+    The password is checked before the write transaction; the decision is then taken
+    on the account as it is inside the transaction (row-locked on PostgreSQL), so a
+    lock or a disable that landed meanwhile wins.
+    """
+    with db.read() as s:
+        user_id = s.exec(select(User.id).where(User.login == login)).first()
+    skip = False
+    if user_id is not None:
+        with db.read() as s:
+            u = s.get(User, user_id)
+            skip = u is None or u.disabled or bool(
+                u.locked_until and aware(u.locked_until) > now()
+            )
+    ok, rehash = (False, None) if skip else _check_password(db, settings, user_id, password)
+
     refusal: str | None = None
     identity: Identity | None = None
-    profile = settings.argon2_profile
     with db.write() as s:
         current = now()
-        user = s.exec(select(User).where(User.login == login)).first()
+        user = s.get(User, user_id, with_for_update=True) if user_id is not None else None
         actor = _actor_for(login, client_addr)
         if user is None:
-            verify_password(_dummy_hash(profile), password, profile)
             record(s, actor, "signin.failure", target=login, outcome="failure",
                    details={"reason": "unknown_login"})
             refusal = WRONG
@@ -89,15 +129,14 @@ def sign_in(
         elif user.locked_until and aware(user.locked_until) > current:
             record(s, actor, "signin.failure", target=login, outcome="refused",
                    details={"reason": "locked"})
-            left = max(1, int((aware(user.locked_until) - current).total_seconds() // 60) + 1)
-            refusal = f"アカウントはロック中です。約{left}分後にもう一度お試しください。"
-        elif not verify_password(user.password_hash, password, profile):
+            refusal = _locked_message(user.locked_until, current)
+        elif not ok:
             record(s, actor, "signin.failure", target=login, outcome="failure",
                    details={"reason": "wrong_password"})
             refusal = _register_failure(s, settings, user, client_addr)
         else:
-            if needs_rehash(user.password_hash, profile):
-                user.password_hash = hash_password(password, profile)
+            if rehash is not None:
+                user.password_hash = rehash
             user.failed_count = 0
             user.locked_until = None
             user.last_signin_at = current
@@ -131,9 +170,10 @@ def lock(db: Database, ident: Identity, reason: str = "idle") -> None:
 
 def unlock(db: Database, settings: Settings, ident: Identity, password: str) -> None:
     """Ask the password again; failures count toward the account lockout."""
+    ok, _ = _check_password(db, settings, ident.user_id, password)
     refusal: str | None = None
     with db.write() as s:
-        user = s.get(User, ident.user_id)
+        user = s.get(User, ident.user_id, with_for_update=True)
         cs = s.get(ConsoleSession, ident.session_id)
         if user is None or cs is None or cs.ended_at is not None:
             refusal = "このセッションは終了しています。もう一度サインインしてください。"
@@ -144,7 +184,7 @@ def unlock(db: Database, settings: Settings, ident: Identity, password: str) -> 
             record(s, ident.actor, "session.unlock", outcome="refused",
                    details={"reason": "disabled"})
             _end(s, cs, ident, "disabled")
-        elif not verify_password(user.password_hash, password, settings.argon2_profile):
+        elif not ok:
             record(s, ident.actor, "session.unlock", outcome="failure",
                    details={"reason": "wrong_password"})
             refusal = _register_failure(s, settings, user, ident.client_addr)

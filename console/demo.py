@@ -31,6 +31,7 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("admin1", "鈴木 一郎", "admin", "情報政策課"),
     DemoAccount("security1", "髙橋 真理", "security_officer", "情報政策課"),
     DemoAccount("auditor1", "田中 誠", "auditor", "監査委員事務局"),
+    DemoAccount("dv1", "伊藤 恵", "dv_officer", "市民課 支援措置担当"),
 )
 
 
