@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from auth.models import User, UserRole
@@ -86,21 +87,27 @@ def add_user(
         raise
     pw_hash = hash_password(password, settings.argon2_profile)
     roles = sorted(set(roles))
-    with db.write() as s:
-        user = User(
-            login=login, name=name, department=department,
-            password_hash=pw_hash, created_at=now(),
-        )
-        s.add(user)
-        s.flush()
-        assert user.id is not None
-        for role in roles:
-            s.add(UserRole(user_id=user.id, role=role))
-        record(
-            s, actor, "user.add", target=login,
-            details={"name": name, "roles": roles, "department": department},
-        )
-        return Account(user.id, login, name, department, tuple(roles), False, False)
+    try:
+        with db.write() as s:
+            user = User(
+                login=login, name=name, department=department,
+                password_hash=pw_hash, created_at=now(),
+            )
+            s.add(user)
+            s.flush()
+            assert user.id is not None
+            for role in roles:
+                s.add(UserRole(user_id=user.id, role=role))
+            record(
+                s, actor, "user.add", target=login,
+                details={"name": name, "roles": roles, "department": department},
+            )
+            return Account(user.id, login, name, department, tuple(roles), False, False)
+    except IntegrityError as exc:  # the same login enrolled by someone else just now
+        message = f"ログイン名: {login} は既に使われています。"
+        record_alone(db, actor, "user.add", target=login, outcome="refused",
+                     details={"reason": message})
+        raise BadInput(message) from exc
 
 
 def roles_of(session, user_id: int) -> tuple[str, ...]:  # type: ignore[no-untyped-def]

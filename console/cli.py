@@ -183,7 +183,7 @@ def _format_event(ev: dict, as_json: bool) -> str:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from core.actor import Actor
-    from logs.audit import events_after, last_seq, record_alone, verify
+    from logs.audit import events_after, record_alone, verify
 
     ctx = _context()
     if args.audit_cmd == "verify":
@@ -195,21 +195,25 @@ def cmd_audit(args: argparse.Namespace) -> int:
             record_alone(ctx.db, Actor.cli(), "audit.verify", details={"count": result.count})
             return EXIT_OK
         _out(f"操作ログの検証に失敗しました: {result.reason} (正常だった件数 {result.count})")
-        record_alone(
-            ctx.db, Actor.cli(), "audit.verify", outcome="failure", severity="high",
-            details={"bad_seq": result.bad_seq, "reason": result.reason},
-        )
+        try:
+            record_alone(
+                ctx.db, Actor.cli(), "audit.verify", outcome="failure", severity="high",
+                details={"bad_seq": result.bad_seq, "reason": result.reason},
+            )
+        except Exception:  # a broken chain may refuse new events too
+            _err("検証の失敗を操作ログに記録できませんでした (連鎖が壊れています)。")
         return EXIT_CHECK
-    start = max(0, last_seq(ctx.db) - max(0, args.lines))
-    record_alone(ctx.db, Actor.cli(), "audit.tail", details={"follow": args.follow})
-    after = start
+    ev = record_alone(ctx.db, Actor.cli(), "audit.tail", details={"follow": args.follow})
+    own = ev["seq"]
+    after = max(0, own - 1 - max(0, args.lines))
     while True:
         rows = events_after(ctx.db, after, 1000)
-        for ev in rows:
-            _out(_format_event(ev, args.json))
-            after = ev["seq"]
+        for row in rows:
+            after = row["seq"]
+            if row["seq"] != own:  # the tail's own record is not part of what was asked
+                _out(_format_event(row, args.json))
         if not args.follow:
-            if len(rows) < 1000:
+            if not rows or after >= own:
                 return EXIT_OK
             continue
         if not rows:
