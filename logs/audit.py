@@ -414,25 +414,3 @@ def iter_all(db: Database) -> Iterator[dict[str, Any]]:
             return
         yield from rows
         after = rows[-1]["seq"]
-
-
-# --- append-only guard DDL (used by the schema migration) -----------------------------
-
-SQLITE_GUARD = [
-    """CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event
-       BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END""",
-    """CREATE TRIGGER IF NOT EXISTS audit_event_no_delete BEFORE DELETE ON audit_event
-       BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END""",
-]
-
-POSTGRES_GUARD = [
-    """CREATE OR REPLACE FUNCTION juki_audit_append_only() RETURNS trigger
-       LANGUAGE plpgsql AS $$
-       BEGIN RAISE EXCEPTION 'audit_event is append-only'; END $$""",
-    "DROP TRIGGER IF EXISTS audit_event_no_change ON audit_event",
-    """CREATE TRIGGER audit_event_no_change BEFORE UPDATE OR DELETE ON audit_event
-       FOR EACH ROW EXECUTE FUNCTION juki_audit_append_only()""",
-    "DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_event",
-    """CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
-       FOR EACH STATEMENT EXECUTE FUNCTION juki_audit_append_only()""",
-]
