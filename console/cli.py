@@ -157,7 +157,11 @@ def cmd_user(args: argparse.Namespace) -> int:
         _out(f"アカウント {acct.login} ({acct.name}) を追加しました。役割: {', '.join(acct.roles)}")
         return EXIT_OK
     if args.user_cmd == "list":
-        for a in list_users(ctx.db):
+        from logs.audit import record_alone
+
+        accounts = list_users(ctx.db)
+        record_alone(ctx.db, Actor.cli(), "user.list", details={"count": len(accounts)})
+        for a in accounts:
             state = "無効" if a.disabled else ("ロック中" if a.locked else "有効")
             roles = ",".join(f"{r}({role_label(r)})" for r in a.roles)
             _out(f"{a.login}\t{a.name}\t{a.department}\t{roles}\t{state}")
