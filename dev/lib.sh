@@ -43,6 +43,21 @@ ensure_apt() {
     command -v "$1" >/dev/null 2>&1 || { echo "juki: $1 ($2) を導入できません。" >&2; return 1; }
 }
 
+# ensure_apt_file PATH PACKAGE: install a Debian package when a file it ships is missing.
+ensure_apt_file() {
+    [ -e "$1" ] && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        if [ -z "${_APT_UPDATED:-}" ]; then
+            apt-get update -qq >/dev/null && _APT_UPDATED=1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    fi
+    [ -e "$1" ] || { echo "juki: $1 ($2) を導入できません。" >&2; return 1; }
+}
+
+# The embedded Japanese font for filed PDF reports (reportlab's CID fonts are not embedded).
+IPAEX_FONT=/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf
+
 pg_ready() {
     "$VENV/bin/python" - "$1" <<'PY' 2>/dev/null
 import sys
