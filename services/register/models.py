@@ -10,8 +10,9 @@ Names are stored exactly as written (髙 is not 高, 﨑 is not 崎, 𠮷 stays 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Date, DateTime, Index, Text, text
+from sqlalchemy import Date, DateTime, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
 PREFECTURE = "青葉県"
@@ -66,6 +67,16 @@ def format_address(
     return out
 
 
+def _search_key(length: int) -> Any:
+    """A search-key column (``services.lookup.keys``): collate "C" on PostgreSQL so that a
+    prefix is one B-tree range in code-point order, as SQLite's BINARY already is."""
+    return Field(
+        default="",
+        sa_type=String(length).with_variant(String(length, collation="C"), "postgresql"),
+        sa_column_kwargs={"server_default": ""},
+    )
+
+
 class Household(SQLModel, table=True):
     """世帯: one row per household; the head is a resident of it (世帯主)."""
 
@@ -94,6 +105,23 @@ class Resident(SQLModel, table=True):
         Index("ix_resident_kana", "family_kana", "given_kana"),
         Index("ix_resident_given_kana", "given_kana"),
         Index("ix_resident_address", "town", "chome", "banchi", "go"),
+        # Search keys (services.lookup.keys). Each search runs on one range of one of
+        # these; the columns after the first let the other items be checked inside the
+        # index, before any row is read.
+        Index("ix_resident_name_key", "name_key", "address_key", "block_key"),
+        Index("ix_resident_given_key", "given_key", "address_key", "block_key"),
+        Index("ix_resident_kana_key", "kana_key", "address_key", "block_key"),
+        Index("ix_resident_given_kana_key", "given_kana_key", "address_key", "block_key"),
+        Index("ix_resident_family_given_key", "family_key", "given_key"),
+        Index("ix_resident_family_given_kana_key", "family_kana_key", "given_kana_key"),
+        Index(
+            "ix_resident_address_key",
+            "address_key", "name_key", "given_key", "kana_key", "given_kana_key",
+        ),
+        Index(
+            "ix_resident_block_key",
+            "block_key", "name_key", "given_key", "kana_key", "given_kana_key",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -132,6 +160,20 @@ class Resident(SQLModel, table=True):
     alias: str = Field(default="", max_length=120)  # 通称 (氏 and 名 separated by a space)
     alias_kana: str = Field(default="", max_length=120)
     dv_support: bool = Field(default=False)  # DV等支援措置: lookups are restricted and alerted
+    # Search keys, filled by services.lookup.keys.resident_keys from the columns above;
+    # never shown, never edited by hand.
+    family_key: str = _search_key(64)
+    given_key: str = _search_key(64)
+    name_key: str = _search_key(128)
+    name_exact: str = _search_key(128)
+    given_exact: str = _search_key(64)
+    family_kana_key: str = _search_key(64)
+    given_kana_key: str = _search_key(64)
+    kana_key: str = _search_key(128)
+    kana_exact: str = _search_key(128)
+    given_kana_exact: str = _search_key(64)
+    address_key: str = _search_key(200)
+    block_key: str = _search_key(40)
 
 
 class ResidentChange(SQLModel, table=True):

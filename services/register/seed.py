@@ -34,6 +34,7 @@ from core.actor import Actor
 from core.db import Database
 from core.errors import BadInput
 from logs.audit import record, record_alone
+from services.lookup.keys import resident_keys
 from services.register import names
 from services.register.models import (
     CITY,
@@ -849,7 +850,7 @@ def _rows(b: _Builder, households: list[_Household]) -> RegisterRows:
             if foreign and p.residence_status not in ("永住者", "特別永住者"):
                 years = STAY_YEARS.get(p.residence_status, 3)
                 expires = as_of + timedelta(days=rng.randint(20, 365 * years))
-            out.residents.append({
+            row: dict[str, Any] = {
                 "id": p.id, "resident_code": b.code(), "household_id": hh.id,
                 "relationship": p.relationship,
                 "family_name": p.family.name, "given_name": p.given.name,
@@ -867,7 +868,9 @@ def _rows(b: _Builder, households: list[_Household]) -> RegisterRows:
                 "stay_expires_on": expires,
                 "residence_card_no": b.card_number() if foreign else "",
                 "alias": p.alias, "alias_kana": p.alias_kana, "dv_support": p.dv,
-            })
+            }
+            row.update(resident_keys(row))
+            out.residents.append(row)
             number = b.my_number()  # drawn for everyone, so the sequence does not shift
             if id(p) not in unlinked:
                 linked = max(p.became, MY_NUMBER_START)
@@ -900,11 +903,22 @@ def write_rows(conn: Connection, rows: RegisterRows) -> None:
     _insert(conn, ResidentChange.__table__, rows.changes)  # type: ignore[arg-type]
     _insert(conn, MyNumberLink.__table__, rows.links)  # type: ignore[arg-type]
     if conn.dialect.name == "postgresql":
-        for name in ("household", "resident"):
+        for name in ("household", "resident", "resident_change", "my_number_link"):
             conn.execute(text(
                 f"SELECT setval(pg_get_serial_sequence('{name}', 'id'),"
-                f" (SELECT max(id) FROM {name}))"
+                f" (SELECT COALESCE(max(id), 0) + 1 FROM {name}), false)"
             ))
+
+
+def _analyze(db: Database) -> None:
+    """Fresh statistics after a bulk load, so the planners see the register as it is.
+
+    PostgreSQL would otherwise plan the first lookups on an empty table's estimates until
+    autovacuum gets round to it; SQLite keeps what ANALYZE writes in sqlite_stat1.
+    """
+    with db.transaction() as conn:
+        for name in ("household", "resident", "resident_change", "my_number_link"):
+            conn.execute(text(f"ANALYZE {name}"))
 
 
 def seed_register(db: Database, actor: Actor, *, residents: int, seed: int = 1) -> str:
@@ -935,6 +949,8 @@ def seed_register(db: Database, actor: Actor, *, residents: int, seed: int = 1) 
                 session, actor, "register.seed", target="register",
                 details={**counts, "seed": seed, "as_of": REFERENCE_DATE.isoformat()},
             )
+    if not existing:
+        _analyze(db)
     if existing:
         record_alone(
             db, actor, "register.seed", target="register", outcome="refused",

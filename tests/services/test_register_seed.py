@@ -332,3 +332,22 @@ def test_cli_refuses_zero_residents(juki: Any) -> None:
     done = juki("db", "seed", "--residents", "0")
     assert done.returncode == 2
     assert "--residents" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_rows_added_after_a_seed_get_fresh_ids(db: Database) -> None:
+    """The seed writes explicit ids; later ORM inserts must not collide (PostgreSQL sequences)."""
+    from datetime import UTC, datetime
+
+    from services.register.models import MyNumberLink, Resident, ResidentChange
+
+    seed_register(db, Actor.cli(), residents=120, seed=5)
+    with db.write() as s:
+        resident = s.scalars(select(Resident)).first()
+        assert resident is not None and resident.id is not None
+        change = ResidentChange(resident_id=resident.id, kind="職権修正",
+                                occurred_on=date(2025, 11, 1))
+        link = MyNumberLink(resident_id=resident.id, number="123456789018", last4="9018",
+                            linked_at=datetime.now(UTC), source="申請", status="revoked")
+        s.add_all([change, link])
+        s.flush()
+        assert change.id is not None and link.id is not None

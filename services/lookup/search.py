@@ -1,0 +1,589 @@
+"""住民記録照会 — the search: purpose-bound, normalised, narrow, capped, recorded.
+
+What a search does, in order:
+
+1. **Permission** — ``Perm.LOOKUP`` (and ``Perm.LOOKUP_MY_NUMBER`` when a 個人番号 is
+   given), checked live with ``auth.access.require``; a refusal is recorded.
+2. **Purpose** — the 事務 must be one of ``settings.lookup_purposes`` (BadInput naming 事務).
+3. **Parsing** — 生年月日 in 西暦 or 和暦 (``services.jp.parse_date``), 性別, 住民票コード
+   (11 digits), 世帯番号 (digits), 個人番号 (12 digits with a valid check digit); a bad
+   value is a BadInput naming its field.
+4. **Breadth** (``breadth_problem``; no browsing) — enough alone: a 住民票コード,
+   世帯番号 or 個人番号, or a whole name 「氏 名」 typed with a space (氏 ≥ 2 characters
+   as written or ≥ 3 kana, 名 ≥ 1 character or ≥ 2 kana). Otherwise two of
+   氏名の一部・生年月日・住所, and together they must leave at most ``MAX_SHARE`` of the
+   register by the rough shares in the tables below (a 1-kana part and a whole town is
+   too broad; a 1-kana part and 丁目, or 佐藤 and a town, is not). 性別 only filters; an
+   address part counts from 2 characters. The refusal says what to add and is
+   recorded as a refused ``register.search``.
+5. **Matching** (keys in ``services.lookup.keys``; every comparison is a B-tree range,
+   so 1- and 2-character parts work — no trigram index, which finds nothing below 3):
+   a name part is a PREFIX of the whole name's key or of the 名's key — kana-only text
+   against the readings, anything else against the names as written; 「氏 名」 is a
+   prefix of the 氏 and of the 名. Width, hiragana/katakana, spaces and small kana
+   (ャ = ヤ) never matter; 異体字 from the table in ``services.jp.variants`` (髙/高, 﨑/崎,
+   邊/邉/辺 …) match as *variant* candidates, and so does a reading that differs only in
+   small kana. Voicing and long vowels are different readings (ヤマサキ does not find
+   ヤマザキ; the kanji 山崎 finds both). An address part is a prefix of the in-city
+   address key (方書 aside; 2-1-2 = 2丁目1番地2号 = 二丁目一番地二号; ケ/ヶ/が; a leading
+   青葉県若葉市 is dropped) or, when only numbers are typed, of its 丁目-番地-号 part; a part
+   ending in a number matches at a number boundary (2-1 finds 2-1-5, not 2-12).
+6. **One index per query** (``driver``) — a code, else 生年月日 (equality), else the
+   name or the address, whichever share is smaller. The name is an OR of two ranges
+   (whole name, 名) with the address range inside each arm, and every name index holds
+   the address keys and every address index the name keys, so the other item is
+   checked inside the index before a row is read. SQLite cannot estimate a prefix
+   range, so the items that do not drive are written ``+column`` there (``_Filter``);
+   PostgreSQL plans from its statistics, with a custom plan per search.
+7. **Ranking and cap** — exact matches before variant matches, then by reading, then
+   by id; at most ``settings.lookup_max_results`` rows (one more is fetched to say
+   ``capped``). 消除 residents only when ``include_removed``.
+8. **Record** — the rows are read and the ``register.search`` event written in one
+   write transaction: actor, purpose, the normalised query (a 個人番号 only as
+   「指定あり」, never its digits), the ids returned, their count and ``capped``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar
+
+from sqlalchemy import ColumnElement, and_, case, literal, or_, select, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
+
+from auth.access import require
+from auth.identity import Identity
+from auth.roles import Perm
+from core.db import Database
+from core.errors import BadInput
+from core.inert import clean_line
+from core.settings import Settings
+from logs.audit import record, record_alone
+from services.jp import (
+    ADDRESS_NOTATION,
+    KANA_SMALL,
+    NAME_VARIANT,
+    explain_variants,
+    parse_date,
+)
+from services.lookup.keys import (
+    TOP,
+    AddressQuery,
+    NameQuery,
+    address_query,
+    kana_fold,
+    name_fold,
+    name_query,
+)
+from services.lookup.types import Hit, LookupQuery, SearchResult
+from services.register.models import (
+    SEXES,
+    STATUS_REMOVED,
+    Household,
+    MyNumberLink,
+    Resident,
+)
+from services.register.mynumber import is_valid_my_number, normalize_my_number
+
+ACTION = "register.search"
+MY_NUMBER_GIVEN = "指定あり"
+
+R = Resident.__table__.c  # type: ignore[attr-defined]
+_H = Household.__table__.c  # type: ignore[attr-defined]
+_L = MyNumberLink.__table__.c  # type: ignore[attr-defined]
+
+_CODE_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−]")
+
+
+def purposes(settings: Settings) -> tuple[str, ...]:
+    """The 事務 a lookup may declare, in the configured order."""
+    return tuple(settings.lookup_purposes)
+
+
+def check_purpose(settings: Settings, purpose: str) -> str:
+    """The purpose as configured, or BadInput naming 事務."""
+    chosen = (purpose or "").strip()
+    if not chosen:
+        raise BadInput("事務を選んでください。どの事務のための照会かを先に選ぶ必要があります。")
+    if chosen not in purposes(settings):
+        raise BadInput("事務: 一覧にない事務です。一覧から選んでください。")
+    return chosen
+
+
+# --- parsing ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A query after parsing: every field normalised, empty when not given."""
+
+    name: NameQuery | None
+    birth: date | None
+    sex: str
+    address: AddressQuery | None
+    address_typed: str
+    resident_code: str
+    household_no: str
+    my_number: str
+    include_removed: bool
+
+    @property
+    def has_code(self) -> bool:
+        return bool(self.resident_code or self.household_no or self.my_number)
+
+    def normalized(self) -> dict[str, str]:
+        """What is recorded and shown back: keys as matched, a 個人番号 never as digits."""
+        out: dict[str, str] = {}
+        if self.name is not None:
+            n = self.name
+            out["氏名"] = f"{n.family_exact} {n.given_exact}" if n.split else n.exact
+            out["氏名の種別"] = "振り仮名" if n.kana else "漢字等"
+        if self.birth is not None:
+            out["生年月日"] = self.birth.isoformat()
+        if self.sex:
+            out["性別"] = self.sex
+        if self.address is not None:
+            out["住所"] = self.address.key
+        if self.resident_code:
+            out["住民票コード"] = self.resident_code
+        if self.household_no:
+            out["世帯番号"] = self.household_no
+        if self.my_number:
+            out["個人番号"] = MY_NUMBER_GIVEN
+        if self.include_removed:
+            out["消除"] = "含む"
+        return out
+
+
+def _digits(text: str) -> str:
+    return _CODE_SEPARATORS.sub("", unicodedata.normalize("NFKC", text or ""))
+
+
+NAME_MAX = 100
+ADDRESS_MAX = 200
+
+
+def parse_query(query: LookupQuery) -> Parsed:
+    """Read every field; BadInput naming the first field that cannot be used."""
+    name_typed = clean_line(query.name or "")
+    address_typed = clean_line(query.address or "").strip()
+    if len(name_typed) > NAME_MAX:
+        raise BadInput(f"氏名: {NAME_MAX}文字以内で入力してください。")
+    if len(address_typed) > ADDRESS_MAX:
+        raise BadInput(f"住所: {ADDRESS_MAX}文字以内で入力してください。")
+    birth = parse_date(query.birth, field="生年月日") if (query.birth or "").strip() else None
+    sex = unicodedata.normalize("NFKC", query.sex or "").strip()
+    if sex and sex not in SEXES:
+        raise BadInput("性別: 「男」「女」のどちらかを選んでください（指定しないときは空欄）。")
+    code = _digits(query.resident_code)
+    if code and not (code.isascii() and code.isdigit() and len(code) == 11):
+        raise BadInput("住民票コード: 11桁の数字で入力してください。")
+    household = _digits(query.household_no)
+    if household and not (household.isascii() and household.isdigit() and len(household) <= 16):
+        raise BadInput("世帯番号: 数字（16桁まで）で入力してください。")
+    number = ""
+    if (query.my_number or "").strip():
+        number = normalize_my_number(query.my_number)
+        if not (number.isascii() and number.isdigit() and len(number) == 12):
+            raise BadInput("個人番号: 12桁の数字で入力してください。")
+        if not is_valid_my_number(number):
+            raise BadInput("個人番号: 検査用数字が合いません。番号を確かめてください。")
+    return Parsed(
+        name=name_query(name_typed),
+        birth=birth,
+        sex=sex,
+        address=address_query(address_typed),
+        address_typed=address_typed,
+        resident_code=code,
+        household_no=household,
+        my_number=number,
+        include_removed=bool(query.include_removed),
+    )
+
+
+# --- breadth ------------------------------------------------------------------------
+
+# Rough shares of the register that one item leaves: the worst prefix of each length in
+# the synthetic register (given names included, as a name part matches 名 too), rounded
+# up. The breadth rule multiplies them; ``driver`` runs the query on the smallest.
+KANA_SHARE = (0.12, 0.05, 0.03, 0.02, 0.002)  # a reading part of 1, 2, 3, 4, 5+ kana
+NAME_SHARE = (0.06, 0.03, 0.01, 0.001)  # a written part of 1, 2, 3, 4+ characters
+TOWN_SHARE = (0.07, 0.025, 0.006)  # 町名 with 0, 1, 2+ numbers (若葉町 / 若葉町2 / 若葉町2-1)
+BLOCK_SHARE = (0.3, 0.015, 0.006)  # only 丁目-番地-号 typed: 1, 2, 3 numbers
+BIRTH_SHARE = 0.0002  # one 生年月日
+# The most a query may leave, as a share of the register: 佐藤 + 若葉町 (0.0021),
+# サトウ + 若葉町 and タ + 若葉町2-1 pass; サ + 若葉町 (0.0084), 佐 + 若葉町 (0.0042) and
+# タ + 若葉町2 (0.003) need more.
+MAX_SHARE = 0.0025
+# A whole name alone: (氏, 名) at least this long. The 氏 bounds the index range read
+# (佐藤 or サトウ: 2% of the register); the 名 only narrows inside it.
+WHOLE_NAME_MIN = {True: (3, 2), False: (2, 1)}  # reading?: (氏, 名)
+ADDRESS_MIN_CHARS = 2  # an address part narrows from 2 characters of its key
+
+TOO_BROAD = "検索条件が広すぎます。"
+
+
+def _pick(shares: tuple[float, ...], n: int) -> float:
+    return shares[min(max(n, 1), len(shares)) - 1]
+
+
+def name_share(n: NameQuery) -> float:
+    shares = KANA_SHARE if n.kana else NAME_SHARE
+    if n.split:
+        return _pick(shares, len(n.family)) * _pick(shares, len(n.given))
+    return _pick(shares, len(n.fold))
+
+
+def address_share(a: AddressQuery) -> float:
+    numbers = len(re.findall(r"[0-9]+", a.key))
+    if a.block:
+        return _pick(BLOCK_SHARE, numbers)
+    return _pick(TOWN_SHARE, numbers + 1)
+
+
+def _whole_name(name: NameQuery) -> bool:
+    """Both 氏 and 名 typed, each long enough to stand alone."""
+    family, given = WHOLE_NAME_MIN[name.kana]
+    return name.split and len(name.family) >= family and len(name.given) >= given
+
+
+def breadth_problem(p: Parsed) -> str | None:
+    """None when the query is narrow enough to run; else what to add, in Japanese.
+
+    Enough: a 住民票コード, 世帯番号 or 個人番号; a whole name 「氏 名」 (``WHOLE_NAME_MIN``);
+    or two of 氏名の一部・生年月日・住所 whose shares together leave at most ``MAX_SHARE``
+    of the register. 性別 only filters.
+    """
+    if p.has_code:
+        return None
+    if p.name is not None and _whole_name(p.name):
+        return None
+    address = p.address
+    if address is not None and len(address.key) < ADDRESS_MIN_CHARS:
+        address = None
+    shares = [
+        x for x in (
+            name_share(p.name) if p.name is not None else None,
+            BIRTH_SHARE if p.birth is not None else None,
+            address_share(address) if address is not None else None,
+        ) if x is not None
+    ]
+    if len(shares) >= 2:
+        product = 1.0
+        for x in shares:
+            product *= x
+        if product <= MAX_SHARE:
+            return None
+        return (
+            f"{TOO_BROAD}氏名をもう少し入力するか（漢字は2文字以上、かなは3文字以上）、"
+            "住所を丁目・番地まで、または生年月日を入力してください。"
+        )
+    if p.name is not None:
+        family, given = WHOLE_NAME_MIN[p.name.kana]
+        return (
+            f"{TOO_BROAD}氏名の一部に加えて、生年月日・住所のいずれかを入力してください。"
+            f"氏名だけで探すときは、氏と名の間を空けて、氏を{family}文字以上、"
+            f"名を{given}文字以上入力してください。"
+        )
+    if p.birth is not None:
+        return f"{TOO_BROAD}生年月日に加えて、氏名の一部・住所のいずれかを入力してください。"
+    if p.address is not None:
+        if address is None:
+            return (
+                f"{TOO_BROAD}住所は町名、または丁目・番地まで入力し、"
+                "氏名の一部・生年月日のいずれかを加えてください。"
+            )
+        return f"{TOO_BROAD}住所に加えて、氏名の一部・生年月日のいずれかを入力してください。"
+    return (
+        "検索条件を入力してください。住民票コード・世帯番号・個人番号のいずれか、"
+        "氏名（氏と名の間を空けて全体）、または氏名の一部・生年月日・住所のうち2つが必要です。"
+    )
+
+
+# --- SQL ----------------------------------------------------------------------------
+
+
+class _Filter(ColumnElement[Any]):
+    """A column used only to filter rows, never to choose an index.
+
+    SQLite's planner cannot estimate a prefix range (no STAT4), so left alone it may
+    drive a name search from a whole town's address range. On SQLite this renders as
+    ``+column`` (the documented way to keep a term off the index); PostgreSQL estimates
+    ranges from its statistics and gets the plain column.
+    """
+
+    inherit_cache = True
+    _traverse_internals: ClassVar[list[tuple[str, Any]]] = [
+        ("col", InternalTraversal.dp_clauseelement)
+    ]
+
+    def __init__(self, col: Any) -> None:
+        self.col = col
+        self.type = col.type
+
+
+@compiles(_Filter)
+def _filter_default(element: _Filter, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.col, **kw)  # type: ignore[no-any-return]
+
+
+@compiles(_Filter, "sqlite")
+def _filter_sqlite(element: _Filter, compiler: Any, **kw: Any) -> str:
+    return "+" + compiler.process(element.col, **kw)
+
+
+def driver(p: Parsed) -> str:
+    """Which item's index a query runs on: code, birth, name or address (smallest share)."""
+    if p.has_code:
+        return "code"
+    if p.birth is not None:
+        return "birth"
+    if p.name is None:
+        return "address"
+    if p.address is None or name_share(p.name) <= address_share(p.address):
+        return "name"
+    return "address"
+
+
+def _prefix(col: Any, q: str) -> ColumnElement[bool]:
+    """``col`` starts with ``q``: one index range in code-point order."""
+    return and_(col >= q, col < q + TOP)
+
+
+def _address_match(col: Any, a: AddressQuery) -> ColumnElement[bool]:
+    """Prefix, at a number boundary when the typed part ends in a number (2-1 ≠ 2-12).
+
+    The boundary is one range too: after a digit a key holds only digits (above ".")
+    or "-", so [q, q + ".") is q itself and everything that continues it with "-".
+    """
+    if not a.numbered:
+        return _prefix(col, a.key)
+    return and_(col >= a.key, col < a.key + ".")
+
+
+def _name_arms(n: NameQuery, drives: bool) -> list[ColumnElement[bool]]:
+    """The name condition as arms of an OR, one per index (whole name, 名)."""
+    if n.kana:
+        family, given, whole = R.family_kana_key, R.given_kana_key, R.kana_key
+    else:
+        family, given, whole = R.family_key, R.given_key, R.name_key
+    if not drives:
+        family, given, whole = _Filter(family), _Filter(given), _Filter(whole)
+    if n.split:
+        return [and_(_prefix(family, n.family), _prefix(given, n.given))]
+    return [_prefix(whole, n.fold), _prefix(given, n.fold)]
+
+
+def _name_exact(n: NameQuery) -> ColumnElement[bool]:
+    whole, given = (R.kana_exact, R.given_kana_exact) if n.kana else (R.name_exact, R.given_exact)
+    if n.split:
+        return and_(_prefix(whole, n.family_exact), _prefix(given, n.given_exact))
+    return or_(_prefix(whole, n.exact), _prefix(given, n.exact))
+
+
+_COLUMNS = (
+    R.id, R.family_name, R.given_name, R.family_kana, R.given_kana, R.birth_date, R.sex,
+    R.address, R.status, R.dv_support, R.resident_code, R.household_id,
+    R.family_key, R.given_key, R.name_key, R.name_exact, R.given_exact,
+    R.family_kana_key, R.given_kana_key, R.kana_key, R.kana_exact, R.given_kana_exact,
+    R.address_key, R.block_key,
+)
+
+
+def build_statement(p: Parsed, limit: int) -> Any:
+    """The one SELECT for a parsed, narrow-enough query (exposed for EXPLAIN in benches)."""
+    where: list[ColumnElement[bool]] = []
+    if p.name is not None:
+        rank: Any = case((_name_exact(p.name), 0), else_=1).label("rank")
+        order = [rank, R.kana_key, R.id]
+    else:
+        rank = literal(0).label("rank")
+        order = [R.kana_key, R.id]
+    stmt = select(*_COLUMNS, rank)
+    if p.my_number:
+        stmt = stmt.join(MyNumberLink.__table__, _L.resident_id == R.id)  # type: ignore[arg-type]
+        where += [_L.number == p.my_number, _L.status == "active"]
+    if p.household_no:
+        stmt = stmt.join(Household.__table__, _H.id == R.household_id)  # type: ignore[arg-type]
+        # 世帯番号 as typed, or with the leading zeros of the register's 8-digit numbers.
+        where.append(_H.household_no.in_(sorted({p.household_no, p.household_no.zfill(8)})))
+    if p.resident_code:
+        where.append(R.resident_code == p.resident_code)
+    if p.birth is not None:
+        where.append(R.birth_date == p.birth)
+    if p.sex:
+        where.append(R.sex == p.sex)
+    drives = driver(p)
+    place = None
+    if p.address is not None:
+        col = R.block_key if p.address.block else R.address_key
+        place = _address_match(col if drives == "address" else _Filter(col), p.address)
+    if p.name is not None:
+        # The address goes into each arm, so that every arm is one index scan with both
+        # ranges in its index condition (PostgreSQL: a BitmapOr of two such scans).
+        arms = _name_arms(p.name, drives == "name")
+        where.append(or_(*(and_(arm, place) if place is not None else arm for arm in arms)))
+    elif place is not None:
+        where.append(place)
+    if not p.include_removed:
+        where.append(R.status != STATUS_REMOVED)
+    return stmt.where(and_(*where)).order_by(*order).limit(limit)
+
+
+# --- reasons ------------------------------------------------------------------------
+
+
+def _record_prefix(record_exact: str, q_fold: str, fold: Any) -> str:
+    """The start of a stored exact key that folds to ``q_fold`` (variation selectors kept)."""
+    best = ""
+    for k in range(1, len(record_exact) + 1):
+        head = fold(record_exact[:k])
+        if head == q_fold:
+            best = record_exact[:k]
+        elif len(head) > len(q_fold):
+            break
+    return best
+
+
+def _variant_note(q_exact: str, rec_exact: str, q_fold: str, kana: bool) -> str:
+    """How the typed part and the stored part differ, or "" when written the same.
+
+    "The same" is what ranks a row exact in SQL: the stored exact key starts with the
+    typed one.
+    """
+    if rec_exact.startswith(q_exact):
+        return ""
+    rec = _record_prefix(rec_exact, q_fold, kana_fold if kana else name_fold)
+    if not rec or rec == q_exact:
+        return ""
+    if kana:
+        return f"{KANA_SMALL} {q_exact}→{rec}"
+    return explain_variants(q_exact, rec) or f"{NAME_VARIANT} {q_exact}→{rec}"
+
+
+def _name_reasons(n: NameQuery, row: Any) -> list[str]:
+    label = "振り仮名" if n.kana else "氏名"
+    if n.kana:
+        fam_key, giv_key, whole_key = row.family_kana_key, row.given_kana_key, row.kana_key
+        whole_x, giv_x = row.kana_exact, row.given_kana_exact
+    else:
+        fam_key, giv_key, whole_key = row.family_key, row.given_key, row.name_key
+        whole_x, giv_x = row.name_exact, row.given_exact
+    fam_x = whole_x[: len(whole_x) - len(giv_x)] if giv_x else whole_x
+    out: list[str] = []
+    notes: list[str] = []
+    if n.split:
+        same = fam_key == n.family and giv_key == n.given
+        out.append(f"{label} {'一致' if same else '前方一致'}")
+        notes += [
+            _variant_note(n.family_exact, fam_x, n.family, n.kana),
+            _variant_note(n.given_exact, giv_x, n.given, n.kana),
+        ]
+    elif whole_key.startswith(n.fold):
+        if whole_key == n.fold:
+            out.append(f"{label} 一致")
+        elif fam_key == n.fold:
+            out.append(f"{label}（氏）一致")
+        else:
+            out.append(f"{label} 前方一致")
+        notes.append(_variant_note(n.exact, whole_x, n.fold, n.kana))
+    else:
+        out.append(f"{label}（名）{'一致' if giv_key == n.fold else '前方一致'}")
+        notes.append(_variant_note(n.exact, giv_x, n.fold, n.kana))
+    return out + [x for x in notes if x]
+
+
+def _address_reasons(p: Parsed, row: Any) -> list[str]:
+    a = p.address
+    assert a is not None
+    key = row.block_key if a.block else row.address_key
+    what = "住所（丁目・番地・号）" if a.block else "住所"
+    out = [f"{what} {'一致' if key == a.key else '前方一致'}"]
+    typed = re.sub(r"\s+", "", unicodedata.normalize("NFKC", p.address_typed))
+    shown = re.sub(r"\s+", "", unicodedata.normalize("NFKC", row.address))
+    if typed and typed not in shown:
+        out.append(ADDRESS_NOTATION)
+    return out
+
+
+def _reasons(p: Parsed, row: Any) -> tuple[str, ...]:
+    out: list[str] = []
+    if p.resident_code:
+        out.append("住民票コード 一致")
+    if p.my_number:
+        out.append("個人番号 一致")
+    if p.household_no:
+        out.append("世帯番号 一致")
+    if p.name is not None:
+        out += _name_reasons(p.name, row)
+    if p.birth is not None:
+        out.append("生年月日 一致")
+    if p.sex:
+        out.append("性別 一致")
+    if p.address is not None:
+        out += _address_reasons(p, row)
+    return tuple(out)
+
+
+def _hit(p: Parsed, row: Any, rank: int) -> Hit:
+    return Hit(
+        resident_id=row.id,
+        name=f"{row.family_name} {row.given_name}",
+        kana=f"{row.family_kana} {row.given_kana}",
+        birth_date=row.birth_date,
+        sex=row.sex,
+        address=row.address,
+        status=row.status,
+        restricted=bool(row.dv_support),
+        exact=rank == 0,
+        reasons=_reasons(p, row),
+    )
+
+
+# --- the service --------------------------------------------------------------------
+
+
+def search(db: Database, settings: Settings, ident: Identity, query: LookupQuery) -> SearchResult:
+    """Run one lookup for ``ident``; see the module docstring for every rule."""
+    purpose = (query.purpose or "").strip()
+    require(db, ident, Perm.LOOKUP, action=ACTION, what="住民記録の照会", purpose=purpose)
+    if (query.my_number or "").strip():
+        require(
+            db, ident, Perm.LOOKUP_MY_NUMBER, action=ACTION, what="個人番号による照会",
+            purpose=purpose,
+        )
+    purpose = check_purpose(settings, purpose)
+    parsed = parse_query(query)
+    normalized = parsed.normalized()
+    problem = breadth_problem(parsed)
+    if problem is not None:
+        record_alone(
+            db, ident.actor, ACTION, target="register", purpose=purpose, outcome="refused",
+            severity="warning", details={"query": normalized, "reason": "too_broad"},
+        )
+        raise BadInput(problem)
+    cap = max(1, int(settings.lookup_max_results))
+    stmt = build_statement(parsed, cap + 1)
+    with db.write() as s:
+        if not db.is_sqlite:
+            # A prefix range's best plan depends on its value: never a generic plan for
+            # this statement, however often the driver has prepared it.
+            s.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        rows = s.connection().execute(stmt).all()
+        capped = len(rows) > cap
+        rows = rows[:cap]
+        hits = tuple(_hit(parsed, row, row.rank) for row in rows)
+        record(
+            s, ident.actor, ACTION, target="register", purpose=purpose,
+            details={
+                "query": normalized,
+                "residents": [h.resident_id for h in hits],
+                "count": len(hits),
+                "capped": capped,
+            },
+        )
+    return SearchResult(hits=hits, capped=capped, cap=cap, normalized=normalized)
