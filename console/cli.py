@@ -58,6 +58,36 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("-f", "--follow", action="store_true", help="新しい事象を追い続ける")
     tail.add_argument("--json", action="store_true", help="1行に1つの JSON で出力する")
     tail.add_argument("-n", "--lines", type=int, default=20, help="最初に表示する件数")
+
+    linkage = sub.add_parser("linkage", help="個人番号の紐付け").add_subparsers(
+        dest="linkage_cmd", required=True
+    )
+    linkage.add_parser(
+        "check", help="有効な紐付けを点検する (検査用数字・番号の重複・4情報の変更)"
+    )
+    report = linkage.add_parser(
+        "report", help="紐付け記録 (申請者・確認者・確認書類) を CSV / PDF で出力する"
+    )
+    report.add_argument("--from", dest="date_from", required=True, metavar="DATE",
+                        help="開始日 (例: 令和7年12月1日、R7.12.1、2025-12-01)")
+    report.add_argument("--to", dest="date_to", required=True, metavar="DATE",
+                        help="終了日 (この日を含む)")
+    report.add_argument("--format", dest="fmt", choices=("csv", "pdf"), default="csv",
+                        help="出力形式 (既定: csv)")
+    report.add_argument("--output", metavar="FILE",
+                        help="出力先 (既定: <data_dir>/reports/ の下に新しい名前で)")
+    report.add_argument("--exclude-migration", action="store_true",
+                        help="初期移行の紐付け (申請の記録がないもの) を含めない")
+
+    sim = sub.add_parser(
+        "jukinet-sim", help="住基ネット照会のシミュレータ (デモ・試験用、ループバックのみ)"
+    )
+    sim.add_argument("--host", default=None,
+                     help="待ち受けるアドレス (既定: 設定 jukinet_url のホスト、127.0.0.1)")
+    sim.add_argument("--port", type=int, default=None,
+                     help="ポート (既定: 設定 jukinet_url のポート、8765。0 は空き番号)")
+    sim.add_argument("--fail-rate", type=float, default=0.0, help="HTTP 500 を返す割合 (0〜1)")
+    sim.add_argument("--delay", type=float, default=0.0, help="応答を遅らせる秒数")
     return p
 
 
@@ -224,6 +254,65 @@ def cmd_audit(args: argparse.Namespace) -> int:
             time.sleep(0.25)
 
 
+def cmd_linkage_report(args: argparse.Namespace) -> int:
+    from core.actor import Actor
+    from services.jp import format_wareki, parse_date
+    from services.linkage.report import check_period, export_report
+
+    start = parse_date(args.date_from, field="--from (開始日)")
+    end = parse_date(args.date_to, field="--to (終了日)")
+    check_period(start, end)
+    ctx = _context()
+    done = export_report(
+        ctx.db, ctx.settings, Actor.cli(), start=start, end=end, fmt=args.fmt,
+        path=args.output, include_migration=not args.exclude_migration,
+    )
+    _out(f"紐付け記録 ({format_wareki(start)}〜{format_wareki(end)}) {done.rows:,} 件を"
+         f" {done.format.upper()} で書き出しました: {done.path}")
+    _out(f"SHA-256: {done.sha256}")
+    return EXIT_OK
+
+
+def cmd_linkage(args: argparse.Namespace) -> int:
+    if args.linkage_cmd == "report":
+        return cmd_linkage_report(args)
+    from core.actor import Actor
+    from core.inert import clean_line
+    from services.linkage.check import check_links
+
+    ctx = _context()
+    report = check_links(ctx.db, Actor.cli())
+    _out(f"紐付けの点検: 有効な紐付け {report.links:,} 件を点検しました。")
+    if report.baselined:
+        _out(
+            f"照合の基準がなかった紐付け {report.baselined:,} 件 (初期移行など) は、"
+            "現在の住民記録の4情報を基準として記録しました。"
+        )
+    if report.ok:
+        _out("問題は見つかりませんでした。")
+        return EXIT_OK
+    _out(f"問題が {len(report.findings):,} 件見つかりました:")
+    for f in report.findings:
+        _out("\t".join(clean_line(str(v)) for v in (
+            f.kind, f"紐付け #{f.link_id}", f"住民 #{f.resident_id}",
+            f"住民票コード {f.resident_code}", f.number_masked, f.detail,
+        )))
+    return EXIT_CHECK
+
+
+def cmd_jukinet_sim(args: argparse.Namespace) -> int:
+    from core.actor import Actor
+    from services.jukinet.sim import default_address, run
+
+    ctx = _context()
+    host, port = default_address(ctx.settings.jukinet_url)
+    return run(
+        ctx.db, Actor.cli(), _out, host=args.host or host,
+        port=port if args.port is None else args.port,
+        fail_rate=args.fail_rate, delay=args.delay,
+    )
+
+
 COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     None: cmd_console,
     "demo": cmd_demo,
@@ -231,6 +320,8 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "db": cmd_db,
     "user": cmd_user,
     "audit": cmd_audit,
+    "linkage": cmd_linkage,
+    "jukinet-sim": cmd_jukinet_sim,
 }
 
 

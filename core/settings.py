@@ -63,6 +63,23 @@ class Settings:
     lookup_max_results: int = _doc("most rows a lookup returns (the cap is said on screen)",
                                    default=50)
     reveal_seconds: float = _doc("how long a revealed My Number stays visible", default=30.0)
+    linkage_approvals: int = _doc(
+        "reviewers (besides the proposer) who must approve a My Number link; at least 1",
+        default=1,
+    )
+    report_font: str = _doc(
+        "TrueType font embedded in PDF reports (Japanese glyphs needed); "
+        "Default: IPAex Gothic (Debian fonts-ipaexfont-gothic)",
+        default="/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+    )
+    jukinet_url: str = _doc(
+        "住基ネット (市町村CS) 照会の接続先; the query is POSTed to <url>query. "
+        "`juki jukinet-sim` listens on the default",
+        default="http://127.0.0.1:8765/",
+    )
+    jukinet_timeout_seconds: float = _doc(
+        "how long a 住基ネット query waits for an answer before it gives up", default=5.0,
+    )
     argon2_profile: str = _doc(
         "argon2id parameters: rfc9106_low_memory (default) or test (cheap, tests only)",
         default="rfc9106_low_memory",

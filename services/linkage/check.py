@@ -1,0 +1,205 @@
+"""定期的・体系的な入力誤りの発見: the periodic check of every active My Number link.
+
+Three findings (``juki linkage check`` lists them, masked, and exits 1 when any):
+
+* 検査用数字の誤り — the stored number fails the check digit (a typo that got in by a
+  path other than this workflow: migration, a restored backup, hand-written SQL);
+* 番号の重複 — one number active on two residents (or one resident with two numbers);
+* 4情報の変更 — the resident's 氏名・生年月日・性別・住所 differ from the fingerprint
+  stored when the link was confirmed; a reviewer looks and confirms again (``reconfirm``).
+
+Links made before this workflow (the 初期移行 of the demo register) have no fingerprint.
+The first check records one for them from the register as it stands then (origin
+基準記録) and says how many; from then on their changes show like any other. So
+``juki db seed`` followed by ``juki linkage check`` takes the baseline at seed time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select as sa_select
+
+from auth.access import require
+from auth.identity import Identity
+from auth.roles import Perm
+from core.actor import Actor
+from core.clock import aware, now
+from core.db import Database
+from core.errors import BadInput, NotFound, Refused
+from logs.audit import record, record_alone
+from services.linkage.items import changed_items, fingerprint
+from services.linkage.models import LinkFingerprint
+from services.register.models import LINK_ACTIVE, MyNumberLink, Resident
+from services.register.mynumber import is_valid_my_number, mask_my_number
+
+BAD_CHECK_DIGIT = "検査用数字の誤り"
+NUMBER_ON_TWO = "番号の重複"
+TWO_NUMBERS = "一人に複数の番号"
+ITEMS_CHANGED = "4情報の変更"
+FINDING_KINDS = (BAD_CHECK_DIGIT, NUMBER_ON_TWO, TWO_NUMBERS, ITEMS_CHANGED)
+
+ORIGIN_APPROVAL = "承認"
+ORIGIN_BASELINE = "基準記録"
+ORIGIN_RECONFIRM = "再確認"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # one of FINDING_KINDS
+    link_id: int
+    resident_id: int
+    resident_code: str
+    number_masked: str  # **** **** 1234
+    detail: str
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    links: int  # active links scanned
+    findings: tuple[Finding, ...]
+    baselined: int  # links that had no fingerprint and got one in this run
+    checked_at: datetime
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(FINDING_KINDS, 0)
+        for f in self.findings:
+            out[f.kind] += 1
+        return out
+
+
+def check_links(db: Database, actor: Actor) -> CheckReport:
+    """Scan every active link; record fingerprints that are missing; record the run.
+
+    One write transaction: on SQLite the scan holds the write lock (a few seconds for
+    50,000 links) so the baseline and the scan agree. Only the columns the check needs
+    are read, as plain rows.
+    """
+    findings: list[Finding] = []
+    current = now()
+    link_t, res_t, fp_t = (MyNumberLink.__table__, Resident.__table__,  # type: ignore[attr-defined]
+                           LinkFingerprint.__table__)  # type: ignore[attr-defined]
+    stmt = (
+        sa_select(
+            link_t.c.id.label("link_id"), link_t.c.resident_id, link_t.c.number,
+            res_t.c.resident_code, res_t.c.family_name, res_t.c.given_name,
+            res_t.c.birth_date, res_t.c.sex, res_t.c.address,
+            fp_t.c.link_id.label("fp_link"), fp_t.c.name_fp, fp_t.c.birth_fp, fp_t.c.sex_fp,
+            fp_t.c.address_fp, fp_t.c.origin, fp_t.c.taken_at,
+        )
+        .select_from(
+            link_t.join(res_t, res_t.c.id == link_t.c.resident_id)
+            .outerjoin(fp_t, fp_t.c.link_id == link_t.c.id)
+        )
+        .where(link_t.c.status == LINK_ACTIVE)
+        .order_by(link_t.c.id)
+    )
+    with db.write() as s:
+        conn = s.connection()
+        rows = conn.execute(stmt).all()
+        by_number: dict[str, list[Any]] = defaultdict(list)
+        by_resident: dict[int, list[Any]] = defaultdict(list)
+        baseline: list[dict[str, Any]] = []
+        for row in rows:
+            by_number[row.number].append(row)
+            by_resident[row.resident_id].append(row)
+            if not is_valid_my_number(row.number):
+                findings.append(_finding(BAD_CHECK_DIGIT, row,
+                                         "12桁目の検査用数字が番号と合いません。"))
+            if row.fp_link is None:
+                baseline.append({
+                    "link_id": row.link_id, "origin": ORIGIN_BASELINE, "proposal_id": None,
+                    "taken_at": current, "taken_by": actor.login, **fingerprint(row),
+                })
+                continue
+            changed = changed_items(row, row)
+            if changed:
+                taken = aware(row.taken_at).date().isoformat()
+                findings.append(_finding(
+                    ITEMS_CHANGED, row,
+                    f"変わった項目: {'・'.join(changed)} (基準: {taken} {row.origin})",
+                ))
+        for pairs in by_number.values():
+            if len({row.resident_id for row in pairs}) > 1:
+                for row in pairs:
+                    others = sorted(r.resident_code for r in pairs
+                                    if r.resident_id != row.resident_id)
+                    findings.append(_finding(
+                        NUMBER_ON_TWO, row,
+                        f"同じ番号が住民票コード {', '.join(others)} にも紐付いています。",
+                    ))
+        for pairs in by_resident.values():
+            if len(pairs) > 1:
+                for row in pairs:
+                    findings.append(_finding(
+                        TWO_NUMBERS, row, f"この住民に有効な紐付けが {len(pairs)} 件あります。",
+                    ))
+        for i in range(0, len(baseline), 5000):
+            conn.execute(fp_t.insert(), baseline[i: i + 5000])
+        report = CheckReport(len(rows), tuple(findings), len(baseline), current)
+        record(
+            s, actor, "linkage.check", target="my_number_link",
+            outcome="alert" if findings else "success",
+            severity="warning" if findings else "info",
+            details={"links": report.links, "baselined": report.baselined,
+                     "findings": {k: v for k, v in report.counts().items() if v},
+                     "flagged_links": sorted({f.link_id for f in findings})[:200]},
+        )
+    return report
+
+
+def _finding(kind: str, row: Any, detail: str) -> Finding:
+    return Finding(
+        kind=kind, link_id=row.link_id, resident_id=row.resident_id,
+        resident_code=row.resident_code, number_masked=mask_my_number(row.number),
+        detail=detail,
+    )
+
+
+def reconfirm(db: Database, ident: Identity, link_id: int, *, comment: str) -> None:
+    """A reviewer confirms a flagged link still belongs to its resident after a change.
+
+    Needs LINK_REVIEW and a comment (what was checked); the fingerprint is taken again
+    (origin 再確認) and the old and new origins are recorded.
+    """
+    action = "linkage.reconfirm"
+    target = f"link:{link_id}"
+    require(db, ident, Perm.LINK_REVIEW, action=action, what="紐付けの再確認", target=target)
+    text = (comment or "").strip()
+    if not text:
+        raise BadInput("コメント: 何を確かめたかを入力してください。")
+    with db.write() as s:
+        link = s.get(MyNumberLink, link_id)
+        if link is None:
+            raise NotFound(f"紐付け #{link_id} が見つかりません。")
+        if link.status != LINK_ACTIVE:
+            refused = "この紐付けは解除されています。"
+        else:
+            refused = ""
+            resident = s.get(Resident, link.resident_id)
+            assert resident is not None
+            fp = s.get(LinkFingerprint, link_id)
+            before = changed_items(fp, resident) if fp is not None else ["(基準なし)"]
+            if fp is None:
+                fp = LinkFingerprint(link_id=link_id, origin=ORIGIN_RECONFIRM,
+                                     taken_at=now(), taken_by=ident.login, **fingerprint(resident))
+            else:
+                for col, value in fingerprint(resident).items():
+                    setattr(fp, col, value)
+                fp.origin, fp.taken_at, fp.taken_by = ORIGIN_RECONFIRM, now(), ident.login
+            s.add(fp)
+            record(s, ident.actor, action, target=f"resident:{link.resident_id}", details={
+                "link": link_id, "number": mask_my_number(link.number),
+                "changed": before, "comment_given": True,
+            })
+    if refused:
+        record_alone(db, ident.actor, action, target=target, outcome="refused",
+                     details={"reason": "link_not_active", "link": link_id})
+        raise Refused(refused)

@@ -1,0 +1,554 @@
+"""The record kept (紐付け記録): every link and unlink in a period, who proposed, who confirmed.
+
+DOMAIN.md §3 rule 3 — more than one person confirms, and the record of who proposed and
+who confirmed is kept. This module turns that record into rows (for a screen) and into
+a CSV or PDF file (``juki linkage report``).
+
+Which rows a period holds (dates are whole office days, Japan time, both ends included):
+
+* each approved proposal decided in the period — a 紐付け (the link it made) or a
+  紐付け解除 (the link it revoked) — with the link's status now, the source, reference,
+  the identity checks (番号確認 / 身元確認 documents), the proposer and the time of the
+  proposal, every review (reviewer, verdict, time; a review voided by a later change of
+  the proposal is listed and marked as such) and the time of the decision;
+* each link made in the period without such a proposal: the 初期移行 links of the
+  register this console took over (shown as 初期移行, no proposer, no reviewer) and any
+  link that got in by another path (shown with 「申請・確認の記録なし」, which is what an
+  auditor looks for); likewise a link revoked in the period without an unlink proposal.
+  ``include_migration=False`` (CLI ``--exclude-migration``) leaves the 初期移行 links out;
+  the other unrecorded links are always listed.
+
+What a row never shows: the full My Number (only ``**** **** 1234``; any 12-digit run in
+free text — a reference, a reason — is masked the same way), and the name of a resident
+under DV等支援措置 (withheld; the 住民票コード is shown and the row says why).
+
+Who may: the record lists residents across the whole city, so a clerk who only proposes
+may not; a caller needs ``Perm.LINK_REVIEW`` (the reviewers who keep the record) or
+``Perm.AUDIT_READ`` (auditors and the security officer who check it). The CLI runs as the
+OS operator (``Actor.cli()``), like the other admin commands: whoever can run ``juki`` on
+the host already holds the database credentials. Every report is recorded as
+``linkage.report`` with the period, format, row count and, for a file, its path and
+SHA-256; a refusal is recorded too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, exists, select
+
+from auth.access import NOT_ALLOWED, current_permissions
+from auth.identity import Identity
+from auth.models import User
+from auth.roles import Perm
+from core.actor import Actor
+from core.clock import aware, now
+from core.db import Database
+from core.errors import BadInput, Refused
+from core.settings import Settings
+from logs.audit import record, record_alone
+from services.jp.wareki import format_wareki
+from services.linkage.models import (
+    APPROVED,
+    KIND_LABELS,
+    KIND_LINK,
+    KIND_UNLINK,
+    VERDICT_LABELS,
+    LinkProposal,
+    LinkReview,
+)
+from services.register.models import LINK_ACTIVE, LINK_REVOKED, MyNumberLink, Resident
+from services.register.mynumber import mask_my_number
+from services.reports.csv import csv_bytes
+from services.reports.output import (
+    day_bounds,
+    local,
+    period_text,
+    wareki_datetime,
+    write_private,
+)
+from services.reports.pdf import Column, DocumentMeta, JapaneseDocument
+
+ACTION = "linkage.report"
+FORMATS = ("csv", "pdf")
+MIGRATION = "初期移行"
+STATUS_LABELS = {LINK_ACTIVE: "有効", LINK_REVOKED: "解除済み"}
+NO_RECORD = "申請・確認の記録なし"
+RESTRICTED_NAME = "(支援措置対象のため氏名は表示しません)"
+TITLE = "個人番号 紐付け記録"
+
+# 12 digits in a row (ASCII or full-width), optionally in groups of four.
+_TWELVE = re.compile(r"(?<!\d)\d{4}[ \u3000\-]?\d{4}[ \u3000\-]?\d{4}(?!\d)")
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One reviewer's verdict on the proposal behind a row."""
+
+    login: str
+    name: str
+    verdict: str  # approve / reject
+    at: datetime
+    counted: bool  # False: the proposal changed after this review, which voided it
+
+    @property
+    def label(self) -> str:
+        """rev1 (職員 rev1) 承認 令和7年12月12日 14:05 [変更前の版・無効]."""
+        who = f"{self.login} ({self.name})" if self.name else self.login
+        out = f"{who} {VERDICT_LABELS.get(self.verdict, self.verdict)} {wareki_datetime(self.at)}"
+        return out if self.counted else out + " [変更前の版・無効]"
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One link or unlink in the record; the number only masked."""
+
+    link_id: int
+    kind: str  # link / unlink (KIND_LINK / KIND_UNLINK)
+    status: str  # the link's status now: active / revoked
+    resident_id: int
+    resident_code: str  # 住民票コード
+    resident_name: str  # as written; withheld under DV等支援措置
+    number_masked: str  # **** **** 1234
+    source: str  # 申請書 / 窓口 / 住基ネット照会 (the proposal's), or the link's (初期移行 …)
+    reference: str
+    number_check: str  # 番号確認の書類
+    identity_checks: tuple[str, ...]  # 身元確認の書類
+    proposal_id: int | None  # None: no proposal (初期移行 or another path)
+    proposer_login: str
+    proposer_name: str
+    reviews: tuple[ReviewEntry, ...]
+    proposed_at: datetime | None  # submitted (created, if never submitted)
+    decided_at: datetime | None
+    at: datetime  # when the row's act took effect (the decision, or the link's own time)
+    note: str  # the unlink reason, or why the record is missing
+    migrated: bool = False  # an 初期移行 link without a proposal
+    restricted: bool = False  # DV等支援措置
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def proposer_label(self) -> str:
+        if not self.proposer_login:
+            return ""
+        return (f"{self.proposer_login} ({self.proposer_name})" if self.proposer_name
+                else self.proposer_login)
+
+
+@dataclass(frozen=True)
+class ReportMeta:
+    """What a PDF prints besides the rows: period, who printed it, when, with which font."""
+
+    start: date
+    end: date
+    printed_by: str
+    printed_at: datetime
+    font: str  # the TrueType file (the setting ``report_font``)
+    include_migration: bool = True
+    office: str = ""  # e.g. 若葉市 市民課 (PDF metadata)
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    """A written report: where, what, and the SHA-256 recorded in the audit trail."""
+
+    path: Path
+    format: str
+    rows: int
+    sha256: str
+    start: date
+    end: date
+
+
+# --- who may ----------------------------------------------------------------------------
+
+
+Who = Identity | Actor
+
+
+def _check(db: Database, who: Who, target: str, details: dict[str, Any]) -> Actor:
+    """The actor to record; an Identity needs LINK_REVIEW or AUDIT_READ (refusal recorded)."""
+    if isinstance(who, Actor):
+        return who
+    perms = current_permissions(db, who)
+    if Perm.LINK_REVIEW in perms or Perm.AUDIT_READ in perms:
+        return who.actor
+    record_alone(db, who.actor, ACTION, target=target, outcome="refused", severity="warning",
+                 details={"reason": "permission",
+                          "permission": f"{Perm.LINK_REVIEW} | {Perm.AUDIT_READ}", **details})
+    raise Refused(NOT_ALLOWED.format(what="紐付け記録の出力"))
+
+
+def _printed_by(who: Who) -> str:
+    if isinstance(who, Identity):
+        return f"{who.login} ({who.name})" if who.name else who.login
+    return who.login
+
+
+def check_period(start: date, end: date) -> None:
+    """BadInput unless start ≤ end."""
+    if start > end:
+        raise BadInput(
+            f"期間: 開始日 ({format_wareki(start)}) が終了日 ({format_wareki(end)}) より後です。"
+            "--from には --to 以前の日を指定してください。"
+        )
+
+
+# --- rows -------------------------------------------------------------------------------
+
+
+def _scrub(text: str) -> str:
+    """Free text with any 12-digit run masked like a My Number."""
+    return _TWELVE.sub(lambda m: mask_my_number(m.group()), text or "")
+
+
+def _identity(value: str) -> tuple[str, ...]:
+    try:
+        items = json.loads(value or "[]")
+    except ValueError:
+        return ()
+    return tuple(_scrub(str(i)) for i in items) if isinstance(items, list) else ()
+
+
+def _name(res: Any) -> str:
+    if res.dv_support:
+        return RESTRICTED_NAME
+    return f"{res.family_name}\u3000{res.given_name}"
+
+
+def build_rows(
+    db: Database, start: date, end: date, *, include_migration: bool = True
+) -> list[ReportRow]:
+    """The rows of the period, oldest act first; no permission check, nothing recorded.
+
+    For callers that already checked (``linkage_report``, ``export_report``); a screen
+    calls ``linkage_report``.
+    """
+    check_period(start, end)
+    lo, hi = day_bounds(start, end)
+    p_t, r_t, l_t = (LinkProposal.__table__, Resident.__table__,  # type: ignore[attr-defined]
+                     MyNumberLink.__table__)  # type: ignore[attr-defined]
+    v_t, u_t = LinkReview.__table__, User.__table__  # type: ignore[attr-defined]
+    decided = (
+        select(
+            p_t.c.id, p_t.c.kind, p_t.c.link_id, p_t.c.source, p_t.c.reference,
+            p_t.c.number_check, p_t.c.identity_checks, p_t.c.note, p_t.c.proposer_login,
+            p_t.c.version, p_t.c.created_at, p_t.c.submitted_at, p_t.c.decided_at,
+            u_t.c.name.label("proposer_name"),
+            l_t.c.number, l_t.c.status.label("link_status"),
+            r_t.c.id.label("resident_id"), r_t.c.resident_code, r_t.c.family_name,
+            r_t.c.given_name, r_t.c.dv_support,
+        )
+        .select_from(
+            p_t.join(l_t, l_t.c.id == p_t.c.link_id)
+            .join(r_t, r_t.c.id == l_t.c.resident_id)
+            .outerjoin(u_t, u_t.c.id == p_t.c.proposer_id)
+        )
+        .where(p_t.c.status == APPROVED, p_t.c.decided_at >= lo, p_t.c.decided_at < hi)
+    )
+
+    def has_proposal(kind: str) -> Any:
+        return exists().where(and_(
+            p_t.c.link_id == l_t.c.id, p_t.c.kind == kind, p_t.c.status == APPROVED,
+        ))
+
+    link_cols = (
+        l_t.c.id, l_t.c.number, l_t.c.status, l_t.c.source, l_t.c.linked_at,
+        l_t.c.revoked_at, l_t.c.revoke_reason,
+        r_t.c.id.label("resident_id"), r_t.c.resident_code, r_t.c.family_name,
+        r_t.c.given_name, r_t.c.dv_support,
+    )
+    joined = l_t.join(r_t, r_t.c.id == l_t.c.resident_id)
+    unrecorded_links = (
+        select(*link_cols).select_from(joined)
+        .where(l_t.c.linked_at >= lo, l_t.c.linked_at < hi, ~has_proposal(KIND_LINK))
+    )
+    if not include_migration:
+        unrecorded_links = unrecorded_links.where(l_t.c.source != MIGRATION)
+    unrecorded_revokes = (
+        select(*link_cols).select_from(joined)
+        .where(l_t.c.status == LINK_REVOKED, l_t.c.revoked_at >= lo, l_t.c.revoked_at < hi,
+               ~has_proposal(KIND_UNLINK))
+    )
+    rows: list[ReportRow] = []
+    with db.read() as s:
+        conn = s.connection()
+        proposals = conn.execute(decided).all()
+        reviews: dict[int, list[Any]] = defaultdict(list)
+        ids = [p.id for p in proposals]
+        for i in range(0, len(ids), 1000):
+            chunk = ids[i: i + 1000]
+            for v in conn.execute(
+                select(v_t.c.proposal_id, v_t.c.reviewer_login, v_t.c.verdict, v_t.c.version,
+                       v_t.c.created_at, u_t.c.name)
+                .select_from(v_t.outerjoin(u_t, u_t.c.id == v_t.c.reviewer_id))
+                .where(v_t.c.proposal_id.in_(chunk))
+                .order_by(v_t.c.created_at, v_t.c.id)
+            ):
+                reviews[v.proposal_id].append(v)
+        linked = conn.execute(unrecorded_links).all()
+        revoked = conn.execute(unrecorded_revokes).all()
+    for p in proposals:
+        rows.append(ReportRow(
+            link_id=p.link_id, kind=p.kind, status=p.link_status,
+            resident_id=p.resident_id, resident_code=p.resident_code, resident_name=_name(p),
+            number_masked=mask_my_number(p.number),
+            source=p.source, reference=_scrub(p.reference), number_check=p.number_check,
+            identity_checks=_identity(p.identity_checks), proposal_id=p.id,
+            proposer_login=p.proposer_login, proposer_name=_scrub(p.proposer_name or ""),
+            reviews=tuple(
+                ReviewEntry(login=v.reviewer_login, name=_scrub(v.name or ""),
+                            verdict=v.verdict, at=aware(v.created_at),
+                            counted=v.version == p.version)
+                for v in reviews.get(p.id, ())
+            ),
+            proposed_at=aware(p.submitted_at or p.created_at), decided_at=aware(p.decided_at),
+            at=aware(p.decided_at),
+            note=_scrub(p.note) if p.kind == KIND_UNLINK else "",
+            restricted=bool(p.dv_support),
+        ))
+    for link, kind in [(row, KIND_LINK) for row in linked] + [(row, KIND_UNLINK)
+                                                              for row in revoked]:
+        migrated = link.source == MIGRATION and kind == KIND_LINK
+        note = MIGRATION + " (" + NO_RECORD + ")" if migrated else NO_RECORD
+        if kind == KIND_UNLINK and link.revoke_reason:
+            note += f": {_scrub(link.revoke_reason)}"
+        at = link.linked_at if kind == KIND_LINK else link.revoked_at
+        rows.append(ReportRow(
+            link_id=link.id, kind=kind, status=link.status, resident_id=link.resident_id,
+            resident_code=link.resident_code, resident_name=_name(link),
+            number_masked=mask_my_number(link.number), source=link.source, reference="",
+            number_check="", identity_checks=(), proposal_id=None, proposer_login="",
+            proposer_name="", reviews=(), proposed_at=None, decided_at=None, at=aware(at),
+            note=note, migrated=migrated, restricted=bool(link.dv_support),
+        ))
+    rows.sort(key=lambda r: (r.at, r.link_id, r.kind != KIND_LINK))
+    return rows
+
+
+def _summary(rows: Sequence[ReportRow]) -> dict[str, int]:
+    return {
+        "links": sum(1 for r in rows if r.kind == KIND_LINK),
+        "unlinks": sum(1 for r in rows if r.kind == KIND_UNLINK),
+        "migrated": sum(1 for r in rows if r.migrated),
+        "unrecorded": sum(1 for r in rows if r.proposal_id is None and not r.migrated),
+        "restricted": sum(1 for r in rows if r.restricted),
+    }
+
+
+def _details(start: date, end: date, fmt: str, rows: Sequence[ReportRow],
+             include_migration: bool) -> dict[str, Any]:
+    return {"from": start.isoformat(), "to": end.isoformat(), "format": fmt,
+            "rows": len(rows), "include_migration": include_migration, **_summary(rows)}
+
+
+def linkage_report(
+    db: Database, ident: Who, *, start: date, end: date, include_migration: bool = True
+) -> list[ReportRow]:
+    """The record of the period for a screen; needs LINK_REVIEW or AUDIT_READ; recorded.
+
+    ``ident`` is the signed-in user (an ``Identity``), or ``Actor.cli()`` for the OS
+    operator of the CLI. BadInput when start is after end.
+    """
+    check_period(start, end)
+    actor = _check(db, ident, "my_number_link",
+                   {"from": start.isoformat(), "to": end.isoformat(), "format": "screen"})
+    rows = build_rows(db, start, end, include_migration=include_migration)
+    record_alone(db, actor, ACTION, target="my_number_link",
+                 details=_details(start, end, "screen", rows, include_migration))
+    return rows
+
+
+# --- files ------------------------------------------------------------------------------
+
+CSV_HEADER = (
+    "紐付けID", "種別", "状態", "住民票コード", "氏名", "個人番号", "取得元", "申請書等の番号",
+    "番号確認", "身元確認", "申請ID", "申請者", "申請日時", "確認者 (判断・日時)", "決定日時",
+    "反映日時", "備考",
+)
+
+
+def _note(row: ReportRow) -> str:
+    parts = [row.note] if row.note else []
+    if row.restricted:
+        parts.append("支援措置対象")
+    return "; ".join(parts)
+
+
+def csv_row(row: ReportRow) -> list[str]:
+    """One row as the CSV's cells (in ``CSV_HEADER`` order)."""
+    return [
+        str(row.link_id), row.kind_label, row.status_label, row.resident_code,
+        row.resident_name, row.number_masked, row.source, row.reference, row.number_check,
+        "、".join(row.identity_checks), "" if row.proposal_id is None else str(row.proposal_id),
+        row.proposer_label, wareki_datetime(row.proposed_at),
+        " / ".join(r.label for r in row.reviews), wareki_datetime(row.decided_at),
+        wareki_datetime(row.at), _note(row),
+    ]
+
+
+def render_csv(rows: Sequence[ReportRow]) -> bytes:
+    """The CSV bytes: UTF-8 with BOM, CRLF, every cell inert (``services.reports.csv``)."""
+    return csv_bytes(CSV_HEADER, (csv_row(r) for r in rows))
+
+
+def write_csv(rows: Sequence[ReportRow], path: str | Path) -> str:
+    """Write the CSV privately (0600, atomic); return its SHA-256 (hex). Records nothing."""
+    return write_private(path, render_csv(rows))
+
+
+PDF_COLUMNS = (
+    Column("紐付け・申請", 1.25),
+    Column("種別・状態", 1.5),
+    Column("住民 (氏名・住民票コード)", 3.0),
+    Column("個人番号", 1.9),
+    Column("取得元・申請書等の番号", 2.6),
+    Column("確認した書類", 3.2),
+    Column("申請者・申請日時", 2.9),
+    Column("確認者・判断・日時", 4.2),
+    Column("決定・反映日時", 2.3),
+    Column("備考", 2.6),
+)
+
+
+def _pdf_cells(row: ReportRow) -> list[list[str]]:
+    checks = []
+    if row.number_check:
+        checks.append(f"番号確認: {row.number_check}")
+    if row.identity_checks:
+        checks.append(f"身元確認: {'、'.join(row.identity_checks)}")
+    return [
+        [f"#{row.link_id}", f"申請 #{row.proposal_id}" if row.proposal_id else ""],
+        [row.kind_label, row.status_label],
+        [row.resident_name, row.resident_code],
+        [row.number_masked],
+        [row.source, row.reference],
+        checks,
+        [row.proposer_label, wareki_datetime(row.proposed_at)],
+        [r.label for r in row.reviews],
+        [wareki_datetime(row.decided_at or row.at)],
+        [_note(row)],
+    ]
+
+
+def render_pdf(rows: Sequence[ReportRow], meta: ReportMeta) -> bytes:
+    """The PDF bytes: A4 landscape, the font embedded, every page numbered and dated."""
+    period = period_text(meta.start, meta.end)
+    doc = JapaneseDocument(
+        DocumentMeta(title=TITLE, printed_at=meta.printed_at, printed_by=meta.printed_by,
+                     header_note=f"対象期間: {period}", author=meta.office),
+        font_path=meta.font,
+    )
+    counts = _summary(rows)
+    doc.paragraph(
+        f"対象期間: {period} (日本時間、両端の日を含む)",
+        f"件数: {len(rows)} 件 (紐付け {counts['links']} 件、紐付け解除 {counts['unlinks']} 件。"
+        f"うち初期移行 {counts['migrated']} 件、申請・確認の記録のないもの "
+        f"{counts['unrecorded']} 件)",
+        "初期移行の紐付け: " + ("含む" if meta.include_migration else "含まない"),
+        "個人番号は下4桁のみ表示しています。支援措置対象者の氏名は表示していません。",
+    )
+    doc.spacer(2)
+    doc.table(
+        PDF_COLUMNS, [_pdf_cells(r) for r in rows],
+        empty="対象期間に紐付け・紐付け解除の記録はありません。",
+    )
+    return doc.render()
+
+
+def write_pdf(rows: Sequence[ReportRow], path: str | Path, meta: ReportMeta) -> str:
+    """Write the PDF privately (0600, atomic); return its SHA-256 (hex). Records nothing."""
+    return write_private(path, render_pdf(rows, meta))
+
+
+def default_path(settings: Settings, start: date, end: date, fmt: str) -> Path:
+    """<data_dir>/reports/linkage-report_<from>_<to>_<printed>.<fmt> (folder made 0700)."""
+    folder = settings.resolved_data_dir / "reports"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stem = (f"linkage-report_{start.isoformat()}_{end.isoformat()}_"
+            f"{local(now()).strftime('%Y%m%dT%H%M%S')}")
+    path, n = folder / f"{stem}.{fmt}", 1
+    while path.exists():  # two reports in one second keep both files
+        n += 1
+        path = folder / f"{stem}-{n}.{fmt}"
+    return path
+
+
+def export_report(
+    db: Database,
+    settings: Settings,
+    who: Who,
+    *,
+    start: date,
+    end: date,
+    fmt: str,
+    path: str | Path | None = None,
+    include_migration: bool = True,
+) -> ReportFile:
+    """Write the record of the period as CSV or PDF and record it (with the file's SHA-256).
+
+    ``who``: an ``Identity`` (needs LINK_REVIEW or AUDIT_READ) or the CLI operator's
+    ``Actor``. The file is written 0600 (``path``, or a new name under data_dir/reports);
+    the audit event commits after the file is in place, and if it cannot be recorded
+    the file is removed: no report leaves without its record.
+    """
+    if fmt not in FORMATS:
+        raise BadInput(f"形式: {' / '.join(FORMATS)} のいずれかを指定してください。")
+    check_period(start, end)
+    actor = _check(db, who, "my_number_link",
+                   {"from": start.isoformat(), "to": end.isoformat(), "format": fmt})
+    rows = build_rows(db, start, end, include_migration=include_migration)
+    if fmt == "csv":
+        data = render_csv(rows)
+    else:
+        data = render_pdf(rows, ReportMeta(
+            start=start, end=end, printed_by=_printed_by(who), printed_at=now(),
+            font=settings.report_font, include_migration=include_migration,
+        ))
+    target = Path(path) if path else default_path(settings, start, end, fmt)
+    digest = write_private(target, data)
+    try:
+        with db.write() as s:
+            record(s, actor, ACTION, target="my_number_link", details={
+                **_details(start, end, fmt, rows, include_migration),
+                "sha256": digest, "file": str(target.resolve()), "bytes": len(data),
+            })
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return ReportFile(path=target, format=fmt, rows=len(rows), sha256=digest, start=start,
+                      end=end)
+
+
+__all__ = [
+    "ACTION",
+    "CSV_HEADER",
+    "FORMATS",
+    "ReportFile",
+    "ReportMeta",
+    "ReportRow",
+    "ReviewEntry",
+    "build_rows",
+    "check_period",
+    "csv_row",
+    "default_path",
+    "export_report",
+    "linkage_report",
+    "render_csv",
+    "render_pdf",
+    "write_csv",
+    "write_pdf",
+]

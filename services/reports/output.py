@@ -1,0 +1,89 @@
+"""What every report file needs: Japan time, 和暦 with the time, a private atomic write.
+
+Times are stored in UTC; documents are read in the office, so they print Japan time
+(JST, UTC+9 all year — Japan keeps no daylight saving time). A report period given as
+dates means whole office days: ``day_bounds`` turns it into a UTC half-open range.
+
+Report files carry residents' names: ``write_private`` writes them readable by the
+owner only (0600, whatever the umask), through a temporary file in the same folder and
+a rename, so a reader never sees half a report and an existing symlink at the path is
+replaced, never followed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+from core.clock import aware
+from core.errors import BadInput
+from services.jp.wareki import format_wareki
+
+JST = timezone(timedelta(hours=9), "JST")
+
+
+def local(dt: datetime) -> datetime:
+    """A stored time (UTC; naive from SQLite) in Japan time."""
+    return aware(dt).astimezone(JST)
+
+
+def wareki_datetime(dt: datetime | None, *, seconds: bool = False) -> str:
+    """令和7年12月12日 14:05 (Japan time); "" for None."""
+    if dt is None:
+        return ""
+    t = local(dt)
+    clock = t.strftime("%H:%M:%S" if seconds else "%H:%M")
+    return f"{format_wareki(t.date())} {clock}"
+
+
+def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start 00:00 JST, the day after end 00:00 JST) as UTC datetimes."""
+    lo = datetime.combine(start, time(0), JST)
+    hi = datetime.combine(end + timedelta(days=1), time(0), JST)
+    return lo.astimezone(UTC), hi.astimezone(UTC)
+
+
+def period_text(start: date, end: date) -> str:
+    """令和7年12月1日〜令和7年12月31日."""
+    return f"{format_wareki(start)}〜{format_wareki(end)}"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_private(path: str | os.PathLike[str], data: bytes) -> str:
+    """Write ``data`` to ``path`` with mode 0600, atomically; return its SHA-256 (hex).
+
+    BadInput (naming the file) when the folder is missing or not writable, so the CLI
+    exits 2 with a sentence instead of a traceback.
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise BadInput(f"出力先: {target} はフォルダです。ファイル名を指定してください。")
+    if not folder.is_dir():
+        raise BadInput(f"出力先: フォルダ {folder} がありません。")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".juki-report-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise BadInput(f"出力先: {folder} に書き込めません ({exc.strerror})。") from None
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise BadInput(f"出力先: {target} に書き込めません ({exc.strerror})。") from None
+        raise
+    return sha256_hex(data)

@@ -1,0 +1,152 @@
+"""Twenty reviewers decide one proposal at the same moment, each in a process of its own.
+
+Each child signs in for real, reports ready, waits for a shared start file, then calls
+``approve`` (or ``reject``) once. Exactly one decision must stand — one link or one
+rejection — and the others get the clear refusal 「この申請は既に処理されています」,
+each recorded, with the audit chain intact. With a threshold of 2 the first two
+approvals count (one recorded, one deciding) and the other 18 are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from core.db import Database
+from core.settings import Settings
+from logs.audit import events_after, verify
+from services.linkage.models import LinkReview
+from services.linkage.proposals import open_proposal
+from services.register.models import MyNumberLink
+from tests.services.linkage_setup import (
+    PASSWORD,
+    enrol,
+    full_proposal,
+    make_resident,
+    my_number,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+N = 20
+
+CHILD = r"""
+import json, os, sys, time
+from core.db import Database
+from core.errors import JukiError
+from core.settings import Settings
+from auth.signin import sign_in
+from services.linkage.proposals import approve, reject
+
+url, login, password, pid, version, verdict, go = sys.argv[1:8]
+settings = Settings(database_url=url, audit_jsonl="-", argon2_profile="test")
+db = Database(url)
+ident = sign_in(db, settings, login, password, "192.0.2.20")
+print("ready", flush=True)
+deadline = time.monotonic() + 120
+while not os.path.exists(go):
+    if time.monotonic() > deadline:
+        sys.exit(3)
+    time.sleep(0.001)
+try:
+    if verdict == "approve":
+        d = approve(db, ident, int(pid), version=int(version), comment="確認済み")
+    else:
+        d = reject(db, ident, int(pid), version=int(version), comment="書類不備")
+    out = {"login": login, "ok": True, "decided": d.decided, "status": d.status}
+except JukiError as exc:
+    out = {"login": login, "ok": False, "error": type(exc).__name__, "message": exc.message}
+print(json.dumps(out, ensure_ascii=False), flush=True)
+"""
+
+
+def _race(
+    db: Database, settings: Settings, tmp_path: Path, verdicts: list[str]
+) -> tuple[int, list[dict]]:
+    clerk = enrol(db, settings, "clerk", ["clerk"])
+    for i in range(N):
+        enrol(db, settings, f"rev{i:02d}", ["reviewer"])
+    rid = make_resident(db)
+    view = full_proposal(db, settings, clerk, rid, my_number(70000000007))
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in env.items() if not k.startswith("JUKI_")}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, settings.resolved_database_url, f"rev{i:02d}",
+             PASSWORD, str(view.id), str(view.version), verdicts[i], str(go)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+        )
+        for i in range(N)
+    ]
+    try:
+        for child in children:  # every child signed in and waiting
+            assert child.stdout is not None
+            line = child.stdout.readline()
+            assert line.strip() == "ready", child.stderr.read() if child.stderr else ""
+        go.write_text("go")
+        results = []
+        for child in children:
+            out, err = child.communicate(timeout=180)
+            assert child.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    return view.id, results
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["all-approve", "approve-and-reject"])
+def test_twenty_reviewers_at_once_make_one_decision(
+    db: Database, settings: Settings, tmp_path: Path, mixed: bool
+) -> None:
+    verdicts = [("reject" if mixed and i % 2 else "approve") for i in range(N)]
+    pid, results = _race(db, settings, tmp_path, verdicts)
+    winners = [r for r in results if r["ok"]]
+    losers = [r for r in results if not r["ok"]]
+    assert len(winners) == 1 and winners[0]["decided"], results
+    assert len(losers) == N - 1
+    assert all(r["error"] == "Refused" for r in losers), losers
+    assert all("この申請は既に処理されています" in r["message"] for r in losers), losers
+
+    rev = enrol(db, settings, "rev-after", ["reviewer"])
+    final = open_proposal(db, rev, pid)
+    assert final.status == winners[0]["status"]
+    assert [r.reviewer_login for r in final.reviews] == [winners[0]["login"]]
+    with db.read() as s:
+        links = s.exec(select(func.count()).select_from(MyNumberLink)).one()
+    assert links == (1 if final.status == "approved" else 0)
+
+    decided = [e for e in events_after(db, 0, 100_000)
+               if e["action"] in ("linkage.approve", "linkage.reject")]
+    assert sorted(e["outcome"] for e in decided) == ["refused"] * (N - 1) + ["success"]
+    assert all(json.loads(e["details"])["reason"] == "already_decided"
+               for e in decided if e["outcome"] == "refused")
+    result = verify(db)
+    assert result.ok, result.reason
+
+
+def test_at_threshold_two_twenty_at_once_count_two_and_refuse_the_rest(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    settings = settings.with_(linkage_approvals=2)
+    pid, results = _race(db, settings, tmp_path, ["approve"] * N)
+    winners = [r for r in results if r["ok"]]
+    assert sorted((r["decided"], r["status"]) for r in winners) == [
+        (False, "pending"), (True, "approved")], results
+    losers = [r for r in results if not r["ok"]]
+    assert len(losers) == N - 2
+    assert all("この申請は既に処理されています" in r["message"] for r in losers), losers
+    with db.read() as s:
+        reviews = s.exec(select(func.count()).select_from(LinkReview).where(
+            LinkReview.proposal_id == pid)).one()
+        links = s.exec(select(func.count()).select_from(MyNumberLink)).one()
+    assert reviews == 2 and links == 1
+    assert verify(db).ok
