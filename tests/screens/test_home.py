@@ -25,7 +25,7 @@ class ProbeWorkspace(Screen[None]):
 
 
 PROBE = Workspace(
-    name="probe", key="f2", title="試験照会", needs=(Perm.LOOKUP,), open=ProbeWorkspace,
+    name="probe", key="f12", title="試験照会", needs=(Perm.LOOKUP,), open=ProbeWorkspace,
 )
 
 
@@ -41,11 +41,11 @@ async def test_registered_workspace_is_offered_to_a_permitted_role(ctx: Context)
         async with app.run_test(size=SIZE) as pilot:
             await sign_in(pilot, "clerk1", PASSWORD)
             shown = screen_text(app)
-            assert "F2試験照会" in shown
+            assert "F12試験照会" in shown
             assert EMPTY not in shown
-            assert footer_keys(app).get("f2") == "試験照会"
+            assert footer_keys(app).get("f12") == "試験照会"
             assert "試験照会" in [c.title for c in app.get_system_commands(app.screen)]
-            await pilot.press("f2")
+            await pilot.press("f12")
             await settle(pilot)
             assert isinstance(app.screen, ProbeWorkspace)
             assert app.screen.env.identity.login == "clerk1"
@@ -60,8 +60,8 @@ async def test_workspace_is_not_offered_without_the_permission(ctx: Context) -> 
             assert isinstance(app.screen, HomeScreen)
             assert "試験照会" not in screen_text(app)
             assert EMPTY in screen_text(app)
-            assert "f2" not in footer_keys(app)
-            await pilot.press("f2")
+            assert "f12" not in footer_keys(app)
+            await pilot.press("f12")
             await settle(pilot)
             assert isinstance(app.screen, HomeScreen)
 

@@ -43,8 +43,8 @@ async def test_sign_in_reaches_home_showing_name_login_department_and_roles(
         for expected in ("山田花子", "clerk1", "市民課住民記録係", "事務担当", "確認者",
                          "192.0.2.10"):
             assert expected in shown, expected
-        # No workspace exists yet: the empty state, and what the roles allow.
-        assert EMPTY in shown
+        # The workspaces the roles may open (lookup), and what the roles allow.
+        assert EMPTY not in shown and "住民記録照会" in shown
         assert "住民記録の照会" in shown and "個人番号の紐付けの確認" in shown
         assert app.identity is not None and app.identity.login == "clerk1"
     success = [d for a, o, d in audit(ctx.db) if a == "signin.success"]
