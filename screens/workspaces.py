@@ -18,9 +18,11 @@ from textual.screen import Screen
 from auth.roles import Perm
 from screens.widgets import WorkspaceEnv
 
-# Modules that register a workspace when imported (none exists yet; e.g.
-# "screens.lookup" for 住民記録照会 on F2 once it lands).
-WORKSPACE_MODULES: tuple[str, ...] = ()
+# Modules that register a workspace when imported.
+WORKSPACE_MODULES: tuple[str, ...] = (
+    "screens.lookup",  # 住民記録照会 (F2)
+    "screens.linkage",  # 個人番号紐付け (F3)
+)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ async def test_palette_offers_only_what_the_session_allows(ctx: Context) -> None
     async with app.run_test(size=SIZE) as pilot:
         assert titles(app) == ["終了"]
         await sign_in(pilot, "clerk1", PASSWORD)
-        assert titles(app) == ["ロック", "サインアウト", "終了"]
+        assert titles(app) == ["住民記録照会", "個人番号紐付け", "ロック", "サインアウト", "終了"]
         await pilot.press("ctrl+l")
         await settle(pilot)
         assert isinstance(app.screen, LockScreen)

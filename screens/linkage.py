@@ -1,0 +1,292 @@
+"""個人番号紐付け (F3): the review queue, the caller's drafts, opening a proposal.
+
+The queue is the service's (``services.linkage.proposals.pending``): pending proposals,
+oldest submission first, each with how long it has waited, the resident, the masked
+number, the proposer, approvals so far against those required, 【相違あり】 when the
+application differs from the register and 【支援措置】 when the resident is restricted.
+Filters: the source (passed to the service) and whose proposals (mine / others, from the
+row's ``mine``). A proposer's own drafts are listed below, to finish and submit.
+
+Enter on a queue row opens the review screen; on a draft, the proposal form. The screen
+reloads whenever it comes back to the front, so a decision just made is reflected.
+Every service call runs in a thread worker; a stale answer is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Select, Static
+
+from auth.roles import Perm
+from core.errors import JukiError
+from core.inert import as_text
+from screens.proposal import SUBMITTED, ProposalForm, ReviewScreen, age_text
+from screens.resident import restricted_cell
+from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
+from screens.workspaces import Workspace, register_workspace
+from services.linkage.items import ItemRow
+from services.linkage.models import DRAFT, KIND_LABELS
+from services.linkage.proposals import SOURCES, ProposalView, QueueRow
+
+DIFF_MARK = "【相違あり】"
+DIFF_STYLE = "bold black on yellow"
+SCOPES: tuple[tuple[str, str], ...] = (
+    ("すべての申請", "all"), ("自分の申請", "mine"), ("他の職員の申請", "others"),
+)
+QUEUE_COLUMNS = ("", "経過", "種別", "住民", "個人番号", "入手元", "申請者", "承認", "相違")
+DRAFT_COLUMNS = ("", "申請", "作成から", "住民", "個人番号", "入手元")
+LOADING = "読み込んでいます…"
+OPENING = "申請を開いています…"
+QUEUE_COUNT = "確認待ち {n}件 (古い順)"
+QUEUE_EMPTY = "確認待ちの申請はありません。"
+DRAFTS_TITLE = "自分の下書き {n}件 (Enter で開いて申請)"
+DRAFTS_EMPTY = "下書きはありません。"
+
+
+def queue_cells(row: QueueRow) -> list[Text]:
+    """One queue line (every value from the database inert)."""
+    proposer = row.proposer_name + (" ＊自分" if row.mine else "")
+    approvals = f"{row.approvals}/{row.required}" + (" 確認済み" if row.reviewed_by_me else "")
+    if row.differences:
+        diff = Text.assemble(Text(DIFF_MARK, style=DIFF_STYLE), " ",
+                             as_text("、".join(row.differences), "yellow"))
+    else:
+        diff = as_text("なし", "dim")
+    return [
+        restricted_cell(row.restricted),
+        as_text(age_text(row.age)),
+        as_text(KIND_LABELS.get(row.kind, row.kind)),
+        as_text(row.resident_name, "bold"),
+        as_text(row.number_masked or "—"),
+        as_text(row.source or "—"),
+        as_text(proposer, "dim" if row.mine else ""),
+        as_text(approvals),
+        diff,
+    ]
+
+
+def draft_cells(row: QueueRow) -> list[Text]:
+    return [
+        restricted_cell(row.restricted),
+        as_text(f"#{row.proposal_id}"),
+        as_text(age_text(row.age)),
+        as_text(row.resident_name, "bold"),
+        as_text(row.number_masked or "未入力", "" if row.number_masked else "dim"),
+        as_text(row.source or "—"),
+    ]
+
+
+class LinkageScreen(Screen[None]):
+    """The linkage workspace. Keys: Enter open, / filters, d drafts, r reload, Esc back."""
+
+    CSS_PATH = "linkage.tcss"
+    AUTO_FOCUS = "#queue"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "戻る", id="linkage.back"),
+        Binding("slash", "focus_filters", "絞り込み", id="linkage.filters"),
+        Binding("d", "focus_drafts", "下書き", id="linkage.drafts"),
+        Binding("r", "reload", "再読込", id="linkage.reload"),
+    ]
+
+    def __init__(self, env: WorkspaceEnv) -> None:
+        super().__init__()
+        self.env = env
+        self.rows: list[QueueRow] = []
+        """The queue as the service returned it (before the mine/others filter)."""
+        self.drafts: list[QueueRow] = []
+        self._seq = 0
+        self._opening = False
+
+    # --- layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        with Horizontal(id="linkage-filters"):
+            yield Label("入手元", classes="lq-label")
+            yield Select([(s, s) for s in SOURCES], prompt="すべて", id="filter-source",
+                         compact=True)
+            yield Label("申請者", classes="lq-label")
+            yield Select(SCOPES, allow_blank=False, value="all", id="filter-scope",
+                         compact=True)
+        yield MessageLine(id="linkage-message")
+        yield Static("", id="queue-count")
+        yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="drafts-title")
+        yield DataTable(id="drafts", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "個人番号紐付け"
+        self.query_one("#queue", DataTable).add_columns(*QUEUE_COLUMNS)
+        self.query_one("#drafts", DataTable).add_columns(*DRAFT_COLUMNS)
+        if not self.env.identity.can(Perm.LINK_PROPOSE):
+            self.query_one("#drafts-title").display = False
+            self.query_one("#drafts").display = False
+
+    def on_screen_resume(self) -> None:
+        """Back in front (first shown, a review closed, unlocked): the queue is fetched anew."""
+        self.action_reload()
+
+    # --- loading ---------------------------------------------------------------------
+
+    @on(Select.Changed, "#filter-source")
+    def _source_changed(self) -> None:
+        self.action_reload()
+
+    @on(Select.Changed, "#filter-scope")
+    def _scope_changed(self) -> None:
+        self._show()
+
+    def action_reload(self) -> None:
+        self._seq += 1
+        self.query_one("#queue-count", Static).update(as_text(LOADING, "dim"))
+        source = self.query_one("#filter-source", Select).value
+        self._load(self._seq, "" if source is Select.NULL else str(source))
+
+    @work(thread=True, exclusive=True, group="linkage-queue", exit_on_error=False)
+    def _load(self, seq: int, source: str) -> None:
+        from services.linkage.proposals import drafts, pending
+
+        env = self.env
+        try:
+            rows = pending(env.db, env.identity, source=source or None)
+            own = drafts(env.db, env.identity) if env.identity.can(Perm.LINK_PROPOSE) else []
+        except JukiError as exc:
+            self.app.call_from_thread(self._failed, seq, exc.message)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self._failed, seq, log_unexpected(env.settings, exc))
+            return
+        self.app.call_from_thread(self._loaded, seq, rows, own)
+
+    def _failed(self, seq: int, message: str) -> None:
+        if seq != self._seq:
+            return
+        self.rows, self.drafts = [], []
+        self._show()
+        self.query_one("#queue-count", Static).update("")
+        self.say(message)
+
+    def _loaded(self, seq: int, rows: list[QueueRow], own: list[QueueRow]) -> None:
+        if seq != self._seq:
+            return
+        self.rows, self.drafts = rows, own
+        self._show()
+
+    def shown_rows(self) -> list[QueueRow]:
+        """The queue rows after the mine/others filter, in table order."""
+        scope = self.query_one("#filter-scope", Select).value
+        if scope == "mine":
+            return [r for r in self.rows if r.mine]
+        if scope == "others":
+            return [r for r in self.rows if not r.mine]
+        return list(self.rows)
+
+    def _show(self) -> None:
+        table = self.query_one("#queue", DataTable)
+        table.clear()
+        shown = self.shown_rows()
+        for row in shown:
+            table.add_row(*queue_cells(row), key=str(row.proposal_id))
+        count = self.query_one("#queue-count", Static)
+        count.update(as_text(QUEUE_COUNT.format(n=len(shown)), "bold") if shown
+                     else as_text(QUEUE_EMPTY, "dim"))
+        drafts = self.query_one("#drafts", DataTable)
+        drafts.clear()
+        for row in self.drafts:
+            drafts.add_row(*draft_cells(row), key=str(row.proposal_id))
+        # DataTable sizes its columns on its next idle, and add_row alone does not prompt
+        # one: without this the first rows after a load are cut to the header's width.
+        table.refresh(layout=True)
+        drafts.refresh(layout=True)
+        self.query_one("#drafts-title", Static).update(
+            as_text(DRAFTS_TITLE.format(n=len(self.drafts)), "bold") if self.drafts
+            else as_text(DRAFTS_EMPTY, "dim")
+        )
+
+    # --- opening ---------------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#queue")
+    def _queue_chosen(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.open_proposal(int(event.row_key.value), draft=False)
+
+    @on(DataTable.RowSelected, "#drafts")
+    def _draft_chosen(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.open_proposal(int(event.row_key.value), draft=True)
+
+    def open_proposal(self, proposal_id: int, *, draft: bool) -> None:
+        if self._opening:
+            return
+        self._opening = True
+        self.say(OPENING, "info")
+        self._open(proposal_id, draft)
+
+    @work(thread=True, exclusive=True, group="linkage-open", exit_on_error=False)
+    def _open(self, proposal_id: int, draft: bool) -> None:
+        from services.linkage.proposals import compare, open_proposal
+
+        env = self.env
+        try:
+            view = open_proposal(env.db, env.identity, proposal_id)
+            rows = compare(view)
+        except JukiError as exc:
+            self.app.call_from_thread(self._open_failed, exc.message)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self._open_failed, log_unexpected(env.settings, exc))
+            return
+        self.app.call_from_thread(self._opened, view, rows, draft)
+
+    def _open_failed(self, message: str) -> None:
+        self._opening = False
+        self.say(message)
+
+    def _opened(self, view: ProposalView, rows: list[ItemRow], draft: bool) -> None:
+        self._opening = False
+        self.query_one(MessageLine).clear()
+        if self.app.screen is not self:  # the user moved on, or the screen is locked
+            return
+        if draft and view.status == DRAFT and view.proposer_id == self.env.identity.user_id:
+            self.app.push_screen(ProposalForm.for_draft(self.env, view), self._form_closed)
+        else:
+            self.app.push_screen(ReviewScreen(self.env, view, rows))
+
+    def _form_closed(self, submitted: ProposalView | None) -> None:
+        if submitted is not None:
+            self.say(SUBMITTED.format(id=submitted.id), "info")
+
+    # --- keys ------------------------------------------------------------------------
+
+    def action_focus_filters(self) -> None:
+        self.query_one("#filter-source", Select).focus()
+
+    def action_focus_drafts(self) -> None:
+        drafts = self.query_one("#drafts", DataTable)
+        if drafts.display:
+            drafts.focus()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def say(self, message: object, kind: str = "error") -> None:
+        self.query_one(MessageLine).show(message, kind)
+
+    @property
+    def message(self) -> str:
+        return self.query_one(MessageLine).plain
+
+
+WORKSPACE = register_workspace(Workspace(
+    name="linkage", key="f3", title="個人番号紐付け",
+    needs=(Perm.LINK_PROPOSE, Perm.LINK_REVIEW), open=LinkageScreen,
+    help="紐付けの申請の確認待ち一覧・確認 (二人目)・下書き",
+))

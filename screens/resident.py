@@ -1,0 +1,378 @@
+"""The resident record (住民票) screen, the reason dialog, and opening a record.
+
+The record arrives from ``services.lookup.record.open_record`` already checked and
+recorded; this screen only shows it. My Number is masked; ``r`` asks a reason and the
+service reveals it for ``settings.reveal_seconds`` (the service records the reveal and
+says when it ends). The screen counts down and masks the number again at that time,
+and at once when it is covered (lock, another screen, leaving).
+
+Opening a record — from the result list or from a household member here — goes through
+``RecordOpener``: a DV等支援措置 record first asks a reason, then the service decides.
+Every value shown passes ``core.inert``; every service call runs in a thread worker.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from core.clock import aware, now
+from core.errors import JukiError
+from core.inert import as_text
+from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
+from services.jp import format_both
+from services.lookup.types import ResidentRecord, Revealed
+
+RESTRICTED_MARK = "【支援措置】"
+RESTRICTED_STYLE = "bold white on red"
+REASON_MAX = 200
+
+RESTRICTED_TITLE = "DV等支援措置の対象者です"
+RESTRICTED_PROMPT = (
+    "この記録は支援措置の対象です。開くには権限と理由が必要で、"
+    "開いたこと (開けなかったことも) は記録されます。理由を入力してください。"
+)
+REVEAL_TITLE = "個人番号の表示"
+REVEAL_PROMPT = "表示する理由を入力してください。表示は記録され、{seconds:g}秒後に自動で伏せます。"
+REASON_EMPTY = "理由を入力してください。"
+NO_NUMBER = "この住民には個人番号が紐付けられていません。"
+REMASKED = "個人番号を伏せました。"
+OPENING = "記録を開いています…"
+REVEALING = "確認しています…"
+REVEAL_TICK = 0.25  # how often the countdown is redrawn (seconds)
+
+
+def date_both(d: date | None) -> str:
+    """和暦 with 西暦 beside it, or a dash for a date the register does not hold."""
+    return format_both(d) if d is not None else "—"
+
+
+def restricted_cell(restricted: bool) -> Text:
+    return Text(RESTRICTED_MARK, style=RESTRICTED_STYLE) if restricted else Text("")
+
+
+class ReasonDialog(ModalScreen[str | None]):
+    """Asks for a reason before a recorded act; Esc or 取消 returns None.
+
+    An empty reason is pointed out here to save a round trip; the service checks again.
+    """
+
+    DEFAULT_CSS = """
+    ReasonDialog { align: center middle; }
+    ReasonDialog #reason-box {
+        width: 72; height: auto; padding: 1 2;
+        border: thick $warning; background: $surface;
+    }
+    ReasonDialog #reason-title { text-style: bold; color: $warning; margin-bottom: 1; }
+    ReasonDialog #reason-prompt { margin-bottom: 1; }
+    ReasonDialog #reason-buttons { height: auto; margin-top: 1; }
+    ReasonDialog #reason-buttons Button { margin-right: 2; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "取消", id="reason.cancel"),
+    ]
+    AUTO_FOCUS = "#reason"
+
+    def __init__(self, title: str, prompt: str, *, ok_label: str = "記録して続ける") -> None:
+        super().__init__()
+        self.title_text = title
+        self.prompt_text = prompt
+        self.ok_label = ok_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="reason-box"):
+            yield Static(as_text(self.title_text), id="reason-title")
+            yield Static(Text(self.prompt_text), id="reason-prompt")
+            yield Input(
+                id="reason", max_length=REASON_MAX, placeholder="理由 (例: 窓口での本人確認)",
+            )
+            with Horizontal(id="reason-buttons"):
+                yield Button(self.ok_label, id="reason-ok", variant="warning")
+                yield Button("取消", id="reason-cancel")
+            yield MessageLine(id="reason-message")
+        yield Footer()
+
+    @on(Input.Submitted, "#reason")
+    @on(Button.Pressed, "#reason-ok")
+    def _submit(self) -> None:
+        reason = self.query_one("#reason", Input).value.strip()
+        if not reason:
+            self.query_one(MessageLine).show(REASON_EMPTY)
+            return
+        self.dismiss(reason)
+
+    @on(Button.Pressed, "#reason-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RecordOpener(Screen[None]):
+    """A screen that opens residents' records: asks the reason for 支援措置, then the service.
+
+    The subclass holds ``env`` and one ``MessageLine`` for the service's answer.
+    """
+
+    env: WorkspaceEnv
+
+    def say(self, message: object, kind: str = "error") -> None:
+        self.query_one(MessageLine).show(message, kind)
+
+    def open_resident(self, resident_id: int, *, restricted: bool, purpose: str) -> None:
+        """Open a record: a restricted one asks a reason first (the service asks for it too)."""
+        if not restricted:
+            self.say(OPENING, "info")
+            self._open_record(resident_id, purpose, "")
+            return
+
+        def chosen(reason: str | None) -> None:
+            if reason is None:
+                self.query_one(MessageLine).clear()
+                return
+            self.say(OPENING, "info")
+            self._open_record(resident_id, purpose, reason)
+
+        self.app.push_screen(ReasonDialog(RESTRICTED_TITLE, RESTRICTED_PROMPT), chosen)
+
+    @work(thread=True, exclusive=True, group="open-record", exit_on_error=False)
+    def _open_record(self, resident_id: int, purpose: str, reason: str) -> None:
+        from services.lookup.record import open_record
+
+        env = self.env
+        try:
+            rec = open_record(
+                env.db, env.settings, env.identity, resident_id, purpose=purpose, reason=reason,
+            )
+        except JukiError as exc:
+            self.app.call_from_thread(self.say, exc.message)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self.say, log_unexpected(env.settings, exc))
+            return
+        self.app.call_from_thread(self._record_opened, rec, purpose)
+
+    def _record_opened(self, rec: ResidentRecord, purpose: str) -> None:
+        self.query_one(MessageLine).clear()
+        if self.app.screen is self:  # not if the user moved on or the screen is locked
+            self.app.push_screen(ResidentScreen(self.env, rec, purpose))
+
+
+class ResidentScreen(RecordOpener):
+    """One resident's record. Keys: r reveal My Number, 1/2/3 tabs, Enter open a member, Esc."""
+
+    CSS_PATH = "resident.tcss"
+    AUTO_FOCUS = "#items"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "戻る", id="resident.back"),
+        Binding("r", "reveal", "個人番号を表示", id="resident.reveal"),
+        Binding("1", "tab('tab-items')", "記載事項", id="resident.tab_items"),
+        Binding("2", "tab('tab-members')", "世帯員", id="resident.tab_members"),
+        Binding("3", "tab('tab-changes')", "異動履歴", id="resident.tab_changes"),
+        Binding("m", "propose_link", "個人番号の紐付けを起票", id="resident.propose_link"),
+    ]
+
+    def __init__(self, env: WorkspaceEnv, record: ResidentRecord, purpose: str) -> None:
+        super().__init__()
+        self.env = env
+        self.record = record
+        self.purpose = purpose
+        self.revealed: Revealed | None = None
+        """The number on screen now; None while masked."""
+        self._reveal_timer: Timer | None = None
+        self._member_restricted: dict[str, bool] = {}
+
+    # --- layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        rec = self.record
+        yield Header(icon="")
+        with Vertical(id="record-head"):
+            yield Static(self._title(), id="record-title")
+            yield Static(self._number_line(), id="my-number")
+        with TabbedContent(id="record-tabs"):
+            with TabPane("記載事項", id="tab-items"):
+                yield DataTable(id="items", cursor_type="row")
+            with TabPane(f"世帯員 ({len(rec.members)})", id="tab-members"):
+                yield Static(as_text(f"世帯番号 {rec.household_no}"), id="household-no")
+                yield DataTable(id="members", cursor_type="row", zebra_stripes=True)
+            with TabPane(f"異動履歴 ({len(rec.changes)})", id="tab-changes"):
+                yield DataTable(id="changes", cursor_type="row", zebra_stripes=True)
+        yield MessageLine(id="record-message")
+        yield Footer()
+
+    def _title(self) -> Text:
+        rec = self.record
+        parts: list[Text | tuple[str, str] | str] = []
+        if rec.restricted:
+            parts += [Text(RESTRICTED_MARK, style=RESTRICTED_STYLE), " "]
+        parts += [as_text(rec.name, "bold"), "  ", as_text(f"({rec.status})"),
+                  ("   事務: ", "dim"), as_text(self.purpose, "dim")]
+        return Text.assemble(*parts)
+
+    def on_mount(self) -> None:
+        self.sub_title = "住民記録"
+        rec = self.record
+        items = self.query_one("#items", DataTable)
+        items.add_columns("項目", "内容")
+        for label, value in rec.items:
+            items.add_row(as_text(label, "bold"), as_text(value))
+
+        members = self.query_one("#members", DataTable)
+        members.add_columns("", "氏名", "続柄", "生年月日", "性別", "状態")
+        for m in rec.members:
+            key = str(m.resident_id)
+            self._member_restricted[key] = m.restricted
+            mark = " (本人)" if m.resident_id == rec.resident_id else ""
+            members.add_row(
+                restricted_cell(m.restricted), as_text(m.name + mark), as_text(m.relationship),
+                as_text(date_both(m.birth_date)), as_text(m.sex), as_text(m.status), key=key,
+            )
+
+        changes = self.query_one("#changes", DataTable)
+        changes.add_columns("異動", "異動日", "届出日", "異動前", "異動後")
+        for c in rec.changes:
+            changes.add_row(
+                as_text(c.kind), as_text(date_both(c.occurred_on)),
+                as_text(date_both(c.notified_on)), as_text(c.before or "—"),
+                as_text(c.after or "—"),
+            )
+
+    def _number_line(self) -> Text:
+        masked = self.record.my_number_masked
+        if not masked:
+            return Text("紐付けなし", style="dim")
+        shown = self.revealed
+        if shown is None:
+            return Text.assemble(as_text(masked, "bold"), ("   r で表示 (理由を記録)", "dim"))
+        left = max(0, int((aware(shown.expires_at) - now()).total_seconds() + 0.999))
+        return Text.assemble(
+            as_text(shown.number, "bold reverse"), (f"   あと{left}秒で伏せます", "yellow"),
+        )
+
+    # --- keys ------------------------------------------------------------------------
+
+    def action_tab(self, pane: str) -> None:
+        self.query_one(TabbedContent).active = pane
+        table = {"tab-items": "#items", "tab-members": "#members", "tab-changes": "#changes"}
+        self.query_one(table[pane], DataTable).focus()
+
+    def action_back(self) -> None:
+        self._mask(quiet=True)
+        self.dismiss()
+
+    def action_reveal(self) -> None:
+        if not self.record.my_number_masked:
+            self.say(NO_NUMBER, "info")
+            return
+        if self.revealed is not None:
+            return
+        prompt = REVEAL_PROMPT.format(seconds=self.env.settings.reveal_seconds)
+
+        def chosen(reason: str | None) -> None:
+            if reason is None:
+                self.query_one(MessageLine).clear()
+                return
+            self.say(REVEALING, "info")
+            self._reveal(reason)
+
+        self.app.push_screen(ReasonDialog(REVEAL_TITLE, prompt, ok_label="表示する"), chosen)
+
+    def action_propose_link(self) -> None:
+        """Open the linkage proposal form for this resident (the service decides on save)."""
+        from screens.proposal import SUBMITTED, ProposalForm
+
+        rec = self.record
+
+        def closed(submitted: object) -> None:
+            if submitted is not None:
+                self.say(SUBMITTED.format(id=getattr(submitted, "id", "")), "info")
+
+        self.app.push_screen(ProposalForm(
+            self.env, resident_id=rec.resident_id, resident_name=rec.name,
+            restricted=rec.restricted,
+        ), closed)
+
+    @on(DataTable.RowSelected, "#members")
+    def _member_chosen(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if key is None or int(key) == self.record.resident_id:
+            return
+        self.open_resident(
+            int(key), restricted=self._member_restricted.get(key, False), purpose=self.purpose,
+        )
+
+    # --- reveal and re-mask ----------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="reveal", exit_on_error=False)
+    def _reveal(self, reason: str) -> None:
+        from services.lookup.record import reveal_my_number
+
+        env = self.env
+        try:
+            shown = reveal_my_number(
+                env.db, env.settings, env.identity, self.record.resident_id,
+                purpose=self.purpose, reason=reason,
+            )
+        except JukiError as exc:
+            self.app.call_from_thread(self.say, exc.message)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self.say, log_unexpected(env.settings, exc))
+            return
+        self.app.call_from_thread(self._show_number, shown)
+
+    def _show_number(self, shown: Revealed) -> None:
+        if self.app.screen is not self:  # covered meanwhile: never paint it underneath
+            return
+        self.query_one(MessageLine).clear()
+        self.revealed = shown
+        self._stop_timer()
+        self._reveal_timer = self.set_interval(REVEAL_TICK, self._tick)
+        self._tick()
+
+    def _tick(self) -> None:
+        shown = self.revealed
+        if shown is None or aware(shown.expires_at) <= now():
+            self._mask()
+            return
+        self.query_one("#my-number", Static).update(self._number_line())
+
+    def _mask(self, *, quiet: bool = False) -> None:
+        self._stop_timer()
+        was_shown = self.revealed is not None
+        self.revealed = None
+        self.query_one("#my-number", Static).update(self._number_line())
+        if was_shown and not quiet:
+            self.say(REMASKED, "info")
+
+    def _stop_timer(self) -> None:
+        if self._reveal_timer is not None:
+            self._reveal_timer.stop()
+            self._reveal_timer = None
+
+    def on_screen_suspend(self, event: events.ScreenSuspend) -> None:
+        """Covered (lock, palette, another record): the number goes away at once."""
+        if self.revealed is not None:
+            self._mask()
+
+    @property
+    def number_shown(self) -> str:
+        """The My Number line as painted now (plain text), for tests and screen readers."""
+        return self._number_line().plain

@@ -1,0 +1,480 @@
+"""住民記録照会 (F2) through Pilot: purpose, refusals, paging, cap, records, reveal, 支援措置.
+
+The service decides (services.lookup); these tests drive the screens as a clerk would and
+check what is painted and what the audit trail holds. Refusal texts are not copied here:
+each is taken from the service itself with the same input, so the screen is shown to
+pass the service's words through unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+from textual.pilot import Pilot
+from textual.widgets import Button, Checkbox, DataTable, Input, Select
+
+from auth.identity import Identity
+from console.app import JukiApp
+from console.context import Context
+from core.actor import Actor
+from core.db import Database
+from core.errors import BadInput
+from logs.audit import events_after
+from screens.home import HomeScreen
+from screens.lock import LockScreen
+from screens.lookup import PAGE_SIZE, LookupScreen
+from screens.resident import RESTRICTED_MARK, ReasonDialog, ResidentScreen
+from screens.widgets import MessageLine
+from services.jp import format_wareki
+from services.lookup.keys import resident_keys
+from services.lookup.search import search
+from services.lookup.types import LookupQuery
+from services.register.models import (
+    Household,
+    MyNumberLink,
+    Resident,
+    ResidentChange,
+    format_address,
+)
+from services.register.mynumber import mask_my_number, my_number_check_digit
+from services.register.seed import seed_register
+from tests.screens.drive import (
+    PASSWORD,
+    SIZE,
+    make_user,
+    screen_text,
+    settle,
+    sign_in,
+    type_into,
+    wait_until,
+)
+
+MARKUP_FAMILY = "[b]山田[/b][@click=app.quit]"
+ESC_GIVEN = "花\x1b[31m子"
+
+_codes = itertools.count(1)
+
+
+# --- the register, row by row ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    code: str
+    household_no: str
+    my_number: str
+
+
+def _next_id(session: Any, model: Any) -> int:
+    """Explicit ids: the seeder writes ids itself, so not every sequence has moved on."""
+    return (session.exec(select(func.max(model.id))).one() or 0) + 1
+
+
+def add_person(
+    db: Database, family: str, given: str, family_kana: str, given_kana: str, *,
+    birth: date = date(1985, 4, 1), sex: str = "女", status: str = "住民",
+    dv: bool = False, household_no: str = "", town: str = "若葉町", chome: int = 2,
+    banchi: int = 3, go: int = 5, with_number: bool = True,
+) -> Person:
+    """One resident (own household unless ``household_no`` names one), keys filled in."""
+    code = f"9{next(_codes):010d}"
+    with db.write() as s:
+        hh = None
+        if household_no:
+            hh = s.exec(select(Household).where(Household.household_no == household_no)).first()
+        address = format_address(town, chome, banchi, go)
+        head = hh is None
+        if hh is None:
+            household_no = household_no or f"8{code[-7:]}"
+            hh = Household(
+                id=_next_id(s, Household), household_no=household_no, town=town, chome=chome,
+                banchi=banchi, go=go, address=address,
+            )
+            s.add(hh)
+            s.flush()
+        row: dict[str, Any] = dict(
+            resident_code=code, household_id=hh.id, relationship="世帯主" if head else "子",
+            family_name=family, given_name=given, family_kana=family_kana,
+            given_kana=given_kana, birth_date=birth, sex=sex, town=town, chome=chome,
+            banchi=banchi, go=go, address=address, became_resident_on=date(2001, 4, 1),
+            address_set_on=date(2001, 4, 1), notified_on=date(2001, 4, 10),
+            previous_address="東京都千代田区霞が関1-1-1", status=status,
+            removed_on=date(2024, 3, 31) if status == "消除" else None,
+            removal_reason="転出" if status == "消除" else "", dv_support=dv,
+        )
+        row.update(resident_keys(row))
+        person = Resident(id=_next_id(s, Resident), **row)
+        s.add(person)
+        s.flush()
+        assert person.id is not None
+        if head:
+            hh.head_resident_id = person.id
+        s.add(ResidentChange(
+            id=_next_id(s, ResidentChange), resident_id=person.id, kind="転入",
+            occurred_on=date(2001, 4, 1), notified_on=date(2001, 4, 10),
+            before_summary="東京都千代田区霞が関1-1-1", after_summary=address,
+        ))
+        number = ""
+        if with_number:
+            base = f"7{person.id:010d}"
+            number = base + str(my_number_check_digit(base))
+            s.add(MyNumberLink(
+                id=_next_id(s, MyNumberLink), resident_id=person.id, number=number,
+                last4=number[-4:], linked_at=datetime(2016, 1, 4, tzinfo=UTC), source="初期移行",
+            ))
+        return Person(person.id, code, household_no, number)
+
+
+# --- driving the workspace -------------------------------------------------------------
+
+
+def lookup(app: JukiApp) -> LookupScreen:
+    assert isinstance(app.screen, LookupScreen), type(app.screen).__name__
+    return app.screen
+
+
+def message(app: JukiApp) -> str:
+    return app.screen.query_one(MessageLine).plain
+
+
+async def open_workspace(pilot: Pilot[Any], login: str) -> LookupScreen:
+    await sign_in(pilot, login, PASSWORD)
+    assert isinstance(pilot.app.screen, HomeScreen)
+    await pilot.press("f2")
+    await settle(pilot)
+    return lookup(pilot.app)
+
+
+async def choose_purpose(pilot: Pilot[Any], purpose: str | None = None) -> str:
+    select_ = pilot.app.screen.query_one("#purpose", Select)
+    chosen = purpose or pilot.app.ctx.settings.lookup_purposes[0]
+    select_.value = chosen
+    await settle(pilot)
+    return chosen
+
+
+async def search_for(pilot: Pilot[Any], **fields: str) -> None:
+    """Fill the named fields (#name, #birth, #address, #resident-code …) and press Enter."""
+    for selector, value in fields.items():
+        await type_into(pilot, "#" + selector.replace("_", "-"), value)
+    last = "#" + (list(fields)[-1].replace("_", "-") if fields else "name")
+    pilot.app.screen.query_one(last, Input).focus()
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+
+async def open_row(pilot: Pilot[Any], resident_id: int) -> None:
+    """Move the table's cursor to the resident's row and press Enter, as a clerk would."""
+    screen = lookup(pilot.app)
+    table = screen.query_one("#results", DataTable)
+    table.focus()
+    ids = [h.resident_id for h in screen.shown_rows()]
+    table.move_cursor(row=ids.index(resident_id))
+    await pilot.pause()
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def give_reason(pilot: Pilot[Any], reason: str) -> None:
+    assert isinstance(pilot.app.screen, ReasonDialog), type(pilot.app.screen).__name__
+    await type_into(pilot, "#reason", reason)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def signed_in(app: JukiApp) -> Identity:
+    assert app.identity is not None
+    return app.identity
+
+
+def events(db: Database) -> list[dict[str, Any]]:
+    return events_after(db, 0, 100000)
+
+
+# --- the tests ---------------------------------------------------------------------------
+
+
+async def test_purpose_is_required_and_the_services_refusal_is_shown(ctx: Context) -> None:
+    seed_register(ctx.db, Actor.cli(), residents=300, seed=1)
+    target = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_workspace(pilot, "clerk1")
+        assert screen.query_one("#search", Button).disabled
+        assert not screen.query("#my-number")  # 個人番号 is a field only with its permission
+        shown = screen_text(app)
+        assert "住民記録照会" in shown
+        for key in ("esc戻る", "/検索条件", "pgdn次ページ", "pgup前ページ"):
+            assert key in shown, key  # the Footer shows the keys
+
+        await search_for(pilot, name="鷹司 美咲")  # Enter in a field, no purpose chosen
+        with pytest.raises(BadInput) as refused:
+            search(ctx.db, ctx.settings, signed_in(app), LookupQuery(purpose="", name="鷹司 美咲"))
+        assert message(app) == refused.value.message
+        assert "事務" in message(app)
+        assert screen.shown_rows() == []
+
+        # The purpose chosen with the keys: open the list, take the first 事務.
+        screen.query_one("#purpose", Select).focus()
+        await pilot.press("enter", "down", "enter")
+        await settle(pilot)
+        assert screen.query_one("#purpose", Select).value == ctx.settings.lookup_purposes[0]
+        assert not screen.query_one("#search", Button).disabled
+        await pilot.click("#search")
+        await settle(pilot)
+        assert message(app) == ""
+        assert [h.resident_id for h in screen.shown_rows()] == [target.id]
+        shown = screen_text(app)
+        assert "鷹司美咲" in shown.replace(" ", "")
+        assert format_wareki(date(1985, 4, 1)) in shown
+        assert "1件(上限50件)" in shown
+
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
+
+
+async def test_too_broad_query_is_refused_with_the_services_message(ctx: Context) -> None:
+    seed_register(ctx.db, Actor.cli(), residents=300, seed=1)
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_workspace(pilot, "clerk1")
+        purpose = await choose_purpose(pilot)
+        screen.query_one("#sex", Select).value = "女"
+        await search_for(pilot, name="佐藤")  # a surname and 性別: would browse the register
+        with pytest.raises(BadInput) as refused:
+            search(ctx.db, ctx.settings, signed_in(app),
+                   LookupQuery(purpose=purpose, name="佐藤", sex="女"))
+        assert message(app) == refused.value.message
+        assert screen.shown_rows() == []
+        assert refused.value.message.replace(" ", "") in screen_text(app)
+
+
+async def test_results_are_paged_and_the_cap_is_said(ctx: Context) -> None:
+    people = [
+        add_person(ctx.db, "鷹司", given, "タカツカサ", "ハナ", birth=date(1950 + i, 1, 1))
+        for i, given in enumerate("一二三四五六七八九十")
+        for _ in range(6)
+    ]
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    cap = ctx.settings.lookup_max_results
+    assert len(people) > cap > 2 * PAGE_SIZE
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_workspace(pilot, "clerk1")
+        await choose_purpose(pilot)
+        await search_for(pilot, name="鷹司", address="若葉町2-3-5")
+        assert screen.result is not None and screen.result.capped
+        assert len(screen.hits) == cap
+        shown = screen_text(app)
+        assert f"{cap}件(上限{cap}件に達しました。条件を加えてください)" in shown
+        table = screen.query_one("#results", DataTable)
+        assert table.row_count == PAGE_SIZE  # one page mounted, never the whole result
+        first_page = [h.resident_id for h in screen.shown_rows()]
+        assert f"1/3ページ1–{PAGE_SIZE}件目" in shown
+
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert screen.page == 1 and table.row_count == PAGE_SIZE
+        assert not set(first_page) & {h.resident_id for h in screen.shown_rows()}
+        await pilot.press("n")
+        await settle(pilot)
+        assert table.row_count == cap - 2 * PAGE_SIZE
+        assert f"3/3ページ{2 * PAGE_SIZE + 1}–{cap}件目" in screen_text(app)
+        await pilot.press("n")  # past the end: stays
+        await settle(pilot)
+        assert screen.page == 2
+        await pilot.press("p", "pageup")
+        await settle(pilot)
+        assert [h.resident_id for h in screen.shown_rows()] == first_page
+        await pilot.press("slash")  # back to the form, purpose already chosen
+        await settle(pilot)
+        assert screen.focused is screen.query_one("#name", Input)
+
+
+async def test_reveal_shows_the_number_then_masks_it_again(ctx: Context) -> None:
+    ctx.settings = ctx.settings.with_(reveal_seconds=2.0)
+    person = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
+    make_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_workspace(pilot, "rev1")
+        assert screen.query("#my-number")  # the reviewer may search by My Number
+        await choose_purpose(pilot)
+        await search_for(pilot, resident_code=person.code)
+        await open_row(pilot, person.id)
+        record = app.screen
+        assert isinstance(record, ResidentScreen)
+        masked = mask_my_number(person.my_number)
+        spaced = f"{person.my_number[:4]} {person.my_number[4:8]} {person.my_number[8:]}"
+        assert record.number_shown.startswith(masked)
+        assert person.my_number not in screen_text(app).replace(" ", "")
+
+        await pilot.press("r")
+        await settle(pilot)
+        await give_reason(pilot, "窓口での本人確認")
+        assert app.screen is record
+        assert record.number_shown.startswith(spaced)
+        assert person.my_number in screen_text(app)
+        reveals = [e for e in events(ctx.db) if e["outcome"] == "success"
+                   and "reveal" in e["action"]]
+        assert len(reveals) == 1 and str(person.id) in reveals[0]["target"]
+
+        await wait_until(pilot, lambda: record.revealed is None)
+        assert record.number_shown.startswith(masked)
+        assert person.my_number not in screen_text(app)
+        assert "個人番号を伏せました。" in screen_text(app)
+
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, LookupScreen)
+
+
+async def test_a_revealed_number_is_masked_at_once_when_the_screen_locks(ctx: Context) -> None:
+    person = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
+    make_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
+    app = JukiApp(ctx)
+    assert ctx.settings.reveal_seconds >= 30  # the default: the lock, not the timer, masks
+    async with app.run_test(size=SIZE) as pilot:
+        await open_workspace(pilot, "rev1")
+        await choose_purpose(pilot)
+        await search_for(pilot, resident_code=person.code)
+        await open_row(pilot, person.id)
+        record = app.screen
+        assert isinstance(record, ResidentScreen)
+        await pilot.press("r")
+        await settle(pilot)
+        await give_reason(pilot, "窓口での本人確認")
+        assert record.revealed is not None
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert isinstance(app.screen, LockScreen)
+        assert record.revealed is None
+        assert record.number_shown.startswith(mask_my_number(person.my_number))
+
+
+async def test_reveal_is_refused_for_a_clerk(ctx: Context) -> None:
+    person = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_workspace(pilot, "clerk1")
+        await choose_purpose(pilot)
+        await search_for(pilot, resident_code=person.code)
+        await open_row(pilot, person.id)
+        record = app.screen
+        assert isinstance(record, ResidentScreen)
+        before = len(events(ctx.db))
+        await pilot.press("r")
+        await settle(pilot)
+        await give_reason(pilot, "確認のため")
+        assert app.screen is record
+        assert record.revealed is None
+        assert record.number_shown.startswith(mask_my_number(person.my_number))
+        assert person.my_number not in screen_text(app)
+        refused = [e for e in events(ctx.db)[before:] if e["outcome"] == "refused"]
+        assert refused, "the refused reveal is recorded"
+        assert message(app) and message(app).replace(" ", "") in screen_text(app)
+
+
+async def test_dv_record_is_refused_for_a_clerk_and_opened_by_a_dv_officer(
+    ctx: Context,
+) -> None:
+    seed_register(ctx.db, Actor.cli(), residents=300, seed=1)
+    person = add_person(ctx.db, "鷹司", "静香", "タカツカサ", "シズカ", dv=True)
+    make_user(ctx.db, ctx.settings, "clerk1")
+    make_user(ctx.db, ctx.settings, "dv1", name="支援花子", roles=("dv_officer",))
+
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_workspace(pilot, "clerk1")
+        await choose_purpose(pilot)
+        await search_for(pilot, resident_code=person.code)
+        assert [h.restricted for h in screen.shown_rows()] == [True]
+        assert RESTRICTED_MARK in screen_text(app)
+        before = len(events(ctx.db))
+        await open_row(pilot, person.id)
+        await give_reason(pilot, "窓口での確認")
+        assert app.screen is screen  # the record did not open
+        assert message(app) and message(app).replace(" ", "") in screen_text(app)
+        refused = [e for e in events(ctx.db)[before:]
+                   if e["outcome"] == "refused" and e["severity"] == "high"]
+        assert refused and str(person.id) in refused[0]["target"]
+
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_workspace(pilot, "dv1")
+        await choose_purpose(pilot)
+        await search_for(pilot, resident_code=person.code)
+        before = len(events(ctx.db))
+        await open_row(pilot, person.id)
+        await pilot.press("escape")  # the reason dialog: cancelling opens nothing
+        await settle(pilot)
+        assert isinstance(app.screen, LookupScreen)
+        assert len(events(ctx.db)) == before
+        await open_row(pilot, person.id)
+        await give_reason(pilot, "支援措置の継続審査")
+        record = app.screen
+        assert isinstance(record, ResidentScreen)
+        assert record.record.resident_id == person.id and record.record.restricted
+        shown = screen_text(app)
+        assert RESTRICTED_MARK in shown and "鷹司静香" in shown.replace(" ", "")
+        opened = [e for e in events(ctx.db)[before:] if e["outcome"] == "success"]
+        assert opened and opened[-1]["severity"] == "high"
+
+
+async def test_removed_residents_only_when_asked_for(ctx: Context) -> None:
+    living = add_person(ctx.db, "鷹司", "一郎", "タカツカサ", "イチロウ", sex="男")
+    removed = add_person(ctx.db, "鷹司", "二郎", "タカツカサ", "ジロウ", sex="男", status="消除")
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_workspace(pilot, "clerk1")
+        await choose_purpose(pilot)
+        await search_for(pilot, name="鷹司", address="若葉町2-3-5")
+        assert [h.resident_id for h in screen.shown_rows()] == [living.id]
+
+        screen.query_one("#include-removed", Checkbox).value = True
+        await search_for(pilot, name="鷹司", address="若葉町2-3-5")
+        assert sorted(h.resident_id for h in screen.shown_rows()) == sorted(
+            [living.id, removed.id])
+        status = {h.resident_id: h.status for h in screen.shown_rows()}
+        assert status[removed.id] == "消除"
+        assert "消除" in screen_text(app)
+
+
+async def test_markup_and_escape_in_a_name_are_shown_literally_and_inert(
+    ctx: Context,
+) -> None:
+    person = add_person(ctx.db, MARKUP_FAMILY, ESC_GIVEN, "ヤマダ", "ハナコ")
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_workspace(pilot, "clerk1")
+        await choose_purpose(pilot)
+        await search_for(pilot, resident_code=person.code)
+        assert [h.resident_id for h in screen.shown_rows()] == [person.id]
+        literal = MARKUP_FAMILY + "花[31m子"
+        shown = screen_text(app)
+        assert literal in shown
+        assert "\x1b" not in shown
+        cells = screen.query_one("#results", DataTable).get_row_at(0)
+        assert "\x1b" not in "".join(str(c) for c in cells)
+
+        await open_row(pilot, person.id)
+        assert isinstance(app.screen, ResidentScreen)
+        shown = screen_text(app)
+        assert literal in shown and "\x1b" not in shown
+        await pilot.click("#record-title")  # a click on the name runs nothing
+        await settle(pilot)
+        assert app.is_running and isinstance(app.screen, ResidentScreen)
