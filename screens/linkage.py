@@ -84,7 +84,7 @@ def draft_cells(row: QueueRow) -> list[Text]:
 
 
 class LinkageScreen(Screen[None]):
-    """The linkage workspace. Keys: Enter open, / filters, d drafts, r reload, Esc back."""
+    """The linkage workspace. Keys: Enter open, / filters, d drafts, r reload, t record, Esc."""
 
     CSS_PATH = "linkage.tcss"
     AUTO_FOCUS = "#queue"
@@ -93,6 +93,7 @@ class LinkageScreen(Screen[None]):
         Binding("slash", "focus_filters", "絞り込み", id="linkage.filters"),
         Binding("d", "focus_drafts", "下書き", id="linkage.drafts"),
         Binding("r", "reload", "再読込", id="linkage.reload"),
+        Binding("t", "report", "紐付け記録", id="linkage.report"),
     ]
 
     def __init__(self, env: WorkspaceEnv) -> None:
@@ -273,6 +274,12 @@ class LinkageScreen(Screen[None]):
         drafts = self.query_one("#drafts", DataTable)
         if drafts.display:
             drafts.focus()
+
+    def action_report(self) -> None:
+        """The record of links kept (who may see it is the service's rule)."""
+        from screens.linkage_report import LinkageReportScreen
+
+        self.app.push_screen(LinkageReportScreen(self.env))
 
     def action_back(self) -> None:
         self.dismiss()

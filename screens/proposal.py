@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -62,6 +62,9 @@ from services.linkage.proposals import (
 )
 from services.register.mynumber import normalize_my_number
 
+if TYPE_CHECKING:  # the client (and httpx) loads only when a query is made
+    from services.jukinet.client import Candidate, JukinetAnswer
+
 FORM_TITLE = "個人番号の紐付けの起票"
 APPLICATION_NOTE = "申請書の記載 — 申請書に書かれたとおりに入力 (住民票から写さない)"
 CHECKS_NOTE = "申請者から受けた個人番号と本人確認 (番号確認・身元確認)"
@@ -76,6 +79,19 @@ SUBMITTED = "申請しました (申請 #{id})。確認待ちの一覧に載り�
 SEX_CHOICES: tuple[tuple[str, str], ...] = (("男", "男"), ("女", "女"))
 PHOTO_MARK = " (顔写真付き)"
 IDENTITY_HINT = "顔写真付きの書類1点、\nまたは顔写真のない書類2点。\nSpace で選ぶ・外す。"
+
+JUKINET_SOURCE = "住基ネット照会"
+JUKINET_CHECK = "住基ネット照会結果"
+JUKINET_ASKING = "下書きを保存して住基ネットに照会しています…"
+JUKINET_NONE = "住基ネット ({items}) に該当する人はいませんでした。下書きは保存してあります。"
+JUKINET_FOUND = "住基ネット ({items}) の候補 {n}件。申請者本人を選んでください。"
+JUKINET_NOT_CHOSEN = "候補を選びませんでした。下書きは保存してあります。"
+JUKINET_FILLED = (
+    "住基ネット照会の結果から個人番号 {masked} を下書き (申請 #{id}) に入れました。"
+    "本人確認を入力して「申請」で確認待ちに送ります。"
+)
+CANDIDATES_TITLE = "住基ネットの照会結果 ({items}) — {n}件。Enter で選ぶ、Esc で選ばない。"
+CANDIDATE_COLUMNS = ("氏名", "振り仮名", "生年月日", "性別", "住所", "個人番号")
 
 REVIEW_TITLE = "紐付けの確認"
 OWN_NOTE = (
@@ -232,6 +248,7 @@ class ProposalForm(Screen[ProposalView | None]):
         Binding("escape", "back", "戻る", id="proposal.back"),
         Binding("f9", "save(False)", "下書き保存", id="proposal.save_draft", priority=True),
         Binding("f10", "save(True)", "申請", id="proposal.submit", priority=True),
+        Binding("f8", "jukinet", "住基ネット照会", id="proposal.jukinet", priority=True),
     ]
 
     def __init__(
@@ -248,6 +265,8 @@ class ProposalForm(Screen[ProposalView | None]):
         self.busy = False
         self._submitted: ProposalView | None = None
         """Submitted while covered (locked): closes when back in front."""
+        self._answer: JukinetAnswer | None = None
+        """住基ネット answered while covered (locked): the list opens when back in front."""
 
     @classmethod
     def for_draft(cls, env: WorkspaceEnv, view: ProposalView) -> ProposalForm:
@@ -318,6 +337,7 @@ class ProposalForm(Screen[ProposalView | None]):
             with Horizontal(id="form-buttons"):
                 yield Button("下書き保存 (F9)", id="save-draft", compact=True)
                 yield Button("申請 (F10)", id="submit", variant="primary", compact=True)
+                yield Button("住基ネット照会 (F8)", id="jukinet", compact=True)
                 yield Button("戻る (Esc)", id="form-back", compact=True)
         yield MessageLine(id="form-message")
         yield Footer()
@@ -479,6 +499,116 @@ class ProposalForm(Screen[ProposalView | None]):
         view, self._submitted = self._submitted, None
         if view is not None:
             self.call_later(self._leave, view)
+        answer, self._answer = self._answer, None
+        if answer is not None:
+            self.call_later(self._answered, answer)
+
+    # --- 住基ネット照会 (the applicant gave no number) -----------------------------------
+
+    @on(Button.Pressed, "#jukinet")
+    def _jukinet_pressed(self) -> None:
+        self.action_jukinet()
+
+    def action_jukinet(self) -> None:
+        """Save the form as a draft (nothing typed is lost), then ask 住基ネット.
+
+        Only the application side as typed is sent; whether the items suffice (4 or 3
+        with the address) is the service's rule, and its refusal is shown as worded.
+        """
+        if self.busy:
+            return
+        self.busy = True
+        self._buttons(disabled=True)
+        self.say(JUKINET_ASKING, "info")
+        self._ask_jukinet(self.view, self.values())
+
+    @work(thread=True, exclusive=True, group="proposal-save", exit_on_error=False)
+    def _ask_jukinet(self, draft: ProposalView | None, v: FormValues) -> None:
+        from services.jukinet.client import query_jukinet
+        from services.linkage.proposals import Application, amend, propose
+
+        env = self.env
+        application = Application(name=v.name, kana=v.kana, birth=v.birth, sex=v.sex,
+                                  address=v.address)
+        try:
+            if draft is None:
+                view = propose(
+                    env.db, env.settings, env.identity, self.resident_id, number=v.number,
+                    source=v.source, reference=v.reference, number_check=v.number_check,
+                    identity_checks=v.identity_checks, application=application, note=v.note,
+                    submit=False,
+                )
+            else:
+                view = amend(
+                    env.db, env.settings, env.identity, draft.id, version=draft.version,
+                    number=v.number if v.number.strip() else None, source=v.source,
+                    reference=v.reference, number_check=v.number_check,
+                    identity_checks=v.identity_checks, application=application, note=v.note,
+                )
+            self.app.call_from_thread(self._kept, view)
+            answer = query_jukinet(
+                env.db, env.settings, env.identity, name=v.name, kana=v.kana, birth=v.birth,
+                sex=v.sex, address=v.address, proposal_id=view.id,
+            )
+        except JukiError as exc:
+            self.app.call_from_thread(self._refused, exc.message)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self._refused, log_unexpected(env.settings, exc))
+            return
+        self.app.call_from_thread(self._answered, answer)
+
+    def _answered(self, answer: JukinetAnswer) -> None:
+        """Show the candidates — only from the front (a modal over the lock would leak)."""
+        if self.app.screen is not self:
+            self._answer = answer
+            return
+        self.busy = False
+        self._buttons(disabled=False)
+        if not answer.candidates:
+            self.say(JUKINET_NONE.format(items=answer.items), "info")
+            return
+        self.say(JUKINET_FOUND.format(items=answer.items, n=len(answer.candidates)), "info")
+
+        def chosen(candidate: Candidate | None) -> None:
+            if candidate is None:
+                self.say(JUKINET_NOT_CHOSEN, "info")
+                return
+            if self.busy or self.view is None:
+                return
+            self.busy = True
+            self._buttons(disabled=True)
+            self.say(SAVING, "info")
+            self._fill(self.view, candidate)
+
+        self.app.push_screen(CandidateDialog(answer), chosen)
+
+    @work(thread=True, exclusive=True, group="proposal-save", exit_on_error=False)
+    def _fill(self, draft: ProposalView, candidate: Candidate) -> None:
+        from services.linkage.proposals import amend
+
+        env = self.env
+        try:
+            view = amend(
+                env.db, env.settings, env.identity, draft.id, version=draft.version,
+                number=candidate.number, source=JUKINET_SOURCE, number_check=JUKINET_CHECK,
+            )
+        except JukiError as exc:
+            self.app.call_from_thread(self._refused, exc.message)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self._refused, log_unexpected(env.settings, exc))
+            return
+        self.app.call_from_thread(self._filled, view)
+
+    def _filled(self, view: ProposalView) -> None:
+        """The number is on the draft; the form's own fields follow, so F9 keeps it so."""
+        self.busy = False
+        self._buttons(disabled=False)
+        self._kept(view)
+        self.query_one("#source", Select).value = JUKINET_SOURCE
+        self.query_one("#number-check", Select).value = JUKINET_CHECK
+        self.say(JUKINET_FILLED.format(masked=view.number_masked or "", id=view.id), "info")
 
     def say(self, message: object, kind: str = "error") -> None:
         self.query_one(MessageLine).show(message, kind)
@@ -489,6 +619,72 @@ class ProposalForm(Screen[ProposalView | None]):
     @property
     def message(self) -> str:
         return self.query_one(MessageLine).plain
+
+
+# --- the 住基ネット candidates ------------------------------------------------------------
+
+
+class CandidateDialog(ModalScreen["Candidate | None"]):
+    """The people 住基ネット found; Enter puts one's number on the draft, Esc chooses none.
+
+    Numbers are shown masked only; the whole number goes from the answer to the service.
+    """
+
+    DEFAULT_CSS = """
+    CandidateDialog { align: center middle; }
+    CandidateDialog #candidates-box {
+        width: 96%; height: auto; max-height: 80%; padding: 1 2;
+        border: thick $accent; background: $surface;
+    }
+    CandidateDialog #candidates-title { text-style: bold; margin-bottom: 1; }
+    CandidateDialog #candidates { height: auto; max-height: 16; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "選ばない", id="candidates.cancel"),
+    ]
+    AUTO_FOCUS = "#candidates"
+
+    def __init__(self, answer: JukinetAnswer) -> None:
+        super().__init__()
+        self.answer = answer
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="candidates-box"):
+            yield Static(message_text(CANDIDATES_TITLE.format(
+                items=self.answer.items, n=len(self.answer.candidates))),
+                id="candidates-title")
+            yield DataTable(id="candidates", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#candidates", DataTable)
+        table.add_columns(*CANDIDATE_COLUMNS)
+        for i, c in enumerate(self.answer.candidates):
+            table.add_row(*candidate_cells(c), key=str(i))
+        table.refresh(layout=True)
+
+    @on(DataTable.RowSelected, "#candidates")
+    def _chosen(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.dismiss(self.answer.candidates[int(event.row_key.value)])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def table_rows(self) -> list[list[str]]:
+        """The candidates as painted (plain text), for tests and screen readers."""
+        table = self.query_one("#candidates", DataTable)
+        return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def candidate_cells(c: Candidate) -> list[Text]:
+    """One candidate line (every value from 住基ネット inert; the number masked)."""
+    from services.jp import format_wareki
+
+    return [
+        as_text(c.name, "bold"), as_text(c.kana), as_text(format_wareki(c.birth_date)),
+        as_text(c.sex), as_text(c.address), as_text(c.number_masked, "bold"),
+    ]
 
 
 # --- the review screen -----------------------------------------------------------------
