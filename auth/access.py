@@ -3,11 +3,19 @@
 The ``Identity`` a screen holds is a snapshot from sign-in; rights can change mid-session
 (a leaver disabled, a role revoked). ``require`` reads the account, its roles and the
 session from the database each time, and records a refusal before raising it.
+
+The read is one statement (``permissions_on``): the account's roles, joined to the
+account and filtered by "not disabled" and "the session is open". A service that acts in
+a transaction of its own may run it there (``permissions_on(session.connection(), …)``),
+so the check and the act see the same database and cost one round trip; when it finds a
+permission missing it rolls back and records the refusal with ``refused``.
 """
 
 from __future__ import annotations
 
-from sqlmodel import select
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, exists, false, select
 
 from auth.identity import Identity
 from auth.models import ConsoleSession, User, UserRole
@@ -18,18 +26,54 @@ from logs.audit import record_alone
 
 NOT_ALLOWED = "この操作の権限がありません ({what})。"
 
+_U: Any = User.__table__.c  # type: ignore[attr-defined]
+_R: Any = UserRole.__table__.c  # type: ignore[attr-defined]
+_S: Any = ConsoleSession.__table__.c  # type: ignore[attr-defined]
+
+# The account's roles (a NULL role when it holds none), only while the account is enabled.
+_ROLES = (
+    select(_R.role)
+    .select_from(User.__table__.outerjoin(UserRole.__table__, _R.user_id == _U.id))  # type: ignore[attr-defined]
+    .where(_U.id == bindparam("user_id"), _U.disabled == false())
+)
+# … and only while the console session is open (a session that is gone counts as ended).
+_ROLES_IN_SESSION = _ROLES.where(
+    exists().where(and_(_S.id == bindparam("session_id"), _S.ended_at.is_(None)))
+)
+
+
+def permissions_on(conn: Connection, ident: Identity) -> frozenset[Perm]:
+    """The permissions the account holds now, read on ``conn`` (inside its transaction).
+
+    Empty when the account is gone or disabled, or when the identity names a console
+    session that is gone or ended.
+    """
+    if ident.session_id:
+        rows = conn.execute(
+            _ROLES_IN_SESSION, {"user_id": ident.user_id, "session_id": ident.session_id}
+        )
+    else:
+        rows = conn.execute(_ROLES, {"user_id": ident.user_id})
+    return permissions_of([role for (role,) in rows if role is not None])
+
 
 def current_permissions(db: Database, ident: Identity) -> frozenset[Perm]:
     """The permissions the account holds now; empty when the session or account is gone."""
-    with db.read() as s:
-        user = s.get(User, ident.user_id)
-        cs = s.get(ConsoleSession, ident.session_id) if ident.session_id else None
-        if user is None or user.disabled:
-            return frozenset()
-        if ident.session_id and (cs is None or cs.ended_at is not None):
-            return frozenset()
-        roles = s.exec(select(UserRole.role).where(UserRole.user_id == ident.user_id)).all()
-    return permissions_of(list(roles))
+    with db.engine.connect() as conn:
+        return permissions_on(conn, ident)
+
+
+def refused(
+    db: Database, ident: Identity, perm: Perm, *, action: str, what: str, target: str = "",
+    purpose: str = "",
+) -> Refused:
+    """Record a refusal for a missing ``perm`` (a transaction of its own) and return the
+    error to raise. Call it after the refused act's own transaction has ended."""
+    record_alone(
+        db, ident.actor, action, target=target, purpose=purpose, outcome="refused",
+        severity="warning", details={"reason": "permission", "permission": str(perm)},
+    )
+    return Refused(NOT_ALLOWED.format(what=what))
 
 
 def require(
@@ -39,8 +83,4 @@ def require(
     """Raise ``Refused`` (and record it under ``action``) unless ``ident`` holds ``perm`` now."""
     if perm in current_permissions(db, ident):
         return
-    record_alone(
-        db, ident.actor, action, target=target, purpose=purpose, outcome="refused",
-        severity="warning", details={"reason": "permission", "permission": str(perm)},
-    )
-    raise Refused(NOT_ALLOWED.format(what=what))
+    raise refused(db, ident, perm, action=action, what=what, target=target, purpose=purpose)

@@ -3,7 +3,9 @@
 What a search does, in order:
 
 1. **Permission** — ``Perm.LOOKUP`` (and ``Perm.LOOKUP_MY_NUMBER`` when a 個人番号 is
-   given), checked live with ``auth.access.require``; a refusal is recorded.
+   given), read live inside the search's own write transaction
+   (``auth.access.permissions_on``: one statement); a refusal rolls that transaction back
+   and is recorded on its own (``auth.access.refused``), as ``require`` does.
 2. **Purpose** — the 事務 must be one of ``settings.lookup_purposes`` (BadInput naming 事務).
 3. **Parsing** — 生年月日 in 西暦 or 和暦 (``services.jp.parse_date``), 性別, 住民票コード
    (11 digits), 世帯番号 (digits), 個人番号 (12 digits with a valid check digit); a bad
@@ -34,13 +36,17 @@ What a search does, in order:
    the address keys and every address index the name keys, so the other item is
    checked inside the index before a row is read. SQLite cannot estimate a prefix
    range, so the items that do not drive are written ``+column`` there (``_Filter``);
-   PostgreSQL plans from its statistics, with a custom plan per search.
+   PostgreSQL plans from its statistics, with a custom plan per search — except that
+   its histograms cannot size a prefix range narrower than one bucket either (遠藤 is
+   estimated at 1 row of a million, not 4,400), so when a code or 生年月日 drives, the
+   name and address are kept off the index there too (``_Unindexed``).
 7. **Ranking and cap** — exact matches before variant matches, then by reading, then
    by id; at most ``settings.lookup_max_results`` rows (one more is fetched to say
    ``capped``). 消除 residents only when ``include_removed``.
-8. **Record** — the rows are read and the ``register.search`` event written in one
-   write transaction: actor, purpose, the normalised query (a 個人番号 only as
-   「指定あり」, never its digits), the ids returned, their count and ``capped``.
+8. **Record** — the permission check, the rows and the ``register.search`` event are one
+   write transaction (a too-broad query commits only its refused event). The event holds
+   the actor, purpose, the normalised query (a 個人番号 only as 「指定あり」, never its
+   digits), the ids returned, their count and ``capped``.
 """
 
 from __future__ import annotations
@@ -49,20 +55,21 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, and_, case, literal, or_, select, text
+from sqlalchemy import ColumnElement, and_, bindparam, case, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from auth.access import require
+from auth.access import permissions_on, refused
 from auth.identity import Identity
 from auth.roles import Perm
 from core.db import Database
 from core.errors import BadInput
 from core.inert import clean_line
 from core.settings import Settings
-from logs.audit import record, record_alone
+from logs.audit import record
 from services.jp import (
     ADDRESS_NOTATION,
     KANA_SMALL,
@@ -336,6 +343,28 @@ def _filter_sqlite(element: _Filter, compiler: Any, **kw: Any) -> str:
     return "+" + compiler.process(element.col, **kw)
 
 
+class _Unindexed(_Filter):
+    """A filter column kept off every index, on PostgreSQL too.
+
+    Used when an equality on its own index drives (a code, 生年月日): PostgreSQL would
+    otherwise take a name or address prefix range it estimates at one row and read
+    thousands. ``(col || '')`` matches no index and keeps the column's collation ("C"),
+    so the comparison is the same.
+    """
+
+    inherit_cache = True
+
+
+@compiles(_Unindexed)
+def _unindexed_default(element: _Unindexed, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.col, **kw)} || '')"
+
+
+@compiles(_Unindexed, "sqlite")
+def _unindexed_sqlite(element: _Unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + compiler.process(element.col, **kw)
+
+
 def driver(p: Parsed) -> str:
     """Which item's index a query runs on: code, birth, name or address (smallest share)."""
     if p.has_code:
@@ -349,40 +378,96 @@ def driver(p: Parsed) -> str:
     return "address"
 
 
-def _prefix(col: Any, q: str) -> ColumnElement[bool]:
-    """``col`` starts with ``q``: one index range in code-point order."""
-    return and_(col >= q, col < q + TOP)
+# The SQL of a search depends only on its *form* (which items were typed, kana or not,
+# 「氏 名」 or a part, which index drives, the cap); the values travel as bound parameters.
+# One statement object per form is built once and reused, so a search pays neither for
+# building the expression nor for SQLAlchemy's cache key of a new one (about half of
+# the query's time on SQLite).
 
 
-def _address_match(col: Any, a: AddressQuery) -> ColumnElement[bool]:
-    """Prefix, at a number boundary when the typed part ends in a number (2-1 ≠ 2-12).
+@dataclass(frozen=True)
+class _Form:
+    """What a search statement's SQL depends on; see ``_values`` for the rest."""
 
-    The boundary is one range too: after a digit a key holds only digits (above ".")
-    or "-", so [q, q + ".") is q itself and everything that continues it with "-".
-    """
-    if not a.numbered:
-        return _prefix(col, a.key)
-    return and_(col >= a.key, col < a.key + ".")
+    name: tuple[bool, bool] | None  # (kana, split) when a name was typed
+    address: tuple[bool, bool] | None  # (block, numbered) when an address was typed
+    birth: bool
+    sex: bool
+    resident_code: bool
+    household_no: bool
+    my_number: bool
+    include_removed: bool
+    drives: str
+    limit: int
 
 
-def _name_arms(n: NameQuery, drives: bool) -> list[ColumnElement[bool]]:
-    """The name condition as arms of an OR, one per index (whole name, 名)."""
-    if n.kana:
+def _form(p: Parsed, limit: int) -> _Form:
+    return _Form(
+        name=(p.name.kana, p.name.split) if p.name is not None else None,
+        address=(p.address.block, p.address.numbered) if p.address is not None else None,
+        birth=p.birth is not None, sex=bool(p.sex), resident_code=bool(p.resident_code),
+        household_no=bool(p.household_no), my_number=bool(p.my_number),
+        include_removed=p.include_removed, drives=driver(p), limit=limit,
+    )
+
+
+def _range(name: str, q: str, end: str = TOP) -> dict[str, str]:
+    """The bounds of "starts with ``q``": [q, q + end)."""
+    return {f"{name}_lo": q, f"{name}_hi": q + end}
+
+
+def _values(p: Parsed) -> dict[str, Any]:
+    """The bound values of ``p``'s statement, by the names ``_template`` gives them."""
+    v: dict[str, Any] = {}
+    if p.my_number:
+        v["number"] = p.my_number
+    if p.household_no:
+        # 世帯番号 as typed, or with the leading zeros of the register's 8-digit numbers.
+        v["households"] = sorted({p.household_no, p.household_no.zfill(8)})
+    if p.resident_code:
+        v["code"] = p.resident_code
+    if p.birth is not None:
+        v["birth"] = p.birth
+    if p.sex:
+        v["sex"] = p.sex
+    if p.address is not None:
+        # After a digit a key holds only digits (above ".") or "-", so [q, q + ".") is q
+        # itself and everything that continues it with "-": 2-1 finds 2-1-5, not 2-12.
+        a = p.address
+        v |= _range("place", a.key, "." if a.numbered else TOP)
+    n = p.name
+    if n is not None and n.split:
+        v |= _range("family", n.family) | _range("given", n.given)
+        v |= _range("family_x", n.family_exact) | _range("given_x", n.given_exact)
+    elif n is not None:
+        v |= _range("part", n.fold) | _range("part_x", n.exact)
+    return v
+
+
+def _prefix(col: Any, name: str) -> ColumnElement[bool]:
+    """``col`` starts with the bound value ``name``: one index range in code-point order."""
+    return and_(col >= bindparam(f"{name}_lo"), col < bindparam(f"{name}_hi"))
+
+
+def _name_arms(kana: bool, split: bool, off: type[_Filter] | None) -> list[ColumnElement[bool]]:
+    """The name condition as arms of an OR, one per index (whole name, 名); ``off`` wraps
+    the columns when the name does not drive."""
+    if kana:
         family, given, whole = R.family_kana_key, R.given_kana_key, R.kana_key
     else:
         family, given, whole = R.family_key, R.given_key, R.name_key
-    if not drives:
-        family, given, whole = _Filter(family), _Filter(given), _Filter(whole)
-    if n.split:
-        return [and_(_prefix(family, n.family), _prefix(given, n.given))]
-    return [_prefix(whole, n.fold), _prefix(given, n.fold)]
+    if off is not None:
+        family, given, whole = off(family), off(given), off(whole)
+    if split:
+        return [and_(_prefix(family, "family"), _prefix(given, "given"))]
+    return [_prefix(whole, "part"), _prefix(given, "part")]
 
 
-def _name_exact(n: NameQuery) -> ColumnElement[bool]:
-    whole, given = (R.kana_exact, R.given_kana_exact) if n.kana else (R.name_exact, R.given_exact)
-    if n.split:
-        return and_(_prefix(whole, n.family_exact), _prefix(given, n.given_exact))
-    return or_(_prefix(whole, n.exact), _prefix(given, n.exact))
+def _name_exact(kana: bool, split: bool) -> ColumnElement[bool]:
+    whole, given = (R.kana_exact, R.given_kana_exact) if kana else (R.name_exact, R.given_exact)
+    if split:
+        return and_(_prefix(whole, "family_x"), _prefix(given, "given_x"))
+    return or_(_prefix(whole, "part_x"), _prefix(given, "part_x"))
 
 
 _COLUMNS = (
@@ -394,44 +479,52 @@ _COLUMNS = (
 )
 
 
-def build_statement(p: Parsed, limit: int) -> Any:
-    """The one SELECT for a parsed, narrow-enough query (exposed for EXPLAIN in benches)."""
+@lru_cache(maxsize=256)
+def _template(f: _Form) -> Any:
+    """The SELECT for one form, its values left as bound parameters (``_values``)."""
     where: list[ColumnElement[bool]] = []
-    if p.name is not None:
-        rank: Any = case((_name_exact(p.name), 0), else_=1).label("rank")
+    if f.name is not None:
+        rank: Any = case((_name_exact(*f.name), 0), else_=1).label("rank")
         order = [rank, R.kana_key, R.id]
     else:
         rank = literal(0).label("rank")
         order = [R.kana_key, R.id]
     stmt = select(*_COLUMNS, rank)
-    if p.my_number:
+    if f.my_number:
         stmt = stmt.join(MyNumberLink.__table__, _L.resident_id == R.id)  # type: ignore[arg-type]
-        where += [_L.number == p.my_number, _L.status == "active"]
-    if p.household_no:
+        where += [_L.number == bindparam("number"), _L.status == "active"]
+    if f.household_no:
         stmt = stmt.join(Household.__table__, _H.id == R.household_id)  # type: ignore[arg-type]
-        # 世帯番号 as typed, or with the leading zeros of the register's 8-digit numbers.
-        where.append(_H.household_no.in_(sorted({p.household_no, p.household_no.zfill(8)})))
-    if p.resident_code:
-        where.append(R.resident_code == p.resident_code)
-    if p.birth is not None:
-        where.append(R.birth_date == p.birth)
-    if p.sex:
-        where.append(R.sex == p.sex)
-    drives = driver(p)
+        where.append(_H.household_no.in_(bindparam("households", expanding=True)))
+    if f.resident_code:
+        where.append(R.resident_code == bindparam("code"))
+    if f.birth:
+        where.append(R.birth_date == bindparam("birth"))
+    if f.sex:
+        where.append(R.sex == bindparam("sex"))
+    # What does not drive filters: off the index on SQLite, and on PostgreSQL too when an
+    # equality drives (a name driving keeps the address as an index condition there).
+    off = _Unindexed if f.drives in ("code", "birth") else _Filter
     place = None
-    if p.address is not None:
-        col = R.block_key if p.address.block else R.address_key
-        place = _address_match(col if drives == "address" else _Filter(col), p.address)
-    if p.name is not None:
+    if f.address is not None:
+        col = R.block_key if f.address[0] else R.address_key
+        place = _prefix(col if f.drives == "address" else off(col), "place")
+    if f.name is not None:
         # The address goes into each arm, so that every arm is one index scan with both
         # ranges in its index condition (PostgreSQL: a BitmapOr of two such scans).
-        arms = _name_arms(p.name, drives == "name")
+        arms = _name_arms(*f.name, off=None if f.drives == "name" else off)
         where.append(or_(*(and_(arm, place) if place is not None else arm for arm in arms)))
     elif place is not None:
         where.append(place)
-    if not p.include_removed:
+    if not f.include_removed:
         where.append(R.status != STATUS_REMOVED)
-    return stmt.where(and_(*where)).order_by(*order).limit(limit)
+    return stmt.where(and_(*where)).order_by(*order).limit(f.limit)
+
+
+def build_statement(p: Parsed, limit: int) -> Any:
+    """The one SELECT for a parsed, narrow-enough query, its values bound (for EXPLAIN in
+    benches; ``search`` runs the shared form with ``_values``, which is the same SQL)."""
+    return _template(_form(p, limit)).params(_values(p))
 
 
 # --- reasons ------------------------------------------------------------------------
@@ -547,43 +640,78 @@ def _hit(p: Parsed, row: Any, rank: int) -> Hit:
 # --- the service --------------------------------------------------------------------
 
 
+class _Lacking(Exception):
+    """A permission the searcher does not hold; raised inside the search's transaction."""
+
+    def __init__(self, perm: Perm, what: str) -> None:
+        super().__init__(str(perm))
+        self.perm, self.what = perm, what
+
+
 def search(db: Database, settings: Settings, ident: Identity, query: LookupQuery) -> SearchResult:
-    """Run one lookup for ``ident``; see the module docstring for every rule."""
+    """Run one lookup for ``ident``; see the module docstring for every rule.
+
+    Everything happens in one write transaction: the live permission check
+    (``auth.access.permissions_on``), purpose, parsing, breadth, the query and the audit
+    event. A missing permission rolls it back and is recorded on its own afterwards (as
+    ``auth.access.require`` does); a too-broad query commits only its refused event.
+    """
     purpose = (query.purpose or "").strip()
-    require(db, ident, Perm.LOOKUP, action=ACTION, what="住民記録の照会", purpose=purpose)
+    needed = [(Perm.LOOKUP, "住民記録の照会")]
     if (query.my_number or "").strip():
-        require(
-            db, ident, Perm.LOOKUP_MY_NUMBER, action=ACTION, what="個人番号による照会",
-            purpose=purpose,
-        )
-    purpose = check_purpose(settings, purpose)
-    parsed = parse_query(query)
-    normalized = parsed.normalized()
-    problem = breadth_problem(parsed)
-    if problem is not None:
-        record_alone(
-            db, ident.actor, ACTION, target="register", purpose=purpose, outcome="refused",
-            severity="warning", details={"query": normalized, "reason": "too_broad"},
-        )
-        raise BadInput(problem)
+        needed.append((Perm.LOOKUP_MY_NUMBER, "個人番号による照会"))
+    problem: str | None = None
+    result: SearchResult | None = None
+    try:
+        with db.write() as s:
+            conn = s.connection()
+            held = permissions_on(conn, ident)
+            for perm, what in needed:
+                if perm not in held:
+                    raise _Lacking(perm, what)
+            purpose = check_purpose(settings, purpose)
+            parsed = parse_query(query)
+            normalized = parsed.normalized()
+            problem = breadth_problem(parsed)
+            if problem is not None:
+                record(
+                    s, ident.actor, ACTION, target="register", purpose=purpose,
+                    outcome="refused", severity="warning",
+                    details={"query": normalized, "reason": "too_broad"},
+                )
+            else:
+                result = _run(s, conn, db, settings, ident, parsed, purpose, normalized)
+    except _Lacking as lack:
+        raise refused(
+            db, ident, lack.perm, action=ACTION, what=lack.what, purpose=purpose
+        ) from None
+    if problem is not None or result is None:
+        raise BadInput(problem or TOO_BROAD)
+    return result
+
+
+def _run(
+    s: Any, conn: Any, db: Database, settings: Settings, ident: Identity, parsed: Parsed,
+    purpose: str, normalized: dict[str, str],
+) -> SearchResult:
+    """The query and its ``register.search`` event, inside the caller's write transaction."""
     cap = max(1, int(settings.lookup_max_results))
-    stmt = build_statement(parsed, cap + 1)
-    with db.write() as s:
-        if not db.is_sqlite:
-            # A prefix range's best plan depends on its value: never a generic plan for
-            # this statement, however often the driver has prepared it.
-            s.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        rows = s.connection().execute(stmt).all()
-        capped = len(rows) > cap
-        rows = rows[:cap]
-        hits = tuple(_hit(parsed, row, row.rank) for row in rows)
-        record(
-            s, ident.actor, ACTION, target="register", purpose=purpose,
-            details={
-                "query": normalized,
-                "residents": [h.resident_id for h in hits],
-                "count": len(hits),
-                "capped": capped,
-            },
-        )
+    stmt = _template(_form(parsed, cap + 1))
+    if not db.is_sqlite:
+        # A prefix range's best plan depends on its value: never a generic plan for
+        # this statement, however often the driver has prepared it.
+        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    rows = conn.execute(stmt, _values(parsed)).all()
+    capped = len(rows) > cap
+    rows = rows[:cap]
+    hits = tuple(_hit(parsed, row, row.rank) for row in rows)
+    record(
+        s, ident.actor, ACTION, target="register", purpose=purpose,
+        details={
+            "query": normalized,
+            "residents": [h.resident_id for h in hits],
+            "count": len(hits),
+            "capped": capped,
+        },
+    )
     return SearchResult(hits=hits, capped=capped, cap=cap, normalized=normalized)
