@@ -46,7 +46,7 @@ async def settle(pilot: Pilot[Any]) -> None:
         await pilot.pause()
 
 
-async def wait_until(pilot: Pilot[Any], check: Callable[[], bool], timeout: float = 15) -> None:
+async def wait_until(pilot: Pilot[Any], check: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
