@@ -444,9 +444,17 @@ def _values(p: Parsed) -> dict[str, Any]:
     return v
 
 
-def _prefix(col: Any, name: str) -> ColumnElement[bool]:
-    """``col`` starts with the bound value ``name``: one index range in code-point order."""
-    return and_(col >= bindparam(f"{name}_lo"), col < bindparam(f"{name}_hi"))
+def _prefix(col: Any, name: str, flipped: bool = False) -> ColumnElement[bool]:
+    """``col`` starts with the bound value ``name``: one index range in code-point order.
+
+    ``flipped`` writes the same range with the operands the other way round
+    (``lo <= col AND hi > col``); see ``_template`` for why.
+    """
+    lo = bindparam(f"{name}_lo", type_=col.type)
+    hi = bindparam(f"{name}_hi", type_=col.type)
+    if flipped:
+        return and_(lo <= col, hi > col)
+    return and_(col >= lo, col < hi)
 
 
 def _name_arms(kana: bool, split: bool, off: type[_Filter] | None) -> list[ColumnElement[bool]]:
@@ -505,17 +513,25 @@ def _template(f: _Form) -> Any:
     # What does not drive filters: off the index on SQLite, and on PostgreSQL too when an
     # equality drives (a name driving keeps the address as an index condition there).
     off = _Unindexed if f.drives in ("code", "birth") else _Filter
-    place = None
+    places: list[ColumnElement[bool]] = []
     if f.address is not None:
         col = R.block_key if f.address[0] else R.address_key
-        place = _prefix(col if f.drives == "address" else off(col), "place")
+        col = col if f.drives == "address" else off(col)
+        # The same range twice, the second written the other way round: PostgreSQL turns
+        # (A AND X) OR (B AND X) into X AND (A OR B) when both X are written alike, and
+        # may then run X alone on the address index (it cannot size the range, see
+        # _Unindexed) and read every row of a town to test the name. Kept whole, each
+        # arm below is one index scan with both ranges in its index condition.
+        places = [_prefix(col, "place"), _prefix(col, "place", flipped=True)]
     if f.name is not None:
         # The address goes into each arm, so that every arm is one index scan with both
         # ranges in its index condition (PostgreSQL: a BitmapOr of two such scans).
         arms = _name_arms(*f.name, off=None if f.drives == "name" else off)
-        where.append(or_(*(and_(arm, place) if place is not None else arm for arm in arms)))
-    elif place is not None:
-        where.append(place)
+        where.append(or_(*(
+            and_(arm, places[i % 2]) if places else arm for i, arm in enumerate(arms)
+        )))
+    elif places:
+        where.append(places[0])
     if not f.include_removed:
         where.append(R.status != STATUS_REMOVED)
     return stmt.where(and_(*where)).order_by(*order).limit(f.limit)
