@@ -62,6 +62,21 @@ class Settings:
     )
     lookup_max_results: int = _doc("most rows a lookup returns (the cap is said on screen)",
                                    default=50)
+    lookup_max_share: float = _doc(
+        "no browsing: the most of the register (a share, by rough per-item shares) a "
+        "query of two partial items may leave; codes and whole names pass alone",
+        default=0.0025,
+    )
+    lookup_whole_name_family_min: int = _doc(
+        "a whole name 「氏 名」 alone: fewest 氏 characters as written", default=2)
+    lookup_whole_name_given_min: int = _doc(
+        "a whole name alone: fewest 名 characters as written", default=1)
+    lookup_whole_name_family_min_kana: int = _doc(
+        "a whole name alone: fewest 氏 characters in kana", default=3)
+    lookup_whole_name_given_min_kana: int = _doc(
+        "a whole name alone: fewest 名 characters in kana", default=2)
+    lookup_address_min_chars: int = _doc(
+        "an address part counts toward narrowing from this many characters", default=2)
     reveal_seconds: float = _doc("how long a revealed My Number stays visible", default=30.0)
     linkage_approvals: int = _doc(
         "reviewers (besides the proposer) who must approve a My Number link; at least 1",

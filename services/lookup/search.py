@@ -13,11 +13,11 @@ What a search does, in order:
 4. **Breadth** (``breadth_problem``; no browsing) — enough alone: a 住民票コード,
    世帯番号 or 個人番号, or a whole name 「氏 名」 typed with a space (氏 ≥ 2 characters
    as written or ≥ 3 kana, 名 ≥ 1 character or ≥ 2 kana). Otherwise two of
-   氏名の一部・生年月日・住所, and together they must leave at most ``MAX_SHARE`` of the
-   register by the rough shares in the tables below (a 1-kana part and a whole town is
+   氏名の一部・生年月日・住所, and together they must leave at most ``lookup_max_share`` of
+   the register by the rough shares in the tables below (a 1-kana part and a whole town is
    too broad; a 1-kana part and 丁目, or 佐藤 and a town, is not). 性別 only filters; an
-   address part counts from 2 characters. The refusal says what to add and is
-   recorded as a refused ``register.search``.
+   address part counts from 2 characters. These limits are settings (``Breadth``).
+   The refusal says what to add and is recorded as a refused ``register.search``.
 5. **Matching** (keys in ``services.lookup.keys``; every comparison is a B-tree range,
    so 1- and 2-character parts work — no trigram index, which finds nothing below 3):
    a name part is a PREFIX of the whole name's key or of the 名's key — kana-only text
@@ -222,14 +222,41 @@ NAME_SHARE = (0.06, 0.03, 0.01, 0.001)  # a written part of 1, 2, 3, 4+ characte
 TOWN_SHARE = (0.07, 0.025, 0.006)  # 町名 with 0, 1, 2+ numbers (若葉町 / 若葉町2 / 若葉町2-1)
 BLOCK_SHARE = (0.3, 0.015, 0.006)  # only 丁目-番地-号 typed: 1, 2, 3 numbers
 BIRTH_SHARE = 0.0002  # one 生年月日
-# The most a query may leave, as a share of the register: 佐藤 + 若葉町 (0.0021),
-# サトウ + 若葉町 and タ + 若葉町2-1 pass; サ + 若葉町 (0.0084), 佐 + 若葉町 (0.0042) and
-# タ + 若葉町2 (0.003) need more.
-MAX_SHARE = 0.0025
-# A whole name alone: (氏, 名) at least this long. The 氏 bounds the index range read
-# (佐藤 or サトウ: 2% of the register); the 名 only narrows inside it.
-WHOLE_NAME_MIN = {True: (3, 2), False: (2, 1)}  # reading?: (氏, 名)
-ADDRESS_MIN_CHARS = 2  # an address part narrows from 2 characters of its key
+
+
+@dataclass(frozen=True)
+class Breadth:
+    """The no-browsing limits (settings ``lookup_max_share``, ``lookup_whole_name_*``,
+    ``lookup_address_min_chars``); the defaults are the ones argued below.
+
+    ``max_share``: the most a query may leave, as a share of the register: 佐藤 + 若葉町
+    (0.0021), サトウ + 若葉町 and タ + 若葉町2-1 pass; サ + 若葉町 (0.0084), 佐 + 若葉町
+    (0.0042) and タ + 若葉町2 (0.003) need more. ``whole_name``: a whole name alone needs
+    (氏, 名) at least this long, as written and in kana; the 氏 bounds the index range
+    read (佐藤 or サトウ: 2% of the register), the 名 only narrows inside it.
+    """
+
+    max_share: float = 0.0025
+    whole_name_written: tuple[int, int] = (2, 1)
+    whole_name_kana: tuple[int, int] = (3, 2)
+    address_min_chars: int = 2  # an address part narrows from 2 characters of its key
+
+    @classmethod
+    def of(cls, settings: Settings) -> Breadth:
+        return cls(
+            max_share=float(settings.lookup_max_share),
+            whole_name_written=(int(settings.lookup_whole_name_family_min),
+                                int(settings.lookup_whole_name_given_min)),
+            whole_name_kana=(int(settings.lookup_whole_name_family_min_kana),
+                             int(settings.lookup_whole_name_given_min_kana)),
+            address_min_chars=int(settings.lookup_address_min_chars),
+        )
+
+    def whole_name_min(self, kana: bool) -> tuple[int, int]:
+        return self.whole_name_kana if kana else self.whole_name_written
+
+
+DEFAULT_BREADTH = Breadth()
 
 TOO_BROAD = "検索条件が広すぎます。"
 
@@ -252,25 +279,25 @@ def address_share(a: AddressQuery) -> float:
     return _pick(TOWN_SHARE, numbers + 1)
 
 
-def _whole_name(name: NameQuery) -> bool:
+def _whole_name(name: NameQuery, limits: Breadth) -> bool:
     """Both 氏 and 名 typed, each long enough to stand alone."""
-    family, given = WHOLE_NAME_MIN[name.kana]
+    family, given = limits.whole_name_min(name.kana)
     return name.split and len(name.family) >= family and len(name.given) >= given
 
 
-def breadth_problem(p: Parsed) -> str | None:
+def breadth_problem(p: Parsed, limits: Breadth = DEFAULT_BREADTH) -> str | None:
     """None when the query is narrow enough to run; else what to add, in Japanese.
 
-    Enough: a 住民票コード, 世帯番号 or 個人番号; a whole name 「氏 名」 (``WHOLE_NAME_MIN``);
-    or two of 氏名の一部・生年月日・住所 whose shares together leave at most ``MAX_SHARE``
-    of the register. 性別 only filters.
+    Enough: a 住民票コード, 世帯番号 or 個人番号; a whole name 「氏 名」 (``limits.whole_name_*``);
+    or two of 氏名の一部・生年月日・住所 whose shares together leave at most
+    ``limits.max_share`` of the register. 性別 only filters.
     """
     if p.has_code:
         return None
-    if p.name is not None and _whole_name(p.name):
+    if p.name is not None and _whole_name(p.name, limits):
         return None
     address = p.address
-    if address is not None and len(address.key) < ADDRESS_MIN_CHARS:
+    if address is not None and len(address.key) < limits.address_min_chars:
         address = None
     shares = [
         x for x in (
@@ -283,14 +310,14 @@ def breadth_problem(p: Parsed) -> str | None:
         product = 1.0
         for x in shares:
             product *= x
-        if product <= MAX_SHARE:
+        if product <= limits.max_share:
             return None
         return (
             f"{TOO_BROAD}氏名をもう少し入力するか（漢字は2文字以上、かなは3文字以上）、"
             "住所を丁目・番地まで、または生年月日を入力してください。"
         )
     if p.name is not None:
-        family, given = WHOLE_NAME_MIN[p.name.kana]
+        family, given = limits.whole_name_min(p.name.kana)
         return (
             f"{TOO_BROAD}氏名の一部に加えて、生年月日・住所のいずれかを入力してください。"
             f"氏名だけで探すときは、氏と名の間を空けて、氏を{family}文字以上、"
@@ -688,7 +715,7 @@ def search(db: Database, settings: Settings, ident: Identity, query: LookupQuery
             purpose = check_purpose(settings, purpose)
             parsed = parse_query(query)
             normalized = parsed.normalized()
-            problem = breadth_problem(parsed)
+            problem = breadth_problem(parsed, Breadth.of(settings))
             if problem is not None:
                 record(
                     s, ident.actor, ACTION, target="register", purpose=purpose,

@@ -423,6 +423,28 @@ def test_narrow_enough_shapes_run(world: World, kw: dict[str, str]) -> None:
     _search(world, **kw)
 
 
+def test_the_breadth_limits_are_settings(world: World) -> None:
+    """A stricter city can ask for more; a looser one for less: the same query, two answers."""
+    strict = world.settings.with_(lookup_max_share=0.001)
+    with pytest.raises(BadInput, match="氏名をもう少し入力するか"):
+        search(world.db, strict, world.people["clerk"],
+               LookupQuery(purpose=PURPOSE, name="佐藤", address="若葉町"))
+    longer = world.settings.with_(lookup_whole_name_family_min=3)
+    with pytest.raises(BadInput, match="氏を3文字以上、名を1文字以上"):
+        search(world.db, longer, world.people["clerk"],
+               LookupQuery(purpose=PURPOSE, name="佐藤 翔"))
+    kana = world.settings.with_(lookup_whole_name_family_min_kana=2,
+                                lookup_whole_name_given_min_kana=1)
+    search(world.db, kana, world.people["clerk"], LookupQuery(purpose=PURPOSE, name="タカ イ"))
+    with pytest.raises(BadInput, match="氏を3文字以上、名を2文字以上"):
+        _search(world, name="タカ イ")
+    with pytest.raises(BadInput, match="住所に加えて"):
+        _search(world, address="若葉", sex="男")
+    with pytest.raises(BadInput, match="丁目・番地まで"):
+        search(world.db, world.settings.with_(lookup_address_min_chars=4),
+               world.people["clerk"], LookupQuery(purpose=PURPOSE, address="若葉", sex="男"))
+
+
 # --- results -----------------------------------------------------------------------
 
 
