@@ -79,6 +79,32 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--exclude-migration", action="store_true",
                         help="初期移行の紐付け (申請の記録がないもの) を含めない")
 
+    hr = sub.add_parser("hr", help="人事異動と職員台帳").add_subparsers(
+        dest="hr_cmd", required=True
+    )
+    hr_import = hr.add_parser(
+        "import", help="人事異動ファイル (CSV, UTF-8 / CP932) を取り込み、権限の変更を計算する"
+    )
+    hr_import.add_argument("file", metavar="FILE.csv")
+    hr_staff = hr.add_parser("staff", help="職員台帳 (CSV) を取り込む (職員番号で追加・更新)")
+    hr_staff.add_argument("file", metavar="FILE.csv")
+    hr_link = hr.add_parser("link", help="職員とアカウントを紐付ける")
+    hr_link.add_argument("staff_no", metavar="職員番号")
+    hr_link.add_argument("login", metavar="ログイン名")
+    hr_rounds = hr.add_parser("rounds", help="異動処理の一覧、または1件の権限変更の明細")
+    hr_rounds.add_argument("round", nargs="?", type=int, metavar="ROUND")
+
+    access = sub.add_parser("access", help="権限の管理と見直し").add_subparsers(
+        dest="access_cmd", required=True
+    )
+    due = access.add_parser(
+        "apply-due", help="発令日を迎えた権限の削除・利用停止を適用する (cron / systemd timer 用)"
+    )
+    due.add_argument("--date", metavar="DATE", help="この日までを適用する (既定: 今日)")
+    policy = access.add_parser("policy-check", help="役割ポリシー (TOML) を検査する")
+    policy.add_argument("file", nargs="?", metavar="FILE.toml",
+                        help="検査するファイル (既定: 設定 role_policy)")
+
     sim = sub.add_parser(
         "jukinet-sim", help="住基ネット照会のシミュレータ (デモ・試験用、ループバックのみ)"
     )
@@ -322,7 +348,15 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "audit": cmd_audit,
     "linkage": cmd_linkage,
     "jukinet-sim": cmd_jukinet_sim,
+    "hr": lambda args: _personnel().cmd_hr(args),
+    "access": lambda args: _personnel().cmd_access(args),
 }
+
+
+def _personnel():  # type: ignore[no-untyped-def]
+    from console import cli_personnel
+
+    return cli_personnel
 
 
 def _crash_log(exc: BaseException) -> Path:

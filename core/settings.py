@@ -82,6 +82,15 @@ class Settings:
         "reviewers (besides the proposer) who must approve a My Number link; at least 1",
         default=1,
     )
+    role_policy: str = _doc(
+        "役割ポリシー TOML (所属・職 → roles); empty: the built-in one "
+        "(services/personnel/default_policy.toml)",
+        default="",
+    )
+    access_confirm_days: float = _doc(
+        "days after an applied rights change before its missing re-confirmation is overdue",
+        default=7.0,
+    )
     report_font: str = _doc(
         "TrueType font embedded in PDF reports (Japanese glyphs needed); "
         "Default: IPAex Gothic (Debian fonts-ipaexfont-gothic)",

@@ -1,0 +1,127 @@
+"""Re-confirmation (再確認) of applied rights changes by a different person.
+
+Each applied grant, revocation, disabling or enabling is marked confirmed, or disputed
+with a comment, by a holder of the review permission (security officer or 所属長) who
+neither applied it nor is its subject. The service refuses self-confirmation (and the
+database refuses it again, by trigger); the first verdict wins and is final.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from auth.access import current_permissions
+from auth.identity import Identity
+from auth.roles import Perm
+from core.clock import now
+from core.db import Database
+from core.errors import BadInput, NotFound, Refused
+from core.settings import Settings
+from logs.audit import record, record_alone
+from services.personnel.models import (
+    APPLIED,
+    AUTOMATIC,
+    CONFIRMED,
+    DISPUTED,
+    PENDING,
+    RightsChange,
+    Staff,
+)
+from services.personnel.rounds import NOT_ALLOWED
+
+_RC: Any = RightsChange.__table__.c  # type: ignore[attr-defined]
+_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
+COMMENT_MAX = 500
+
+
+def confirm_change(db: Database, ident: Identity, line_id: int, verdict: str,
+                   comment: str = "") -> None:
+    """Mark one applied rights change confirmed or disputed (a dispute needs a comment)."""
+    action = f"access.{'dispute' if verdict == DISPUTED else 'confirm'}"
+    target = f"line:{line_id}"
+    comment = (comment or "").strip()
+    problem: Exception | None = None
+    try:
+        if verdict not in (CONFIRMED, DISPUTED):
+            raise BadInput("判定: 確認 (confirmed) か異議 (disputed) を選んでください。")
+        if verdict == DISPUTED and not comment:
+            raise BadInput("コメント: 異議の理由を入力してください。")
+        if len(comment) > COMMENT_MAX:
+            raise BadInput(f"コメント: {COMMENT_MAX}文字以内で入力してください。")
+        with db.write() as s:
+            conn = s.connection()
+            if Perm.ACCESS_CONFIRM not in current_permissions(db, ident):
+                raise Refused(NOT_ALLOWED.format(what="権限変更の再確認"))
+            line = conn.execute(select(RightsChange.__table__).where(  # type: ignore[attr-defined]
+                _RC.id == line_id)).mappings().first()
+            if line is None:
+                raise NotFound(f"権限変更 #{line_id} はありません。")
+            if line["state"] != APPLIED:
+                raise BadInput(f"権限変更 #{line_id}: まだ適用されていないため確認できません。")
+            if line["verdict"]:
+                by = line["confirmed_by"]
+                raise BadInput(f"権限変更 #{line_id}: 既に{by}さんが判定済みです。")
+            if line["applied_by"] == ident.login or line["applied_user"] == ident.user_id:
+                raise Refused(
+                    "自分が適用した権限変更は確認できません。別の確認者に依頼してください。"
+                )
+            subject = conn.execute(select(_S.user_id).where(
+                _S.staff_no == line["staff_no"])).scalar()
+            if subject is not None and subject == ident.user_id:
+                raise Refused("自分自身の権限変更は確認できません。別の確認者に依頼してください。")
+            won = conn.execute(
+                update(RightsChange.__table__).where(  # type: ignore[attr-defined]
+                    _RC.id == line_id, _RC.verdict == "")
+                .values(verdict=verdict, confirmed_by=ident.login, confirmed_user=ident.user_id,
+                        confirmed_at=now(), comment=comment)
+            ).rowcount
+            if not won:
+                raise BadInput(f"権限変更 #{line_id}: 既に判定済みです。")
+            record(s, ident.actor, action, target=target, severity=(
+                "warning" if verdict == DISPUTED else "info"), details={
+                "round": line["round_id"], "staff_no": line["staff_no"],
+                "change": line["action"], "role": line["role"], "comment": comment,
+            })
+    except (BadInput, Refused, NotFound) as exc:
+        problem = exc
+    if problem is not None:
+        record_alone(db, ident.actor, action, target=target, outcome="refused",
+                     severity="warning", details={"reason": str(problem)[:300]})
+        raise problem
+
+
+def waiting(db: Database, settings: Settings, ident: Identity,
+            today: date | None = None) -> list[str]:
+    """What this person must act on, for the home screen: overdue re-confirmations (for
+    holders of the review permission) and due grants not yet applied (for admins)."""
+    perms = current_permissions(db, ident)
+    lines: list[str] = []
+    current = now()
+    day = today or current.astimezone().date()
+    with db.read() as s:
+        conn = s.connection()
+        if Perm.ACCESS_CONFIRM in perms:
+            limit = current - timedelta(days=float(settings.access_confirm_days))
+            overdue = conn.execute(select(func.count()).where(
+                _RC.state == APPLIED, _RC.verdict == "", _RC.applied_at < limit,
+                _RC.applied_by != ident.login)).scalar_one()
+            open_ = conn.execute(select(func.count()).where(
+                _RC.state == APPLIED, _RC.verdict == "", _RC.applied_by != ident.login)
+            ).scalar_one()
+            if overdue:
+                lines.append(
+                    f"期限（{settings.access_confirm_days:g}日）を過ぎた権限変更の再確認が"
+                    f" {overdue:,} 件あります（確認待ち 計 {open_:,} 件）。"
+                )
+            elif open_:
+                lines.append(f"権限変更の再確認待ちが {open_:,} 件あります。")
+        if Perm.ACCESS_ADMIN in perms:
+            due = conn.execute(select(func.count()).where(
+                _RC.state == PENDING, _RC.action.not_in(AUTOMATIC),
+                _RC.effective_on <= day)).scalar_one()
+            if due:
+                lines.append(f"発令日を過ぎた未適用の権限付与が {due:,} 件あります。")
+    return lines

@@ -1,0 +1,303 @@
+"""異動処理: import a personnel-change file as a round, and read rounds back.
+
+``import_round`` checks the whole file (format, then every row against the registry and
+the role policy) before writing anything; a file with any bad row is refused with every
+problem named by line and field, and the refusal is recorded. A good file becomes one
+round: its rows and the planned rights changes, with the ``hr.import`` event, in one
+transaction. Whatever is already due is then applied at once (``apply_due``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from auth.access import current_permissions
+from auth.identity import Identity
+from auth.models import User, UserRole
+from auth.roles import Perm
+from core.actor import Actor
+from core.clock import now
+from core.db import Database
+from core.errors import BadInput, NotFound, Refused
+from core.settings import Settings
+from logs.audit import record, record_alone
+from services.personnel.changefile import read_changes
+from services.personnel.compute import Person, Plan, plan_round
+from services.personnel.models import (
+    ACTION_LABELS,
+    APPLIED,
+    PENDING,
+    STATE_LABELS,
+    VERDICT_LABELS,
+    ChangeRound,
+    PersonnelChange,
+    RightsChange,
+    Staff,
+)
+from services.personnel.policy import load_policy
+
+Who = Identity | Actor
+IMPORT = "hr.import"
+NOT_ALLOWED = "この操作の権限がありません ({what})。"
+
+_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
+_U: Any = User.__table__.c  # type: ignore[attr-defined]
+_UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
+_RC: Any = RightsChange.__table__.c  # type: ignore[attr-defined]
+
+
+def actor_of(db: Database, who: Who, perm: Perm, *, action: str, what: str,
+             target: str = "") -> Actor:
+    """The actor to record; a signed-in user needs ``perm`` now (a refusal is recorded).
+
+    ``Actor`` is the OS operator of a CLI command, trusted like the other admin commands.
+    """
+    if isinstance(who, Actor):
+        return who
+    if perm in current_permissions(db, who):
+        return who.actor
+    record_alone(db, who.actor, action, target=target, outcome="refused", severity="warning",
+                 details={"reason": "permission", "permission": str(perm)})
+    raise Refused(NOT_ALLOWED.format(what=what))
+
+
+def staff_snapshot(conn: Any) -> dict[str, Person]:
+    """Every staff member with their account's state and roles, for ``plan_round``."""
+    roles: dict[int, set[str]] = {}
+    for user_id, role in conn.execute(select(_UR.user_id, _UR.role)):
+        roles.setdefault(user_id, set()).add(role)
+    rows = conn.execute(
+        select(_S.staff_no, _S.name, _S.department, _S.post, _S.status, _S.user_id,
+               _U.disabled).select_from(Staff.__table__.outerjoin(  # type: ignore[attr-defined]
+                   User.__table__, _U.id == _S.user_id))  # type: ignore[attr-defined]
+    )
+    return {
+        r.staff_no: Person(
+            r.staff_no, r.name, r.department, r.post, r.status,
+            has_account=r.user_id is not None,
+            account_enabled=r.user_id is not None and not r.disabled,
+            roles=frozenset(roles.get(r.user_id, ())) if r.user_id is not None else frozenset(),
+        )
+        for r in rows
+    }
+
+
+@dataclass(frozen=True)
+class Imported:
+    round_id: int
+    rows: int
+    people: int
+    revokes: int
+    grants: int
+    applied_now: int
+
+
+def import_round(
+    db: Database, settings: Settings, who: Who, *, name: str, data: bytes,
+    today: date | None = None,
+) -> Imported:
+    """Check ``data`` whole, then write the round; see the module docstring."""
+    from services.personnel.apply import apply_due
+
+    actor = actor_of(db, who, Perm.ACCESS_ADMIN, action=IMPORT, what="異動ファイルの取込",
+                     target=name)
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        policy = load_policy(settings)
+        changes = read_changes(data)
+        with db.write() as s:
+            conn = s.connection()
+            earlier = conn.execute(
+                select(ChangeRound.__table__.c.id).where(  # type: ignore[attr-defined]
+                    ChangeRound.__table__.c.sha256 == digest)  # type: ignore[attr-defined]
+            ).scalar()
+            if earlier is not None:
+                raise BadInput(f"異動ファイル: 同じファイルは取込済みです（異動処理 #{earlier}）。")
+            plan = plan_round(changes.rows, staff_snapshot(conn), policy)
+            if plan.problems:
+                raise BadInput(
+                    "異動ファイルが職員台帳と合わないため、何も取り込んでいません: "
+                    + "。".join(plan.problems[:20]) + "。"
+                    + (f"（ほか {len(plan.problems) - 20} 件）" if len(plan.problems) > 20 else "")
+                )
+            round_id = _write(s, conn, actor, name, digest, changes.encoding, changes.rows, plan)
+    except BadInput as exc:
+        record_alone(db, actor, IMPORT, target=name, outcome="refused", severity="warning",
+                     details={"reason": exc.message[:500], "sha256": digest})
+        raise
+    applied = apply_due(db, settings, actor, today=today)
+    counts = Counter(c.action for c in plan.changes)
+    return Imported(
+        round_id=round_id, rows=len(changes.rows), people=len(plan.people),
+        revokes=counts["revoke"] + counts["disable"], grants=counts["grant"] + counts["enable"],
+        applied_now=applied.rights,
+    )
+
+
+def _write(s: Any, conn: Any, actor: Actor, name: str, digest: str, encoding: str,
+           rows: Any, plan: Plan) -> int:
+    days = [r.effective_on for r in rows]
+    rnd = ChangeRound(
+        source_name=name[:200], sha256=digest, encoding=encoding, rows=len(rows),
+        first_on=min(days), last_on=max(days), imported_by=actor.login, imported_at=now(),
+    )
+    s.add(rnd)
+    s.flush()
+    assert rnd.id is not None
+    pc = PersonnelChange.__table__  # type: ignore[attr-defined]
+    conn.execute(insert(pc), [
+        {"round_id": rnd.id, "line_no": r.line_no, "effective_on": r.effective_on,
+         "staff_no": r.staff_no, "name": r.name, "kind": r.kind,
+         "old_department": r.old_department, "new_department": r.new_department,
+         "old_post": r.old_post, "new_post": r.new_post, "applied_at": None}
+        for r in rows
+    ])
+    ids = dict(conn.execute(select(pc.c.line_no, pc.c.id).where(pc.c.round_id == rnd.id)).all())
+    if plan.changes:
+        conn.execute(insert(RightsChange.__table__), [  # type: ignore[attr-defined]
+            {"round_id": rnd.id, "change_id": ids[c.line_no], "staff_no": c.staff_no,
+             "name": c.name, "effective_on": c.effective_on, "action": c.action,
+             "role": c.role, "reason": c.reason, "state": PENDING, "applied_by": "",
+             "applied_user": None, "applied_at": None, "note": "", "verdict": "",
+             "confirmed_by": "", "confirmed_user": None, "confirmed_at": None, "comment": ""}
+            for c in plan.changes
+        ])
+    counts = Counter(c.action for c in plan.changes)
+    record(s, actor, IMPORT, target=f"round:{rnd.id}", details={
+        "file": name[:200], "sha256": digest, "encoding": encoding, "rows": len(rows),
+        "people": len(plan.people), "changes": dict(sorted(counts.items())),
+    })
+    return rnd.id
+
+
+# --- reading ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    id: int
+    source_name: str
+    imported_by: str
+    imported_at: datetime
+    first_on: date
+    last_on: date
+    rows: int
+    changes: int
+    pending: int
+    applied: int
+    confirmed: int
+    disputed: int
+
+
+@dataclass(frozen=True)
+class RightsLine:
+    id: int
+    round_id: int
+    staff_no: str
+    name: str
+    login: str
+    effective_on: date
+    action: str
+    role: str
+    reason: str
+    state: str
+    applied_by: str
+    applied_at: datetime | None
+    note: str
+    verdict: str
+    confirmed_by: str
+    confirmed_at: datetime | None
+    comment: str
+
+    @property
+    def action_label(self) -> str:
+        return ACTION_LABELS.get(self.action, self.action)
+
+    @property
+    def state_label(self) -> str:
+        if self.state == APPLIED and self.verdict:
+            return VERDICT_LABELS.get(self.verdict, self.verdict)
+        if self.state == APPLIED:
+            return "確認待ち"
+        return STATE_LABELS.get(self.state, self.state)
+
+
+def list_rounds(db: Database, limit: int = 200) -> list[RoundSummary]:
+    cr = ChangeRound.__table__.c  # type: ignore[attr-defined]
+    with db.read() as s:
+        conn = s.connection()
+        rounds = conn.execute(select(ChangeRound.__table__).order_by(  # type: ignore[attr-defined]
+            cr.id.desc()).limit(limit)).mappings().all()
+        stats: dict[int, Counter[str]] = {}
+        for rid, state, verdict, n in conn.execute(
+            select(_RC.round_id, _RC.state, _RC.verdict, func.count())
+            .group_by(_RC.round_id, _RC.state, _RC.verdict)
+        ):
+            c = stats.setdefault(rid, Counter())
+            c["changes"] += n
+            c[state] += n
+            if verdict:
+                c[verdict] += n
+    return [
+        RoundSummary(
+            id=r["id"], source_name=r["source_name"], imported_by=r["imported_by"],
+            imported_at=r["imported_at"], first_on=r["first_on"], last_on=r["last_on"],
+            rows=r["rows"], changes=stats.get(r["id"], Counter())["changes"],
+            pending=stats.get(r["id"], Counter())[PENDING],
+            applied=stats.get(r["id"], Counter())[APPLIED],
+            confirmed=stats.get(r["id"], Counter())["confirmed"],
+            disputed=stats.get(r["id"], Counter())["disputed"],
+        )
+        for r in rounds
+    ]
+
+
+def get_round(db: Database, round_id: int) -> RoundSummary:
+    for r in list_rounds(db, limit=1_000_000):
+        if r.id == round_id:
+            return r
+    raise NotFound(f"異動処理 #{round_id} はありません。")
+
+
+def _lines_query() -> Any:
+    return (
+        select(RightsChange.__table__, _U.login)  # type: ignore[attr-defined]
+        .select_from(
+            RightsChange.__table__  # type: ignore[attr-defined]
+            .outerjoin(Staff.__table__, _S.staff_no == _RC.staff_no)  # type: ignore[attr-defined]
+            .outerjoin(User.__table__, _U.id == _S.user_id)  # type: ignore[attr-defined]
+        )
+    )
+
+
+def _line(m: Any) -> RightsLine:
+    return RightsLine(
+        id=m["id"], round_id=m["round_id"], staff_no=m["staff_no"], name=m["name"],
+        login=m["login"] or "", effective_on=m["effective_on"], action=m["action"],
+        role=m["role"], reason=m["reason"], state=m["state"], applied_by=m["applied_by"],
+        applied_at=m["applied_at"], note=m["note"], verdict=m["verdict"],
+        confirmed_by=m["confirmed_by"], confirmed_at=m["confirmed_at"], comment=m["comment"],
+    )
+
+
+def round_lines(db: Database, round_id: int) -> list[RightsLine]:
+    """The round's rights changes, by date, person and order of application."""
+    with db.read() as s:
+        rows = s.connection().execute(
+            _lines_query().where(_RC.round_id == round_id).order_by(_RC.id)
+        ).mappings().all()
+    return [_line(m) for m in rows]
+
+
+def get_line(db: Database, line_id: int) -> RightsLine:
+    with db.read() as s:
+        m = s.connection().execute(_lines_query().where(_RC.id == line_id)).mappings().first()
+    if m is None:
+        raise NotFound(f"権限変更 #{line_id} はありません。")
+    return _line(m)
