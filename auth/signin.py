@@ -29,6 +29,7 @@ WRONG = "ログイン名またはパスワードが違います。"
 class SessionState(StrEnum):
     ACTIVE = "active"
     ENDED = "ended"
+    REVOKED = "revoked"  # ended because the account's rights changed (a leaver, a mover)
     EXPIRED = "expired"
     DISABLED = "disabled"
 
@@ -225,6 +226,8 @@ def check_session(db: Database, settings: Settings, ident: Identity) -> SessionS
         cs = s.get(ConsoleSession, ident.session_id)
         user = s.get(User, ident.user_id)
         if cs is None or cs.ended_at is not None:
+            if cs is not None and cs.end_reason == "revoked":
+                return SessionState.REVOKED
             return SessionState.ENDED
         expired = aware(cs.started_at) + timedelta(hours=settings.session_max_hours) <= current
         disabled = user is None or user.disabled

@@ -129,7 +129,7 @@ def test_a_leaver_loses_rights_on_the_date_and_an_open_session_ends(
     applied = apply_due(db, settings, Actor.cli(), today=date(2026, 4, 10))
     assert (applied.registry, applied.rights, applied.sessions) == (1, 2, 1)
     assert _roles(db, "sato") == () and _disabled(db, "sato")
-    assert check_session(db, settings, sato) is not SessionState.ACTIVE
+    assert check_session(db, settings, sato) is SessionState.REVOKED
     with pytest.raises(Refused):
         sign_in(db, settings, "sato", PASSWORD)
     with db.read() as s:
