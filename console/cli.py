@@ -104,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     policy = access.add_parser("policy-check", help="役割ポリシー (TOML) を検査する")
     policy.add_argument("file", nargs="?", metavar="FILE.toml",
                         help="検査するファイル (既定: 設定 role_policy)")
+    report = access.add_parser(
+        "report", help="異動処理の権限変更一覧 (帳票) を PDF / CSV で出力する"
+    )
+    report.add_argument("round", type=int, metavar="ROUND", help="異動処理の番号 (#N の N)")
+    report.add_argument("--format", dest="fmt", choices=("pdf", "csv"), default="pdf",
+                        help="出力形式 (既定: pdf)")
+    report.add_argument("--output", metavar="FILE",
+                        help="出力先 (既定: <data_dir>/reports/ の下に新しい名前で)")
 
     sim = sub.add_parser(
         "jukinet-sim", help="住基ネット照会のシミュレータ (デモ・試験用、ループバックのみ)"

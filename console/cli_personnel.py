@@ -123,3 +123,20 @@ def _policy_check(args: argparse.Namespace) -> int:
 
 # Further ``juki access`` subcommands (report, inventory) register here by name.
 EXTRA_ACCESS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def cmd_access_report(args: argparse.Namespace) -> int:
+    """``juki access report ROUND [--format pdf|csv] [--output FILE]``."""
+    from core.actor import Actor
+    from services.personnel.report import export_round_report, title
+
+    ctx = _context()
+    done = export_round_report(ctx.db, ctx.settings, Actor.cli(), args.round, args.fmt,
+                               path=args.output)
+    _out(f"{title(done.round_id)} {done.rows:,} 件を {done.format.upper()} で書き出しました:"
+         f" {done.path}")
+    _out(f"SHA-256: {done.sha256}")
+    return EXIT_OK
+
+
+EXTRA_ACCESS["report"] = cmd_access_report
