@@ -58,6 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("-f", "--follow", action="store_true", help="新しい事象を追い続ける")
     tail.add_argument("--json", action="store_true", help="1行に1つの JSON で出力する")
     tail.add_argument("-n", "--lines", type=int, default=20, help="最初に表示する件数")
+    audit.add_parser("anchor", help="連鎖の末尾 (seq とハッシュ) をアンカーに書く (cron 用)")
+    export = audit.add_parser("export", help="期間の操作ログを JSON lines / CSV で書き出す")
+    export.add_argument("--from", dest="date_from", required=True, metavar="WHEN",
+                        help="開始 (ISO: 2026-04-01、2026-04-01T09:00。時差なしは日本時間)")
+    export.add_argument("--to", dest="date_to", required=True, metavar="WHEN",
+                        help="終了 (この日・この時刻を含む)")
+    export.add_argument("--format", dest="fmt", choices=("jsonl", "csv"), default="jsonl",
+                        help="出力形式 (既定: jsonl)")
+    export.add_argument("--output", metavar="FILE", help="出力先 (既定: 標準出力)")
+    fwd = audit.add_parser("forward", help="操作ログを収集先 (audit_forward_url) へ転送する")
+    fwd.add_argument("--once", action="store_true", help="いまある事象を送り終えたら終わる")
+    fwd.add_argument("--attempts", type=int, default=8,
+                     help="--once で続けて失敗したらあきらめる回数 (既定: 8)")
+    col = audit.add_parser("collector", help="操作ログ収集先のシミュレータ (試験用)")
+    col.add_argument("--host", default="127.0.0.1", help="待ち受けるアドレス (既定: 127.0.0.1)")
+    col.add_argument("--port", type=int, default=8766, help="ポート (既定: 8766。0 は空き番号)")
+    col.add_argument("--out", required=True, metavar="FILE",
+                     help="受信した事象の保存先 (JSON lines)")
 
     linkage = sub.add_parser("linkage", help="個人番号の紐付け").add_subparsers(
         dest="linkage_cmd", required=True
@@ -251,16 +269,29 @@ def _format_event(ev: dict, as_json: bool) -> str:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from core.actor import Actor
-    from logs.audit import events_after, record_alone, verify
+    from logs.audit import events_after, record_alone
 
+    if args.audit_cmd in _AUDIT_MORE:
+        return _AUDIT_MORE[args.audit_cmd](args)
     ctx = _context()
     if args.audit_cmd == "verify":
+        from logs import anchor
+
         started = time.perf_counter()
-        result = verify(ctx.db)
+        checked = anchor.verify(ctx.db, ctx.settings.resolved_audit_anchor)
+        result = checked.result
         took = time.perf_counter() - started
         if result.ok:
             _out(f"操作ログの連鎖は正常です: {result.count} 件 ({took:.2f} 秒)")
-            record_alone(ctx.db, Actor.cli(), "audit.verify", details={"count": result.count})
+            if checked.anchors:
+                _out(f"アンカー {checked.anchors:,} 件とも一致しました"
+                     f" (最新のアンカーは #{checked.anchored_seq})。")
+            elif ctx.settings.resolved_audit_anchor is not None:
+                _out("アンカーがまだないため、末尾の欠落は確かめていません。")
+            record_alone(ctx.db, Actor.cli(), "audit.verify", details={
+                "count": result.count, "anchors": checked.anchors,
+                "anchored_seq": checked.anchored_seq,
+            })
             return EXIT_OK
         _out(f"操作ログの検証に失敗しました: {result.reason} (正常だった件数 {result.count})")
         try:
@@ -286,6 +317,70 @@ def cmd_audit(args: argparse.Namespace) -> int:
             continue
         if not rows:
             time.sleep(0.25)
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    from core.actor import Actor
+    from logs import anchor
+    from logs.audit import record_alone
+
+    ctx = _context()
+    path = ctx.settings.resolved_audit_anchor
+    if path is None:
+        raise BadInput("設定 audit_anchor が '-' (無効) のため、アンカーを書けません。")
+    record_alone(ctx.db, Actor.cli(), "audit.anchor", details={"file": str(path)})
+    written = anchor.anchor_now(ctx.db, path)
+    _out(f"アンカーを書きました: #{written['seq']} {written['hash']} → {path}")
+    return EXIT_OK
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from core.actor import Actor
+    from logs.export import check_period, export_events, parse_bound
+
+    start = parse_bound(args.date_from, field="--from (開始)")
+    end = parse_bound(args.date_to, field="--to (終了)", end=True)
+    check_period(start, end)
+    ctx = _context()
+    done = export_events(
+        ctx.db, Actor.cli(), start=start, end=end, fmt=args.fmt, output=args.output,
+        stdout=sys.stdout.buffer,
+    )
+    summary = f"操作ログ {done.count:,} 件を {args.fmt.upper()} で書き出しました"
+    if done.path is not None:
+        _out(f"{summary}: {done.path}")
+        _out(f"SHA-256: {done.sha256}")
+    else:
+        _err(f"{summary} (SHA-256 {done.sha256})。")
+    return EXIT_OK
+
+
+def cmd_audit_forward(args: argparse.Namespace) -> int:
+    from core.actor import Actor
+    from logs.forward import run
+
+    ctx = _context()
+    st = ctx.settings
+    return run(
+        ctx.db, Actor.cli(), _out, url=st.audit_forward_url,
+        spool=st.resolved_audit_forward_spool, batch=st.audit_forward_batch,
+        backoff_max=st.audit_forward_backoff_max_seconds,
+        timeout=st.audit_forward_timeout_seconds, once=args.once, attempts=args.attempts,
+    )
+
+
+def cmd_audit_collector(args: argparse.Namespace) -> int:
+    from logs.collector import run
+
+    return run(Path(args.out), _out, host=args.host, port=args.port)
+
+
+_AUDIT_MORE: dict[str, Callable[[argparse.Namespace], int]] = {
+    "anchor": cmd_audit_anchor,
+    "export": cmd_audit_export,
+    "forward": cmd_audit_forward,
+    "collector": cmd_audit_collector,
+}
 
 
 def cmd_linkage_report(args: argparse.Namespace) -> int:

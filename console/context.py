@@ -1,4 +1,4 @@
-"""Wiring: settings → database → audit stream, built once per process.
+"""Wiring: settings → database → audit stream and anchors, built once per process.
 
 The database handle is built on first use, not at start: importing SQLAlchemy and
 SQLModel costs about a quarter of a second, and the sign-in screen should paint before
@@ -32,9 +32,14 @@ class Context:
             with self._lock:
                 if self._db is None:
                     from core.db import Database
-                    from logs import stream
+                    from logs import anchor, stream
 
                     stream.configure(self.settings.resolved_audit_jsonl)
+                    anchor.configure(
+                        self.settings.resolved_audit_anchor,
+                        self.settings.audit_anchor_every_events,
+                        self.settings.audit_anchor_every_seconds,
+                    )
                     self._db = Database(
                         self.settings.resolved_database_url,
                         busy_timeout_ms=self.settings.sqlite_busy_timeout_ms,

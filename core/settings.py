@@ -38,6 +38,34 @@ class Settings:
         "Default: <data_dir>/audit.jsonl",
         default="",
     )
+    audit_anchor: str = _doc(
+        "anchor file: the chain head (seq, hash) appended as JSON lines, so a cut tail is "
+        "found; '-' turns it off. Default: <data_dir>/audit-anchor.jsonl",
+        default="",
+    )
+    audit_anchor_every_events: int = _doc(
+        "a process writes an anchor after this many of its events at most", default=1000,
+    )
+    audit_anchor_every_seconds: float = _doc(
+        "a process writes an anchor at its next event once this long has passed", default=60.0,
+    )
+    audit_forward_url: str = _doc(
+        "collector that `juki audit forward` POSTs events to (<url>events); empty: off",
+        default="",
+    )
+    audit_forward_spool: str = _doc(
+        "where `juki audit forward` keeps batches not yet acknowledged and its state. "
+        "Default: <data_dir>/audit-spool",
+        default="",
+    )
+    audit_forward_batch: int = _doc("events in one forwarded batch (spool file)", default=500)
+    audit_forward_backoff_max_seconds: float = _doc(
+        "longest wait between retries while the collector is down (backoff doubles up to it)",
+        default=30.0,
+    )
+    audit_forward_timeout_seconds: float = _doc(
+        "how long one request to the collector may take", default=10.0,
+    )
     sqlite_busy_timeout_ms: int = _doc("SQLite busy timeout in ms", default=30000)
     password_min_length: int = _doc("minimum password length", default=12)
     password_max_length: int = _doc("maximum password length accepted", default=128)
@@ -126,6 +154,20 @@ class Settings:
         if self.audit_jsonl:
             return Path(self.audit_jsonl)
         return self.resolved_data_dir / "audit.jsonl"
+
+    @property
+    def resolved_audit_anchor(self) -> Path | None:
+        if self.audit_anchor == "-":
+            return None
+        if self.audit_anchor:
+            return Path(self.audit_anchor)
+        return self.resolved_data_dir / "audit-anchor.jsonl"
+
+    @property
+    def resolved_audit_forward_spool(self) -> Path:
+        if self.audit_forward_spool:
+            return Path(self.audit_forward_spool)
+        return self.resolved_data_dir / "audit-spool"
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -241,12 +241,18 @@ def record_alone(
 _PENDING = "juki_audit_pending"
 
 
+# Called with each committed event after its stream line; ``logs.anchor`` registers here.
+after_commit: list[Callable[[dict[str, Any]], None]] = []
+
+
 def _emit(ev: dict[str, Any]) -> None:
     # The event is committed; a failing log file must not make the act look failed.
     try:
         stream.emit(ev)
     except Exception as exc:
         stream.report_failure(exc)
+    for hook in after_commit:
+        hook(ev)
 
 
 def _root(txn: SessionTransaction | None) -> SessionTransaction | None:

@@ -55,3 +55,10 @@ def emit(event: dict[str, Any]) -> None:
     if _logger is not None:
         fields = {k: v for k, v in event.items() if k != "details"}
         _logger.info(event["action"], **fields, details=json.loads(event["details"]))
+
+
+def emit_anchor(anchor: dict[str, Any]) -> None:
+    """An anchor (the chain head a process reached) as its own record, not an event: its
+    fields sit under ``anchor`` so a reader deduping events by ``seq`` never mistakes it."""
+    if _logger is not None:
+        _logger.info("audit.anchor", anchor=anchor)
