@@ -122,6 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     policy = access.add_parser("policy-check", help="役割ポリシー (TOML) を検査する")
     policy.add_argument("file", nargs="?", metavar="FILE.toml",
                         help="検査するファイル (既定: 設定 role_policy)")
+    # --- juki access inventory (棚卸し) ---
+    inv = access.add_parser("inventory", help="権限の棚卸し (全アカウントの定期見直し)")
+    inv_sub = inv.add_subparsers(dest="inventory_cmd", required=True)
+    inv_start = inv_sub.add_parser("start", help="棚卸しを始める (全アカウントを記録し判定を依頼)")
+    inv_start.add_argument("--deadline", required=True, metavar="DATE",
+                           help="期限 (例: 令和8年12月25日、R8.12.25、2026-12-25)")
+    inv_list = inv_sub.add_parser("list", help="棚卸しの一覧、または1件のアカウントと判定")
+    inv_list.add_argument("campaign", nargs="?", type=int, metavar="ID")
+    inv_list.add_argument("--flagged", action="store_true",
+                          help="要確認 (長期未使用・契約終了・研修・ひも付きなし) のみ")
+    inv_close = inv_sub.add_parser("close", help="期限後に棚卸しを締める (未判定を報告)")
+    inv_close.add_argument("campaign", type=int, metavar="ID")
+    # --- end juki access inventory ---
     report = access.add_parser(
         "report", help="異動処理の権限変更一覧 (帳票) を PDF / CSV で出力する"
     )
@@ -442,6 +455,13 @@ def cmd_jukinet_sim(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_access_inventory(args: argparse.Namespace) -> int:
+    """``juki access inventory start|list|close`` (棚卸し; console/cli_inventory.py)."""
+    from console.cli_inventory import cmd_inventory
+
+    return cmd_inventory(args)
+
+
 COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     None: cmd_console,
     "demo": cmd_demo,
@@ -452,7 +472,8 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "linkage": cmd_linkage,
     "jukinet-sim": cmd_jukinet_sim,
     "hr": lambda args: _personnel().cmd_hr(args),
-    "access": lambda args: _personnel().cmd_access(args),
+    "access": lambda args: (cmd_access_inventory(args) if args.access_cmd == "inventory"
+                            else _personnel().cmd_access(args)),
 }
 
 

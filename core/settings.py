@@ -119,6 +119,24 @@ class Settings:
         "days after an applied rights change before its missing re-confirmation is overdue",
         default=7.0,
     )
+    inventory_dormant_days: int = _doc(
+        "棚卸し: an account with no sign-in for this many days (since it was made, if never) "
+        "is flagged as dormant",
+        default=90,
+    )
+    inventory_training_months: int = _doc(
+        "棚卸し: staff whose last security training is older than this many months (or "
+        "missing) are flagged",
+        default=12,
+    )
+    inventory_revoke_undecided: bool = _doc(
+        "棚卸し: closing revokes the roles of lines still undecided (otherwise only reported)",
+        default=False,
+    )
+    inventory_suspend_untrained: bool = _doc(
+        "棚卸し: closing suspends (revokes) the roles of staff flagged for overdue training",
+        default=False,
+    )
     report_font: str = _doc(
         "TrueType font embedded in PDF reports (Japanese glyphs needed); "
         "Default: IPAex Gothic (Debian fonts-ipaexfont-gothic)",

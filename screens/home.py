@@ -3,23 +3,36 @@
 Workspaces appear here (and get their F-key in the Footer) only when they exist and
 one of the user's roles holds the permission they need — see ``screens.workspaces``.
 Until then the screen says so and lists what the roles allow.
+
+「対応が必要なこと」 lists what this person must act on (overdue re-confirmations of
+rights changes, grants waiting for an admin), as ``services.personnel.confirm.waiting``
+words it, fetched in a worker each time the screen comes to the front.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from auth.roles import Perm
+from core.errors import JukiError
 from core.inert import as_text
-from screens.widgets import WorkspaceEnv, message_text, perm_label, roles_text
+from screens.widgets import (
+    WorkspaceEnv,
+    log_unexpected,
+    message_text,
+    perm_label,
+    roles_text,
+)
 from screens.workspaces import Workspace, workspaces_for
 
 EMPTY = "利用できる業務画面はまだありません。"
 EMPTY_HINT = "業務画面が用意されると、役割に応じてここに表示され、F キーで開けます。"
+TODO_TITLE = "対応が必要なこと"
 
 
 def _row(label: str, value: object) -> Text:
@@ -34,6 +47,8 @@ class HomeScreen(Screen[None]):
     def __init__(self, env: WorkspaceEnv) -> None:
         super().__init__()
         self.env = env
+        self.todo: list[str] = []
+        """What the home screen now says this person must act on (plain lines)."""
         self.workspaces: list[Workspace] = workspaces_for(env.identity.permissions)
         for ws in self.workspaces:
             # One binding per offered workspace, so the Footer shows exactly these keys.
@@ -57,6 +72,8 @@ class HomeScreen(Screen[None]):
                 ]),
                 id="who",
             )
+            yield Static(TODO_TITLE, classes="section-title", id="todo-title")
+            yield Static("", id="todo")
             yield Static("業務画面", classes="section-title")
             if self.workspaces:
                 lines = [
@@ -81,6 +98,31 @@ class HomeScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.env.identity.login
+        self._show_todo([])
+
+    def on_screen_resume(self) -> None:
+        """In front again (signed in, a workspace closed, unlocked): ask anew."""
+        self._load_todo()
+
+    @work(thread=True, exclusive=True, group="home-todo", exit_on_error=False)
+    def _load_todo(self) -> None:
+        from services.personnel.confirm import waiting
+
+        env = self.env
+        try:
+            lines = waiting(env.db, env.settings, env.identity)
+        except JukiError as exc:
+            lines = [exc.message]
+        except Exception as exc:
+            lines = [log_unexpected(env.settings, exc)]
+        self.app.call_from_thread(self._show_todo, lines)
+
+    def _show_todo(self, lines: list[str]) -> None:
+        self.todo = list(lines)
+        self.query_one("#todo-title").display = bool(lines)
+        todo = self.query_one("#todo", Static)
+        todo.display = bool(lines)
+        todo.update(Text("\n").join([Text("・") + message_text(line, "bold") for line in lines]))
 
     def action_open_workspace(self, name: str) -> None:
         for ws in self.workspaces:

@@ -1,4 +1,4 @@
-"""個人番号の紐付け: the proposal form (起票), the review screen (確認) and the comment dialog.
+"""個人番号の紐付け: the proposal form (起票) and the review screen (確認).
 
 The screens help; ``services.linkage.proposals`` decides. The form sends what the clerk
 typed, untouched, and shows the service's refusal as it is worded (a bad check digit:
@@ -42,7 +42,13 @@ from textual.widgets import (
 from core.errors import BadInput, JukiError
 from core.inert import as_text
 from screens.resident import RESTRICTED_MARK, RESTRICTED_STYLE
-from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected, message_text
+from screens.widgets import (
+    CommentDialog,
+    MessageLine,
+    WorkspaceEnv,
+    log_unexpected,
+    message_text,
+)
 from services.linkage.items import ItemRow
 from services.linkage.models import (
     KIND_LABELS,
@@ -161,58 +167,6 @@ def resident_title(name: str, restricted: bool, label: str = "") -> Text:
         parts += [Text(RESTRICTED_MARK, style=RESTRICTED_STYLE), " "]
     parts.append(as_text(name, "bold"))
     return Text.assemble(*parts)
-
-
-# --- the comment dialog ----------------------------------------------------------------
-
-
-class CommentDialog(ModalScreen[str | None]):
-    """Asks the reviewer's comment; Esc or 取消 returns None.
-
-    An empty comment is passed on: whether one is required (reject, or any item
-    differing) is the service's rule, and the review screen shows its message.
-    """
-
-    DEFAULT_CSS = """
-    CommentDialog { align: center middle; }
-    CommentDialog #comment-box {
-        width: 76; height: auto; padding: 1 2;
-        border: thick $warning; background: $surface;
-    }
-    CommentDialog #comment-title { text-style: bold; color: $warning; margin-bottom: 1; }
-    CommentDialog #comment-prompt { margin-bottom: 1; }
-    CommentDialog #comment-buttons { height: auto; margin-top: 1; }
-    CommentDialog #comment-buttons Button { margin-right: 2; }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "取消", id="comment.cancel"),
-    ]
-    AUTO_FOCUS = "#comment"
-
-    def __init__(self, title: str, prompt: str, *, ok_label: str) -> None:
-        super().__init__()
-        self.title_text = title
-        self.prompt_text = prompt
-        self.ok_label = ok_label
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="comment-box"):
-            yield Static(as_text(self.title_text), id="comment-title")
-            yield Static(message_text(self.prompt_text), id="comment-prompt")
-            yield Input(id="comment", max_length=COMMENT_MAX, placeholder="コメント")
-            with Horizontal(id="comment-buttons"):
-                yield Button(self.ok_label, id="comment-ok", variant="warning")
-                yield Button("取消", id="comment-cancel")
-        yield Footer()
-
-    @on(Input.Submitted, "#comment")
-    @on(Button.Pressed, "#comment-ok")
-    def _submit(self) -> None:
-        self.dismiss(self.query_one("#comment", Input).value.strip())
-
-    @on(Button.Pressed, "#comment-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 # --- the proposal form -----------------------------------------------------------------
@@ -833,7 +787,8 @@ class ReviewScreen(Screen[None]):
                 return
             self._start(verdict, comment)
 
-        self.app.push_screen(CommentDialog(title, prompt, ok_label=ok), chosen)
+        dialog = CommentDialog(title, prompt, ok_label=ok, max_length=COMMENT_MAX)
+        self.app.push_screen(dialog, chosen)
 
     def _start(self, verdict: str, comment: str) -> None:
         self.busy = True

@@ -2,6 +2,7 @@
 
 The password check (argon2, ~100 ms) runs in a thread worker so the screen keeps
 painting; the service records every attempt, and this screen only shows its answer.
+``services.personnel.apply.sign_in_checked`` applies due revocations before the check.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from auth.identity import Identity
-from core.errors import Refused
+from core.errors import JukiError
 from core.settings import Settings
 from screens.widgets import Desk, MessageLine, log_unexpected
 
@@ -106,11 +107,14 @@ class SignInScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="signin", exit_on_error=False)
     def _attempt(self, login: str, password: str) -> None:
-        from auth.signin import sign_in  # the database layer loads after the first paint
+        # The database layer loads after the first paint. Rights changes that are due
+        # (a leaver's 発令日) are applied first, so a leaver is refused even before cron.
+        from services.personnel.apply import sign_in_checked
 
         try:
-            identity = sign_in(self.desk.db, self.settings, login, password, self.client_addr)
-        except Refused as exc:
+            identity = sign_in_checked(self.desk.db, self.settings, login, password,
+                                       self.client_addr)
+        except JukiError as exc:
             self.app.call_from_thread(self._refused, exc.message)
             return
         except Exception as exc:

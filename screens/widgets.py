@@ -1,4 +1,5 @@
-"""Pieces shared by the screens: labels, the inert message line, the unexpected-error path.
+"""Pieces shared by the screens: labels, the inert message line, the comment dialog,
+the unexpected-error path.
 
 Everything shown here that did not come from our own constants passes ``core.inert``.
 """
@@ -10,10 +11,15 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from rich.text import Text
-from textual.widgets import Static
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Static
 
 from auth.identity import Identity
 from auth.roles import Perm, role_label
@@ -77,6 +83,57 @@ class MessageLine(Static):
         self.plain = ""
         self.set_classes("")
         self.update("")
+
+
+class CommentDialog(ModalScreen[str | None]):
+    """Asks a comment before a recorded decision; Esc or 取消 returns None.
+
+    An empty comment is passed on: whether one is required (a rejected link, a disputed
+    rights change) is the service's rule, and the calling screen shows its message.
+    Shared by the linkage review and the access review.
+    """
+
+    DEFAULT_CSS = """
+    CommentDialog { align: center middle; }
+    CommentDialog #comment-box {
+        width: 76; height: auto; padding: 1 2;
+        border: thick $warning; background: $surface;
+    }
+    CommentDialog #comment-title { text-style: bold; color: $warning; margin-bottom: 1; }
+    CommentDialog #comment-prompt { margin-bottom: 1; }
+    CommentDialog #comment-buttons { height: auto; margin-top: 1; }
+    CommentDialog #comment-buttons Button { margin-right: 2; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "取消", id="comment.cancel"),
+    ]
+    AUTO_FOCUS = "#comment"
+
+    def __init__(self, title: str, prompt: str, *, ok_label: str, max_length: int = 2000) -> None:
+        super().__init__()
+        self.title_text = title
+        self.prompt_text = prompt
+        self.ok_label = ok_label
+        self.max_length = max_length
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="comment-box"):
+            yield Static(as_text(self.title_text), id="comment-title")
+            yield Static(message_text(self.prompt_text), id="comment-prompt")
+            yield Input(id="comment", max_length=self.max_length, placeholder="コメント")
+            with Horizontal(id="comment-buttons"):
+                yield Button(self.ok_label, id="comment-ok", variant="warning")
+                yield Button("取消", id="comment-cancel")
+        yield Footer()
+
+    @on(Input.Submitted, "#comment")
+    @on(Button.Pressed, "#comment-ok")
+    def _submit(self) -> None:
+        self.dismiss(self.query_one("#comment", Input).value.strip())
+
+    @on(Button.Pressed, "#comment-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class Desk(Protocol):

@@ -22,6 +22,7 @@ from screens.widgets import WorkspaceEnv
 WORKSPACE_MODULES: tuple[str, ...] = (
     "screens.lookup",  # 住民記録照会 (F2)
     "screens.linkage",  # 個人番号紐付け (F3)
+    "screens.access_review",  # 権限見直し (F4)
 )
 
 

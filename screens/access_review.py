@@ -1,0 +1,271 @@
+"""権限見直し (F4): the change rounds (異動処理), importing a personnel-change file.
+
+The list is the service's (``services.personnel.rounds.list_rounds``): newest round first,
+a page at a time, each with its file, 発令日 span, who imported it and its counts (changes,
+未適用, 確認待ち, 確認済み, 異議あり). Enter opens the round (``screens.access_round``).
+
+``i`` asks for the path of a change file on the server; the file is read and handed to
+``import_round`` in a worker. The service checks the whole file first, so a bad file
+writes nothing, and its refusal (every bad row by line and field) is shown as worded.
+Offered to holders of ``Perm.ACCESS_ADMIN`` or ``Perm.ACCESS_CONFIRM``; the services
+check again on every call.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from auth.roles import Perm
+from core.errors import BadInput, JukiError
+from core.inert import as_text
+from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
+from screens.workspaces import Workspace, register_workspace
+from services.jp.wareki import format_wareki
+from services.personnel.rounds import Imported, RoundSummary
+from services.reports.output import wareki_datetime
+
+PAGE = 50
+ROUND_COLUMNS = ("異動処理", "ファイル", "発令日", "取込者", "取込日時", "行数", "変更",
+                 "未適用", "確認待ち", "確認済み", "異議あり")
+LOADING = "読み込んでいます…"
+EMPTY = "異動処理はまだありません。i で異動ファイルを取り込めます。"
+COUNT = "異動処理 {first}〜{last}件目 (新しい順、{page}頁)"
+IMPORT_PROMPT = "サーバー上の異動ファイルのパス (Enter で取込、Esc で取消)"
+IMPORTING = "取り込んでいます…"
+IMPORTED = ("異動処理 #{id} を取り込みました: {rows}行、{people}人、削除・利用停止 {revokes}件、"
+            "付与・利用再開 {grants}件 (うち発令日を過ぎて適用済み {now}件)。")
+NO_PATH = "異動ファイル: パスを入力してください。"
+UNREADABLE = "異動ファイル: {path} を読めません ({why})。"
+NOT_A_FILE = "異動ファイル: {path} はファイルではありません。"
+TOO_BIG = "異動ファイル: {path} は大きすぎます ({mb} MB まで)。"
+MAX_MB = 50
+
+
+def span_text(first: date, last: date) -> str:
+    """令和8年4月1日, or 令和8年4月1日〜令和8年4月10日 for a round over several days."""
+    a, b = format_wareki(first), format_wareki(last)
+    return a if a == b else f"{a}〜{b}"
+
+
+def round_cells(r: RoundSummary) -> list[Text]:
+    """One round (the file name and login came from outside: inert)."""
+    waiting = r.applied - r.confirmed - r.disputed
+    return [
+        as_text(f"#{r.id}", "bold"),
+        as_text(r.source_name),
+        as_text(span_text(r.first_on, r.last_on)),
+        as_text(r.imported_by),
+        as_text(wareki_datetime(r.imported_at)),
+        as_text(f"{r.rows:,}"),
+        as_text(f"{r.changes:,}"),
+        as_text(f"{r.pending:,}", "bold" if r.pending else "dim"),
+        as_text(f"{waiting:,}", "bold yellow" if waiting else "dim"),
+        as_text(f"{r.confirmed:,}", "green" if r.confirmed else "dim"),
+        as_text(f"{r.disputed:,}", "bold red" if r.disputed else "dim"),
+    ]
+
+
+def read_change_file(raw: str) -> tuple[str, bytes]:
+    """(file name, bytes) of the path typed; BadInput naming the field when unusable."""
+    text = raw.strip()
+    if not text:
+        raise BadInput(NO_PATH)
+    path = Path(text).expanduser()
+    try:
+        if not path.is_file():
+            raise BadInput(NOT_A_FILE.format(path=text))
+        if path.stat().st_size > MAX_MB * 1024 * 1024:
+            raise BadInput(TOO_BIG.format(path=text, mb=MAX_MB))
+        return path.name, path.read_bytes()
+    except OSError as exc:
+        raise BadInput(UNREADABLE.format(path=text, why=exc.strerror or type(exc).__name__)) \
+            from None
+
+
+class AccessReviewScreen(Screen[None]):
+    """The rounds. Keys: Enter open, i import, n/p pages, r reload, Esc back."""
+
+    CSS_PATH = "access_review.tcss"
+    AUTO_FOCUS = "#rounds"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "戻る", id="access.back"),
+        Binding("i", "import_file", "取込", id="access.import"),
+        Binding("n", "page(1)", "次頁", id="access.next_page"),
+        Binding("p", "page(-1)", "前頁", id="access.prev_page"),
+        Binding("r", "reload", "再読込", id="access.reload"),
+    ]
+
+    def __init__(self, env: WorkspaceEnv) -> None:
+        super().__init__()
+        self.env = env
+        self.page = 0
+        self.rounds: list[RoundSummary] = []
+        """The rounds on this page, in table order."""
+        self.has_next = False
+        self._seq = 0
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        yield MessageLine(id="access-message")
+        yield Input(id="import-path", placeholder=IMPORT_PROMPT)
+        yield Static("", id="rounds-count")
+        yield DataTable(id="rounds", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "権限見直し"
+        self.query_one("#rounds", DataTable).add_columns(*ROUND_COLUMNS)
+        self.query_one("#import-path").display = False
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    # --- loading ---------------------------------------------------------------------
+
+    def action_reload(self) -> None:
+        self._seq += 1
+        self.query_one("#rounds-count", Static).update(as_text(LOADING, "dim"))
+        self._load(self._seq, self.page)
+
+    def action_page(self, step: int) -> None:
+        if (step > 0 and not self.has_next) or (step < 0 and self.page == 0):
+            return
+        self.page += step
+        self.action_reload()
+
+    @work(thread=True, exclusive=True, group="access-rounds", exit_on_error=False)
+    def _load(self, seq: int, page: int) -> None:
+        from services.personnel.rounds import list_rounds
+
+        env = self.env
+        try:
+            rows = list_rounds(env.db, limit=(page + 1) * PAGE + 1)
+        except JukiError as exc:
+            self.app.call_from_thread(self._failed, seq, exc.message)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self._failed, seq, log_unexpected(env.settings, exc))
+            return
+        self.app.call_from_thread(self._loaded, seq, page, rows)
+
+    def _failed(self, seq: int, message: str) -> None:
+        if seq == self._seq:
+            self.query_one("#rounds-count", Static).update("")
+            self.say(message)
+
+    def _loaded(self, seq: int, page: int, rows: list[RoundSummary]) -> None:
+        if seq != self._seq:
+            return
+        shown = rows[page * PAGE:(page + 1) * PAGE]
+        if not shown and page > 0:  # the page emptied (cannot shrink today, but be safe)
+            self.page = 0
+            self.action_reload()
+            return
+        self.rounds, self.has_next = shown, len(rows) > (page + 1) * PAGE
+        table = self.query_one("#rounds", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for r in shown:
+            table.add_row(*round_cells(r), key=str(r.id))
+        table.refresh(layout=True)
+        if shown:
+            table.move_cursor(row=min(keep, len(shown) - 1))
+        count = self.query_one("#rounds-count", Static)
+        count.update(as_text(COUNT.format(first=page * PAGE + 1, last=page * PAGE + len(shown),
+                                          page=page + 1), "bold") if shown
+                     else as_text(EMPTY, "dim"))
+
+    # --- opening a round ---------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#rounds")
+    def _chosen(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            from screens.access_round import AccessRoundScreen
+
+            self.app.push_screen(AccessRoundScreen(self.env, int(event.row_key.value)))
+
+    # --- importing ---------------------------------------------------------------------
+
+    def action_import_file(self) -> None:
+        field = self.query_one("#import-path", Input)
+        field.display = True
+        field.focus()
+
+    def action_back(self) -> None:
+        """Esc in the path field closes the field; elsewhere it leaves the workspace."""
+        field = self.query_one("#import-path", Input)
+        if field.display and self.focused is field:
+            self._close_import()
+            return
+        self.dismiss()
+
+    def _close_import(self) -> None:
+        field = self.query_one("#import-path", Input)
+        field.value = ""
+        field.display = False
+        self.query_one("#rounds", DataTable).focus()
+
+    @on(Input.Submitted, "#import-path")
+    def _submit_import(self, event: Input.Submitted) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        self.say(IMPORTING, "info")
+        self._import(event.value)
+
+    @work(thread=True, exclusive=True, group="access-import", exit_on_error=False)
+    def _import(self, raw: str) -> None:
+        from services.personnel.rounds import import_round
+
+        env = self.env
+        try:
+            name, data = read_change_file(raw)
+            done = import_round(env.db, env.settings, env.identity, name=name, data=data)
+        except JukiError as exc:
+            self.app.call_from_thread(self._import_refused, exc.message)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self._import_refused, log_unexpected(env.settings, exc))
+            return
+        self.app.call_from_thread(self._imported, done)
+
+    def _import_refused(self, message: str) -> None:
+        self.busy = False
+        self.say(message)
+        self.notify(message, title="取込できません", severity="error", markup=False)
+
+    def _imported(self, done: Imported) -> None:
+        self.busy = False
+        line = IMPORTED.format(id=done.round_id, rows=done.rows, people=done.people,
+                               revokes=done.revokes, grants=done.grants, now=done.applied_now)
+        self.say(line, "info")
+        self.notify(line, title="取込", markup=False)
+        self._close_import()
+        self.page = 0
+        self.action_reload()
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def say(self, message: object, kind: str = "error") -> None:
+        self.query_one(MessageLine).show(message, kind)
+
+    @property
+    def message(self) -> str:
+        return self.query_one(MessageLine).plain
+
+
+WORKSPACE = register_workspace(Workspace(
+    name="access", key="f4", title="権限見直し",
+    needs=(Perm.ACCESS_ADMIN, Perm.ACCESS_CONFIRM), open=AccessReviewScreen,
+    help="人事異動に伴う権限変更の適用・再確認・帳票",
+))
