@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--port", type=int, default=8766, help="ポート (既定: 8766。0 は空き番号)")
     col.add_argument("--out", required=True, metavar="FILE",
                      help="受信した事象の保存先 (JSON lines)")
+    watch = audit.add_parser("watch", help="警告ルールで新しい事象を監視し、警告を記録する")
+    watch.add_argument("--once", action="store_true", help="いまある事象を判定し終えたら終わる")
 
     linkage = sub.add_parser("linkage", help="個人番号の紐付け").add_subparsers(
         dest="linkage_cmd", required=True
@@ -388,11 +390,19 @@ def cmd_audit_collector(args: argparse.Namespace) -> int:
     return run(Path(args.out), _out, host=args.host, port=args.port)
 
 
+def _watch(args: argparse.Namespace) -> int:
+    from services.alerts.engine import watch
+
+    ctx = _context()
+    return watch(ctx.db, ctx.settings, _out, once=args.once)
+
+
 _AUDIT_MORE: dict[str, Callable[[argparse.Namespace], int]] = {
     "anchor": cmd_audit_anchor,
     "export": cmd_audit_export,
     "forward": cmd_audit_forward,
     "collector": cmd_audit_collector,
+    "watch": lambda args: _watch(args),
 }
 
 

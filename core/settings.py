@@ -137,6 +137,28 @@ class Settings:
         "棚卸し: closing suspends (revokes) the roles of staff flagged for overdue training",
         default=False,
     )
+    alert_opens_per_hour: int = _doc(
+        "alert: distinct residents one user opens within an hour", default=50)
+    alert_work_hours: str = _doc(
+        "alert: working hours (JST) as HH:MM-HH:MM; activity outside them is flagged",
+        default="08:00-19:00",
+    )
+    alert_work_days: tuple[str, ...] = _doc(
+        "alert: working weekdays (mon…sun); national holidays (jpholiday) are off too",
+        default=("mon", "tue", "wed", "thu", "fri"),
+    )
+    alert_closed_days: tuple[str, ...] = _doc(
+        "alert: further office closures as MM-DD (年末年始)",
+        default=("12-29", "12-30", "12-31", "01-02", "01-03"),
+    )
+    alert_failed_signins: int = _doc(
+        "alert: failed sign-ins of one login, then a success, within the window", default=3)
+    alert_failed_window_minutes: float = _doc(
+        "alert: the window for failed sign-ins before a success", default=30.0)
+    alert_users_per_resident_day: int = _doc(
+        "alert: distinct users opening the same resident on one day", default=5)
+    alert_scan_seconds: float = _doc(
+        "how often `juki audit watch` looks for new events", default=1.0)
     report_font: str = _doc(
         "TrueType font embedded in PDF reports (Japanese glyphs needed); "
         "Default: IPAex Gothic (Debian fonts-ipaexfont-gothic)",

@@ -35,6 +35,8 @@ EMPTY_HINT = "業務画面が用意されると、役割に応じてここに表
 TODO_TITLE = "対応が必要なこと"
 
 
+HOME_REFRESH_SECONDS = 30.0
+
 def _row(label: str, value: object) -> Text:
     return Text.assemble((f"{label:　<6}", "bold"), as_text(value))
 
@@ -99,6 +101,7 @@ class HomeScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = self.env.identity.login
         self._show_todo([])
+        self.set_interval(HOME_REFRESH_SECONDS, self._load_todo)  # alerts arrive meanwhile
 
     def on_screen_resume(self) -> None:
         """In front again (signed in, a workspace closed, unlocked): ask anew."""
@@ -106,11 +109,13 @@ class HomeScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="home-todo", exit_on_error=False)
     def _load_todo(self) -> None:
+        from services.alerts.engine import alert_lines
         from services.personnel.confirm import waiting
 
         env = self.env
         try:
-            lines = waiting(env.db, env.settings, env.identity)
+            lines = alert_lines(env.db, env.identity)
+            lines += waiting(env.db, env.settings, env.identity)
         except JukiError as exc:
             lines = [exc.message]
         except Exception as exc:

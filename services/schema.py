@@ -27,6 +27,7 @@ def metadata() -> MetaData:
     """Every table of every layer, imported so the metadata is whole."""
     import auth.models  # noqa: F401
     import logs.audit  # noqa: F401
+    import services.alerts.models
     import services.linkage.models
     import services.personnel.inventory_models
     import services.personnel.models

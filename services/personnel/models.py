@@ -59,6 +59,10 @@ class Staff(SQLModel, table=True):
     status: str = Field(default=ACTIVE, max_length=8)
     training_on: date | None = Field(default=None, sa_type=Date)
     left_on: date | None = Field(default=None, sa_type=Date)
+    # 住民票コード of the staff member's own register record, when they live in the city:
+    # an alert rule watches for staff opening their own record or their family's.
+    resident_code: str = Field(default="", max_length=11,
+                               sa_column_kwargs={"server_default": ""})
     user_id: int | None = Field(default=None, foreign_key="app_user.id", unique=True)
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))
 

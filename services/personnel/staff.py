@@ -1,7 +1,8 @@
 """The staff registry (職員): load it from the personnel system's list, link accounts.
 
 The list is a CSV (UTF-8 or CP932) with the columns 職員番号, 氏名, 氏名カナ, 所属, 職,
-雇用区分, 契約終了日, 状態, 研修受講日 and optionally ログイン名 (links the account). It
+雇用区分, 契約終了日, 状態, 研修受講日 and optionally ログイン名 (links the account) and
+住民票コード (the person's own register record, watched by an alert rule). It
 is checked whole first; rows are added or updated by 職員番号 in one transaction.
 """
 
@@ -29,7 +30,7 @@ from services.personnel.rounds import Who, actor_of
 
 COLUMNS = ("職員番号", "氏名", "氏名カナ", "所属", "職", "雇用区分", "契約終了日", "状態",
            "研修受講日")
-OPTIONAL = ("ログイン名",)
+OPTIONAL = ("ログイン名", "住民票コード")
 _S: Any = Staff.__table__.c  # type: ignore[attr-defined]
 _U: Any = User.__table__.c  # type: ignore[attr-defined]
 
@@ -78,6 +79,9 @@ def _rows(data: bytes) -> list[dict[str, Any]]:
         employment = v["雇用区分"] or "正規"
         if employment not in EMPLOYMENT_TYPES:
             errs.append(f"{where} 雇用区分: {'・'.join(EMPLOYMENT_TYPES)} のいずれかです")
+        code = v.get("住民票コード", "")
+        if code and not (code.isascii() and code.isdigit() and len(code) == 11):
+            errs.append(f"{where} 住民票コード: 11桁の数字で入力してください")
         status = v["状態"] or "在職"
         if status not in STAFF_STATUSES:
             errs.append(f"{where} 状態: {'・'.join(STAFF_STATUSES)} のいずれかです")
@@ -86,7 +90,7 @@ def _rows(data: bytes) -> list[dict[str, Any]]:
             "post": v["職"], "employment": employment, "status": status,
             "contract_end": _date(v["契約終了日"], "契約終了日", where, errs),
             "training_on": _date(v["研修受講日"], "研修受講日", where, errs),
-            "login": v.get("ログイン名", ""), "where": where,
+            "login": v.get("ログイン名", ""), "resident_code": code, "where": where,
         })
     if errs:
         raise BadInput("職員ファイルに誤りがあるため、何も取り込んでいません: "
@@ -124,7 +128,8 @@ def import_staff(db: Database, who: Who, *, name: str, data: bytes) -> StaffLoad
             new_rows = []
             for r in rows:
                 values = {k: r[k] for k in ("name", "kana", "department", "post", "employment",
-                                            "status", "contract_end", "training_on")}
+                                            "status", "contract_end", "training_on",
+                                            "resident_code")}
                 if r["login"]:
                     values["user_id"] = users[r["login"]]
                     linked += 1

@@ -32,3 +32,11 @@ def test_the_timer_triggers_it_and_catches_up() -> None:
     text = (DEPLOY / "juki-apply-due.timer").read_text("utf-8")
     assert "OnCalendar=*-*-* 00:01:00" in text and "Persistent=true" in text
     assert "WantedBy=timers.target" in text
+
+
+def test_the_alert_scanner_service_runs_audit_watch_and_restarts() -> None:
+    svc = _unit("juki-alerts.service")
+    argv = shlex.split(svc["Service"]["ExecStart"])
+    args = build_parser().parse_args(argv[1:])
+    assert (args.cmd, args.audit_cmd, args.once) == ("audit", "watch", False)
+    assert svc["Service"]["Restart"] == "always" and svc["Service"]["User"] != "root"

@@ -76,3 +76,25 @@ async def test_names_are_shown_literally_never_as_markup(ctx: Context) -> None:
         shown = screen_text(app)
         assert "[b]山田[/b][@click=app.quit]" in shown
         assert "[red]市民課[/red]" in shown
+
+
+async def test_a_security_officer_sees_the_alert_count_a_clerk_does_not(ctx: Context) -> None:
+    from core.actor import Actor
+    from logs.audit import record_alone
+    from tests.screens.drive import wait_until
+
+    make_user(ctx.db, ctx.settings, "sec1", name="安全太郎", roles=("security_officer",))
+    make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
+    scanner = Actor(login="system:alerts")
+    for _ in range(2):
+        record_alone(ctx.db, scanner, "alert.dv_open", target="resident:1", outcome="alert",
+                     severity="high", details={"message": "DV"})
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "sec1", PASSWORD)
+        await wait_until(pilot, lambda: "直近24時間の警告が2件" in screen_text(app))
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk1", PASSWORD)
+        await settle(pilot)
+        assert "警告" not in screen_text(app)

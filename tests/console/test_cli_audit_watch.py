@@ -1,0 +1,68 @@
+"""``juki audit watch``: the alert scanner as a real process beside the console's events."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from auth.accounts import add_user
+from auth.signin import sign_in
+from core.actor import Actor
+from core.db import Database
+from core.errors import Refused
+from core.settings import Settings
+from logs.audit import events_after
+from tests.conftest import Juki
+
+PASSWORD = "asa-no-kaze-ga-fuku"
+
+
+def _three_failures_then_success(db: Database, settings: Settings) -> None:
+    for _ in range(3):
+        with pytest.raises(Refused):
+            sign_in(db, settings, "sato", "not-the-password")
+    sign_in(db, settings, "sato", PASSWORD)
+
+
+def test_watch_once_raises_each_alert_once(db: Database, settings: Settings, juki: Juki) -> None:
+    add_user(db, settings, Actor(login="os:admin"), login="sato", name="佐藤", roles=["clerk"],
+             password=PASSWORD)
+    done = juki("audit", "watch", "--once")
+    assert done.returncode == 0 and "[警告]" not in done.stdout
+    _three_failures_then_success(db, settings)
+    done = juki("audit", "watch", "--once")
+    assert done.returncode == 0, done.stderr
+    assert "[警告] sato のサインインが 3 回失敗した後に成功しました。" in done.stdout
+    again = juki("audit", "watch", "--once")
+    assert again.returncode == 0 and "[警告]" not in again.stdout
+    alerts = [e for e in events_after(db, 0, 10_000) if e["action"].startswith("alert.")]
+    assert [(a["action"], a["actor"], a["outcome"]) for a in alerts] == [
+        ("alert.failed_then_success", "system:alerts", "alert")]
+
+
+def test_watch_follows_new_events_as_they_happen(db: Database, settings: Settings,
+                                                 juki: Juki) -> None:
+    add_user(db, settings, Actor(login="os:admin"), login="sato", name="佐藤", roles=["clerk"],
+             password=PASSWORD)
+    env = dict(juki.env, JUKI_ALERT_SCAN_SECONDS="0.2")
+    proc = subprocess.Popen([sys.executable, "-m", "console.cli", "audit", "watch"], env=env,
+                            cwd=juki.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        _three_failures_then_success(db, settings)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if any(e["action"] == "alert.failed_then_success"
+                   for e in events_after(db, 0, 10_000)):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("no alert within 30 s")
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert "sato のサインインが 3 回失敗した後に成功しました" in out, err
