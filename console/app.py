@@ -25,11 +25,13 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from auth.identity import Identity
+from auth.roles import Perm
 from core.actor import Actor, ssh_client_address
+from core.errors import JukiError
 from screens.home import HomeScreen
 from screens.lock import LockScreen
 from screens.signin import SignInScreen
-from screens.widgets import WorkspaceEnv, log_unexpected
+from screens.widgets import CommentDialog, WorkspaceEnv, log_unexpected
 from screens.workspaces import workspaces_for
 
 if TYPE_CHECKING:
@@ -284,6 +286,11 @@ class JukiApp(App[int]):
                     lambda ws=ws: self.push_screen(ws.open(env)),
                 )
             yield SystemCommand("ロック", "画面をロックする (ctrl+l)", self.action_lock)
+            if ident.can(Perm.SCREEN_CAPTURE):
+                yield SystemCommand(
+                    "画面を保存", "理由を記録して、いまの画面をファイルに保存する",
+                    self._ask_capture,
+                )
         if ident is not None:
             yield SystemCommand(
                 "サインアウト", "セッションを終了する (ctrl+o)", self.action_sign_out
@@ -295,24 +302,65 @@ class JukiApp(App[int]):
     def action_help_quit(self) -> None:
         self.notify("終了するには ctrl+q を押してください。", markup=False)
 
-    # --- screen capture: not offered -------------------------------------------------
+    # --- screen capture: only with the permission, a reason, and a record --------------
+
+    def _may_capture(self) -> bool:
+        ident = self.identity
+        return ident is not None and not self.locked and ident.can(Perm.SCREEN_CAPTURE)
+
+    def _capture(self, how: str) -> None:
+        """Textual's own ways to a screenshot all come here: asked with a reason, or refused."""
+        if self._may_capture():
+            self._ask_capture()
+        else:
+            self._refuse_capture(how)
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
-        self._refuse_capture("action")
+        self._capture("action")
 
     def deliver_screenshot(
         self, filename: str | None = None, path: str | None = None,
         time_format: str | None = None,
     ) -> str | None:
-        self._refuse_capture("deliver")
+        self._capture("deliver")
         return None
 
     def save_screenshot(
         self, filename: str | None = None, path: str | None = None,
         time_format: str | None = None,
     ) -> str:
-        self._refuse_capture("save")
+        self._capture("save")
         return ""
+
+    def _ask_capture(self) -> None:
+        """Ask the reason; then export the screen as it was and save it in a worker."""
+        ident = self.identity
+        if ident is None:
+            return
+
+        def chosen(reason: str | None) -> None:
+            if reason is None or self.identity is not ident or self.locked:
+                return
+            self._save_capture(ident, self.export_screenshot(), reason)
+
+        self.push_screen(CommentDialog(
+            "画面の保存",
+            "保存する理由を入力してください。理由とファイルのハッシュが記録されます。",
+            ok_label="保存する", max_length=200,
+        ), chosen)
+
+    @work(thread=True, group="capture", exit_on_error=False)
+    def _save_capture(self, ident: Identity, svg: str, reason: str) -> None:
+        from services.capture import save_capture
+
+        try:
+            saved = save_capture(self.ctx.db, self.ctx.settings, ident, svg, reason)
+            message, severity = f"画面を保存しました: {saved.path}", "information"
+        except JukiError as exc:
+            message, severity = exc.message, "error"
+        except Exception as exc:
+            message, severity = log_unexpected(self.ctx.settings, exc), "error"
+        self.call_from_thread(self.notify, message, severity=severity, markup=False)
 
     def _refuse_capture(self, how: str) -> None:
         self.notify(CAPTURE_REFUSED, severity="warning", markup=False)

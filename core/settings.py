@@ -159,6 +159,10 @@ class Settings:
         "alert: distinct users opening the same resident on one day", default=5)
     alert_scan_seconds: float = _doc(
         "how often `juki audit watch` looks for new events", default=1.0)
+    capture_dir: str = _doc(
+        "where screen captures (画面の保存) are written, mode 0600. Default: <data_dir>/captures",
+        default="",
+    )
     report_font: str = _doc(
         "TrueType font embedded in PDF reports (Japanese glyphs needed); "
         "Default: IPAex Gothic (Debian fonts-ipaexfont-gothic)",

@@ -7,6 +7,7 @@ a page at a time, each with its file, 発令日 span, who imported it and its co
 ``i`` asks for the path of a change file on the server; the file is read and handed to
 ``import_round`` in a worker. The service checks the whole file first, so a bad file
 writes nothing, and its refusal (every bad row by line and field) is shown as worded.
+``t`` opens the 棚卸し of every account (``screens.access_inventory``).
 Offered to holders of ``Perm.ACCESS_ADMIN`` or ``Perm.ACCESS_CONFIRM``; the services
 check again on every call.
 """
@@ -92,7 +93,7 @@ def read_change_file(raw: str) -> tuple[str, bytes]:
 
 
 class AccessReviewScreen(Screen[None]):
-    """The rounds. Keys: Enter open, i import, n/p pages, r reload, Esc back."""
+    """The rounds. Keys: Enter open, i import, t 棚卸し, n/p pages, r reload, Esc back."""
 
     CSS_PATH = "access_review.tcss"
     AUTO_FOCUS = "#rounds"
@@ -102,6 +103,7 @@ class AccessReviewScreen(Screen[None]):
         Binding("n", "page(1)", "次頁", id="access.next_page"),
         Binding("p", "page(-1)", "前頁", id="access.prev_page"),
         Binding("r", "reload", "再読込", id="access.reload"),
+        Binding("t", "inventory", "棚卸し", id="access.inventory"),
     ]
 
     def __init__(self, env: WorkspaceEnv) -> None:
@@ -193,6 +195,11 @@ class AccessReviewScreen(Screen[None]):
             from screens.access_round import AccessRoundScreen
 
             self.app.push_screen(AccessRoundScreen(self.env, int(event.row_key.value)))
+
+    def action_inventory(self) -> None:
+        from screens.access_inventory import AccessInventoryScreen
+
+        self.app.push_screen(AccessInventoryScreen(self.env))
 
     # --- importing ---------------------------------------------------------------------
 

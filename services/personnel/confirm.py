@@ -21,6 +21,7 @@ from core.db import Database
 from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
 from logs.audit import record, record_alone
+from services.personnel import inventory
 from services.personnel.models import (
     APPLIED,
     AUTOMATIC,
@@ -96,7 +97,8 @@ def confirm_change(db: Database, ident: Identity, line_id: int, verdict: str,
 def waiting(db: Database, settings: Settings, ident: Identity,
             today: date | None = None) -> list[str]:
     """What this person must act on, for the home screen: overdue re-confirmations (for
-    holders of the review permission) and due grants not yet applied (for admins)."""
+    holders of the review permission), due grants not yet applied (for admins), and what
+    an open 棚卸し asks of them (``services.personnel.inventory.waiting``)."""
     perms = current_permissions(db, ident)
     lines: list[str] = []
     current = now()
@@ -124,4 +126,4 @@ def waiting(db: Database, settings: Settings, ident: Identity,
                 _RC.effective_on <= day)).scalar_one()
             if due:
                 lines.append(f"発令日を過ぎた未適用の権限付与が {due:,} 件あります。")
-    return lines
+    return lines + inventory.waiting(db, ident, today)

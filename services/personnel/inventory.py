@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from auth.access import NOT_ALLOWED, current_permissions, permissions_on
@@ -83,6 +83,7 @@ SUSPEND = "access.inventory.suspend"
 CONTRACT_TYPES = ("委託先", "会計年度任用")
 COMMENT_MAX = 500
 ANY_OFFICER = "（セキュリティ管理者）"
+OFFICER_ROLE = "security_officer"  # reviews the unassigned lines
 
 _C: Any = InventoryCampaign.__table__.c  # type: ignore[attr-defined]
 _L: Any = InventoryLine.__table__.c  # type: ignore[attr-defined]
@@ -542,6 +543,63 @@ def get_line(db: Database, who: Who, line_id: int) -> LineView:
         raise NotFound(f"棚卸しの行 #{line_id} はありません。")
     get_campaign(db, who, m["campaign_id"])
     return _view(m)
+
+
+def _in_charge(conn: Any, ident: Identity) -> Any:
+    """The lines ``ident`` is to review: assigned to them, or unassigned when they are a
+    security officer now; never their own account's line."""
+    officer = conn.execute(select(_UR.role).where(
+        _UR.user_id == ident.user_id, _UR.role == OFFICER_ROLE)).first() is not None
+    mine = _L.reviewer_login == ident.login
+    if officer:
+        mine = or_(mine, _L.reviewer_login == "")
+    return and_(mine, _L.user_id != ident.user_id)
+
+
+def reviewer_lines(db: Database, ident: Identity, campaign_id: int, *, flagged: bool = False,
+                   undecided: bool = False) -> list[LineView]:
+    """``campaign_lines`` limited to the lines in this reviewer's charge (自分の担当): those
+    assigned to them, and the unassigned ones for a security officer; never their own."""
+    get_campaign(db, ident, campaign_id)
+    with db.read() as s:
+        conn = s.connection()
+        q = select(_LINES).where(_L.campaign_id == campaign_id, _in_charge(conn, ident))
+        if flagged:
+            q = q.where(or_(_L.flag_dormant, _L.flag_contract, _L.flag_training,
+                            _L.flag_unlinked))
+        if undecided:
+            q = q.where(_L.decision == "")
+        return [_view(m) for m in conn.execute(q.order_by(_L.login)).mappings()]
+
+
+def waiting(db: Database, ident: Identity, today: date | None = None) -> list[str]:
+    """What the open campaign asks of this person, for the home screen: the undecided
+    lines in their charge (review permission), and a campaign past its deadline still to
+    close (admins). Nothing when no campaign is open or nothing is asked."""
+    perms = current_permissions(db, ident)
+    if Perm.ACCESS_CONFIRM not in perms and Perm.ACCESS_ADMIN not in perms:
+        return []
+    day = today or office_day()
+    out: list[str] = []
+    with db.read() as s:
+        conn = s.connection()
+        camp = _open_campaign(conn)
+        if camp is None:
+            return []
+        deadline = format_wareki(camp.deadline)
+        if Perm.ACCESS_CONFIRM in perms:
+            mine = conn.execute(select(func.count()).where(
+                _L.campaign_id == camp.id, _L.decision == "", _L.close_action == "",
+                _in_charge(conn, ident))).scalar_one()
+            if mine:
+                late = "を過ぎています" if day > camp.deadline else ""
+                out.append(f"棚卸しの未判定が {mine:,} 件あります（期限 {deadline}{late}）。")
+        if Perm.ACCESS_ADMIN in perms and day >= camp.deadline:
+            left = conn.execute(select(func.count()).where(
+                _L.campaign_id == camp.id, _L.decision == "")).scalar_one()
+            out.append(f"棚卸し #{camp.id} は期限（{deadline}）を迎えました。締めてください"
+                       f"（未判定 {left:,} 件）。")
+    return out
 
 
 # --- decide -----------------------------------------------------------------------------

@@ -9,6 +9,9 @@ to pass the service's words through unchanged.
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -326,3 +329,40 @@ async def test_import_from_the_screen_bad_file_writes_nothing_and_names_stay_lit
     with pytest.raises(BadInput) as info:  # the same file again, outside the console
         import_round(ctx.db, ctx.settings, ADMIN, name="bad.csv", data=bad.read_bytes())
     assert refused == info.value.message
+
+
+def written_path(message: str) -> Path:
+    """The file a report message names (「ファイル: <path>」; the message line shows the
+    message on one line, and the test's paths hold no spaces)."""
+    found = re.search(r"ファイル: (\S+)", message)
+    assert found, message
+    return Path(found.group(1))
+
+
+@pytest.mark.skipif(not shutil.which("pdftotext"),
+                    reason="poppler-utils (pdftotext) not installed; dev/test installs it")
+async def test_the_round_report_as_csv_and_pdf_from_the_screen(ctx: Context) -> None:
+    people = registry(ctx.db, ctx.settings)
+    grant = applied_round(ctx, grant_by=people["kato"])["grant"]
+    reports = ctx.settings.resolved_data_dir / "reports"
+
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "sec", PASSWORD)
+        screen = await open_round(pilot, grant.round_id)
+        await press(pilot, "v")
+        await wait_until(pilot, lambda: "ファイル:" in screen.message)
+        csv_path = written_path(screen.message)
+        await press(pilot, "r")
+        await wait_until(pilot, lambda: ".pdf" in screen.message)
+        pdf_path = written_path(screen.message)
+
+    assert csv_path.parent == reports and pdf_path.parent == reports
+    assert sorted(p.name for p in reports.iterdir()) == sorted([csv_path.name, pdf_path.name])
+    data = csv_path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert "山田 花子" in data.decode("utf-8-sig")
+    text = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, check=True,
+                          text=True).stdout
+    assert "権限変更一覧" in text
+    assert outcomes(ctx, "access.report") == ["success", "success"]

@@ -67,3 +67,45 @@ async def test_screenshot_action_is_refused_and_recorded(ctx: Context, tmp_path:
     assert not list(tmp_path.glob("*.svg"))
     refused = [(o, d["how"]) for a, o, d in audit(ctx.db) if a == "screen.capture"]
     assert sorted(refused) == [("refused", "action"), ("refused", "save")]  # two workers
+
+
+async def test_a_capture_holder_saves_the_screen_with_a_reason(ctx: Context) -> None:
+    import hashlib
+    import stat
+
+    from screens.widgets import CommentDialog
+    from services.capture import capture_dir
+    from tests.screens.drive import wait_until
+
+    make_user(ctx.db, ctx.settings, "sec1", name="安全太郎", roles=("security_officer",))
+    app = JukiApp(ctx)
+    folder = capture_dir(ctx.settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "sec1", PASSWORD)
+        assert "画面を保存" in titles(app)
+        await app.run_action("screenshot")
+        await settle(pilot)
+        assert isinstance(app.screen, CommentDialog)
+        await pilot.click("#comment-ok")  # no reason: refused by the service
+        await wait_until(pilot, lambda: any(
+            a == "screen.capture" and o == "refused" for a, o, _ in audit(ctx.db)))
+        assert not folder.exists() or not list(folder.glob("*.svg"))
+        await app.run_action("screenshot")
+        await settle(pilot)
+        await pilot.press(*"窓口の表示不具合の報告")
+        await pilot.click("#comment-ok")
+        await wait_until(pilot, lambda: folder.exists() and len(list(folder.glob("*.svg"))) == 1)
+    [saved] = folder.glob("*.svg")
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert "安全太郎" in saved.read_text("utf-8")  # the home screen as it was
+    [event] = [d for a, o, d in audit(ctx.db) if a == "screen.capture" and o == "success"]
+    assert event["sha256"] == hashlib.sha256(saved.read_bytes()).hexdigest()
+    assert event["reason"] == "窓口の表示不具合の報告" and event["file"] == str(saved)
+
+
+async def test_capture_is_not_offered_to_a_clerk(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk1", PASSWORD)
+        assert "画面を保存" not in titles(app)

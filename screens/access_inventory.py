@@ -1,0 +1,393 @@
+"""権限の棚卸し (from F4 with ``t``): every account of the open (or latest) campaign.
+
+Each line as ``services.personnel.inventory`` gives it: ログイン名, 氏名, 所属, the roles
+at the snapshot, the flags (長期未使用・契約期間終了・研修・ひも付きなし), the assigned
+reviewer (blank: any security officer), the decision and who made it. Filters: ``m``
+自分の担当のみ (``reviewer_lines``), ``f`` 要確認のみ (lines with a flag), ``u`` 未判定のみ.
+Keys act on the line under the cursor:
+
+- ``k`` 継続: keep the account's rights (no comment asked);
+- ``x`` 削除: revoke them, with a comment asked in the shared dialog (the service removes
+  the roles and ends the account's sessions in the same transaction as the record);
+- ``s`` 開始: an admin starts a campaign, giving its deadline in 西暦 or 和暦.
+
+Every rule (who may, never one's own account, the first decision stands) is the
+service's; a refusal is shown as the service words it. Service calls run in thread
+workers; every value from the database is shown inert.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from auth.roles import Perm, role_label
+from core.errors import JukiError
+from core.inert import as_text
+from screens.widgets import CommentDialog, MessageLine, WorkspaceEnv, log_unexpected
+from services.jp.wareki import format_wareki
+from services.personnel.inventory import CampaignSummary, LineView
+from services.personnel.inventory_models import OPEN, REVOKE
+
+PAGE = 100
+COLUMNS = ("ログイン名", "氏名", "所属", "役割", "注意", "担当確認者", "判定", "判定者",
+           "コメント")
+# Short labels for the table (the service's full labels are longer).
+FLAG_SHORT = {"dormant": "長期未使用", "contract": "契約期間終了", "training": "研修",
+              "unlinked": "ひも付きなし"}
+DECISION_STYLES = {"継続": "green", "削除": "bold red", "未判定": "bold yellow",
+                   "未判定のため削除": "bold red"}
+LOADING = "読み込んでいます…"
+WORKING = "記録しています…"
+NO_CAMPAIGN = "棚卸しはまだありません。"
+NO_CAMPAIGN_ADMIN = "棚卸しはまだありません。s で開始できます。"
+EMPTY = "この条件に当てはまる行はありません。"
+COUNT = "{first}〜{last}件目 / {total}件 ({page}頁)"
+NO_LINE = "棚卸しの行を選んでください。"
+KEPT = "棚卸しの行 #{id}（{login}）を「継続」と判定しました。"
+REVOKED = "棚卸しの行 #{id}（{login}）を「削除」と判定しました。削除した役割: {roles}。"
+REVOKE_TITLE = "権限を削除する"
+REVOKE_PROMPT = ("{login}（{name}）の役割をすべて削除し、開いている画面を終了させます。"
+                 "理由を入力してください。記録に残ります。")
+DEADLINE_PROMPT = "棚卸しの期限 (例: 令和8年6月30日、2026-06-30; Enter で開始、Esc で取消)"
+STARTING = "棚卸しを開始しています…"
+STARTED = "棚卸し #{id} を開始しました（期限 {deadline}）: {lines}アカウント、要確認 {flagged}件。"
+COMMENT_MAX = 500
+
+
+def flags_text(line: LineView) -> str:
+    return "・".join(FLAG_SHORT.get(f, f) for f in line.flags)
+
+
+def decision_text(line: LineView) -> str:
+    """継続 / 削除 / 未判定, or what closing did to an undecided line."""
+    return line.close_label if line.close_action else line.decision_label
+
+
+def line_cells(line: LineView) -> list[Text]:
+    """One account (names, logins, 所属 and comments came from outside: inert)."""
+    flags = flags_text(line)
+    decision = decision_text(line)
+    roles = "・".join(role_label(r) for r in line.roles)
+    return [
+        as_text(line.login, "bold"),
+        as_text(line.staff_name or line.account_name),
+        as_text(line.department or "—", "" if line.department else "dim"),
+        as_text(roles or "なし", "" if roles else "dim"),
+        as_text(flags or "—", "bold yellow" if flags else "dim"),
+        as_text(line.reviewer_label, "" if line.reviewer_login else "dim"),
+        as_text(decision, DECISION_STYLES.get(decision, "")),
+        as_text(line.decided_by or "—", "" if line.decided_by else "dim"),
+        as_text(line.comment),
+    ]
+
+
+def campaign_text(c: CampaignSummary) -> Text:
+    return Text.assemble(
+        (f"棚卸し #{c.id}  ", "bold"), (c.state_label, "bold green" if c.state == OPEN else "dim"),
+        f"  期限 {format_wareki(c.deadline)}  基準日 {format_wareki(c.snapshot_on)}",
+        f"  {c.lines:,}アカウント: 継続 {c.kept:,}・削除 {c.revoked:,}・未判定 {c.undecided:,}"
+        f"（要確認 {c.flagged:,}）",
+    )
+
+
+class AccessInventoryScreen(Screen[None]):
+    """The 棚卸し. Keys: k keep, x revoke, m/f/u filters, s start, n/p pages, Esc back."""
+
+    CSS_PATH = "access_inventory.tcss"
+    AUTO_FOCUS = "#inventory-lines"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "戻る", id="access_inventory.back"),
+        Binding("k", "decide('keep')", "継続", id="access_inventory.keep"),
+        Binding("x", "decide('revoke')", "削除", id="access_inventory.revoke"),
+        Binding("m", "toggle('mine')", "自分の担当のみ", id="access_inventory.mine"),
+        Binding("f", "toggle('flagged')", "要確認のみ", id="access_inventory.flagged"),
+        Binding("u", "toggle('undecided')", "未判定のみ", id="access_inventory.undecided"),
+        Binding("s", "start", "開始", id="access_inventory.start"),
+        Binding("n", "page(1)", "次頁", id="access_inventory.next_page"),
+        Binding("p", "page(-1)", "前頁", id="access_inventory.prev_page"),
+    ]
+
+    def __init__(self, env: WorkspaceEnv) -> None:
+        super().__init__()
+        self.env = env
+        self.campaign: CampaignSummary | None = None
+        self.lines: list[LineView] = []
+        """Every line the filters let through, in the service's order (a page is shown)."""
+        self.filters = {"mine": False, "flagged": False, "undecided": False}
+        self.page = 0
+        self.busy = False
+        self.loaded = False
+        """Whether a load has answered (lines shown, or a refusal said)."""
+        self._seq = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        yield Static("", id="inventory-title")
+        yield MessageLine(id="inventory-message")
+        yield Input(id="deadline", placeholder=DEADLINE_PROMPT)
+        yield Static("", id="inventory-filters")
+        yield Static("", id="inventory-count")
+        yield DataTable(id="inventory-lines", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "権限見直し 棚卸し"
+        self.query_one("#inventory-lines", DataTable).add_columns(*COLUMNS)
+        self.query_one("#deadline").display = False
+        self._show_filters()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Hiding is a courtesy: start_campaign checks the permission again.
+        if action == "start":
+            return Perm.ACCESS_ADMIN in self.env.identity.permissions
+        if action == "decide":
+            return Perm.ACCESS_CONFIRM in self.env.identity.permissions
+        return True
+
+    # --- loading ---------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self._seq += 1
+        self.query_one("#inventory-count", Static).update(as_text(LOADING, "dim"))
+        self._load(self._seq, dict(self.filters))
+
+    @work(thread=True, exclusive=True, group="access-inventory-load", exit_on_error=False)
+    def _load(self, seq: int, filters: dict[str, bool]) -> None:
+        from services.personnel.inventory import campaign_lines, list_campaigns, reviewer_lines
+
+        env = self.env
+        try:
+            camps = list_campaigns(env.db, env.identity)
+            camp = next((c for c in camps if c.state == OPEN), camps[0] if camps else None)
+            lines: list[LineView] = []
+            if camp is not None:
+                if filters["mine"]:
+                    lines = reviewer_lines(env.db, env.identity, camp.id,
+                                           flagged=filters["flagged"],
+                                           undecided=filters["undecided"])
+                else:
+                    lines = campaign_lines(env.db, env.identity, camp.id,
+                                           flagged=filters["flagged"],
+                                           undecided=filters["undecided"])
+        except JukiError as exc:
+            self.app.call_from_thread(self._failed, seq, exc.message)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self._failed, seq, log_unexpected(env.settings, exc))
+            return
+        self.app.call_from_thread(self._loaded, seq, camp, lines)
+
+    def _failed(self, seq: int, message: str) -> None:
+        if seq == self._seq:
+            self.loaded = True
+            self.query_one("#inventory-count", Static).update("")
+            self.say(message)
+
+    def _loaded(self, seq: int, camp: CampaignSummary | None, lines: list[LineView]) -> None:
+        if seq != self._seq:
+            return
+        self.campaign, self.lines, self.loaded = camp, lines, True
+        title = self.query_one("#inventory-title", Static)
+        if camp is None:
+            title.update(as_text(NO_CAMPAIGN_ADMIN if self.check_action("start", ())
+                                 else NO_CAMPAIGN, "dim"))
+        else:
+            title.update(campaign_text(camp))
+        self.page = min(self.page, max(0, (len(lines) - 1) // PAGE))
+        self._show()
+
+    def shown_lines(self) -> list[LineView]:
+        """The lines on the current page, in table order."""
+        return self.lines[self.page * PAGE:(self.page + 1) * PAGE]
+
+    def _show(self) -> None:
+        table = self.query_one("#inventory-lines", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        shown = self.shown_lines()
+        for line in shown:
+            table.add_row(*line_cells(line), key=str(line.id))
+        table.refresh(layout=True)
+        if shown:
+            table.move_cursor(row=min(max(keep, 0), len(shown) - 1))
+        first = self.page * PAGE + 1
+        count = self.query_one("#inventory-count", Static)
+        if shown:
+            count.update(as_text(COUNT.format(first=first, last=first + len(shown) - 1,
+                                              total=len(self.lines), page=self.page + 1),
+                                 "bold"))
+        else:
+            count.update(as_text(EMPTY if self.campaign is not None else "", "dim"))
+
+    def action_page(self, step: int) -> None:
+        pages = max(1, (len(self.lines) + PAGE - 1) // PAGE)
+        page = min(max(self.page + step, 0), pages - 1)
+        if page != self.page:
+            self.page = page
+            self.query_one("#inventory-lines", DataTable).move_cursor(row=0)
+            self._show()
+
+    def table_rows(self) -> list[list[str]]:
+        """The table's cells as plain text, row by row (tests, screen readers)."""
+        table = self.query_one("#inventory-lines", DataTable)
+        return [[cell.plain if isinstance(cell, Text) else str(cell)
+                 for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+    # --- filters -----------------------------------------------------------------------
+
+    def action_toggle(self, name: str) -> None:
+        self.filters[name] = not self.filters[name]
+        self.page = 0
+        self._show_filters()
+        self.reload()
+
+    def _show_filters(self) -> None:
+        labels = (("mine", "m 自分の担当のみ"), ("flagged", "f 要確認のみ"),
+                  ("undecided", "u 未判定のみ"))
+        parts: list[Text | str] = [Text("絞り込み: ", "dim")]
+        for key, label in labels:
+            on_ = self.filters[key]
+            parts.append(Text(("■ " if on_ else "□ ") + label + "  ",
+                              "bold cyan" if on_ else "dim"))
+        self.query_one("#inventory-filters", Static).update(Text.assemble(*parts))
+
+    # --- deciding ------------------------------------------------------------------------
+
+    def current_line(self) -> LineView | None:
+        shown = self.shown_lines()
+        row = self.query_one("#inventory-lines", DataTable).cursor_row
+        return shown[row] if 0 <= row < len(shown) else None
+
+    def action_decide(self, decision: str) -> None:
+        if self.busy:
+            return
+        line = self.current_line()
+        if line is None:
+            self.say(NO_LINE)
+            return
+        if decision != REVOKE:
+            self._start(decision, line, "")
+            return
+
+        def chosen(comment: str | None) -> None:
+            if comment is None:
+                self.query_one(MessageLine).clear()
+                return
+            self._start(decision, line, comment)
+
+        prompt = REVOKE_PROMPT.format(login=line.login,
+                                      name=line.staff_name or line.account_name)
+        self.app.push_screen(CommentDialog(REVOKE_TITLE, prompt, ok_label="削除する",
+                                           max_length=COMMENT_MAX), chosen)
+
+    def _start(self, decision: str, line: LineView, comment: str) -> None:
+        self.busy = True
+        self.say(WORKING, "info")
+        self._decide(decision, line, comment)
+
+    @work(thread=True, exclusive=True, group="access-inventory-act", exit_on_error=False)
+    def _decide(self, decision: str, line: LineView, comment: str) -> None:
+        from services.personnel.inventory import decide
+
+        env = self.env
+        try:
+            done = decide(env.db, env.identity, line.id, decision, comment)
+        except JukiError as exc:
+            self.app.call_from_thread(self._done, exc.message, "error")
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self._done, log_unexpected(env.settings, exc), "error")
+            return
+        if done.decision == REVOKE:
+            roles = "・".join(role_label(r) for r in done.removed_roles) or "なし"
+            said = REVOKED.format(id=done.id, login=done.login, roles=roles)
+        else:
+            said = KEPT.format(id=done.id, login=done.login)
+        self.app.call_from_thread(self._done, said, "info")
+
+    def _done(self, message: str, kind: str) -> None:
+        self.busy = False
+        self.say(message, kind)
+        if kind == "error":
+            self.notify(message, title="判定できません", severity="error", markup=False)
+        self.reload()
+
+    # --- starting a campaign ---------------------------------------------------------------
+
+    def action_start(self) -> None:
+        field = self.query_one("#deadline", Input)
+        field.display = True
+        field.focus()
+
+    @on(Input.Submitted, "#deadline")
+    def _submit_deadline(self, event: Input.Submitted) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        self.say(STARTING, "info")
+        self._start_campaign(event.value)
+
+    @work(thread=True, exclusive=True, group="access-inventory-start", exit_on_error=False)
+    def _start_campaign(self, raw: str) -> None:
+        from services.jp.wareki import parse_date
+        from services.personnel.inventory import start_campaign
+
+        env = self.env
+        try:
+            deadline = parse_date(raw, field="期限")
+            camp = start_campaign(env.db, env.settings, env.identity, deadline=deadline)
+        except JukiError as exc:
+            self.app.call_from_thread(self._start_refused, exc.message)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self._start_refused, log_unexpected(env.settings, exc))
+            return
+        self.app.call_from_thread(self._started, STARTED.format(
+            id=camp.id, deadline=format_wareki(camp.deadline), lines=camp.lines,
+            flagged=camp.flagged))
+
+    def _start_refused(self, message: str) -> None:
+        self.busy = False
+        self.say(message)
+        self.notify(message, title="開始できません", severity="error", markup=False)
+
+    def _started(self, message: str) -> None:
+        self.busy = False
+        self.say(message, "info")
+        self.notify(message, title="棚卸し", markup=False)
+        self._close_deadline()
+        self.page = 0
+        self.reload()
+
+    def _close_deadline(self) -> None:
+        field = self.query_one("#deadline", Input)
+        field.value = ""
+        field.display = False
+        self.query_one("#inventory-lines", DataTable).focus()
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        """Esc in the deadline field closes the field; elsewhere it leaves the screen."""
+        field = self.query_one("#deadline", Input)
+        if field.display and self.focused is field:
+            self._close_deadline()
+            return
+        self.dismiss()
+
+    def say(self, message: object, kind: str = "error") -> None:
+        self.query_one(MessageLine).show(message, kind)
+
+    @property
+    def message(self) -> str:
+        return self.query_one(MessageLine).plain

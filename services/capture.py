@@ -1,0 +1,69 @@
+"""画面の保存 (screen capture): only for the capture permission, with a reason, recorded.
+
+A capture can carry anything on the screen — names, addresses, a revealed number — so it
+is a recorded act like any other: the live permission check, a typed reason, a file of
+the capture folder (``settings.capture_dir``) created new with mode 0600, and a
+``screen.capture`` event holding the file's name, size and SHA-256, written after the
+file so the trail names exactly what left the screen (the file is removed again when the
+event cannot be recorded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from auth.access import require
+from auth.identity import Identity
+from auth.roles import Perm
+from core.clock import now
+from core.db import Database
+from core.errors import BadInput
+from core.settings import Settings
+from logs.audit import record, record_alone
+
+ACTION = "screen.capture"
+REASON_MAX = 200
+
+
+@dataclass(frozen=True)
+class Capture:
+    path: Path
+    sha256: str
+    size: int
+
+
+def capture_dir(settings: Settings) -> Path:
+    return Path(settings.capture_dir) if settings.capture_dir else (
+        settings.resolved_data_dir / "captures")
+
+
+def save_capture(db: Database, settings: Settings, ident: Identity, svg: str,
+                 reason: str) -> Capture:
+    """Write ``svg`` (the screen as Textual exports it) and record it; see the docstring."""
+    require(db, ident, Perm.SCREEN_CAPTURE, action=ACTION, what="画面の保存")
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_MAX:
+        record_alone(db, ident.actor, ACTION, outcome="refused", severity="warning",
+                     details={"reason": "no_reason"})
+        raise BadInput(f"理由: 画面を保存する理由を{REASON_MAX}文字以内で入力してください。")
+    folder = capture_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data = svg.encode("utf-8")
+    stamp = now().strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"capture_{ident.login}_{stamp}.svg"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with db.write() as s:
+            record(s, ident.actor, ACTION, target=path.name, severity="warning", details={
+                "reason": reason, "file": str(path), "bytes": len(data), "sha256": digest,
+            })
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return Capture(path, digest, len(data))
