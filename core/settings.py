@@ -163,6 +163,11 @@ class Settings:
         "where screen captures (画面の保存) are written, mode 0600. Default: <data_dir>/captures",
         default="",
     )
+    step_up_minutes: float = _doc(
+        "sensitive acts (reveal, approve, grant, revoke) ask for the password again when "
+        "the last authentication is older than this",
+        default=15.0,
+    )
     report_font: str = _doc(
         "TrueType font embedded in PDF reports (Japanese glyphs needed); "
         "Default: IPAex Gothic (Debian fonts-ipaexfont-gothic)",

@@ -28,9 +28,16 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from auth.roles import Perm, role_label
+from auth.stepup import STEP_UP_MESSAGE, StepUpNeeded
 from core.errors import JukiError
 from core.inert import as_text
-from screens.widgets import CommentDialog, MessageLine, WorkspaceEnv, log_unexpected
+from screens.widgets import (
+    CommentDialog,
+    MessageLine,
+    WorkspaceEnv,
+    ask_step_up,
+    log_unexpected,
+)
 from services.jp.wareki import format_wareki
 from services.personnel.inventory import CampaignSummary, LineView
 from services.personnel.inventory_models import OPEN, REVOKE
@@ -301,7 +308,15 @@ class AccessInventoryScreen(Screen[None]):
 
         env = self.env
         try:
-            done = decide(env.db, env.identity, line.id, decision, comment)
+            done = decide(env.db, env.identity, line.id, decision, comment,
+                          settings=env.settings)
+        except StepUpNeeded as exc:
+            self.app.call_from_thread(
+                ask_step_up, self, env, exc.message,
+                lambda: self._decide(decision, line, comment),
+                lambda: self._done(STEP_UP_MESSAGE, "error"),
+            )
+            return
         except JukiError as exc:
             self.app.call_from_thread(self._done, exc.message, "error")
             return

@@ -28,10 +28,17 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from auth.roles import role_label
+from auth.stepup import STEP_UP_MESSAGE, StepUpNeeded
 from core.errors import JukiError
 from core.inert import as_text
 from screens.access_review import span_text
-from screens.widgets import CommentDialog, MessageLine, WorkspaceEnv, log_unexpected
+from screens.widgets import (
+    CommentDialog,
+    MessageLine,
+    WorkspaceEnv,
+    ask_step_up,
+    log_unexpected,
+)
 from services.jp.wareki import format_wareki
 from services.personnel.rounds import RightsLine, RoundSummary
 
@@ -263,9 +270,15 @@ class AccessRoundScreen(Screen[None]):
         env = self.env
         try:
             if what == "apply":
-                apply_change(env.db, env.identity, line.id)
+                apply_change(env.db, env.identity, line.id, settings=env.settings)
             else:
                 confirm_change(env.db, env.identity, line.id, what, comment)
+        except StepUpNeeded as exc:
+            self.app.call_from_thread(
+                ask_step_up, self, env, exc.message, lambda: self._act(what, line, comment),
+                lambda: self._done(STEP_UP_MESSAGE, "error"),
+            )
+            return
         except JukiError as exc:
             self.app.call_from_thread(self._done, exc.message, "error")
             return

@@ -39,6 +39,7 @@ from textual.widgets import (
     Static,
 )
 
+from auth.stepup import STEP_UP_MESSAGE, StepUpNeeded
 from core.errors import BadInput, JukiError
 from core.inert import as_text
 from screens.resident import RESTRICTED_MARK, RESTRICTED_STYLE
@@ -46,6 +47,7 @@ from screens.widgets import (
     CommentDialog,
     MessageLine,
     WorkspaceEnv,
+    ask_step_up,
     log_unexpected,
     message_text,
 )
@@ -800,9 +802,20 @@ class ReviewScreen(Screen[None]):
         from services.linkage.proposals import approve, reject
 
         env = self.env
-        act = approve if verdict == "approve" else reject
         try:
-            decision = act(env.db, env.identity, proposal_id, version=version, comment=comment)
+            if verdict == "approve":
+                decision = approve(env.db, env.identity, proposal_id, version=version,
+                                   comment=comment, settings=env.settings)
+            else:
+                decision = reject(env.db, env.identity, proposal_id, version=version,
+                                  comment=comment)
+        except StepUpNeeded as exc:
+            self.app.call_from_thread(
+                ask_step_up, self, env, exc.message,
+                lambda: self._decide(verdict, proposal_id, version, comment),
+                lambda: self._refused(STEP_UP_MESSAGE),
+            )
+            return
         except JukiError as exc:
             self.app.call_from_thread(self._refused, exc.message)
             return

@@ -34,10 +34,11 @@ from textual.widgets import (
     TabPane,
 )
 
+from auth.stepup import STEP_UP_MESSAGE, StepUpNeeded
 from core.clock import aware, now
 from core.errors import JukiError
 from core.inert import as_text
-from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
+from screens.widgets import MessageLine, WorkspaceEnv, ask_step_up, log_unexpected
 from services.jp import format_both
 from services.lookup.types import ResidentRecord, Revealed
 
@@ -330,6 +331,12 @@ class ResidentScreen(RecordOpener):
                 env.db, env.settings, env.identity, self.record.resident_id,
                 purpose=self.purpose, reason=reason,
             )
+        except StepUpNeeded as exc:
+            self.app.call_from_thread(
+                ask_step_up, self, env, exc.message, lambda: self._reveal(reason),
+                lambda: self.say(STEP_UP_MESSAGE),
+            )
+            return
         except JukiError as exc:
             self.app.call_from_thread(self.say, exc.message)
             return

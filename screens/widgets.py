@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
@@ -18,7 +18,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Static
 
 from auth.identity import Identity
@@ -176,3 +176,73 @@ def log_unexpected(settings: Settings, exc: BaseException) -> str:
     except OSError:
         pass
     return UNEXPECTED.format(kind=type(exc).__name__, path=path)
+
+
+class StepUpDialog(ModalScreen[str | None]):
+    """Asks the password again before a sensitive act (``auth.stepup``); Esc cancels."""
+
+    DEFAULT_CSS = """
+    StepUpDialog { align: center middle; }
+    StepUpDialog #stepup-box {
+        width: 64; height: auto; padding: 1 2; border: thick $warning; background: $surface;
+    }
+    StepUpDialog #stepup-title { text-style: bold; color: $warning; margin-bottom: 1; }
+    StepUpDialog #stepup-error { color: $error; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "取消", id="stepup.cancel"),
+    ]
+    AUTO_FOCUS = "#stepup-password"
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="stepup-box"):
+            yield Static(as_text("本人確認"), id="stepup-title")
+            yield Static(message_text(self.message), id="stepup-prompt")
+            yield Input(id="stepup-password", password=True, placeholder="パスワード")
+            yield Static("", id="stepup-error")
+        yield Footer()
+
+    @on(Input.Submitted, "#stepup-password")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def ask_step_up(screen: Screen[object], env: WorkspaceEnv, message: str,
+                retry: Callable[[], None], cancelled: Callable[[], None]) -> None:
+    """Ask the password (``StepUpDialog``); when ``auth.stepup.reauthenticate`` takes it,
+    run ``retry`` (the act again), else say why and run ``cancelled``. Call on the UI
+    thread, e.g. from a worker that caught ``StepUpNeeded``."""
+    app = screen.app
+
+    def answered(password: str | None) -> None:
+        if not password:
+            cancelled()
+            return
+
+        def check() -> None:
+            from auth.stepup import reauthenticate
+            from core.errors import JukiError
+
+            try:
+                reauthenticate(env.db, env.settings, env.identity, password)
+            except JukiError as exc:
+                app.call_from_thread(app.notify, exc.message, severity="error", markup=False)
+                app.call_from_thread(cancelled)
+                return
+            except Exception as exc:
+                line = log_unexpected(env.settings, exc)
+                app.call_from_thread(app.notify, line, severity="error", markup=False)
+                app.call_from_thread(cancelled)
+                return
+            app.call_from_thread(retry)
+
+        screen.run_worker(check, thread=True, group="step-up", exit_on_error=False)
+
+    app.push_screen(StepUpDialog(message), answered)

@@ -46,6 +46,7 @@ from auth.access import NOT_ALLOWED, current_permissions, require
 from auth.identity import Identity
 from auth.models import User
 from auth.roles import Perm
+from auth.stepup import require_recent_auth
 from core.clock import aware, now
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
@@ -817,9 +818,17 @@ def withdraw(
 
 
 def approve(
-    db: Database, ident: Identity, proposal_id: int, *, version: int, comment: str = ""
+    db: Database, ident: Identity, proposal_id: int, *, version: int, comment: str = "",
+    settings: Settings | None = None,
 ) -> Decision:
-    """Approve the version the reviewer saw. The last approval needed links (or unlinks)."""
+    """Approve the version the reviewer saw. The last approval needed links (or unlinks).
+
+    A sensitive act: the password must be recent (``auth.stepup``; ``settings`` tunes the
+    window, 15 minutes without it)."""
+    require(db, ident, Perm.LINK_REVIEW, action="linkage.approve", what="紐付けの確認",
+            target=f"proposal:{proposal_id}")
+    require_recent_auth(db, ident, settings, action="linkage.approve",
+                        target=f"proposal:{proposal_id}")
     return _decide(db, ident, proposal_id, APPROVE, version, comment)
 
 

@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 from auth.access import current_permissions, require
 from auth.identity import Identity
 from auth.roles import Perm
+from auth.stepup import require_recent_auth
 from core.clock import now
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
@@ -244,6 +245,7 @@ def reveal_my_number(
     target = _target(resident_id)
     require(db, ident, Perm.REVEAL_MY_NUMBER, action=ACTION_REVEAL, what="個人番号の表示",
             target=target, purpose=purpose)
+    require_recent_auth(db, ident, settings, action=ACTION_REVEAL, target=target)
     purpose = check_purpose(settings, purpose)
     why = _reason(reason, "個人番号を表示する")
     may_restricted = Perm.OPEN_RESTRICTED in current_permissions(db, ident)

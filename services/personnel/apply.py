@@ -24,6 +24,7 @@ from auth.identity import Identity
 from auth.models import ConsoleSession, User, UserRole
 from auth.roles import Perm, role_label
 from auth.signin import sign_in
+from auth.stepup import require_recent_auth
 from core.actor import Actor
 from core.clock import now
 from core.db import Database
@@ -214,10 +215,15 @@ def _revocations(conn: Any, s: Any, actor: Actor, day: date) -> tuple[int, int]:
     return applied, sessions
 
 
-def apply_change(db: Database, who: Who, line_id: int, *, today: date | None = None) -> None:
-    """An admin applies one grant or enabling; see the module docstring for the rules."""
+def apply_change(db: Database, who: Who, line_id: int, *, today: date | None = None,
+                 settings: Settings | None = None) -> None:
+    """An admin applies one grant or enabling; see the module docstring for the rules.
+
+    A sensitive act: a signed-in admin's password must be recent (``auth.stepup``)."""
     actor = actor_of(db, who, Perm.ACCESS_ADMIN, action="access.grant", what="権限の付与",
                      target=f"line:{line_id}")
+    if isinstance(who, Identity):
+        require_recent_auth(db, who, settings, action="access.grant", target=f"line:{line_id}")
     day = _today(today)
     problem: Exception | None = None
     try:

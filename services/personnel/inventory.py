@@ -49,6 +49,7 @@ from auth.access import NOT_ALLOWED, current_permissions, permissions_on
 from auth.identity import Identity
 from auth.models import ConsoleSession, User, UserRole
 from auth.roles import Perm, permissions_of
+from auth.stepup import require_recent_auth
 from core.actor import Actor
 from core.clock import aware, now
 from core.db import Database
@@ -606,7 +607,7 @@ def waiting(db: Database, ident: Identity, today: date | None = None) -> list[st
 
 
 def decide(db: Database, ident: Identity, line_id: int, decision: str,
-           comment: str = "") -> LineView:
+           comment: str = "", settings: Settings | None = None) -> LineView:
     """Keep or revoke one account's rights (see the module docstring); recorded.
 
     Refused without ACCESS_CONFIRM, for the reviewer's own account, on a closed campaign,
@@ -615,6 +616,8 @@ def decide(db: Database, ident: Identity, line_id: int, decision: str,
     """
     action = f"access.inventory.{decision if decision in DECISIONS else 'decide'}"
     target = f"inventory_line:{line_id}"
+    if decision == REVOKE:  # a sensitive act: the password must be recent (auth.stepup)
+        require_recent_auth(db, ident, settings, action=action, target=target)
     comment = (comment or "").strip()
     problem: Exception | None = None
     reason = "bad_input"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -478,3 +478,46 @@ async def test_markup_and_escape_in_a_name_are_shown_literally_and_inert(
         await pilot.click("#record-title")  # a click on the name runs nothing
         await settle(pilot)
         assert app.is_running and isinstance(app.screen, ResidentScreen)
+
+
+async def test_a_reveal_after_a_while_asks_the_password_again(ctx: Context) -> None:
+    from sqlalchemy import text as sql
+
+    from screens.widgets import StepUpDialog
+
+    person = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
+    make_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_workspace(pilot, "rev1")
+        await choose_purpose(pilot)
+        await search_for(pilot, resident_code=person.code)
+        await open_row(pilot, person.id)
+        record = app.screen
+        assert isinstance(record, ResidentScreen)
+        with ctx.db.write() as s:  # twenty minutes pass at the counter
+            s.connection().execute(sql(
+                "UPDATE console_session SET last_auth_at = :t"),
+                {"t": datetime.now(UTC) - timedelta(minutes=20)})
+        await pilot.press("r")
+        await settle(pilot)
+        await give_reason(pilot, "窓口での本人確認")
+        await wait_until(pilot, lambda: isinstance(app.screen, StepUpDialog))
+        assert record.revealed is None
+        await pilot.press(*"wrong-password-1", "enter")
+        await wait_until(pilot, lambda: app.screen is record)
+        assert record.revealed is None  # a wrong password reveals nothing
+        await pilot.press("r")
+        await settle(pilot)
+        await give_reason(pilot, "窓口での本人確認")
+        await wait_until(pilot, lambda: isinstance(app.screen, StepUpDialog))
+        await pilot.press(*PASSWORD, "enter")
+        await wait_until(pilot, lambda: record.revealed is not None)
+        assert person.my_number in screen_text(app)
+    outcomes = [(e["action"], e["outcome"]) for e in events(ctx.db)
+                if e["action"] in ("register.reveal_my_number", "session.reauth")]
+    assert outcomes == [
+        ("register.reveal_my_number", "refused"), ("session.reauth", "failure"),
+        ("register.reveal_my_number", "refused"), ("session.reauth", "success"),
+        ("register.reveal_my_number", "success"),
+    ]

@@ -1,0 +1,82 @@
+"""Step-up: a sensitive act asks for the password again when the last one is not recent.
+
+A console at a counter may be left signed in; revealing a My Number, approving a link,
+granting or revoking rights are the acts a passer-by must not be able to do. Services call
+``require_recent_auth`` before such an act: when the session's last authentication (sign
+-in, unlock, or a step-up) is older than ``settings.step_up_minutes``, the act is refused
+with ``StepUpNeeded`` (recorded), the screen asks the password, ``reauthenticate`` checks
+it (a wrong one counts toward the lockout, like a wrong unlock) and the act is tried again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from auth.identity import Identity
+from auth.models import ConsoleSession, User
+from auth.signin import _check_password, _end, _register_failure
+from core.clock import aware, now
+from core.db import Database
+from core.errors import Refused
+from core.settings import Settings
+from logs.audit import record, record_alone
+
+STEP_UP_MESSAGE = "この操作の前に、本人確認のためパスワードをもう一度入力してください。"
+
+
+class StepUpNeeded(Refused):
+    """The act needs a fresh password; the screen asks it and tries again."""
+
+    def __init__(self) -> None:
+        super().__init__(STEP_UP_MESSAGE)
+
+
+def _limit(settings: Settings | None) -> timedelta:
+    minutes = (settings or Settings()).step_up_minutes
+    return timedelta(minutes=float(minutes))
+
+
+def require_recent_auth(db: Database, ident: Identity, settings: Settings | None, *,
+                        action: str, target: str = "") -> None:
+    """Raise ``StepUpNeeded`` (and record the refusal) when the password is not recent.
+
+    Callers without a console session (a script's identity) have nothing to refresh and
+    pass; their permission check is the gate. ``settings`` only tunes the window: without
+    it the default (15 minutes) holds.
+    """
+    if not ident.session_id:
+        return
+    with db.read() as s:
+        cs = s.get(ConsoleSession, ident.session_id)
+        last = aware(cs.last_auth_at) if cs is not None else None
+    if last is not None and now() - last <= _limit(settings):
+        return
+    record_alone(db, ident.actor, action, target=target, outcome="refused", severity="info",
+                 details={"reason": "step_up"})
+    raise StepUpNeeded()
+
+
+def reauthenticate(db: Database, settings: Settings, ident: Identity, password: str) -> None:
+    """Check the password again and mark the session freshly authenticated."""
+    ok, _ = _check_password(db, settings, ident.user_id, password)
+    refusal: str | None = None
+    with db.write() as s:
+        user = s.get(User, ident.user_id, with_for_update=True)
+        cs = s.get(ConsoleSession, ident.session_id)
+        if user is None or cs is None or cs.ended_at is not None or user.disabled:
+            refusal = "このセッションは終了しています。もう一度サインインしてください。"
+            record(s, ident.actor, "session.reauth", outcome="refused",
+                   details={"reason": "session_ended"})
+        elif not ok:
+            record(s, ident.actor, "session.reauth", outcome="failure",
+                   details={"reason": "wrong_password"})
+            refusal = _register_failure(s, settings, user, ident.client_addr)
+            if user.locked_until is not None and aware(user.locked_until) > now():
+                _end(s, cs, ident, "lockout")
+        else:
+            user.failed_count = 0
+            cs.last_auth_at = now()
+            s.add_all([user, cs])
+            record(s, ident.actor, "session.reauth", target=ident.login)
+    if refusal is not None:
+        raise Refused(refusal)
