@@ -386,6 +386,10 @@ def query_jukinet(
             "given": _items_given(name, kana, birth, sex, address),
         })
         raise
+    except BadInput as exc:  # nothing sent; the refusal is recorded like any other
+        _record("refused", "info", {"reason": "bad_input", "message": exc.message,
+                                    "given": _items_given(name, kana, birth, sex, address)})
+        raise
     try:
         url = endpoint(settings)
     except JukinetUnavailable as exc:

@@ -341,7 +341,9 @@ async def test_bad_check_digit_is_shown_and_nothing_is_saved_then_a_draft_is_fin
             assert message(app).startswith("個人番号: ")
             await painted(pilot, bad.value.message.replace(" ", ""))
         assert proposals(ctx.db) == []
-        assert not [a for a, _, _ in audit(ctx.db)[before:] if a.startswith("linkage.")]
+        # each refused attempt is recorded, nothing else is (no proposal, no submit)
+        assert [(a, o) for a, o, _ in audit(ctx.db)[before:] if a.startswith("linkage.")] == [
+            ("linkage.propose", "refused")] * 2
 
         # Full-width digits are the same number (NFKC): saved as a draft this time.
         await type_into(pilot, "#number", wide)

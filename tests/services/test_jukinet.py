@@ -280,11 +280,13 @@ def test_narrower_queries_are_refused_recorded_and_never_sent(
             query_jukinet(db, at, town.clerk, **items)
         for item in missing:
             assert item in caught.value.message
-    with pytest.raises(BadInput):  # unreadable: not even recorded as a query
+    with pytest.raises(BadInput):  # unreadable: recorded as refused, nothing sent
         query_jukinet(db, at, town.clerk, **dict(YAMADA, birth="昭和99年1月1日"))
     assert jukinet_sim.stats()["requests"] == before
 
-    refused = events(db, "jukinet.query")
+    *refused, unreadable = events(db, "jukinet.query")
+    assert (unreadable["outcome"], json.loads(unreadable["details"])["reason"]) == (
+        "refused", "bad_input")
     assert [e["outcome"] for e in refused] == ["refused"] * len(shapes)
     assert [json.loads(e["details"])["missing"] for e in refused] == [m for _, m in shapes]
     assert json.loads(refused[2]["details"])["given"] == ["氏名", "生年月日", "性別"]
