@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--output", metavar="FILE",
                         help="出力先 (既定: <data_dir>/reports/ の下に新しい名前で)")
 
+    # --- juki assess / juki inspect (issue 7: console/cli_assess.py) ---
+    from console.cli_assess import add_parsers as _assess_parsers
+
+    _assess_parsers(sub)
     sim = sub.add_parser(
         "jukinet-sim", help="住基ネット照会のシミュレータ (デモ・試験用、ループバックのみ)"
     )
@@ -481,10 +485,18 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "audit": cmd_audit,
     "linkage": cmd_linkage,
     "jukinet-sim": cmd_jukinet_sim,
+    "assess": lambda args: _assess().cmd_assess(args),
+    "inspect": lambda args: _assess().cmd_inspect(args),
     "hr": lambda args: _personnel().cmd_hr(args),
     "access": lambda args: (cmd_access_inventory(args) if args.access_cmd == "inventory"
                             else _personnel().cmd_access(args)),
 }
+
+
+def _assess():  # type: ignore[no-untyped-def]
+    from console import cli_assess
+
+    return cli_assess
 
 
 def _personnel():  # type: ignore[no-untyped-def]

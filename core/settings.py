@@ -168,6 +168,15 @@ class Settings:
         "the last authentication is older than this",
         default=15.0,
     )
+    inspection_items: str = _doc(
+        "自己点検の点検項目 TOML ([[item]] code, area, question); empty: the built-in one "
+        "(services/assessment/inspection_items.toml, from the assessment's section IV)",
+        default="",
+    )
+    inspection_due: str = _doc(
+        "自己点検: the sign-off deadline as MM-DD within the fiscal year (April–March)",
+        default="03-31",
+    )
     report_font: str = _doc(
         "TrueType font embedded in PDF reports (Japanese glyphs needed); "
         "Default: IPAex Gothic (Debian fonts-ipaexfont-gothic)",

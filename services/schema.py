@@ -28,6 +28,7 @@ def metadata() -> MetaData:
     import auth.models  # noqa: F401
     import logs.audit  # noqa: F401
     import services.alerts.models
+    import services.assessment.models
     import services.linkage.models
     import services.personnel.inventory_models
     import services.personnel.models
