@@ -150,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     from console.cli_assess import add_parsers as _assess_parsers
 
     _assess_parsers(sub)
+    # --- juki transfer (issue 7: console/cli_transfer.py) ---
+    from console.cli_transfer import add_parsers as _transfer_parsers
+
+    _transfer_parsers(sub)
     sim = sub.add_parser(
         "jukinet-sim", help="住基ネット照会のシミュレータ (デモ・試験用、ループバックのみ)"
     )
@@ -487,6 +491,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "jukinet-sim": cmd_jukinet_sim,
     "assess": lambda args: _assess().cmd_assess(args),
     "inspect": lambda args: _assess().cmd_inspect(args),
+    "transfer": lambda args: _transfer().cmd_transfer(args),
     "hr": lambda args: _personnel().cmd_hr(args),
     "access": lambda args: (cmd_access_inventory(args) if args.access_cmd == "inventory"
                             else _personnel().cmd_access(args)),
@@ -497,6 +502,12 @@ def _assess():  # type: ignore[no-untyped-def]
     from console import cli_assess
 
     return cli_assess
+
+
+def _transfer():  # type: ignore[no-untyped-def]
+    from console import cli_transfer
+
+    return cli_transfer
 
 
 def _personnel():  # type: ignore[no-untyped-def]

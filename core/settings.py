@@ -177,6 +177,20 @@ class Settings:
         "自己点検: the sign-off deadline as MM-DD within the fiscal year (April–March)",
         default="03-31",
     )
+    transfer_config: str = _doc(
+        "転送先と転送してよい項目 TOML ([destination.<DEST>] name, url, items = {項目 = 根拠}); "
+        "empty: the built-in one (services/transfer/destinations.toml)",
+        default="",
+    )
+    transfer_batch_size: int = _doc("records in one transfer batch (`juki transfer send`)",
+                                    default=100)
+    transfer_timeout_seconds: float = _doc(
+        "how long `juki transfer send` waits for a batch to be acknowledged", default=10.0,
+    )
+    transfer_attempts: int = _doc(
+        "tries per batch before `juki transfer send` stops (exit 1; the next run resumes)",
+        default=3,
+    )
     report_font: str = _doc(
         "TrueType font embedded in PDF reports (Japanese glyphs needed); "
         "Default: IPAex Gothic (Debian fonts-ipaexfont-gothic)",

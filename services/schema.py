@@ -32,7 +32,8 @@ def metadata() -> MetaData:
     import services.linkage.models
     import services.personnel.inventory_models
     import services.personnel.models
-    import services.register.models  # noqa: F401
+    import services.register.models
+    import services.transfer.models  # noqa: F401
 
     return SQLModel.metadata
 
