@@ -160,3 +160,15 @@ async def test_answer_then_self_sign_off_refused_then_a_second_person_signs(
         assert "1,000人未満 / 500人未満 / 発生なし" in screen.threshold_text
 
 
+
+
+async def test_the_home_screen_says_what_the_inspection_asks(ctx: Context) -> None:
+    _office(ctx)
+    rev1 = service_sign_in(ctx.db, ctx.settings, "rev1", PASSWORD)
+    expected = inspection.waiting_lines(ctx.db, ctx.settings, rev1)
+    assert expected  # the unanswered items of 市民課's sheet
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "rev1", PASSWORD)
+        await wait_until(pilot, lambda: all(
+            line.replace(" ", "") in screen_text(app) for line in expected))
