@@ -23,6 +23,7 @@ WORKSPACE_MODULES: tuple[str, ...] = (
     "screens.lookup",  # 住民記録照会 (F2)
     "screens.linkage",  # 個人番号紐付け (F3)
     "screens.access_review",  # 権限見直し (F4)
+    "screens.audit_tail",  # 操作ログ (F5)
     "screens.inspection",  # 自己点検 (F6)
 )
 
