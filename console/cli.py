@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     from console.cli_transfer import add_parsers as _transfer_parsers
 
     _transfer_parsers(sub)
+    # --- juki register import (issue 9: console/cli_register.py) ---
+    from console.cli_register import add_parsers as _register_parsers
+
+    _register_parsers(sub)
     sim = sub.add_parser(
         "jukinet-sim", help="住基ネット照会のシミュレータ (デモ・試験用、ループバックのみ)"
     )
@@ -492,6 +496,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "assess": lambda args: _assess().cmd_assess(args),
     "inspect": lambda args: _assess().cmd_inspect(args),
     "transfer": lambda args: _transfer().cmd_transfer(args),
+    "register": lambda args: _register().cmd_register(args),
     "hr": lambda args: _personnel().cmd_hr(args),
     "access": lambda args: (cmd_access_inventory(args) if args.access_cmd == "inventory"
                             else _personnel().cmd_access(args)),
@@ -508,6 +513,12 @@ def _transfer():  # type: ignore[no-untyped-def]
     from console import cli_transfer
 
     return cli_transfer
+
+
+def _register():  # type: ignore[no-untyped-def]
+    from console import cli_register
+
+    return cli_register
 
 
 def _personnel():  # type: ignore[no-untyped-def]

@@ -32,6 +32,7 @@ def metadata() -> MetaData:
     import services.linkage.models
     import services.personnel.inventory_models
     import services.personnel.models
+    import services.register.import_models
     import services.register.models
     import services.transfer.models  # noqa: F401
 

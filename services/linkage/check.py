@@ -203,3 +203,36 @@ def reconfirm(db: Database, ident: Identity, link_id: int, *, comment: str) -> N
         record_alone(db, ident.actor, action, target=target, outcome="refused",
                      details={"reason": "link_not_active", "link": link_id})
         raise Refused(refused)
+
+
+def drift_lines(db: Database, ident: Identity) -> list[str]:
+    """For the home screen of reviewers (LINK_REVIEW): linked residents whose 4 items
+    (氏名・生年月日・性別・住所) a register import changed since the link's fingerprint.
+
+    Reads only the residents the import touched (``register_import_change``) that hold an
+    active, fingerprinted link — the importer records the fingerprint before a change when
+    a link had none — so the home screen stays cheap on a large register.
+    """
+    from auth.access import current_permissions
+    from services.register.import_models import RegisterImportChange
+
+    if Perm.LINK_REVIEW not in current_permissions(db, ident):
+        return []
+    link_t, res_t, fp_t = (MyNumberLink.__table__, Resident.__table__,  # type: ignore[attr-defined]
+                           LinkFingerprint.__table__)  # type: ignore[attr-defined]
+    changed = sa_select(RegisterImportChange.resident_id).distinct()  # type: ignore[call-overload]
+    stmt = (
+        sa_select(link_t.c.id, res_t.c.family_name, res_t.c.given_name, res_t.c.birth_date,
+                  res_t.c.sex, res_t.c.address, fp_t.c.name_fp, fp_t.c.birth_fp,
+                  fp_t.c.sex_fp, fp_t.c.address_fp)
+        .select_from(link_t.join(res_t, res_t.c.id == link_t.c.resident_id)
+                     .join(fp_t, fp_t.c.link_id == link_t.c.id))
+        .where(link_t.c.status == LINK_ACTIVE, link_t.c.resident_id.in_(changed))
+    )
+    with db.read() as s:
+        rows = s.connection().execute(stmt).all()
+    n = sum(1 for row in rows if changed_items(row, row))
+    if not n:
+        return []
+    return [f"住民記録の取込で4情報 (氏名・生年月日・性別・住所) が変わった紐付けが {n:,} 件"
+            "あります (juki linkage check で確認し、再確認してください)。"]
