@@ -111,6 +111,7 @@ class HomeScreen(Screen[None]):
     def _load_todo(self) -> None:
         from services.alerts.engine import alert_lines
         from services.assessment.inspection import waiting_lines
+        from services.linkage.check import drift_lines
         from services.personnel.confirm import waiting
 
         env = self.env
@@ -118,6 +119,7 @@ class HomeScreen(Screen[None]):
             lines = alert_lines(env.db, env.identity)
             lines += waiting(env.db, env.settings, env.identity)
             lines += waiting_lines(env.db, env.settings, env.identity)
+            lines += drift_lines(env.db, env.identity)
         except JukiError as exc:
             lines = [exc.message]
         except Exception as exc:
