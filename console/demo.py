@@ -54,6 +54,43 @@ def _resident_count(ctx: Context) -> int:
         return int(s.exec(select(func.count()).select_from(Resident)).one())
 
 
+# The staff registry behind the demo accounts (所属・職 as the role policy knows them), and
+# one more person whose promotion the demo's change round carries.
+DEMO_STAFF = (
+    "職員番号,氏名,氏名カナ,所属,職,雇用区分,契約終了日,状態,研修受講日,ログイン名\n"
+    "1001,山田 花子,ヤマダ ハナコ,市民課,係員,正規,,在職,2026-05-20,clerk1\n"
+    "1002,佐藤 健,サトウ ケン,市民課,係長,正規,,在職,2026-05-20,reviewer1\n"
+    "1003,中村 翼,ナカムラ ツバサ,市民課,係員,正規,,在職,2025-04-10,clerk2\n"
+    "1004,伊藤 恵,イトウ メグミ,市民課,支援措置担当,正規,,在職,2026-05-20,dv1\n"
+    "2001,鈴木 一郎,スズキ イチロウ,情報政策課,主査,正規,,在職,2026-05-20,admin1\n"
+    "2002,髙橋 真理,タカハシ マリ,情報政策課,セキュリティ担当,正規,,在職,2026-05-20,security1\n"
+    "3001,田中 誠,タナカ マコト,監査委員事務局,主査,正規,,在職,2026-05-20,auditor1\n"
+    "5001,小林 優,コバヤシ ユウ,市民課,会計年度任用職員,会計年度任用,2027-03-31,在職,,\n"
+)
+
+
+def _personnel_demo(ctx: Context, out: Callable[[str], None]) -> None:
+    """A staff registry and one change round for the F4 workspace: clerk2 (中村 翼) is
+    promoted to 係長 today — the clerk role went at once, the reviewer role waits for an
+    admin (admin1) to apply it and then for someone else (security1) to re-confirm."""
+    from datetime import date
+
+    from auth.accounts import add_user
+    from core.actor import Actor
+    from services.personnel.rounds import import_round
+    from services.personnel.staff import import_staff
+
+    add_user(ctx.db, ctx.settings, Actor.cli(), login="clerk2", name="中村 翼",
+             roles=["clerk"], password=DEMO_PASSWORD, department="市民課 住民記録係")
+    import_staff(ctx.db, Actor.cli(), name="demo-staff.csv", data=DEMO_STAFF.encode())
+    change = ("発令日,職員番号,氏名,異動区分,旧所属,新所属,旧職,新職\n"
+              f"{date.today().isoformat()},1003,中村 翼,転入,市民課,市民課,係員,係長\n")
+    done = import_round(ctx.db, ctx.settings, Actor.cli(), name="demo-idou.csv",
+                        data=change.encode())
+    out(f"権限見直しのデモ: 異動処理 #{done.round_id} (clerk2 中村 翼 の係長への昇任)。"
+        "admin1 で F4 から付与を適用し、security1 で再確認できます。")
+
+
 def prepare_demo(ctx: Context, out: Callable[[str], None]) -> None:
     """Prepare the demo register if it is empty, then tell the user how to sign in."""
     from auth.accounts import add_user, list_users
@@ -78,6 +115,7 @@ def prepare_demo(ctx: Context, out: Callable[[str], None]) -> None:
                     roles=[acct.role], password=DEMO_PASSWORD, department=acct.department,
                 )
         out("デモ用アカウントを作成しました。")
+        _personnel_demo(ctx, out)
     else:
         out(f"既存のデモ用データベースをそのまま使います: {where}")
 
