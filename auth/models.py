@@ -43,3 +43,16 @@ class ConsoleSession(SQLModel, table=True):
     locked: bool = Field(default=False)
     ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     end_reason: str = Field(default="", max_length=32)
+
+
+class UserSshKey(SQLModel, table=True):
+    """An SSH public key bound to one account (auth.ssh_keys); a key opens one account."""
+
+    __tablename__ = "user_ssh_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    fingerprint: str = Field(max_length=80, unique=True)
+    key_type: str = Field(default="", max_length=64)
+    comment: str = Field(default="", max_length=200)
+    added_at: datetime = Field(sa_type=DateTime(timezone=True))

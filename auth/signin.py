@@ -7,6 +7,7 @@ is raised, so an attacker cannot erase their attempts by making the act fail.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -16,6 +17,7 @@ from auth.accounts import roles_of
 from auth.identity import Identity
 from auth.models import ConsoleSession, User
 from auth.passwords import hash_password, needs_rehash, verify_password
+from auth.ssh_keys import binding_refusal, refusal_details
 from core.actor import Actor
 from core.clock import aware, now
 from core.db import Database
@@ -94,18 +96,24 @@ def _locked_message(locked_until: datetime, current: datetime) -> str:
 
 
 def sign_in(
-    db: Database, settings: Settings, login: str, password: str, client_addr: str = ""
+    db: Database, settings: Settings, login: str, password: str, client_addr: str = "",
+    *, ssh_keys: Sequence[str] = (),
 ) -> Identity:
     """Check the password and open a console session, or raise ``Refused``.
 
     The password is checked before the write transaction; the decision is then taken
     on the account as it is inside the transaction (row-locked on PostgreSQL), so a
     lock or a disable that landed meanwhile wins.
+
+    ``ssh_keys``: fingerprints of the SSH keys that authenticated the connection
+    (``auth.ssh_pubkey.presented_fingerprints``). A key bound to another account is
+    refused before the password is looked at (``auth.ssh_keys``, ``ssh_key_binding``).
     """
+    ssh_keys = tuple(ssh_keys)
     with db.read() as s:
         user_id = s.exec(select(User.id).where(User.login == login)).first()
-    skip = False
-    if user_id is not None:
+        skip = binding_refusal(s, settings, login, ssh_keys) is not None
+    if user_id is not None and not skip:
         with db.read() as s:
             u = s.get(User, user_id)
             skip = u is None or u.disabled or bool(
@@ -119,7 +127,12 @@ def sign_in(
         current = now()
         user = s.get(User, user_id, with_for_update=True) if user_id is not None else None
         actor = _actor_for(login, client_addr)
-        if user is None:
+        key_refusal = binding_refusal(s, settings, login, ssh_keys)
+        if key_refusal is not None:
+            record(s, actor, "signin.failure", target=login, outcome="refused",
+                   severity="warning", details=refusal_details(key_refusal, ssh_keys))
+            refusal = key_refusal.message
+        elif user is None:
             record(s, actor, "signin.failure", target=login, outcome="failure",
                    details={"reason": "unknown_login"})
             refusal = WRONG
@@ -152,7 +165,8 @@ def sign_in(
                 department=user.department, roles=roles_of(s, user.id or 0),
                 session_id=sid, client_addr=client_addr, started_at=current,
             )
-            record(s, identity.actor, "signin.success", target=login)
+            record(s, identity.actor, "signin.success", target=login,
+                   details={"ssh_key": ssh_keys[0]} if ssh_keys else {})
     if refusal is not None:
         raise Refused(refusal)
     assert identity is not None

@@ -10,8 +10,12 @@ recorded. Quitting, a hang-up and a crash all end the session in the trail.
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterable
 from time import monotonic
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -38,6 +42,8 @@ if TYPE_CHECKING:
     from console.context import Context
 
 SESSION_CHECK_SECONDS = 5.0
+TERMINAL_CHECK_SECONDS = 1.0
+HANGUP_GRACE_SECONDS = 8.0
 SIGNED_OUT = "サインアウトしました。"
 ENDED_MESSAGES = {
     "expired": "セッションの上限時間 ({hours:g}時間) に達したため、サインアウトしました。"
@@ -75,6 +81,8 @@ class JukiApp(App[int]):
         self.open_session: Identity | None = None
         """A session not yet recorded as ended; ``run_console`` ends it if the app dies."""
         self.locked = False
+        self.end_reason: str | None = None
+        """Why the console is ending when a signal or terminal loss ends it (``run_console``)."""
         self._session_check_seconds = session_check_seconds
         self._handle_signals = handle_signals
         self._last_input = monotonic()
@@ -84,7 +92,8 @@ class JukiApp(App[int]):
     # --- screens ---------------------------------------------------------------------
 
     def _sign_in_screen(self, message: str = "", kind: str = "info") -> SignInScreen:
-        return SignInScreen(self.ctx, self.client_addr, message, kind=kind)
+        return SignInScreen(self.ctx, self.client_addr, message, kind=kind,
+                            ssh_keys=getattr(self.ctx, "ssh_keys", ()))
 
     def _replace_all(self, screen: Screen) -> None:
         """Drop every screen (workspaces, palette, lock) and show ``screen`` alone.
@@ -103,16 +112,35 @@ class JukiApp(App[int]):
         await self.push_screen(self._sign_in_screen())
         if self._handle_signals:
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGHUP, signal.SIGTERM):
-                loop.add_signal_handler(sig, self.exit)
+            loop.add_signal_handler(signal.SIGHUP, self._hang_up, "hangup")
+            loop.add_signal_handler(signal.SIGTERM, self._hang_up, "terminated")
+            self.set_interval(TERMINAL_CHECK_SECONDS, self._check_terminal)
         self.call_after_refresh(self._warm_up)  # after the sign-in form is painted
+
+    # --- hang-up: the SSH connection dropped, or the terminal is gone -------------------
+
+    def _hang_up(self, reason: str) -> None:
+        """SIGHUP (sshd closed the terminal) or SIGTERM: leave now; ``run_console`` records
+        the session's end with ``reason``. A watchdog makes sure the process is gone within
+        seconds even if the database does not answer."""
+        if self.end_reason is None:
+            self.end_reason = reason
+        exit_watchdog(HANGUP_GRACE_SECONDS)
+        self.exit()
+
+    def _check_terminal(self) -> None:
+        # Without a SIGHUP (a parent that ignores it, a process not leading the terminal's
+        # session) a hung-up terminal reads as endless EOF; its ioctls fail, so look.
+        if terminal_lost():
+            self._hang_up("hangup")
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_up(self) -> None:
         """After the first paint, load the database layer while the user types."""
         try:
-            import auth.signin  # noqa: F401
+            from screens.signin import load_sign_in
 
+            load_sign_in()  # under the lock a sign-in worker also takes (no import race)
             _ = self.ctx.db
         except Exception as exc:  # shown when sign-in meets it; nothing to say yet
             log_unexpected(self.ctx.settings, exc)
@@ -391,8 +419,32 @@ class JukiApp(App[int]):
         self.panic(Text(line))
 
 
+def terminal_lost(fd: int = 0) -> bool:
+    """True when ``fd`` was a terminal that has been hung up (its ioctls now fail)."""
+    try:
+        os.tcgetpgrp(fd)
+    except OSError as exc:
+        return exc.errno in (errno.EIO, errno.ENXIO, errno.EBADF)
+    return False
+
+
+def exit_watchdog(seconds: float, code: int = 129) -> None:
+    """End the process after ``seconds`` whatever is still running (a daemon thread)."""
+
+    def later() -> None:
+        time.sleep(seconds)
+        os._exit(code)
+
+    threading.Thread(target=later, name="juki-exit-watchdog", daemon=True).start()
+
+
 def run_console(ctx: Context, **kw: Any) -> int:
-    """Run the console in this terminal; any session still open at exit is ended."""
+    """Run the console in this terminal; any session still open at exit is ended.
+
+    The end is recorded with why: ``hangup`` when the terminal went away (the SSH
+    connection dropped: SIGHUP, or a terminal that no longer answers), ``terminated``
+    on SIGTERM, ``disconnect`` when the app died otherwise.
+    """
     app = JukiApp(ctx, handle_signals=True, **kw)
     try:
         app.run()
@@ -401,8 +453,15 @@ def run_console(ctx: Context, **kw: Any) -> int:
         if ident is not None:
             from auth.signin import sign_out
 
+            reason = app.end_reason or ("hangup" if terminal_lost() else "disconnect")
+            exit_watchdog(HANGUP_GRACE_SECONDS)
+            for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
+                signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut this short
             try:
-                sign_out(ctx.db, ident, "disconnect")
+                sign_out(ctx.db, ident, reason)
             except Exception as exc:  # the database may be what failed
-                print(log_unexpected(ctx.settings, exc), file=sys.stderr)
+                try:
+                    print(log_unexpected(ctx.settings, exc), file=sys.stderr)
+                except OSError:  # no terminal to print to any more
+                    pass
     return app.return_code or 0

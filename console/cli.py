@@ -51,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_parser("list", help="アカウントの一覧")
     dis = user.add_parser("disable", help="アカウントを無効にする")
     dis.add_argument("login")
+    # --- juki user key (SSH 鍵の登録; console/cli_ssh.py) ---
+    key = user.add_parser("key", help="SSH 公開鍵の登録 (1つの鍵で1つのアカウント)")
+    key_sub = key.add_subparsers(dest="key_cmd", required=True)
+    key_add = key_sub.add_parser("add", help="公開鍵ファイル (OpenSSH 形式) の鍵を登録する")
+    key_add.add_argument("login")
+    key_add.add_argument("file", metavar="FILE", help="公開鍵ファイル (例: id_ed25519.pub)")
+    key_list = key_sub.add_parser("list", help="登録された鍵の一覧 (SHA256 指紋)")
+    key_list.add_argument("login")
+    key_rm = key_sub.add_parser("remove", help="鍵の登録を外す")
+    key_rm.add_argument("login")
+    key_rm.add_argument("fingerprint", metavar="FINGERPRINT", help="SHA256:… の指紋")
+    # --- end juki user key ---
 
     audit = sub.add_parser("audit", help="操作ログ").add_subparsers(dest="audit_cmd", required=True)
     audit.add_parser("verify", help="ハッシュ連鎖を検証する")
@@ -256,6 +268,10 @@ def cmd_user(args: argparse.Namespace) -> int:
     from auth.roles import role_label
     from core.actor import Actor
 
+    if args.user_cmd == "key":
+        from console.cli_ssh import cmd_user_key
+
+        return cmd_user_key(args)
     ctx = _context()
     if args.user_cmd == "add":
         password = _read_password()
@@ -493,11 +509,11 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "audit": cmd_audit,
     "linkage": cmd_linkage,
     "jukinet-sim": cmd_jukinet_sim,
+    "hr": lambda args: _personnel().cmd_hr(args),
     "assess": lambda args: _assess().cmd_assess(args),
     "inspect": lambda args: _assess().cmd_inspect(args),
     "transfer": lambda args: _transfer().cmd_transfer(args),
     "register": lambda args: _register().cmd_register(args),
-    "hr": lambda args: _personnel().cmd_hr(args),
     "access": lambda args: (cmd_access_inventory(args) if args.access_cmd == "inventory"
                             else _personnel().cmd_access(args)),
 }

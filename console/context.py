@@ -7,9 +7,11 @@ that (the app touches ``ctx.db`` from a worker once the form is up; bench/startu
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING
 
+from auth.ssh_pubkey import presented_fingerprints
 from core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -17,14 +19,20 @@ if TYPE_CHECKING:
 
 
 class Context:
-    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+    def __init__(
+        self, settings: Settings, db: Database | None = None, *,
+        ssh_keys: tuple[str, ...] = (),
+    ) -> None:
         self.settings = settings
         self._db = db
         self._lock = threading.Lock()
+        self.ssh_keys = ssh_keys
+        """Fingerprints of the SSH keys sshd says opened this connection (sign-in binding)."""
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> Context:
-        return cls(settings or load_settings())
+        # Read at start: sshd removes the SSH_USER_AUTH file when the connection ends.
+        return cls(settings or load_settings(), ssh_keys=presented_fingerprints(os.environ))
 
     @property
     def db(self) -> Database:

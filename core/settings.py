@@ -73,6 +73,11 @@ class Settings:
     lockout_minutes: float = _doc("how long a locked account stays locked", default=15.0)
     idle_lock_seconds: float = _doc("idle time before the screen locks", default=300.0)
     session_max_hours: float = _doc("absolute session limit", default=10.0)
+    ssh_key_binding: str = _doc(
+        "SSH key to account binding at sign-in: required (a key bound to the login must "
+        "have been used), optional (a bound key opens only its account), off",
+        default="optional",
+    )
     lookup_purposes: tuple[str, ...] = _doc(
         "事務 (purposes) a lookup may declare; TOML list or comma-separated variable",
         default=(
@@ -168,6 +173,19 @@ class Settings:
         "the last authentication is older than this",
         default=15.0,
     )
+    report_font: str = _doc(
+        "TrueType font embedded in PDF reports (Japanese glyphs needed); "
+        "Default: IPAex Gothic (Debian fonts-ipaexfont-gothic)",
+        default="/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+    )
+    jukinet_url: str = _doc(
+        "住基ネット (市町村CS) 照会の接続先; the query is POSTed to <url>query. "
+        "`juki jukinet-sim` listens on the default",
+        default="http://127.0.0.1:8765/",
+    )
+    jukinet_timeout_seconds: float = _doc(
+        "how long a 住基ネット query waits for an answer before it gives up", default=5.0,
+    )
     inspection_items: str = _doc(
         "自己点検の点検項目 TOML ([[item]] code, area, question); empty: the built-in one "
         "(services/assessment/inspection_items.toml, from the assessment's section IV)",
@@ -190,19 +208,6 @@ class Settings:
     transfer_attempts: int = _doc(
         "tries per batch before `juki transfer send` stops (exit 1; the next run resumes)",
         default=3,
-    )
-    report_font: str = _doc(
-        "TrueType font embedded in PDF reports (Japanese glyphs needed); "
-        "Default: IPAex Gothic (Debian fonts-ipaexfont-gothic)",
-        default="/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
-    )
-    jukinet_url: str = _doc(
-        "住基ネット (市町村CS) 照会の接続先; the query is POSTed to <url>query. "
-        "`juki jukinet-sim` listens on the default",
-        default="http://127.0.0.1:8765/",
-    )
-    jukinet_timeout_seconds: float = _doc(
-        "how long a 住基ネット query waits for an answer before it gives up", default=5.0,
     )
     argon2_profile: str = _doc(
         "argon2id parameters: rfc9106_low_memory (default) or test (cheap, tests only)",

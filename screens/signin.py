@@ -7,6 +7,7 @@ painting; the service records every attempt, and this screen only shows its answ
 
 from __future__ import annotations
 
+import threading
 from typing import ClassVar
 
 from textual import on, work
@@ -24,6 +25,20 @@ from core.settings import Settings
 from screens.widgets import Desk, MessageLine, log_unexpected
 
 READY_MARK = "ログイン名"  # what bench/startup.py waits for: the form is painted
+_LOAD_LOCK = threading.Lock()
+
+
+def load_sign_in():  # type: ignore[no-untyped-def]
+    """Import the sign-in service (SQLAlchemy and all), one thread at a time.
+
+    The app warms this up after the first paint while the user types. A sign-in worker
+    that starts meanwhile must wait: two threads importing SQLAlchemy at once can meet in
+    its circular imports, and one of them then gets a half-initialised module (seen over
+    SSH, where nothing is cached yet: the sign-in stayed on 確認しています… for ever).
+    """
+    with _LOAD_LOCK:
+        from services.personnel.apply import sign_in_checked
+    return sign_in_checked
 
 
 class SignInScreen(Screen[None]):
@@ -45,9 +60,11 @@ class SignInScreen(Screen[None]):
 
     def __init__(
         self, desk: Desk, client_addr: str = "", message: str = "", *, kind: str = "info",
+        ssh_keys: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.desk = desk
+        self.ssh_keys = tuple(ssh_keys)  # the SSH keys of this connection (auth.ssh_keys)
         self.settings: Settings = desk.settings
         self.client_addr = client_addr
         self._initial = (message, kind)
@@ -109,11 +126,10 @@ class SignInScreen(Screen[None]):
     def _attempt(self, login: str, password: str) -> None:
         # The database layer loads after the first paint. Rights changes that are due
         # (a leaver's 発令日) are applied first, so a leaver is refused even before cron.
-        from services.personnel.apply import sign_in_checked
-
         try:
+            sign_in_checked = load_sign_in()
             identity = sign_in_checked(self.desk.db, self.settings, login, password,
-                                       self.client_addr)
+                                       self.client_addr, ssh_keys=self.ssh_keys)
         except JukiError as exc:
             self.app.call_from_thread(self._refused, exc.message)
             return

@@ -14,6 +14,7 @@ re-confirmation by someone else (``services.personnel.confirm``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -286,8 +287,9 @@ def describe(action: str, role: str) -> str:
 
 
 def sign_in_checked(db: Database, settings: Settings, login: str, password: str,
-                    client_addr: str = "") -> Identity:
+                    client_addr: str = "", *, ssh_keys: Sequence[str] = ()) -> Identity:
     """Sign in after applying what is due, so a leaver's account is closed before the
-    password is even checked (the mechanism does not wait for a cron job)."""
+    password is even checked (the mechanism does not wait for a cron job). ``ssh_keys``:
+    the SSH keys of the connection, for the key binding (``auth.ssh_keys``)."""
     apply_due(db, settings, SYSTEM)
-    return sign_in(db, settings, login, password, client_addr)
+    return sign_in(db, settings, login, password, client_addr, ssh_keys=ssh_keys)
