@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from auth.roles import Perm
 from core.errors import BadInput, JukiError
 from core.inert import as_text
-from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
+from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected, refill_table
 from screens.workspaces import Workspace, register_workspace
 from services.jp.wareki import format_wareki
 from services.personnel.rounds import Imported, RoundSummary
@@ -174,14 +174,8 @@ class AccessReviewScreen(Screen[None]):
             self.action_reload()
             return
         self.rounds, self.has_next = shown, len(rows) > (page + 1) * PAGE
-        table = self.query_one("#rounds", DataTable)
-        keep = table.cursor_row
-        table.clear()
-        for r in shown:
-            table.add_row(*round_cells(r), key=str(r.id))
-        table.refresh(layout=True)
-        if shown:
-            table.move_cursor(row=min(keep, len(shown) - 1))
+        refill_table(self.query_one("#rounds", DataTable),
+                     ((str(r.id), round_cells(r)) for r in shown))
         count = self.query_one("#rounds-count", Static)
         count.update(as_text(COUNT.format(first=page * PAGE + 1, last=page * PAGE + len(shown),
                                           page=page + 1), "bold") if shown

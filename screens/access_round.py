@@ -38,6 +38,7 @@ from screens.widgets import (
     WorkspaceEnv,
     ask_step_up,
     log_unexpected,
+    refill_table,
 )
 from services.jp.wareki import format_wareki
 from services.personnel.rounds import RightsLine, RoundSummary
@@ -189,15 +190,9 @@ class AccessRoundScreen(Screen[None]):
         return self.lines[self.page * PAGE:(self.page + 1) * PAGE]
 
     def _show(self) -> None:
-        table = self.query_one("#lines", DataTable)
-        keep = table.cursor_row
-        table.clear()
         shown = self.shown_lines()
-        for line in shown:
-            table.add_row(*line_cells(line), key=str(line.id))
-        table.refresh(layout=True)
-        if shown:
-            table.move_cursor(row=min(max(keep, 0), len(shown) - 1))
+        refill_table(self.query_one("#lines", DataTable),
+                     ((str(line.id), line_cells(line)) for line in shown))
         first = self.page * PAGE + 1
         self.query_one("#lines-count", Static).update(
             as_text(COUNT.format(first=first, last=first + len(shown) - 1,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, DataTable, Footer, Input, Static
 
 from auth.identity import Identity
 from auth.roles import Perm, role_label
@@ -246,3 +246,18 @@ def ask_step_up(screen: Screen[object], env: WorkspaceEnv, message: str,
         screen.run_worker(check, thread=True, group="step-up", exit_on_error=False)
 
     app.push_screen(StepUpDialog(message), answered)
+
+
+def refill_table(table: DataTable, rows: Iterable[tuple[str, Sequence[Text]]]) -> int:
+    """Replace a page of ``(key, cells)`` rows, keeping the cursor where it was (within the
+    new page). Cells are ``Text`` (never markup). Returns the number of rows shown."""
+    keep = max(table.cursor_row, 0)
+    table.clear()
+    count = 0
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
+        count += 1
+    table.refresh(layout=True)
+    if count:
+        table.move_cursor(row=min(keep, count - 1))
+    return count
