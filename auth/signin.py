@@ -227,8 +227,10 @@ def _end(s: Session, cs: ConsoleSession, ident: Identity, reason: str) -> None:
 
 
 def sign_out(db: Database, ident: Identity, reason: str = "signout") -> None:
+    """End the session once: a second call (a hang-up recorded early, then the exit path)
+    finds it ended under the row lock and records nothing more."""
     with db.write() as s:
-        cs = s.get(ConsoleSession, ident.session_id)
+        cs = s.get(ConsoleSession, ident.session_id, with_for_update=True)
         if cs is not None and cs.ended_at is None:
             _end(s, cs, ident, reason)
 

@@ -82,6 +82,8 @@ class JukiApp(App[int]):
         """A session not yet recorded as ended; ``run_console`` ends it if the app dies."""
         self.locked = False
         self.end_reason: str | None = None
+        self.ending: threading.Thread | None = None
+        """Records the session's end at once on a hang-up, while the app tears down."""
         """Why the console is ending when a signal or terminal loss ends it (``run_console``)."""
         self._session_check_seconds = session_check_seconds
         self._handle_signals = handle_signals
@@ -126,6 +128,15 @@ class JukiApp(App[int]):
         if self.end_reason is None:
             self.end_reason = reason
         exit_watchdog(HANGUP_GRACE_SECONDS)
+        ident = self.open_session
+        if ident is not None and self.ending is None:
+            # Record the end now, beside the teardown: on a loaded machine Textual's
+            # shutdown can take longer than the watchdog allows the exit path.
+            self.ending = threading.Thread(
+                target=_record_end, args=(self.ctx, ident, self.end_reason),
+                name="juki-session-end", daemon=True,
+            )
+            self.ending.start()
         self.exit()
 
     def _check_terminal(self) -> None:
@@ -451,17 +462,23 @@ def run_console(ctx: Context, **kw: Any) -> int:
     finally:
         ident = app.open_session
         if ident is not None:
-            from auth.signin import sign_out
-
             reason = app.end_reason or ("hangup" if terminal_lost() else "disconnect")
             exit_watchdog(HANGUP_GRACE_SECONDS)
             for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
                 signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut this short
-            try:
-                sign_out(ctx.db, ident, reason)
-            except Exception as exc:  # the database may be what failed
-                try:
-                    print(log_unexpected(ctx.settings, exc), file=sys.stderr)
-                except OSError:  # no terminal to print to any more
-                    pass
+            if app.ending is not None:
+                app.ending.join(HANGUP_GRACE_SECONDS)
+            _record_end(ctx, ident, reason)  # once: a second call finds it ended
     return app.return_code or 0
+
+
+def _record_end(ctx: Context, ident: Identity, reason: str) -> None:
+    from auth.signin import sign_out
+
+    try:
+        sign_out(ctx.db, ident, reason)
+    except Exception as exc:  # the database may be what failed
+        try:
+            print(log_unexpected(ctx.settings, exc), file=sys.stderr)
+        except OSError:  # no terminal to print to any more
+            pass
