@@ -35,8 +35,6 @@ EMPTY_HINT = "業務画面が用意されると、役割に応じてここに表
 TODO_TITLE = "対応が必要なこと"
 
 
-HOME_REFRESH_SECONDS = 30.0
-
 def _row(label: str, value: object) -> Text:
     return Text.assemble((f"{label:　<6}", "bold"), as_text(value))
 
@@ -101,7 +99,6 @@ class HomeScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = self.env.identity.login
         self._show_todo([])
-        self.set_interval(HOME_REFRESH_SECONDS, self._load_todo)  # alerts arrive meanwhile
 
     def on_screen_resume(self) -> None:
         """In front again (signed in, a workspace closed, unlocked): ask anew."""
