@@ -18,6 +18,11 @@ from logs.audit import events_after
 from tests.conftest import Juki
 
 PASSWORD = "asa-no-kaze-ga-fuku"
+# The office is open all day, every day, in these tests: the after-hours rule is tested on
+# its own (tests/services/test_alerts.py), and would otherwise fire by the clock.
+ALWAYS_OPEN = {"JUKI_ALERT_WORK_HOURS": "00:00-24:00",
+               "JUKI_ALERT_WORK_DAYS": "mon,tue,wed,thu,fri,sat,sun",
+               "JUKI_ALERT_CLOSED_DAYS": ""}
 
 
 def _three_failures_then_success(db: Database, settings: Settings) -> None:
@@ -28,6 +33,7 @@ def _three_failures_then_success(db: Database, settings: Settings) -> None:
 
 
 def test_watch_once_raises_each_alert_once(db: Database, settings: Settings, juki: Juki) -> None:
+    juki = Juki(env=dict(juki.env, **ALWAYS_OPEN), cwd=juki.cwd)
     add_user(db, settings, Actor(login="os:admin"), login="sato", name="佐藤", roles=["clerk"],
              password=PASSWORD)
     done = juki("audit", "watch", "--once")
@@ -47,7 +53,7 @@ def test_watch_follows_new_events_as_they_happen(db: Database, settings: Setting
                                                  juki: Juki) -> None:
     add_user(db, settings, Actor(login="os:admin"), login="sato", name="佐藤", roles=["clerk"],
              password=PASSWORD)
-    env = dict(juki.env, JUKI_ALERT_SCAN_SECONDS="0.2")
+    env = dict(juki.env, JUKI_ALERT_SCAN_SECONDS="0.2", **ALWAYS_OPEN)
     proc = subprocess.Popen([sys.executable, "-m", "console.cli", "audit", "watch"], env=env,
                             cwd=juki.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, stdin=subprocess.DEVNULL)
