@@ -31,6 +31,7 @@ from auth.roles import Perm, role_label
 from auth.stepup import STEP_UP_MESSAGE, StepUpNeeded
 from core.errors import JukiError
 from core.inert import as_text
+from screens.table import Table
 from screens.widgets import (
     CommentDialog,
     MessageLine,
@@ -142,7 +143,7 @@ class AccessInventoryScreen(Screen[None]):
         yield Input(id="deadline", placeholder=DEADLINE_PROMPT)
         yield Static("", id="inventory-filters")
         yield Static("", id="inventory-count")
-        yield DataTable(id="inventory-lines", cursor_type="row", zebra_stripes=True)
+        yield Table(id="inventory-lines", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -25,11 +25,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from auth.roles import Perm
 from core.errors import BadInput, JukiError
 from core.inert import as_text
+from screens.table import Table
 from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected, refill_table
-from screens.workspaces import Workspace, register_workspace
 from services.jp.wareki import format_wareki
 from services.personnel.rounds import Imported, RoundSummary
 from services.reports.output import wareki_datetime
@@ -121,7 +120,7 @@ class AccessReviewScreen(Screen[None]):
         yield MessageLine(id="access-message")
         yield Input(id="import-path", placeholder=IMPORT_PROMPT)
         yield Static("", id="rounds-count")
-        yield DataTable(id="rounds", cursor_type="row", zebra_stripes=True)
+        yield Table(id="rounds", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -263,10 +262,3 @@ class AccessReviewScreen(Screen[None]):
     @property
     def message(self) -> str:
         return self.query_one(MessageLine).plain
-
-
-WORKSPACE = register_workspace(Workspace(
-    name="access", key="f4", title="権限見直し",
-    needs=(Perm.ACCESS_ADMIN, Perm.ACCESS_CONFIRM), open=AccessReviewScreen,
-    help="人事異動に伴う権限変更の適用・再確認・帳票",
-))

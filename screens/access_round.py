@@ -32,6 +32,7 @@ from auth.stepup import STEP_UP_MESSAGE, StepUpNeeded
 from core.errors import JukiError
 from core.inert import as_text
 from screens.access_review import span_text
+from screens.table import Table
 from screens.widgets import (
     CommentDialog,
     MessageLine,
@@ -126,7 +127,7 @@ class AccessRoundScreen(Screen[None]):
         yield Static("", id="round-title")
         yield MessageLine(id="round-message")
         yield Static("", id="lines-count")
-        yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
+        yield Table(id="lines", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

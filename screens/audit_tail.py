@@ -27,7 +27,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, Static
 
-from auth.roles import Perm
 from core.errors import JukiError
 from core.inert import as_text, clean, clean_line
 from logs.tail import Page
@@ -40,7 +39,6 @@ from screens.audit_tail_view import (
     quiet_collector,
 )
 from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
-from screens.workspaces import Workspace, register_workspace
 from services.audit_tail import OUTCOME_LABELS, SEVERITY_LABELS, TailReader
 
 FOLLOWING = "追従中 (↑/PgUp で一時停止)"
@@ -382,10 +380,3 @@ class AuditTailScreen(Screen[None]):
     @property
     def message(self) -> str:
         return self.query_one(MessageLine).plain
-
-
-WORKSPACE = register_workspace(Workspace(
-    name="audit_tail", key="f5", title="操作ログ", needs=(Perm.AUDIT_READ,),
-    open=AuditTailScreen,
-    help="操作ログの監視 (新しい順に追従・絞り込み・詳細)",
-))

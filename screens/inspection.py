@@ -22,11 +22,10 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
 
-from auth.roles import Perm
 from core.errors import JukiError
 from core.inert import as_text
+from screens.table import Table
 from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
-from screens.workspaces import Workspace, register_workspace
 from services.assessment.inspection import ANSWERS, SheetView, year_label
 from services.jp.wareki import format_wareki
 from services.reports.output import wareki_datetime
@@ -79,7 +78,7 @@ class InspectionScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield Static(LOADING, id="insp-title")
-        yield DataTable(id="insp-rows", cursor_type="row", zebra_stripes=True)
+        yield Table(id="insp-rows", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="insp-form"):
             yield Label("—", id="insp-item")
             yield Select([(a, a) for a in ANSWERS], allow_blank=False, value=ANSWERS[0],
@@ -272,10 +271,3 @@ class InspectionScreen(Screen[None]):
     @property
     def message(self) -> str:
         return self.query_one(MessageLine).plain
-
-
-WORKSPACE = register_workspace(Workspace(
-    name="inspection", key="f6", title="自己点検",
-    needs=(Perm.ACCESS_CONFIRM,), open=InspectionScreen,
-    help="年度の自己点検の回答・承認 (二人目)、しきい値判断",
-))

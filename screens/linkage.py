@@ -29,8 +29,8 @@ from core.errors import JukiError
 from core.inert import as_text
 from screens.proposal import SUBMITTED, ProposalForm, ReviewScreen, age_text
 from screens.resident import restricted_cell
+from screens.table import Table
 from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
-from screens.workspaces import Workspace, register_workspace
 from services.linkage.items import ItemRow
 from services.linkage.models import DRAFT, KIND_LABELS
 from services.linkage.proposals import SOURCES, ProposalView, QueueRow
@@ -118,9 +118,9 @@ class LinkageScreen(Screen[None]):
                          compact=True)
         yield MessageLine(id="linkage-message")
         yield Static("", id="queue-count")
-        yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+        yield Table(id="queue", cursor_type="row", zebra_stripes=True)
         yield Static("", id="drafts-title")
-        yield DataTable(id="drafts", cursor_type="row", zebra_stripes=True)
+        yield Table(id="drafts", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -290,10 +290,3 @@ class LinkageScreen(Screen[None]):
     @property
     def message(self) -> str:
         return self.query_one(MessageLine).plain
-
-
-WORKSPACE = register_workspace(Workspace(
-    name="linkage", key="f3", title="個人番号紐付け",
-    needs=(Perm.LINK_PROPOSE, Perm.LINK_REVIEW), open=LinkageScreen,
-    help="紐付けの申請の確認待ち一覧・確認 (二人目)・下書き",
-))

@@ -25,6 +25,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Sel
 from core.errors import BadInput, JukiError
 from core.inert import as_text
 from screens.resident import restricted_cell
+from screens.table import Table
 from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class LinkageReportScreen(Screen[None]):
             yield Button("出力 (F5)", id="report-run", variant="primary", compact=True)
         yield MessageLine(id="report-message")
         yield Static("", id="report-count")
-        yield DataTable(id="report-rows", cursor_type="row", zebra_stripes=True)
+        yield Table(id="report-rows", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

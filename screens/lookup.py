@@ -37,8 +37,8 @@ from auth.roles import Perm
 from core.errors import JukiError
 from core.inert import as_text
 from screens.resident import RecordOpener, restricted_cell
+from screens.table import Table
 from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
-from screens.workspaces import Workspace, register_workspace
 from services.jp import format_wareki
 from services.lookup.types import Hit, LookupQuery, SearchResult
 
@@ -127,7 +127,7 @@ class LookupScreen(RecordOpener):
                 yield Button("検索", id="search", variant="primary", compact=True, disabled=True)
         yield MessageLine(id="lookup-message")
         yield Static("", id="lookup-count")
-        yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        yield Table(id="results", cursor_type="row", zebra_stripes=True)
         yield Static("", id="page-line")
         yield Footer()
 
@@ -294,9 +294,3 @@ class LookupScreen(RecordOpener):
             self.open_resident(
                 hit.resident_id, restricted=hit.restricted, purpose=self._purpose_of_result,
             )
-
-
-WORKSPACE = register_workspace(Workspace(
-    name="lookup", key="f2", title="住民記録照会", needs=(Perm.LOOKUP,), open=LookupScreen,
-    help="氏名・生年月日・住所などで住民記録を探す (事務の選択が必要)",
-))

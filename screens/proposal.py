@@ -43,6 +43,7 @@ from auth.stepup import STEP_UP_MESSAGE, StepUpNeeded
 from core.errors import BadInput, JukiError
 from core.inert import as_text
 from screens.resident import RESTRICTED_MARK, RESTRICTED_STYLE
+from screens.table import Table
 from screens.widgets import (
     CommentDialog,
     MessageLine,
@@ -609,7 +610,7 @@ class CandidateDialog(ModalScreen["Candidate | None"]):
             yield Static(message_text(CANDIDATES_TITLE.format(
                 items=self.answer.items, n=len(self.answer.candidates))),
                 id="candidates-title")
-            yield DataTable(id="candidates", cursor_type="row", zebra_stripes=True)
+            yield Table(id="candidates", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -678,7 +679,7 @@ class ReviewScreen(Screen[None]):
             yield Static(id="review-title")
             yield Static(id="review-summary")
         yield Static(id="review-note")
-        yield DataTable(id="items", cursor_type="row", zebra_stripes=False)
+        yield Table(id="items", cursor_type="row", zebra_stripes=False)
         yield Static(id="review-history")
         yield MessageLine(id="review-message")
         yield Footer()

@@ -38,6 +38,7 @@ from auth.stepup import STEP_UP_MESSAGE, StepUpNeeded
 from core.clock import aware, now
 from core.errors import JukiError
 from core.inert import as_text
+from screens.table import Table
 from screens.widgets import MessageLine, WorkspaceEnv, ask_step_up, log_unexpected
 from services.jp import format_both
 from services.lookup.types import ResidentRecord, Revealed
@@ -209,12 +210,12 @@ class ResidentScreen(RecordOpener):
             yield Static(self._number_line(), id="my-number")
         with TabbedContent(id="record-tabs"):
             with TabPane("記載事項", id="tab-items"):
-                yield DataTable(id="items", cursor_type="row")
+                yield Table(id="items", cursor_type="row")
             with TabPane(f"世帯員 ({len(rec.members)})", id="tab-members"):
                 yield Static(as_text(f"世帯番号 {rec.household_no}"), id="household-no")
-                yield DataTable(id="members", cursor_type="row", zebra_stripes=True)
+                yield Table(id="members", cursor_type="row", zebra_stripes=True)
             with TabPane(f"異動履歴 ({len(rec.changes)})", id="tab-changes"):
-                yield DataTable(id="changes", cursor_type="row", zebra_stripes=True)
+                yield Table(id="changes", cursor_type="row", zebra_stripes=True)
         yield MessageLine(id="record-message")
         yield Footer()
 

@@ -1,9 +1,12 @@
-"""The workspaces a role may open, registered by the workspaces themselves.
+"""The workspaces a role may open, and how each is opened.
 
-A workspace module calls ``register_workspace`` at import with the permission(s) it
-needs and is listed in ``WORKSPACE_MODULES``; the home screen and the command palette
-then offer it to exactly the users whose roles hold one of those permissions. Offering
-is only a courtesy: the service behind the workspace checks the permission again.
+Each workspace is declared here with the permission(s) it needs; its screen module is
+imported only when someone opens it. The home screen and the command palette offer a
+workspace to exactly the users whose roles hold one of those permissions, so a clerk's
+console never loads the audit tail or the access review (start-up CPU and memory count
+when twenty staff sign in at 8:30 over SSH). Offering is only a courtesy: the service
+behind the workspace checks the permission again. ``register_workspace`` adds more
+(plug-ins, tests).
 """
 
 from __future__ import annotations
@@ -17,15 +20,6 @@ from textual.screen import Screen
 
 from auth.roles import Perm
 from screens.widgets import WorkspaceEnv
-
-# Modules that register a workspace when imported.
-WORKSPACE_MODULES: tuple[str, ...] = (
-    "screens.lookup",  # 住民記録照会 (F2)
-    "screens.linkage",  # 個人番号紐付け (F3)
-    "screens.access_review",  # 権限見直し (F4)
-    "screens.audit_tail",  # 操作ログ (F5)
-    "screens.inspection",  # 自己点検 (F6)
-)
 
 
 @dataclass(frozen=True)
@@ -43,8 +37,17 @@ class Workspace:
         return any(p in perms for p in self.needs)
 
 
+def _lazy(module: str, screen: str) -> Callable[[WorkspaceEnv], Screen]:
+    """An opener that imports the workspace's module on first use."""
+
+    def open_screen(env: WorkspaceEnv) -> Screen:
+        return getattr(importlib.import_module(module), screen)(env)
+
+    open_screen.__qualname__ = f"{module}.{screen}"
+    return open_screen
+
+
 _REGISTRY: dict[str, Workspace] = {}
-_loaded = False
 
 
 def register_workspace(ws: Workspace) -> Workspace:
@@ -72,16 +75,29 @@ def registered(ws: Workspace) -> Iterator[Workspace]:
         unregister_workspace(ws.name)
 
 
-def _load() -> None:
-    global _loaded
-    if not _loaded:
-        for module in WORKSPACE_MODULES:
-            importlib.import_module(module)
-        _loaded = True
-
-
 def workspaces_for(perms: frozenset[Perm]) -> list[Workspace]:
     """The registered workspaces these permissions may open, in F-key order."""
-    _load()
     found = [ws for ws in _REGISTRY.values() if ws.allowed(perms)]
     return sorted(found, key=lambda ws: (len(ws.key), ws.key))
+
+
+for _ws in (
+    Workspace(name="lookup", key="f2", title="住民記録照会", needs=(Perm.LOOKUP,),
+              open=_lazy("screens.lookup", "LookupScreen"),
+              help="氏名・生年月日・住所などで住民記録を探す (事務の選択が必要)"),
+    Workspace(name="linkage", key="f3", title="個人番号紐付け",
+              needs=(Perm.LINK_PROPOSE, Perm.LINK_REVIEW),
+              open=_lazy("screens.linkage", "LinkageScreen"),
+              help="紐付けの申請の確認待ち一覧・確認 (二人目)・下書き"),
+    Workspace(name="access", key="f4", title="権限見直し",
+              needs=(Perm.ACCESS_ADMIN, Perm.ACCESS_CONFIRM),
+              open=_lazy("screens.access_review", "AccessReviewScreen"),
+              help="人事異動に伴う権限変更の適用・再確認・帳票"),
+    Workspace(name="audit_tail", key="f5", title="操作ログ", needs=(Perm.AUDIT_READ,),
+              open=_lazy("screens.audit_tail", "AuditTailScreen"),
+              help="操作ログの監視 (新しい順に追従・絞り込み・詳細)"),
+    Workspace(name="inspection", key="f6", title="自己点検", needs=(Perm.ACCESS_CONFIRM,),
+              open=_lazy("screens.inspection", "InspectionScreen"),
+              help="年度の自己点検の回答・承認 (二人目)、しきい値判断"),
+):
+    register_workspace(_ws)

@@ -98,3 +98,45 @@ async def test_a_security_officer_sees_the_alert_count_a_clerk_does_not(ctx: Con
         await sign_in(pilot, "clerk1", PASSWORD)
         await settle(pilot)
         assert "警告" not in screen_text(app)
+
+
+LOADED_SCRIPT = """
+import asyncio, sys
+from console.app import JukiApp
+from console.context import Context
+from core.db import Database
+from core.settings import load_settings
+from tests.screens.drive import SIZE, PASSWORD, settle, sign_in
+
+def loaded():
+    return sorted(m for m in sys.modules if m in {
+        "screens.lookup", "screens.linkage", "screens.access_review",
+        "screens.audit_tail", "screens.inspection"})
+
+async def main():
+    settings = load_settings()
+    app = JukiApp(Context(settings=settings, db=Database(settings.resolved_database_url)))
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk1", PASSWORD)
+        print(type(app.screen).__name__, loaded())
+        await pilot.press("f2")
+        await settle(pilot)
+        print(type(app.screen).__name__, loaded())
+
+asyncio.run(main())
+"""
+
+
+def test_a_workspace_is_loaded_only_when_opened(ctx: Context, juki_env: dict[str, str]) -> None:
+    """A clerk's console reaches home without loading any workspace's screens (start-up
+    CPU and memory per console), and F2 then loads the lookup alone."""
+    import subprocess
+    import sys
+
+    make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
+    out = subprocess.run([sys.executable, "-c", LOADED_SCRIPT], env=juki_env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines() == [
+        "HomeScreen []", "LookupScreen ['screens.lookup']",
+    ]
