@@ -22,15 +22,13 @@ import ipaddress
 import json
 import os
 import signal
-import socket
-import sys
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from core.errors import BadInput
+from core.loopback import JsonHandler, JsonServer
 
 MAX_BODY = 64 * 1024 * 1024
 
@@ -88,41 +86,16 @@ class CollectorState:
             return {"acked": self.acked, **self.counters}
 
 
-class CollectorServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class CollectorServer(JsonServer):
     def __init__(self, address: tuple[str, int], state: CollectorState) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self.state = state
 
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[0], self.server_address[1]
-        shown = f"[{host}]" if ":" in str(host) else host
-        return f"http://{shown}:{port}/"
 
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: CollectorServer
     server_version = "juki-collector"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        sys.stderr.write("audit-collector: " + (format % args) + "\n")
-
-    def _send(self, status: int, body: Any) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+    log_prefix = "audit-collector"
 
     def do_GET(self) -> None:
         if self.path == "/acked":
@@ -137,10 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": "not found"})
             return
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            if not 0 < length <= MAX_BODY:
-                raise ValueError("body missing or too large")
-            body = json.loads(self.rfile.read(length))
+            body = self._json_body(MAX_BODY)
             events = body["events"]
             if not isinstance(events, list) or not all(
                 isinstance(e, dict) and type(e.get("seq")) is int for e in events

@@ -37,16 +37,12 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 import random
 import signal
-import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -56,6 +52,7 @@ from sqlmodel import select
 from core.actor import Actor
 from core.db import Database
 from core.errors import BadInput, JukiError
+from core.loopback import JsonHandler, JsonServer
 from logs.audit import record_alone
 from services.jp import is_kana, normalize_address
 from services.jukinet.client import NOT_SENT, JukinetQuery, build_query
@@ -213,53 +210,20 @@ class SimState:
             self.mode, self.delay, self.fail_rate = mode, float(delay), float(rate)
 
 
-class JukinetSimServer(ThreadingHTTPServer):
+class JukinetSimServer(JsonServer):
     """The simulator: a threading HTTP server holding the database and the state."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-
     def __init__(self, address: tuple[str, int], db: Database, state: SimState) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self.db = db
         self.state = state
 
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[0], self.server_address[1]
-        shown = f"[{host}]" if ":" in str(host) else host
-        return f"http://{shown}:{port}/"
 
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: JukinetSimServer
     server_version = "jukinet-sim"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """One short line per request on stderr: request line and status, never a body."""
-        sys.stderr.write("jukinet-sim: " + (format % args) + "\n")
-
-    def _send(self, status: int, body: Any, *, raw: bytes | None = None) -> None:
-        data = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (its timeout): nothing to tell it
-        self.close_connection = True
-
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0 or length > MAX_BODY:
-            raise ValueError("body too large")
-        return json.loads(self.rfile.read(length) or b"null")
+    log_prefix = "jukinet-sim"
+    close_each = True
 
     def do_GET(self) -> None:
         if self.path == "/_stats":
@@ -270,7 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         if self.path == "/_control":
             try:
-                self.server.state.control(self._body())
+                self.server.state.control(self._json_body(MAX_BODY, allow_empty=True))
             except ValueError as exc:
                 self._send(400, {"error": str(exc)})
                 return
@@ -293,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, {"error": "simulated failure (jukinet-sim)"})
             return
         try:
-            body = self._body()
+            body = self._json_body(MAX_BODY, allow_empty=True)
             if not isinstance(body, dict):
                 raise ValueError("JSON object expected")
             q = build_query(**{k: str(body.get(k) or "") for k in (

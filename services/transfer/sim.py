@@ -25,17 +25,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from core.clock import iso, now
 from core.errors import BadInput
+from core.loopback import JsonHandler, JsonServer
 from services.jukinet.sim import loopback_host
 
 MODES = ("ok", "fail", "slow", "crash")
@@ -106,21 +104,10 @@ class ReceiverState:
             self.mode, self.delay = mode, float(delay)
 
 
-class ReceiverServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class ReceiverServer(JsonServer):
     def __init__(self, address: tuple[str, int], state: ReceiverState) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self.state = state
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[0], self.server_address[1]
-        shown = f"[{host}]" if ":" in str(host) else host
-        return f"http://{shown}:{port}/"
 
 
 def _valid(body: Any) -> dict[str, Any]:
@@ -135,30 +122,10 @@ def _valid(body: Any) -> dict[str, Any]:
     return body
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: ReceiverServer
     server_version = "juki-transfer-sim"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        sys.stderr.write("transfer-sim: " + (format % args) + "\n")
-
-    def _send(self, status: int, body: Any) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        if not 0 < length <= MAX_BODY:
-            raise ValueError("body missing or too large")
-        return json.loads(self.rfile.read(length))
+    log_prefix = "transfer-sim"
 
     def do_GET(self) -> None:
         if self.path == "/_stats":
@@ -169,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         state = self.server.state
         try:
-            body = self._body()
+            body = self._json_body(MAX_BODY)
         except ValueError as exc:
             self._send(400, {"error": str(exc)})
             return

@@ -1,0 +1,82 @@
+"""The small JSON-over-HTTP server the loopback simulators and the log collector share.
+
+``logs.collector``, ``services.transfer.sim`` and ``services.jukinet.sim`` each serve a
+few JSON routes on loopback for the demo and the tests. What they have in common lives
+here so it is written once: binding an IPv6 host, the URL to print, one log line per
+request on stderr, a JSON answer, and reading a bounded JSON body. Routes, statuses and
+messages stay in each module. Standard library only (``core`` is the lowest layer).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class JsonServer(ThreadingHTTPServer):
+    """A threading server that also binds IPv6 hosts (``::1``) and says its own URL."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]
+    ) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+    @property
+    def url(self) -> str:
+        """``http://host:port/``, an IPv6 host in brackets, so it can be pasted as is."""
+        host, port = self.server_address[0], self.server_address[1]
+        shown = f"[{host}]" if ":" in str(host) else host
+        return f"http://{shown}:{port}/"
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """JSON answers and bodies; subclasses add the routes (``do_GET`` / ``do_POST``)."""
+
+    sys_version = ""
+    #: What each stderr line starts with, so the simulators' logs can be told apart.
+    log_prefix = "loopback"
+    #: One request per connection (``Connection: close``): a client that times out and
+    #: retries never finds a half-used connection.
+    close_each = False
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """One short line per request on stderr: request line and status, never a body."""
+        sys.stderr.write(f"{self.log_prefix}: " + (format % args) + "\n")
+
+    def _send(self, status: int, body: Any, *, raw: bytes | None = None) -> None:
+        """Answer ``body`` as UTF-8 JSON (or ``raw`` bytes as they are, to simulate a
+        garbled answer); a client that already gave up is not an error."""
+        data = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            if self.close_each:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout): nothing to tell it
+        if self.close_each:
+            self.close_connection = True
+
+    def _json_body(self, max_bytes: int, *, allow_empty: bool = False) -> Any:
+        """The request's JSON body, read by its Content-Length so a huge or endless body
+        is never read. ValueError (the caller answers 400) for a body that is missing
+        (unless ``allow_empty``: then None), larger than ``max_bytes``, or not JSON."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if allow_empty:
+            if length < 0 or length > max_bytes:
+                raise ValueError("body too large")
+            return json.loads(self.rfile.read(length) or b"null")
+        if not 0 < length <= max_bytes:
+            raise ValueError("body missing or too large")
+        return json.loads(self.rfile.read(length))
