@@ -19,7 +19,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,6 @@ from logs import audit, stream  # noqa: E402
 TARGET_APPEND_4P = 2_000.0
 TARGET_VERIFY = 100_000.0
 PROCS = 4
-PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 ACTOR = Actor(login="bench.clerk", user_id=1, session_id="0" * 32, client_addr="203.0.113.7")
 DETAILS = {"query": {"氏名": "髙橋 花子", "生年月日": "1980-04-01"}, "hits": 1}
@@ -196,37 +194,14 @@ def run_backend(name: str, url: str, sizes: dict[str, int], jsonl: Path) -> dict
     return fig
 
 
-def _pg_reachable(url: str) -> bool:
-    from sqlalchemy import create_engine, text
-
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
 def run_postgres(base: str, sizes: dict[str, int], jsonl: Path) -> dict[str, Any] | None:
-    from sqlalchemy import create_engine
+    from bench._db import postgres_reachable, scratch_schema
 
-    if not _pg_reachable(base):
+    if not postgres_reachable(base):
         print(f"PostgreSQL: {base} に接続できないため省略します。")
         return None
-    schema = "bench_audit_" + uuid.uuid4().hex[:10]
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base else "?"
-    try:
-        return run_backend("postgresql", f"{base}{sep}options=-csearch_path%3D{schema}",
-                           sizes, jsonl)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with scratch_schema("bench_audit_", base) as url:
+        return run_backend("postgresql", url, sizes, jsonl)
 
 
 def _show(name: str, fig: dict[str, Any]) -> None:
@@ -252,6 +227,8 @@ def _show(name: str, fig: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench._db import PG_DEFAULT  # here, like the other late imports: not in the workers
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     ap.add_argument("--no-pg", action="store_true", help="SQLite only")

@@ -40,12 +40,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import random
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,10 +57,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, delete, insert, select, text, update  # noqa: E402
+from sqlalchemy import delete, insert, select, update  # noqa: E402
 
 from auth.models import User, UserRole  # noqa: E402
 from auth.passwords import hash_password  # noqa: E402
+from bench._db import postgres_db, postgres_reachable, sqlite_db  # noqa: E402
 from core.actor import Actor  # noqa: E402
 from core.clock import now  # noqa: E402
 from core.db import Database  # noqa: E402
@@ -86,12 +85,8 @@ from services.personnel.policy import RolePolicy, load_policy  # noqa: E402
 from services.personnel.report import export_round_report  # noqa: E402
 from services.personnel.rounds import import_round  # noqa: E402
 from services.personnel.staff import import_staff  # noqa: E402
-from services.schema import init_schema  # noqa: E402
 
 TARGET_S = 10.0
-PG_BASE = os.environ.get(
-    "JUKI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 ACTOR = Actor(login="bench:hr")
 DAY0, DAY1, DAY2 = date(2026, 4, 1), date(2026, 4, 15), date(2026, 5, 1)
 
@@ -210,45 +205,6 @@ def build_changes(members: list[Member], rows: int, seed: int = 2) -> tuple[byte
 
 
 # --- databases ----------------------------------------------------------------------
-
-
-@contextmanager
-def sqlite_db(tmp: Path, name: str) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp / name}")
-    init_schema(db)
-    try:
-        yield db
-    finally:
-        db.dispose()
-
-
-@contextmanager
-def postgres_db() -> Iterator[Database]:
-    schema = "bench_hr_" + uuid.uuid4().hex[:10]
-    admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in PG_BASE else "?"
-    db = Database(f"{PG_BASE}{sep}options=-csearch_path%3D{schema}")
-    try:
-        init_schema(db)
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
-def postgres_reachable() -> bool:
-    try:
-        engine = create_engine(PG_BASE, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
 
 
 def populate(db: Database, members: list[Member], policy: RolePolicy, pw_hash: str) -> float:
@@ -497,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
 
         @contextmanager
         def pg(_name: str) -> Iterator[Database]:
-            with postgres_db() as db:
+            with postgres_db("bench_hr_") as db:
                 yield db
 
         backends: list[tuple[str, Any]] = [("sqlite", sqlite)]

@@ -72,6 +72,7 @@ from sqlalchemy import ColumnElement, and_, create_engine, func, or_, select, te
 from auth.accounts import add_user  # noqa: E402
 from auth.identity import Identity  # noqa: E402
 from auth.signin import sign_in  # noqa: E402
+from bench._db import PG_BASE, pg_url, postgres_reachable  # noqa: E402
 from core.actor import Actor  # noqa: E402
 from core.db import Database  # noqa: E402
 from core.settings import Settings  # noqa: E402
@@ -92,9 +93,6 @@ from services.register.models import (  # noqa: E402
 from services.register.seed import seed_register  # noqa: E402
 from services.schema import init_schema  # noqa: E402
 
-PG_BASE = os.environ.get(
-    "JUKI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 CACHE = ROOT / "var" / "bench"
 SEED = 1
 PURPOSE = "住民票の写し等の交付"
@@ -136,22 +134,6 @@ def _settings(url: str, jsonl: Path) -> Settings:
     return Settings(
         database_url=url, data_dir=str(CACHE), audit_jsonl=str(jsonl), argon2_profile="test",
     )
-
-
-def _pg_url(schema: str) -> str:
-    sep = "&" if "?" in PG_BASE else "?"
-    return f"{PG_BASE}{sep}options=-csearch_path%3D{schema}"
-
-
-def postgres_reachable() -> bool:
-    try:
-        engine = create_engine(PG_BASE, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
 
 
 def _marker(db: Database) -> dict[str, Any] | None:
@@ -249,7 +231,7 @@ def sqlite_register(n: int, rebuild: bool, jsonl: Path) -> Register:
 
 def postgres_register(n: int, rebuild: bool, jsonl: Path) -> Register:
     schema = f"bench_lookup_{n}"
-    url = _pg_url(schema)
+    url = pg_url(schema)
     settings = _settings(url, jsonl)
     admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
     try:

@@ -16,21 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-
+from bench._db import postgres_db, postgres_reachable, sqlite_db  # noqa: E402
 from core.actor import Actor  # noqa: E402
 from core.db import Database  # noqa: E402
 from logs import stream  # noqa: E402
@@ -41,52 +36,9 @@ from services.register.models import (  # noqa: E402
     ResidentChange,
 )
 from services.register.seed import build_register, seed_register  # noqa: E402
-from services.schema import init_schema  # noqa: E402
 
 TARGET_S = 30.0
-PG_BASE = os.environ.get(
-    "JUKI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 ACTOR = Actor(login="bench:seed")
-
-
-@contextmanager
-def sqlite_db(tmp: Path, name: str) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp / name}")
-    init_schema(db)
-    try:
-        yield db
-    finally:
-        db.dispose()
-
-
-@contextmanager
-def postgres_db() -> Iterator[Database]:
-    schema = "bench_" + uuid.uuid4().hex[:12]
-    admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in PG_BASE else "?"
-    db = Database(f"{PG_BASE}{sep}options=-csearch_path%3D{schema}")
-    try:
-        init_schema(db)
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
-def postgres_reachable() -> bool:
-    try:
-        engine = create_engine(PG_BASE, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
 
 
 def time_seed(db: Database, residents: int) -> float:
