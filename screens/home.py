@@ -106,17 +106,11 @@ class HomeScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="home-todo", exit_on_error=False)
     def _load_todo(self) -> None:
-        from services.alerts.engine import alert_lines
-        from services.assessment.inspection import waiting_lines
-        from services.linkage.check import drift_lines
-        from services.personnel.confirm import waiting
+        from services.todo import todo_lines
 
         env = self.env
         try:
-            lines = alert_lines(env.db, env.identity)
-            lines += waiting(env.db, env.settings, env.identity)
-            lines += waiting_lines(env.db, env.settings, env.identity)
-            lines += drift_lines(env.db, env.identity)
+            lines = todo_lines(env.db, env.settings, env.identity)
         except JukiError as exc:
             lines = [exc.message]
         except Exception as exc:

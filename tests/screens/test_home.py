@@ -111,7 +111,8 @@ from tests.screens.drive import SIZE, PASSWORD, settle, sign_in
 def loaded():
     return sorted(m for m in sys.modules if m in {
         "screens.lookup", "screens.linkage", "screens.access_review",
-        "screens.audit_tail", "screens.inspection"})
+        "screens.audit_tail", "screens.inspection", "services.alerts.engine",
+        "services.assessment.inspection", "services.linkage.check"})
 
 async def main():
     settings = load_settings()
@@ -128,8 +129,9 @@ asyncio.run(main())
 
 
 def test_a_workspace_is_loaded_only_when_opened(ctx: Context, juki_env: dict[str, str]) -> None:
-    """A clerk's console reaches home without loading any workspace's screens (start-up
-    CPU and memory per console), and F2 then loads the lookup alone."""
+    """A clerk's console reaches home without loading any workspace's screens or the
+    services of to-do lines it can have nothing from (start-up CPU and memory per
+    console), and F2 then loads the lookup alone."""
     import subprocess
     import sys
 

@@ -23,6 +23,7 @@ from services.register.import_models import RegisterImport, RegisterImportChange
 from services.register.importer import import_register
 from services.register.layout import BadFile
 from services.register.models import Household, MyNumberLink, Resident, ResidentChange
+from services.todo import todo_lines
 from tests.services.linkage_setup import events, staff
 from tests.services.register_files import encode, my_number, person
 
@@ -283,6 +284,8 @@ def test_a_change_to_a_linked_residents_four_items_reaches_the_check_and_reviewe
     (line,) = drift_lines(db, people["rev1"])
     assert "2 件" in line
     assert drift_lines(db, people["clerk"]) == []  # not a reviewer
+    assert line in todo_lines(db, settings, people["rev1"])  # the home screen's lines
+    assert todo_lines(db, settings, people["clerk"]) == []
 
 
 def test_a_daily_row_never_links_a_number_and_a_different_one_is_reported(
