@@ -8,6 +8,7 @@ them, so the benches differ only in what they time. Not a bench itself (no JSON 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,8 +62,8 @@ def scratch_schema(prefix: str = "bench_", base: str = PG_BASE) -> Iterator[str]
 @contextmanager
 def sqlite_db(tmp: Path, name: str) -> Iterator[Database]:
     """A fresh SQLite file ``tmp/name`` with the app's schema; the caller removes ``tmp``."""
-    db = Database(f"sqlite:///{tmp / name}")
-    init_schema(db)
+    db = Database(f"sqlite:///{tmp / name}", key_file=tmp / f"{name}.key")
+    init_schema(db)  # makes the key (My Numbers are sealed at rest)
     try:
         yield db
     finally:
@@ -72,8 +73,8 @@ def sqlite_db(tmp: Path, name: str) -> Iterator[Database]:
 @contextmanager
 def postgres_db(prefix: str = "bench_", base: str = PG_BASE) -> Iterator[Database]:
     """A scratch schema (see ``scratch_schema``) with the app's schema in it."""
-    with scratch_schema(prefix, base) as url:
-        db = Database(url)
+    with scratch_schema(prefix, base) as url, tempfile.TemporaryDirectory() as keys:
+        db = Database(url, key_file=Path(keys) / "identifier.key")
         try:
             init_schema(db)
             yield db

@@ -130,6 +130,9 @@ class Register:
         return float(self.mark["load_s"])
 
 
+KEY_FILE = CACHE / "identifier.key"  # kept with the cached registers: their numbers are sealed
+
+
 def _settings(url: str, jsonl: Path) -> Settings:
     return Settings(
         database_url=url, data_dir=str(CACHE), audit_jsonl=str(jsonl), argon2_profile="test",
@@ -198,8 +201,12 @@ def _build(db: Database, settings: Settings, n: int) -> dict[str, Any]:
 
 
 def _reuse(db: Database, n: int) -> dict[str, Any] | None:
-    """The marker of a complete register of ``n``; a PostgreSQL register built before the
-    VACUUM step gets it now."""
+    """The marker of a complete register of ``n`` at the current schema (else it is built
+    anew); a PostgreSQL register built before the VACUUM step gets it now."""
+    from services.schema import current_revision, head_revision
+
+    if current_revision(db) != head_revision():
+        return None
     mark = _marker(db)
     if not mark or mark.get("residents") != n or mark.get("seed") != SEED:
         return None
@@ -214,7 +221,7 @@ def sqlite_register(n: int, rebuild: bool, jsonl: Path) -> Register:
     url = f"sqlite:///{path}"
     settings = _settings(url, jsonl)
     if path.exists() and not rebuild:
-        db = Database(url)
+        db = Database(url, key_file=KEY_FILE)
         mark = _reuse(db, n)
         if mark:
             return Register("sqlite", n, db, settings, mark, False)
@@ -223,7 +230,7 @@ def sqlite_register(n: int, rebuild: bool, jsonl: Path) -> Register:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     print(f"  building SQLite register of {n:,} residents in {path.relative_to(ROOT)} …",
           flush=True)
-    db = Database(url)
+    db = Database(url, key_file=KEY_FILE)
     mark = _build(db, settings, n)
     gc.collect()
     return Register("sqlite", n, db, settings, mark, True)
@@ -240,7 +247,7 @@ def postgres_register(n: int, rebuild: bool, jsonl: Path) -> Register:
                 text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
             ).first()
         if exists and not rebuild:
-            db = Database(url)
+            db = Database(url, key_file=KEY_FILE)
             mark = _reuse(db, n)
             if mark:
                 return Register("postgresql", n, db, settings, mark, False)
@@ -252,7 +259,7 @@ def postgres_register(n: int, rebuild: bool, jsonl: Path) -> Register:
         admin.dispose()
     print(f"  building PostgreSQL register of {n:,} residents in schema {schema} …",
           flush=True)
-    db = Database(url)
+    db = Database(url, key_file=KEY_FILE)
     mark = _build(db, settings, n)
     gc.collect()
     return Register("postgresql", n, db, settings, mark, True)

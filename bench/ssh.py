@@ -63,7 +63,7 @@ def _setup(rig: Rig, users: int, profile: str) -> dict[str, Path]:
 
     rig.write_settings(argon2_profile=profile)
     settings = rig.settings()
-    db = Database(settings.resolved_database_url)
+    db = Database.for_settings(settings)
     init_schema(db)
     admin = Actor(login="os:bench")
     keys: dict[str, Path] = {}

@@ -231,12 +231,17 @@ def cmd_settings(args: argparse.Namespace) -> int:
 def cmd_db(args: argparse.Namespace) -> int:
     from core.actor import Actor
     from logs.audit import record_alone
-    from services.schema import init_schema
+    from services.schema import ensure_key_file, init_schema
 
     ctx = _context()
     if args.db_cmd == "init":
+        key_made = ensure_key_file(ctx.db)
         changed = init_schema(ctx.db)
-        record_alone(ctx.db, Actor.cli(), "db.init", details={"changed": changed})
+        record_alone(ctx.db, Actor.cli(), "db.init",
+                     details={"changed": changed, "key_created": key_made})
+        if key_made:
+            _out(f"個人番号の暗号鍵を作成しました: {ctx.settings.resolved_identifier_key_file}"
+                 " (データベースとは別にバックアップしてください)")
         _out("スキーマを作成しました。" if changed else "スキーマは最新です。変更はありません。")
         return EXIT_OK
     if args.residents < 1:

@@ -48,8 +48,7 @@ class Context:
                         self.settings.audit_anchor_every_events,
                         self.settings.audit_anchor_every_seconds,
                     )
-                    self._db = Database(
-                        self.settings.resolved_database_url,
-                        busy_timeout_ms=self.settings.sqlite_busy_timeout_ms,
+                    self._db = Database.for_settings(
+                        self.settings, busy_timeout_ms=self.settings.sqlite_busy_timeout_ms,
                     )
         return self._db

@@ -10,14 +10,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import StatementError
 from sqlmodel import Session
+
+from core.errors import JukiError
+from core.sealed import Sealer, attach
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 
 class Database:
-    def __init__(self, url: str, *, busy_timeout_ms: int = 30000, echo: bool = False) -> None:
+    """``key_file``: the key that seals My Numbers at rest (``core.sealed``); read on the
+    first number written or read, so a database without one works until then."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30000, echo: bool = False,
+                 key_file: Path | None = None) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         if self.dialect == "sqlite":
@@ -35,7 +47,14 @@ class Database:
             self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
         else:
             raise ValueError(f"未対応のデータベースです: {self.dialect}")
+        attach(self.engine.dialect, Sealer(key_file))
         self._writer = self.engine.execution_options(juki_begin="IMMEDIATE")
+
+    @classmethod
+    def for_settings(cls, settings: Settings, **kw: object) -> Database:
+        """The configured database, with the configured key for My Numbers."""
+        return cls(settings.resolved_database_url,
+                   key_file=settings.resolved_identifier_key_file, **kw)  # type: ignore[arg-type]
 
     @property
     def is_sqlite(self) -> bool:
@@ -44,13 +63,13 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for queries; nothing it does is committed."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with _unwrapped(), Session(self.engine, expire_on_commit=False) as session:
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose work commits together on success and rolls back on error."""
-        with Session(self._writer, expire_on_commit=False) as session:
+        with _unwrapped(), Session(self._writer, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
@@ -64,11 +83,24 @@ class Database:
 
         Begins like ``write()`` (IMMEDIATE on SQLite), commits at the end, rolls back on error.
         """
-        with self._writer.begin() as conn:
+        with _unwrapped(), self._writer.begin() as conn:
             yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _unwrapped() -> Iterator[None]:
+    """A JukiError raised while SQLAlchemy prepared a statement (a My Number column with
+    no usable key) reaches the caller as itself, with its Japanese message, not wrapped
+    in SQLAlchemy's StatementError."""
+    try:
+        yield
+    except StatementError as exc:
+        if isinstance(exc.orig, JukiError):
+            raise exc.orig from None
+        raise
 
 
 def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:

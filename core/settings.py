@@ -168,6 +168,12 @@ class Settings:
         "where screen captures (画面の保存) are written, mode 0600. Default: <data_dir>/captures",
         default="",
     )
+    identifier_key_file: str = _doc(
+        "the key that seals My Numbers in the database (64 random bytes, base64; mode "
+        "0600; made by `juki db init`). Back it up apart from the database. "
+        "Default: <data_dir>/identifier.key",
+        default="",
+    )
     step_up_minutes: float = _doc(
         "sensitive acts (reveal, approve, grant, revoke) ask for the password again when "
         "the last authentication is older than this",
@@ -239,6 +245,12 @@ class Settings:
         if self.audit_anchor:
             return Path(self.audit_anchor)
         return self.resolved_data_dir / "audit-anchor.jsonl"
+
+    @property
+    def resolved_identifier_key_file(self) -> Path:
+        if self.identifier_key_file:
+            return Path(self.identifier_key_file)
+        return self.resolved_data_dir / "identifier.key"
 
     @property
     def resolved_audit_forward_spool(self) -> Path:

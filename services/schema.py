@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 from core.db import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SEALED_FROM = "0011"  # the revision from which My Numbers are stored sealed
 
 
 def metadata() -> MetaData:
@@ -54,8 +55,35 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
+def ensure_key_file(db: Database) -> bool:
+    """Create the database's My Number key file when it has none and holds no sealed
+    number yet (a new database, or one from before numbers were sealed). Returns True
+    when a key was written. A database holding sealed numbers whose key is gone is
+    refused: a new key would not open them (the old one must come back from backup)."""
+    from sqlalchemy import text
+
+    from core.sealed import SealingError, create_key_file, sealer_of
+
+    path = sealer_of(db.engine.dialect).key_file
+    if path is None or path.exists():
+        return False
+    before = current_revision(db)
+    if before is not None and before >= SEALED_FROM:
+        with db.engine.connect() as conn:
+            held = conn.execute(text(
+                "SELECT 1 FROM my_number_link WHERE number <> '' UNION ALL "
+                "SELECT 1 FROM link_proposal WHERE number <> '' LIMIT 1")).first()
+        if held is not None:
+            raise SealingError(
+                f"個人番号の暗号鍵ファイル {path} がありません。このデータベースの個人番号は"
+                "その鍵でしか開けません。バックアップから戻してください。")
+    return create_key_file(path)
+
+
 def init_schema(db: Database) -> bool:
-    """Upgrade to the newest revision. Returns True when anything was applied."""
+    """Make the My Number key when needed, then upgrade to the newest revision.
+    Returns True when any migration was applied."""
+    ensure_key_file(db)
     before = current_revision(db)
     if before == head_revision():
         return False
@@ -69,7 +97,7 @@ def init_schema(db: Database) -> bool:
 def _revision(message: str) -> None:
     """Autogenerate a revision against a scratch SQLite database at head."""
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{tmp}/scratch.sqlite3")
+        db = Database(f"sqlite:///{tmp}/scratch.sqlite3", key_file=Path(tmp) / "scratch.key")
         if head_revision() is not None:
             init_schema(db)
         cfg = _config()

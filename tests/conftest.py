@@ -72,7 +72,7 @@ def db(settings: Settings) -> Iterator[Database]:
     from services.schema import init_schema
 
     stream.configure(settings.resolved_audit_jsonl)
-    database = Database(settings.resolved_database_url)
+    database = Database.for_settings(settings)
     init_schema(database)
     yield database
     database.dispose()

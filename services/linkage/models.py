@@ -19,6 +19,8 @@ from datetime import date, datetime
 from sqlalchemy import Date, DateTime, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from core.sealed import SealedNumber
+
 DRAFT = "draft"
 PENDING = "pending"
 APPROVED = "approved"
@@ -65,7 +67,8 @@ class LinkProposal(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(default=KIND_LINK, max_length=8)  # link / unlink
     resident_id: int = Field(foreign_key="resident.id", index=True)
-    number: str = Field(default="", max_length=12)  # 12 digits once entered; "" in a draft
+    # 12 digits once entered, sealed at rest (core.sealed); "" in a draft
+    number: str = Field(default="", sa_type=SealedNumber)
     last4: str = Field(default="", max_length=4)
     # link: the link this proposal created (set on approval); unlink: the link to revoke.
     link_id: int | None = Field(default=None, foreign_key="my_number_link.id", index=True)

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Date, DateTime, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
+from core.sealed import SealedNumber
+
 PREFECTURE = "青葉県"
 CITY = "若葉市"
 
@@ -215,7 +217,7 @@ class MyNumberLink(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     resident_id: int = Field(foreign_key="resident.id", index=True)
-    number: str = Field(max_length=12)
+    number: str = Field(sa_type=SealedNumber)  # 12 digits, sealed at rest (core.sealed)
     last4: str = Field(max_length=4, index=True)
     linked_at: datetime = Field(sa_type=DateTime(timezone=True))
     source: str = Field(max_length=16)  # 初期移行 / 申請 / 住基ネット照会

@@ -42,7 +42,7 @@ def world(tmp_path: Path) -> Iterator[tuple[dict[str, str], Database]]:
     env.update(JUKI_DATA_DIR=str(data), JUKI_ARGON2_PROFILE="test", PYTHONPATH=str(ROOT),
                TERM="xterm-256color", LANG=env.get("LANG") or "C.UTF-8")
     settings = Settings(data_dir=str(data), argon2_profile="test")
-    db = Database(settings.resolved_database_url)
+    db = Database.for_settings(settings)
     init_schema(db)
     add_user(db, settings, Actor(login="os:admin"), login="sato", name="佐藤 一郎",
              roles=["clerk"], password=PASSWORD)

@@ -40,7 +40,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Pane, dict[str, str], Database]]:
     env.update(JUKI_DATA_DIR=str(data), JUKI_ARGON2_PROFILE="test", PYTHONPATH=str(ROOT),
                TERM="xterm-256color", LANG=env.get("LANG") or "C.UTF-8")
     settings = Settings(data_dir=str(data), argon2_profile="test")
-    db = Database(settings.resolved_database_url)
+    db = Database.for_settings(settings)
     init_schema(db)
     admin = Actor(login="os:admin")
     add_user(db, settings, admin, login="sato", name="佐藤 一郎", roles=["clerk"],

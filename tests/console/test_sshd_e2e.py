@@ -47,7 +47,7 @@ class World:
         self.resident = resident
 
     def db(self) -> Database:
-        return Database(self.rig.settings().resolved_database_url)
+        return Database.for_settings(self.rig.settings())
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def world() -> Iterator[World]:
     try:
         rig.write_settings(idle_lock_seconds=600.0)
         settings = rig.settings()
-        db = Database(settings.resolved_database_url)
+        db = Database.for_settings(settings)
         init_schema(db)
         admin = Actor(login="os:admin")
         keys = {name: rig.keygen(name) for name in ("sato", "suzuki")}

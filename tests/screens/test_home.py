@@ -116,7 +116,7 @@ def loaded():
 
 async def main():
     settings = load_settings()
-    app = JukiApp(Context(settings=settings, db=Database(settings.resolved_database_url)))
+    app = JukiApp(Context(settings=settings, db=Database.for_settings(settings)))
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "clerk1", PASSWORD)
         print(type(app.screen).__name__, loaded())

@@ -38,6 +38,7 @@ N = 20
 
 CHILD = r"""
 import json, os, sys, time
+from pathlib import Path
 from core.db import Database
 from core.errors import JukiError
 from core.settings import Settings
@@ -46,7 +47,7 @@ from services.linkage.proposals import approve, reject
 
 url, login, password, pid, version, verdict, go = sys.argv[1:8]
 settings = Settings(database_url=url, audit_jsonl="-", argon2_profile="test")
-db = Database(url)
+db = Database(url, key_file=Path(os.environ["RACE_KEY_FILE"]))
 ident = sign_in(db, settings, login, password, "192.0.2.20")
 print("ready", flush=True)
 deadline = time.monotonic() + 120
@@ -77,6 +78,7 @@ def _race(
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env = {k: v for k, v in env.items() if not k.startswith("JUKI_")}
+    env["RACE_KEY_FILE"] = str(settings.resolved_identifier_key_file)  # the same key
     children = [
         subprocess.Popen(
             [sys.executable, "-c", CHILD, settings.resolved_database_url, f"rev{i:02d}",
