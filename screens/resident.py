@@ -56,6 +56,9 @@ REVEAL_TITLE = "個人番号の表示"
 REVEAL_PROMPT = "表示する理由を入力してください。表示は記録され、{seconds:g}秒後に自動で伏せます。"
 REASON_EMPTY = "理由を入力してください。"
 NO_NUMBER = "この住民には個人番号が紐付けられていません。"
+UNLINK_TITLE = "個人番号の紐付けの解除"
+UNLINK_PROMPT = ("解除する理由を入力してください。申請は記録され、別の職員の確認 (F3) を経て"
+                 "解除されます。")
 REMASKED = "個人番号を伏せました。"
 OPENING = "記録を開いています…"
 REVEALING = "確認しています…"
@@ -177,7 +180,8 @@ class RecordOpener(Screen[None]):
 
 
 class ResidentScreen(RecordOpener):
-    """One resident's record. Keys: r reveal My Number, 1/2/3 tabs, Enter open a member, Esc."""
+    """One resident's record. Keys: r reveal My Number, m propose a link, u propose the
+    link's undoing, 1/2/3 tabs, Enter open a member, Esc."""
 
     CSS_PATH = "resident.tcss"
     AUTO_FOCUS = "#items"
@@ -188,6 +192,7 @@ class ResidentScreen(RecordOpener):
         Binding("2", "tab('tab-members')", "世帯員", id="resident.tab_members"),
         Binding("3", "tab('tab-changes')", "異動履歴", id="resident.tab_changes"),
         Binding("m", "propose_link", "個人番号の紐付けを起票", id="resident.propose_link"),
+        Binding("u", "propose_unlink", "紐付けの解除を起票", id="resident.propose_unlink"),
     ]
 
     def __init__(self, env: WorkspaceEnv, record: ResidentRecord, purpose: str) -> None:
@@ -310,6 +315,39 @@ class ResidentScreen(RecordOpener):
             self.env, resident_id=rec.resident_id, resident_name=rec.name,
             restricted=rec.restricted,
         ), closed)
+
+    def action_propose_unlink(self) -> None:
+        """Propose revoking this resident's link, with the reason; a second person decides
+        in the queue (F3) like any linkage proposal."""
+        link_id = self.record.link_id
+        if link_id is None:
+            self.say(NO_NUMBER, "info")
+            return
+
+        def chosen(reason: str | None) -> None:
+            if reason is None:
+                self.query_one(MessageLine).clear()
+                return
+            self._propose_unlink(link_id, reason)
+
+        self.app.push_screen(
+            ReasonDialog(UNLINK_TITLE, UNLINK_PROMPT, ok_label="解除を申請する"), chosen)
+
+    @work(thread=True, exclusive=True, group="propose-unlink", exit_on_error=False)
+    def _propose_unlink(self, link_id: int, reason: str) -> None:
+        from screens.proposal import SUBMITTED
+        from services.linkage.proposals import propose_unlink
+
+        env = self.env
+        try:
+            view = propose_unlink(env.db, env.settings, env.identity, link_id, reason=reason)
+        except JukiError as exc:
+            self.app.call_from_thread(self.say, exc.message)
+            return
+        except Exception as exc:
+            self.app.call_from_thread(self.say, log_unexpected(env.settings, exc))
+            return
+        self.app.call_from_thread(self.say, SUBMITTED.format(id=view.id), "info")
 
     @on(DataTable.RowSelected, "#members")
     def _member_chosen(self, event: DataTable.RowSelected) -> None:

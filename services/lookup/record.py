@@ -176,7 +176,10 @@ def _record_of(s: Session, r: Resident) -> ResidentRecord:
     household = s.get(Household, r.household_id)
     head_id = household.head_resident_id if household else None
     head = s.get(Resident, head_id) if head_id else None
-    link = _active_link(s, r.id or 0)
+    link = s.exec(  # id and last four digits only: the number is not opened to show a mask
+        select(MyNumberLink.id, MyNumberLink.last4).where(
+            MyNumberLink.resident_id == (r.id or 0), MyNumberLink.status == LINK_ACTIVE)
+    ).first()
     masked = mask_my_number(link.last4) if link else ""
     return ResidentRecord(
         resident_id=r.id or 0,
@@ -188,6 +191,7 @@ def _record_of(s: Session, r: Resident) -> ResidentRecord:
         my_number_masked=masked,
         members=_members(s, r.household_id),
         changes=_changes(s, r.id or 0),
+        link_id=link.id if link else None,
     )
 
 

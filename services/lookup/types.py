@@ -84,6 +84,7 @@ class ResidentRecord:
     my_number_masked: str  # "**** **** 1234", or "" when no number is linked
     members: tuple[Member, ...]
     changes: tuple[Change, ...]
+    link_id: int | None = None  # the active My Number link (to propose its unlinking)
 
 
 @dataclass(frozen=True)

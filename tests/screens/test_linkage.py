@@ -40,7 +40,7 @@ from screens.proposal import (
     ProposalForm,
     ReviewScreen,
 )
-from screens.resident import RESTRICTED_MARK, ResidentScreen
+from screens.resident import NO_NUMBER, RESTRICTED_MARK, ReasonDialog, ResidentScreen
 from screens.widgets import MessageLine
 from services.linkage.models import STATUS_LABELS, LinkProposal
 from services.linkage.proposals import (
@@ -562,3 +562,55 @@ async def test_a_submission_finishing_under_the_lock_screen_leaves_it_locked(
         assert app.screen is record  # back in front, the form closes as it would have
         assert message(app) == SUBMITTED.format(id=proposals(ctx.db)[0].id)
         assert rid == proposals(ctx.db)[0].resident_id
+
+
+async def test_unlinking_is_proposed_from_the_record_and_decided_by_someone_else(
+    ctx: Context,
+) -> None:
+    rid, code = add_resident(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
+    _, bare_code = add_resident(ctx.db, "西園寺", "葵", "サイオンジ", "アオイ")
+    clerk = staff_identity(ctx, "clerk1", ("clerk",))
+    rev = staff_identity(ctx, "rev1", ("reviewer",))
+    number = valid_number(98765432101)
+    pid = propose_for(ctx, clerk, rid, number, Application(
+        name="鷹司 美咲", kana="タカツカサ ミサキ", birth="1985-04-01", sex="女",
+        address="若葉町二丁目3番地5号",
+    ))
+    approve(ctx.db, rev, pid, version=1, comment="確認済み")
+    link = active_link(ctx.db, rid)
+    assert link is not None
+
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk1", PASSWORD)
+        await open_record(pilot, bare_code)
+        await pilot.press("u")  # nothing linked: nothing to unlink
+        await settle(pilot)
+        assert message(app) == NO_NUMBER
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+
+        record = await open_record(pilot, code)
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, ReasonDialog), type(app.screen).__name__
+        await type_into(pilot, "#reason", "別人の番号と判明 (本人申出)")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is record
+        [unlink] = [p for p in proposals(ctx.db) if p.kind == "unlink"]
+        assert (unlink.status, unlink.link_id, unlink.proposer_login) == (
+            "pending", link.id, "clerk1")
+        assert message(app) == SUBMITTED.format(id=unlink.id)
+        assert active_link(ctx.db, rid) is not None  # nothing changes before the review
+
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "rev1", PASSWORD)
+        await open_queue(pilot)
+        await open_queue_row(pilot, unlink.id)
+        await pilot.press("a")
+        await settle(pilot)
+        await comment(pilot, "本人の申出を確認")
+        assert message(app).startswith("承認しました。"), message(app)
+    assert active_link(ctx.db, rid) is None
