@@ -28,16 +28,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from auth.roles import Perm, role_label
-from auth.stepup import STEP_UP_MESSAGE, StepUpNeeded
-from core.errors import JukiError
+from auth.stepup import STEP_UP_MESSAGE
 from core.inert import as_text
 from screens.table import Table
 from screens.widgets import (
     CommentDialog,
     MessageLine,
     WorkspaceEnv,
-    ask_step_up,
-    log_unexpected,
+    answer_from_service,
     refill_table,
 )
 from services.jp.wareki import format_wareki
@@ -175,7 +173,8 @@ class AccessInventoryScreen(Screen[None]):
         from services.personnel.inventory import campaign_lines, list_campaigns, reviewer_lines
 
         env = self.env
-        try:
+
+        def fetch() -> tuple[CampaignSummary | None, list[LineView]]:
             camps = list_campaigns(env.db, env.identity)
             camp = next((c for c in camps if c.state == OPEN), camps[0] if camps else None)
             lines: list[LineView] = []
@@ -188,13 +187,10 @@ class AccessInventoryScreen(Screen[None]):
                     lines = campaign_lines(env.db, env.identity, camp.id,
                                            flagged=filters["flagged"],
                                            undecided=filters["undecided"])
-        except JukiError as exc:
-            self.app.call_from_thread(self._failed, seq, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._failed, seq, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._loaded, seq, camp, lines)
+            return camp, lines
+
+        answer_from_service(self, env, fetch, lambda got: self._loaded(seq, *got),
+                            lambda message: self._failed(seq, message))
 
     def _failed(self, seq: int, message: str) -> None:
         if seq == self._seq:
@@ -303,28 +299,23 @@ class AccessInventoryScreen(Screen[None]):
         from services.personnel.inventory import decide
 
         env = self.env
-        try:
-            done = decide(env.db, env.identity, line.id, decision, comment,
-                          settings=env.settings)
-        except StepUpNeeded as exc:
-            self.app.call_from_thread(
-                ask_step_up, self, env, exc.message,
-                lambda: self._decide(decision, line, comment),
-                lambda: self._done(STEP_UP_MESSAGE, "error"),
-            )
-            return
-        except JukiError as exc:
-            self.app.call_from_thread(self._done, exc.message, "error")
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._done, log_unexpected(env.settings, exc), "error")
-            return
+        answer_from_service(
+            self, env,
+            lambda: decide(env.db, env.identity, line.id, decision, comment,
+                           settings=env.settings),
+            self._decided, lambda message: self._done(message, "error"),
+            retry=lambda: self._decide(decision, line, comment),
+            cancelled=lambda: self._done(STEP_UP_MESSAGE, "error"),
+        )
+
+    def _decided(self, done: LineView) -> None:
+        """Say what the decision did (the roles a revoke removed), on the UI thread."""
         if done.decision == REVOKE:
             roles = "・".join(role_label(r) for r in done.removed_roles) or "なし"
             said = REVOKED.format(id=done.id, login=done.login, roles=roles)
         else:
             said = KEPT.format(id=done.id, login=done.login)
-        self.app.call_from_thread(self._done, said, "info")
+        self._done(said, "info")
 
     def _done(self, message: str, kind: str) -> None:
         self.busy = False
@@ -354,18 +345,18 @@ class AccessInventoryScreen(Screen[None]):
         from services.personnel.inventory import start_campaign
 
         env = self.env
-        try:
+
+        def start() -> CampaignSummary:
             deadline = parse_date(raw, field="期限")
-            camp = start_campaign(env.db, env.settings, env.identity, deadline=deadline)
-        except JukiError as exc:
-            self.app.call_from_thread(self._start_refused, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._start_refused, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._started, STARTED.format(
-            id=camp.id, deadline=format_wareki(camp.deadline), lines=camp.lines,
-            flagged=camp.flagged))
+            return start_campaign(env.db, env.settings, env.identity, deadline=deadline)
+
+        answer_from_service(
+            self, env, start,
+            lambda camp: self._started(STARTED.format(
+                id=camp.id, deadline=format_wareki(camp.deadline), lines=camp.lines,
+                flagged=camp.flagged)),
+            self._start_refused,
+        )
 
     def _start_refused(self, message: str) -> None:
         self.busy = False

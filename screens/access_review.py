@@ -25,10 +25,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from core.errors import BadInput, JukiError
+from core.errors import BadInput
 from core.inert import as_text
 from screens.table import Table
-from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected, refill_table
+from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service, refill_table
 from services.jp.wareki import format_wareki
 from services.personnel.rounds import Imported, RoundSummary
 from services.reports.output import wareki_datetime
@@ -149,15 +149,9 @@ class AccessReviewScreen(Screen[None]):
         from services.personnel.rounds import list_rounds
 
         env = self.env
-        try:
-            rows = list_rounds(env.db, limit=(page + 1) * PAGE + 1)
-        except JukiError as exc:
-            self.app.call_from_thread(self._failed, seq, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._failed, seq, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._loaded, seq, page, rows)
+        answer_from_service(self, env, lambda: list_rounds(env.db, limit=(page + 1) * PAGE + 1),
+                            lambda rows: self._loaded(seq, page, rows),
+                            lambda message: self._failed(seq, message))
 
     def _failed(self, seq: int, message: str) -> None:
         if seq == self._seq:
@@ -228,16 +222,12 @@ class AccessReviewScreen(Screen[None]):
         from services.personnel.rounds import import_round
 
         env = self.env
-        try:
+
+        def run() -> Imported:
             name, data = read_change_file(raw)
-            done = import_round(env.db, env.settings, env.identity, name=name, data=data)
-        except JukiError as exc:
-            self.app.call_from_thread(self._import_refused, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._import_refused, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._imported, done)
+            return import_round(env.db, env.settings, env.identity, name=name, data=data)
+
+        answer_from_service(self, env, run, self._imported, self._import_refused)
 
     def _import_refused(self, message: str) -> None:
         self.busy = False

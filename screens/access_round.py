@@ -18,7 +18,7 @@ value from the database or the change file is shown inert.
 from __future__ import annotations
 
 from importlib.util import find_spec
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -28,8 +28,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from auth.roles import role_label
-from auth.stepup import STEP_UP_MESSAGE, StepUpNeeded
-from core.errors import JukiError
+from auth.stepup import STEP_UP_MESSAGE
 from core.inert import as_text
 from screens.access_review import span_text
 from screens.table import Table
@@ -37,12 +36,14 @@ from screens.widgets import (
     CommentDialog,
     MessageLine,
     WorkspaceEnv,
-    ask_step_up,
-    log_unexpected,
+    answer_from_service,
     refill_table,
 )
 from services.jp.wareki import format_wareki
 from services.personnel.rounds import RightsLine, RoundSummary
+
+if TYPE_CHECKING:
+    from services.personnel.report import RoundReport
 
 PAGE = 100
 LINE_COLUMNS = ("発令日", "職員番号", "氏名", "ログイン名", "変更", "役割", "状態", "適用者",
@@ -156,16 +157,14 @@ class AccessRoundScreen(Screen[None]):
         from services.personnel.rounds import get_round, round_lines
 
         env = self.env
-        try:
+
+        def fetch() -> tuple[RoundSummary, list[RightsLine]]:
             summary = get_round(env.db, self.round_id)
             lines = round_lines(env.db, self.round_id)
-        except JukiError as exc:
-            self.app.call_from_thread(self._failed, seq, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._failed, seq, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._loaded, seq, summary, lines)
+            return summary, lines
+
+        answer_from_service(self, env, fetch, lambda got: self._loaded(seq, *got),
+                            lambda message: self._failed(seq, message))
 
     def _failed(self, seq: int, message: str) -> None:
         if seq == self._seq:
@@ -264,26 +263,22 @@ class AccessRoundScreen(Screen[None]):
         from services.personnel.confirm import confirm_change
 
         env = self.env
-        try:
+
+        def run() -> None:
             if what == "apply":
                 apply_change(env.db, env.identity, line.id, settings=env.settings)
             else:
                 confirm_change(env.db, env.identity, line.id, what, comment)
-        except StepUpNeeded as exc:
-            self.app.call_from_thread(
-                ask_step_up, self, env, exc.message, lambda: self._act(what, line, comment),
-                lambda: self._done(STEP_UP_MESSAGE, "error"),
-            )
-            return
-        except JukiError as exc:
-            self.app.call_from_thread(self._done, exc.message, "error")
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._done, log_unexpected(env.settings, exc), "error")
-            return
-        said = {"apply": APPLIED, "confirmed": CONFIRMED, "disputed": DISPUTED}[what]
-        self.app.call_from_thread(self._done, said.format(
-            id=line.id, name=line.name, change=change_text(line)), "info")
+
+        def acted(_: None) -> None:
+            said = {"apply": APPLIED, "confirmed": CONFIRMED, "disputed": DISPUTED}[what]
+            self._done(said.format(id=line.id, name=line.name, change=change_text(line)), "info")
+
+        answer_from_service(
+            self, env, run, acted, lambda message: self._done(message, "error"),
+            retry=lambda: self._act(what, line, comment),
+            cancelled=lambda: self._done(STEP_UP_MESSAGE, "error"),
+        )
 
     def _done(self, message: str, kind: str) -> None:
         self.busy = False
@@ -302,19 +297,19 @@ class AccessRoundScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="access-round-report", exit_on_error=False)
     def _report(self, fmt: str) -> None:
         env = self.env
-        try:
+
+        def run() -> RoundReport:
             from services.personnel.report import export_round_report
 
-            written = export_round_report(env.db, env.settings, env.identity, self.round_id, fmt)
-        except JukiError as exc:
-            self.app.call_from_thread(self._reported, exc.message, "error")
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._reported, log_unexpected(env.settings, exc), "error")
-            return
-        self.app.call_from_thread(self._reported, WRITTEN.format(
-            fmt=written.format.upper(), n=written.rows, path=written.path,
-            sha256=written.sha256), "info")
+            return export_round_report(env.db, env.settings, env.identity, self.round_id, fmt)
+
+        answer_from_service(
+            self, env, run,
+            lambda written: self._reported(WRITTEN.format(
+                fmt=written.format.upper(), n=written.rows, path=written.path,
+                sha256=written.sha256), "info"),
+            lambda message: self._reported(message, "error"),
+        )
 
     def _reported(self, message: str, kind: str) -> None:
         self.busy = False

@@ -38,7 +38,7 @@ from screens.audit_tail_view import (
     TailView,
     quiet_collector,
 )
-from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
+from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service, log_unexpected
 from services.audit_tail import OUTCOME_LABELS, SEVERITY_LABELS, TailReader
 
 FOLLOWING = "追従中 (↑/PgUp で一時停止)"
@@ -185,18 +185,16 @@ class AuditTailScreen(Screen[None]):
         from services.audit_tail import open_tail, parse_filter
 
         env = self.env
-        try:
+
+        def run() -> tuple[TailReader, Page, int]:
             flt = parse_filter(**typed)
             reader = open_tail(env.db, env.identity, flt, reason=reason)
             head = reader.head()
             page = reader.older(head + 1, PAGE)
-        except JukiError as exc:
-            self.app.call_from_thread(self._failed, gen, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._failed, gen, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._opened, gen, reader, page, head)
+            return reader, page, head
+
+        answer_from_service(self, env, run, lambda got: self._opened(gen, *got),
+                            lambda message: self._failed(gen, message))
 
     def _failed(self, gen: int, message: str) -> None:
         if gen != self.gen:

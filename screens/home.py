@@ -19,11 +19,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from auth.roles import Perm
-from core.errors import JukiError
 from core.inert import as_text
 from screens.widgets import (
     WorkspaceEnv,
-    log_unexpected,
+    answer_from_service,
     message_text,
     perm_label,
     roles_text,
@@ -109,13 +108,8 @@ class HomeScreen(Screen[None]):
         from services.todo import todo_lines
 
         env = self.env
-        try:
-            lines = todo_lines(env.db, env.settings, env.identity)
-        except JukiError as exc:
-            lines = [exc.message]
-        except Exception as exc:
-            lines = [log_unexpected(env.settings, exc)]
-        self.app.call_from_thread(self._show_todo, lines)
+        answer_from_service(self, env, lambda: todo_lines(env.db, env.settings, env.identity),
+                            self._show_todo, lambda message: self._show_todo([message]))
 
     def _show_todo(self, lines: list[str]) -> None:
         self.todo = list(lines)

@@ -25,12 +25,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Select, Static
 
 from auth.roles import Perm
-from core.errors import JukiError
 from core.inert import as_text
 from screens.proposal import SUBMITTED, ProposalForm, ReviewScreen, age_text
 from screens.resident import restricted_cell
 from screens.table import Table
-from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
+from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service
 from services.linkage.items import ItemRow
 from services.linkage.models import DRAFT, KIND_LABELS
 from services.linkage.proposals import SOURCES, ProposalView, QueueRow
@@ -156,16 +155,14 @@ class LinkageScreen(Screen[None]):
         from services.linkage.proposals import drafts, pending
 
         env = self.env
-        try:
+
+        def fetch() -> tuple[list[QueueRow], list[QueueRow]]:
             rows = pending(env.db, env.identity, source=source or None)
             own = drafts(env.db, env.identity) if env.identity.can(Perm.LINK_PROPOSE) else []
-        except JukiError as exc:
-            self.app.call_from_thread(self._failed, seq, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._failed, seq, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._loaded, seq, rows, own)
+            return rows, own
+
+        answer_from_service(self, env, fetch, lambda got: self._loaded(seq, *got),
+                            lambda message: self._failed(seq, message))
 
     def _failed(self, seq: int, message: str) -> None:
         if seq != self._seq:
@@ -236,16 +233,13 @@ class LinkageScreen(Screen[None]):
         from services.linkage.proposals import compare, open_proposal
 
         env = self.env
-        try:
+
+        def fetch() -> tuple[ProposalView, list[ItemRow]]:
             view = open_proposal(env.db, env.identity, proposal_id)
-            rows = compare(view)
-        except JukiError as exc:
-            self.app.call_from_thread(self._open_failed, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._open_failed, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._opened, view, rows, draft)
+            return view, compare(view)
+
+        answer_from_service(self, env, fetch, lambda got: self._opened(*got, draft),
+                            self._open_failed)
 
     def _open_failed(self, message: str) -> None:
         self._opening = False

@@ -34,11 +34,10 @@ from textual.widgets import (
 )
 
 from auth.roles import Perm
-from core.errors import JukiError
 from core.inert import as_text
 from screens.resident import RecordOpener, restricted_cell
 from screens.table import Table
-from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
+from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service
 from services.jp import format_wareki
 from services.lookup.types import Hit, LookupQuery, SearchResult
 
@@ -190,15 +189,9 @@ class LookupScreen(RecordOpener):
         from services.lookup.search import search
 
         env = self.env
-        try:
-            result = search(env.db, env.settings, env.identity, query)
-        except JukiError as exc:
-            self.app.call_from_thread(self._refused, seq, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._refused, seq, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._found, seq, query, result)
+        answer_from_service(self, env, lambda: search(env.db, env.settings, env.identity, query),
+                            lambda result: self._found(seq, query, result),
+                            lambda message: self._refused(seq, message))
 
     def _ready(self) -> None:
         chosen = self.query_one("#purpose", Select).value is not Select.NULL

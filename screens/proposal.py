@@ -39,8 +39,8 @@ from textual.widgets import (
     Static,
 )
 
-from auth.stepup import STEP_UP_MESSAGE, StepUpNeeded
-from core.errors import BadInput, JukiError
+from auth.stepup import STEP_UP_MESSAGE
+from core.errors import BadInput
 from core.inert import as_text
 from screens.resident import RESTRICTED_MARK, RESTRICTED_STYLE
 from screens.table import Table
@@ -48,8 +48,7 @@ from screens.widgets import (
     CommentDialog,
     MessageLine,
     WorkspaceEnv,
-    ask_step_up,
-    log_unexpected,
+    answer_from_service,
     message_text,
 )
 from services.linkage.items import ItemRow
@@ -391,7 +390,8 @@ class ProposalForm(Screen[ProposalView | None]):
         env = self.env
         application = Application(name=v.name, kana=v.kana, birth=v.birth, sex=v.sex,
                                   address=v.address)
-        try:
+
+        def run() -> ProposalView:
             if draft is None:
                 view = propose(
                     env.db, env.settings, env.identity, self.resident_id, number=v.number,
@@ -410,13 +410,10 @@ class ProposalForm(Screen[ProposalView | None]):
                     self.app.call_from_thread(self._kept, view)
                     view = submit(env.db, env.settings, env.identity, view.id,
                                   version=view.version)
-        except JukiError as exc:
-            self.app.call_from_thread(self._refused, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._refused, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._saved, view, submit_it)
+            return view
+
+        answer_from_service(self, env, run, lambda view: self._saved(view, submit_it),
+                            self._refused)
 
     def _kept(self, view: ProposalView) -> None:
         """The draft's edits are saved even when the submission that follows is refused."""
@@ -487,7 +484,8 @@ class ProposalForm(Screen[ProposalView | None]):
         env = self.env
         application = Application(name=v.name, kana=v.kana, birth=v.birth, sex=v.sex,
                                   address=v.address)
-        try:
+
+        def run() -> JukinetAnswer:
             if draft is None:
                 view = propose(
                     env.db, env.settings, env.identity, self.resident_id, number=v.number,
@@ -503,17 +501,12 @@ class ProposalForm(Screen[ProposalView | None]):
                     identity_checks=v.identity_checks, application=application, note=v.note,
                 )
             self.app.call_from_thread(self._kept, view)
-            answer = query_jukinet(
+            return query_jukinet(
                 env.db, env.settings, env.identity, name=v.name, kana=v.kana, birth=v.birth,
                 sex=v.sex, address=v.address, proposal_id=view.id,
             )
-        except JukiError as exc:
-            self.app.call_from_thread(self._refused, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._refused, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._answered, answer)
+
+        answer_from_service(self, env, run, self._answered, self._refused)
 
     def _answered(self, answer: JukinetAnswer) -> None:
         """Show the candidates — only from the front (a modal over the lock would leak)."""
@@ -545,18 +538,14 @@ class ProposalForm(Screen[ProposalView | None]):
         from services.linkage.proposals import amend
 
         env = self.env
-        try:
-            view = amend(
+        answer_from_service(
+            self, env,
+            lambda: amend(
                 env.db, env.settings, env.identity, draft.id, version=draft.version,
                 number=candidate.number, source=JUKINET_SOURCE, number_check=JUKINET_CHECK,
-            )
-        except JukiError as exc:
-            self.app.call_from_thread(self._refused, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._refused, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._filled, view)
+            ),
+            self._filled, self._refused,
+        )
 
     def _filled(self, view: ProposalView) -> None:
         """The number is on the draft; the form's own fields follow, so F9 keeps it so."""
@@ -803,27 +792,18 @@ class ReviewScreen(Screen[None]):
         from services.linkage.proposals import approve, reject
 
         env = self.env
-        try:
+
+        def run() -> Decision:
             if verdict == "approve":
-                decision = approve(env.db, env.identity, proposal_id, version=version,
-                                   comment=comment, settings=env.settings)
-            else:
-                decision = reject(env.db, env.identity, proposal_id, version=version,
-                                  comment=comment)
-        except StepUpNeeded as exc:
-            self.app.call_from_thread(
-                ask_step_up, self, env, exc.message,
-                lambda: self._decide(verdict, proposal_id, version, comment),
-                lambda: self._refused(STEP_UP_MESSAGE),
-            )
-            return
-        except JukiError as exc:
-            self.app.call_from_thread(self._refused, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self._refused, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._decided, decision)
+                return approve(env.db, env.identity, proposal_id, version=version,
+                               comment=comment, settings=env.settings)
+            return reject(env.db, env.identity, proposal_id, version=version, comment=comment)
+
+        answer_from_service(
+            self, env, run, self._decided, self._refused,
+            retry=lambda: self._decide(verdict, proposal_id, version, comment),
+            cancelled=lambda: self._refused(STEP_UP_MESSAGE),
+        )
 
     def _refused(self, message: str) -> None:
         self.busy = False
@@ -847,15 +827,9 @@ class ReviewScreen(Screen[None]):
         from services.linkage.proposals import compare, open_proposal
 
         env = self.env
-        try:
-            view = open_proposal(env.db, env.identity, proposal_id)
-        except JukiError as exc:
-            self.app.call_from_thread(self.say, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self.say, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._reloaded, view, compare(view), keep_message)
+        answer_from_service(self, env, lambda: open_proposal(env.db, env.identity, proposal_id),
+                            lambda view: self._reloaded(view, compare(view), keep_message),
+                            self.say)
 
     def _reloaded(self, view: ProposalView, rows: list[ItemRow], keep_message: bool) -> None:
         self.view = view

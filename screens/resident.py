@@ -34,12 +34,11 @@ from textual.widgets import (
     TabPane,
 )
 
-from auth.stepup import STEP_UP_MESSAGE, StepUpNeeded
+from auth.stepup import STEP_UP_MESSAGE
 from core.clock import aware, now
-from core.errors import JukiError
 from core.inert import as_text
 from screens.table import Table
-from screens.widgets import MessageLine, WorkspaceEnv, ask_step_up, log_unexpected
+from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service
 from services.jp import format_both
 from services.lookup.types import ResidentRecord, Revealed
 
@@ -161,17 +160,13 @@ class RecordOpener(Screen[None]):
         from services.lookup.record import open_record
 
         env = self.env
-        try:
-            rec = open_record(
+        answer_from_service(
+            self, env,
+            lambda: open_record(
                 env.db, env.settings, env.identity, resident_id, purpose=purpose, reason=reason,
-            )
-        except JukiError as exc:
-            self.app.call_from_thread(self.say, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self.say, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._record_opened, rec, purpose)
+            ),
+            lambda rec: self._record_opened(rec, purpose), self.say,
+        )
 
     def _record_opened(self, rec: ResidentRecord, purpose: str) -> None:
         self.query_one(MessageLine).clear()
@@ -339,15 +334,11 @@ class ResidentScreen(RecordOpener):
         from services.linkage.proposals import propose_unlink
 
         env = self.env
-        try:
-            view = propose_unlink(env.db, env.settings, env.identity, link_id, reason=reason)
-        except JukiError as exc:
-            self.app.call_from_thread(self.say, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self.say, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self.say, SUBMITTED.format(id=view.id), "info")
+        answer_from_service(
+            self, env,
+            lambda: propose_unlink(env.db, env.settings, env.identity, link_id, reason=reason),
+            lambda view: self.say(SUBMITTED.format(id=view.id), "info"), self.say,
+        )
 
     @on(DataTable.RowSelected, "#members")
     def _member_chosen(self, event: DataTable.RowSelected) -> None:
@@ -365,24 +356,15 @@ class ResidentScreen(RecordOpener):
         from services.lookup.record import reveal_my_number
 
         env = self.env
-        try:
-            shown = reveal_my_number(
+        answer_from_service(
+            self, env,
+            lambda: reveal_my_number(
                 env.db, env.settings, env.identity, self.record.resident_id,
                 purpose=self.purpose, reason=reason,
-            )
-        except StepUpNeeded as exc:
-            self.app.call_from_thread(
-                ask_step_up, self, env, exc.message, lambda: self._reveal(reason),
-                lambda: self.say(STEP_UP_MESSAGE),
-            )
-            return
-        except JukiError as exc:
-            self.app.call_from_thread(self.say, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self.say, log_unexpected(env.settings, exc))
-            return
-        self.app.call_from_thread(self._show_number, shown)
+            ),
+            self._show_number, self.say,
+            retry=lambda: self._reveal(reason), cancelled=lambda: self.say(STEP_UP_MESSAGE),
+        )
 
     def _show_number(self, shown: Revealed) -> None:
         if self.app.screen is not self:  # covered meanwhile: never paint it underneath

@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from rich.text import Text
 from textual import on
@@ -246,6 +246,41 @@ def ask_step_up(screen: Screen[object], env: WorkspaceEnv, message: str,
         screen.run_worker(check, thread=True, group="step-up", exit_on_error=False)
 
     app.push_screen(StepUpDialog(message), answered)
+
+
+T = TypeVar("T")
+
+
+def answer_from_service(
+    screen: Screen[object], env: WorkspaceEnv, call: Callable[[], T],
+    done: Callable[[T], object], failed: Callable[[str], object], *,
+    retry: Callable[[], None] | None = None, cancelled: Callable[[], None] | None = None,
+) -> None:
+    """Run in a worker thread: call ``call()``; hand its result to ``done`` on the UI thread,
+    a refusal's Japanese message (or the logged line of an unexpected error) to ``failed``.
+    With ``retry``, a ``StepUpNeeded`` asks the password (``ask_step_up``) and then runs
+    ``retry``, else ``cancelled``; without it, the step-up's message goes to ``failed``.
+
+    One place for the shape every screen worker repeats, so none forgets the log."""
+    from core.errors import JukiError
+
+    app = screen.app
+    try:
+        result = call()
+    except JukiError as exc:
+        if retry is not None:
+            from auth.stepup import StepUpNeeded
+
+            if isinstance(exc, StepUpNeeded):
+                app.call_from_thread(ask_step_up, screen, env, exc.message, retry,
+                                     cancelled or (lambda: None))
+                return
+        app.call_from_thread(failed, exc.message)
+        return
+    except Exception as exc:
+        app.call_from_thread(failed, log_unexpected(env.settings, exc))
+        return
+    app.call_from_thread(done, result)
 
 
 def refill_table(table: DataTable, rows: Iterable[tuple[str, Sequence[Text]]]) -> int:
