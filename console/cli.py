@@ -17,6 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from console.cli_io import context as _context
+from console.cli_io import err as _err
+from console.cli_io import out as _out
 from core.errors import BadInput, JukiError
 from core.settings import SettingsError, documented_fields
 
@@ -180,20 +183,6 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--fail-rate", type=float, default=0.0, help="HTTP 500 を返す割合 (0〜1)")
     sim.add_argument("--delay", type=float, default=0.0, help="応答を遅らせる秒数")
     return p
-
-
-def _out(text: str) -> None:
-    print(text, flush=True)
-
-
-def _err(text: str) -> None:
-    print(f"juki: {text}", file=sys.stderr, flush=True)
-
-
-def _context():  # type: ignore[no-untyped-def]
-    from console.context import Context
-
-    return Context.from_env()
 
 
 def _require_tty() -> None:

@@ -10,13 +10,11 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from console.cli_io import context as _context
+from console.cli_io import out as _out
 from core.errors import BadInput
 
 EXIT_OK, EXIT_CHECK, EXIT_BAD = 0, 1, 2
-
-
-def _out(text: str) -> None:
-    print(text, flush=True)
 
 
 def _read(path: str) -> bytes:
@@ -24,12 +22,6 @@ def _read(path: str) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         raise BadInput(f"ファイル {path}: 読めません ({exc.strerror or exc})。") from None
-
-
-def _context():  # type: ignore[no-untyped-def]
-    from console.context import Context
-
-    return Context.from_env()
 
 
 def cmd_hr(args: argparse.Namespace) -> int:

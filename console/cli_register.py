@@ -12,13 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from console.cli_io import out as _out
 from core.errors import BadInput
 
 EXIT_OK = 0
-
-
-def _out(text: str) -> None:
-    print(text, flush=True)
 
 
 def _progress(phase: str, done: int, total: int) -> None:

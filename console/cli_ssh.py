@@ -10,13 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from console.cli_io import out as _out
 from core.errors import BadInput
 
 EXIT_OK = 0
-
-
-def _out(text: str) -> None:
-    print(text, flush=True)
 
 
 def _read_text(path: str) -> str:

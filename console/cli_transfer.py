@@ -11,17 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from console.cli_io import context as _context
+from console.cli_io import out as _out
+
 EXIT_OK = 0
-
-
-def _out(text: str) -> None:
-    print(text, flush=True)
-
-
-def _context():  # type: ignore[no-untyped-def]
-    from console.context import Context
-
-    return Context.from_env()
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

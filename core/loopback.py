@@ -10,10 +10,20 @@ messages stay in each module. Standard library only (``core`` is the lowest laye
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+class _Stop(Exception):
+    """Raised by the SIGTERM handler to leave ``serve_forever``."""
+
+
+def _raise_stop(signum: int, frame: Any) -> None:
+    raise _Stop
 
 
 class JsonServer(ThreadingHTTPServer):
@@ -28,6 +38,22 @@ class JsonServer(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
+
+    def serve_until_stopped(self) -> None:
+        """Serve until SIGTERM or Ctrl+C, then close the socket: the ``run`` of every
+        simulator and of the collector (a test stops them with SIGTERM, a person with
+        Ctrl+C). The SIGTERM handler is set only on the main thread and put back after."""
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _raise_stop)
+        try:
+            self.serve_forever(poll_interval=0.2)
+        except (_Stop, KeyboardInterrupt):
+            pass
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            self.server_close()
 
     @property
     def url(self) -> str:

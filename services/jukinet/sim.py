@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import random
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -327,13 +326,6 @@ def make_server(
         raise BadInput(f"--port: {bind}:{port} で待ち受けられません ({exc.strerror})。") from exc
 
 
-class _Stop(Exception):
-    pass
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise _Stop
-
 
 def run(
     db: Database,
@@ -362,19 +354,9 @@ def run(
     record_alone(db, actor, "jukinet.sim_start", details={
         "url": server.url, "fail_rate": fail_rate, "delay": delay,
     })
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        out(f"住基ネット照会シミュレータ: {server.url} で待ち受けています。")
-        out("停止するには Ctrl+C (または SIGTERM)。試験用: GET /_stats, POST /_control")
-        server.serve_forever(poll_interval=0.2)
-    except (_Stop, KeyboardInterrupt):
-        pass
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        server.server_close()
+    out(f"住基ネット照会シミュレータ: {server.url} で待ち受けています。")
+    out("停止するには Ctrl+C (または SIGTERM)。試験用: GET /_stats, POST /_control")
+    server.serve_until_stopped()
     stats = server.state.stats()
     record_alone(db, actor, "jukinet.sim_stop", details={
         k: stats[k] for k in ("requests", "answered", "refused", "failed")

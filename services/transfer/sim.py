@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -186,32 +185,17 @@ def make_server(out: Path, host: str = "127.0.0.1", port: int = 0, *, mode: str 
         raise BadInput(f"--port: {bind}:{port} で待ち受けられません ({exc.strerror})。") from exc
 
 
-class _Stop(Exception):
-    pass
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise _Stop
-
 
 def run(out_path: Path, out: Callable[[str], None], *, host: str, port: int,
         fail: bool = False, delay: float = 0.0) -> int:
     """Serve until SIGTERM or Ctrl+C; print the URL first."""
     mode = "fail" if fail else ("slow" if delay > 0 else "ok")
     server = make_server(out_path, host, port, mode=mode, delay=delay)
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    out(f"転送受信シミュレータ: {server.url} で待ち受けています"
+        f" (受信済み {len(server.state.keys):,} バッチ、保存先 {out_path})。")
     try:
-        out(f"転送受信シミュレータ: {server.url} で待ち受けています"
-            f" (受信済み {len(server.state.keys):,} バッチ、保存先 {out_path})。")
-        server.serve_forever(poll_interval=0.2)
-    except (_Stop, KeyboardInterrupt):
-        pass
+        server.serve_until_stopped()
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        server.server_close()
         os.close(server.state.fd)
     out(f"停止しました (受信済み {len(server.state.keys):,} バッチ)。")
     return 0
