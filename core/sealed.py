@@ -37,6 +37,7 @@ KEY_BYTES = 64  # AES-256-SIV
 PREFIX = "s1:"  # scheme version, so a later key or cipher can be told apart
 SEALED_LENGTH = 64  # PREFIX + base64url of 16-byte tag + 12 digits, with room to spare
 _CONTEXT = [b"juki:my-number"]  # associated data: sealed for this use only
+NO_KEY = "個人番号の暗号鍵が設定されていません (identifier_key_file)。"
 
 
 class SealingError(JukiError):
@@ -89,8 +90,7 @@ class Sealer:
             with self._lock:
                 if self._cipher is None:
                     if self.key_file is None:
-                        raise SealingError(
-                            "個人番号の暗号鍵が設定されていません (identifier_key_file)。")
+                        raise SealingError(NO_KEY)
                     from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
                     self._cipher = AESSIV(read_key_file(self.key_file))
@@ -123,7 +123,7 @@ def attach(dialect: Dialect, sealer: Sealer) -> None:
 def sealer_of(dialect: Dialect) -> Sealer:
     found = getattr(dialect, "juki_sealer", None)
     if found is None:
-        raise SealingError("個人番号の暗号鍵が設定されていません (identifier_key_file)。")
+        raise SealingError(NO_KEY)
     return found
 
 
