@@ -141,7 +141,6 @@ class InspectionScreen(Screen[None]):
                if sheet.signed_at else ""), "bold"))
         for i, cells in enumerate(row_cells(sheet)):
             table.add_row(*cells, key=sheet.rows[i].item.code)
-        table.refresh(layout=True)
 
     # --- answering -------------------------------------------------------------------------
 

@@ -200,10 +200,6 @@ class LinkageScreen(Screen[None]):
         drafts.clear()
         for row in self.drafts:
             drafts.add_row(*draft_cells(row), key=str(row.proposal_id))
-        # DataTable sizes its columns on its next idle, and add_row alone does not prompt
-        # one: without this the first rows after a load are cut to the header's width.
-        table.refresh(layout=True)
-        drafts.refresh(layout=True)
         self.query_one("#drafts-title", Static).update(
             as_text(DRAFTS_TITLE.format(n=len(self.drafts)), "bold") if self.drafts
             else as_text(DRAFTS_EMPTY, "dim")

@@ -192,7 +192,6 @@ class LinkageReportScreen(Screen[None]):
         first = self.page * self.page_size
         for i, row in enumerate(self.rows[first:first + self.page_size], start=first):
             table.add_row(*report_cells(row), key=str(i))
-        table.refresh(layout=True)  # size the columns now (add_row does not prompt it)
         count = self.query_one("#report-count", Static)
         if self.rows:
             count.update(as_text(COUNT.format(period=self.period, n=len(self.rows),

@@ -607,7 +607,6 @@ class CandidateDialog(ModalScreen["Candidate | None"]):
         table.add_columns(*CANDIDATE_COLUMNS)
         for i, c in enumerate(self.answer.candidates):
             table.add_row(*candidate_cells(c), key=str(i))
-        table.refresh(layout=True)
 
     @on(DataTable.RowSelected, "#candidates")
     def _chosen(self, event: DataTable.RowSelected) -> None:
@@ -704,7 +703,6 @@ class ReviewScreen(Screen[None]):
                           as_text(""))
         for i, row in enumerate(self.rows):
             table.add_row(*item_cells(row), key=str(i))
-        table.refresh(layout=True)  # size the columns now (add_row does not prompt it)
         self.query_one("#review-history", Static).update(self._history())
 
     def _status_label(self) -> str:

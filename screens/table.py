@@ -5,7 +5,8 @@ an update counter that the measuring does not advance. When a frame is painted b
 ``add_row`` and that idle (the screen's refresh timer winning the race, which happens
 under load), the cells are cached at the header's widths and stay cut short — names and
 the 【相違あり】 / 【支援措置】 markers clipped — until something else repaints the table.
-Advancing the counter once the widths are known drops those stale cells.
+Advancing the counter once the widths are known drops those stale cells, so a screen that
+adds rows needs no refresh of its own afterwards.
 """
 
 from __future__ import annotations

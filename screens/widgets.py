@@ -285,14 +285,14 @@ def answer_from_service(
 
 def refill_table(table: DataTable, rows: Iterable[tuple[str, Sequence[Text]]]) -> int:
     """Replace a page of ``(key, cells)`` rows, keeping the cursor where it was (within the
-    new page). Cells are ``Text`` (never markup). Returns the number of rows shown."""
+    new page). Cells are ``Text`` (never markup). Returns the number of rows shown.
+    ``table`` is a ``screens.table.Table``: it sizes its columns to the new rows itself."""
     keep = max(table.cursor_row, 0)
     table.clear()
     count = 0
     for key, cells in rows:
         table.add_row(*cells, key=key)
         count += 1
-    table.refresh(layout=True)
     if count:
         table.move_cursor(row=min(keep, count - 1))
     return count
