@@ -96,6 +96,10 @@ class Sealer:
                     self._cipher = AESSIV(read_key_file(self.key_file))
         return self._cipher
 
+    def ready(self) -> None:
+        """Load the key now: SealingError when it is missing or unreadable."""
+        self._aead()
+
     def seal(self, value: str) -> str:
         sealed = self._aead().encrypt(value.encode("ascii"), _CONTEXT)
         return PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")

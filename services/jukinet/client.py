@@ -45,6 +45,7 @@ from core.settings import Settings
 from logs.audit import record_alone
 from services.jp import normalize_address, parse_date
 from services.linkage.models import DRAFT, STATUS_LABELS, LinkProposal
+from services.refusals import SEALING, recorded_refusals
 from services.register.models import Resident
 from services.register.mynumber import is_valid_my_number, mask_my_number
 
@@ -341,6 +342,7 @@ def endpoint(settings: Settings) -> httpx.URL:
     return base.join("query")
 
 
+@recorded_refusals(ACTION, "jukinet", SEALING)
 def query_jukinet(
     db: Database,
     settings: Settings,

@@ -1,10 +1,13 @@
 """定期的・体系的な入力誤りの発見: the periodic check of every active My Number link.
 
-Three findings (``juki linkage check`` lists them, masked, and exits 1 when any):
+Four findings (``juki linkage check`` lists them, masked, and exits 1 when any):
 
 * 検査用数字の誤り — the stored number fails the check digit (a typo that got in by a
   path other than this workflow: migration, a restored backup, hand-written SQL);
 * 番号の重複 — one number active on two residents (or one resident with two numbers);
+* 番号を復号できない — the sealed number (core.sealed) does not open: edited in the
+  database, or sealed under another key (then every link shows it). Named by link and
+  the stored last four digits, so the officer knows which rows to restore;
 * 4情報の変更 — the resident's 氏名・生年月日・性別・住所 differ from the fingerprint
   stored when the link was confirmed; a reviewer looks and confirms again (``reconfirm``).
 
@@ -17,10 +20,13 @@ The first check records one for them from the register as it stands then (origin
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import String, type_coerce
 from sqlalchemy import select as sa_select
 
 from auth.access import require
@@ -30,9 +36,11 @@ from core.actor import Actor
 from core.clock import aware, now
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
+from core.sealed import SealingError, sealer_of
 from logs.audit import record, record_alone
 from services.linkage.items import changed_items, fingerprint
 from services.linkage.models import LinkFingerprint
+from services.refusals import SEALING, recorded_refusals
 from services.register.models import LINK_ACTIVE, MyNumberLink, Resident
 from services.register.mynumber import is_valid_my_number, mask_my_number
 
@@ -40,7 +48,9 @@ BAD_CHECK_DIGIT = "検査用数字の誤り"
 NUMBER_ON_TWO = "番号の重複"
 TWO_NUMBERS = "一人に複数の番号"
 ITEMS_CHANGED = "4情報の変更"
-FINDING_KINDS = (BAD_CHECK_DIGIT, NUMBER_ON_TWO, TWO_NUMBERS, ITEMS_CHANGED)
+CHECK_ACTION = "linkage.check"
+UNREADABLE = "番号を復号できない"
+FINDING_KINDS = (BAD_CHECK_DIGIT, NUMBER_ON_TWO, TWO_NUMBERS, UNREADABLE, ITEMS_CHANGED)
 
 ORIGIN_APPROVAL = "承認"
 ORIGIN_BASELINE = "基準記録"
@@ -75,6 +85,7 @@ class CheckReport:
         return out
 
 
+@recorded_refusals(CHECK_ACTION, "my_number_link", SEALING)
 def check_links(db: Database, actor: Actor) -> CheckReport:
     """Scan every active link; record fingerprints that are missing; record the run.
 
@@ -88,7 +99,8 @@ def check_links(db: Database, actor: Actor) -> CheckReport:
                            LinkFingerprint.__table__)  # type: ignore[attr-defined]
     stmt = (
         sa_select(
-            link_t.c.id.label("link_id"), link_t.c.resident_id, link_t.c.number,
+            link_t.c.id.label("link_id"), link_t.c.resident_id, link_t.c.last4,
+            type_coerce(link_t.c.number, String).label("sealed"),
             res_t.c.resident_code, res_t.c.family_name, res_t.c.given_name,
             res_t.c.birth_date, res_t.c.sex, res_t.c.address,
             fp_t.c.link_id.label("fp_link"), fp_t.c.name_fp, fp_t.c.birth_fp, fp_t.c.sex_fp,
@@ -103,16 +115,21 @@ def check_links(db: Database, actor: Actor) -> CheckReport:
     )
     with db.write() as s:
         conn = s.connection()
-        rows = conn.execute(stmt).all()
+        rows = _opened(conn, conn.execute(stmt).all())
         by_number: dict[str, list[Any]] = defaultdict(list)
         by_resident: dict[int, list[Any]] = defaultdict(list)
         baseline: list[dict[str, Any]] = []
         for row in rows:
-            by_number[row.number].append(row)
             by_resident[row.resident_id].append(row)
-            if not is_valid_my_number(row.number):
+            if row.number is None:
+                findings.append(_finding(UNREADABLE, row,
+                                         "保存された番号の暗号文を開けません: データベース上で"
+                                         "書き換えられたか、別の暗号鍵で作られています。"))
+            elif not is_valid_my_number(row.number):
                 findings.append(_finding(BAD_CHECK_DIGIT, row,
                                          "12桁目の検査用数字が番号と合いません。"))
+            if row.number is not None:
+                by_number[row.number].append(row)
             if row.fp_link is None:
                 baseline.append({
                     "link_id": row.link_id, "origin": ORIGIN_BASELINE, "proposal_id": None,
@@ -145,7 +162,7 @@ def check_links(db: Database, actor: Actor) -> CheckReport:
             conn.execute(fp_t.insert(), baseline[i: i + 5000])
         report = CheckReport(len(rows), tuple(findings), len(baseline), current)
         record(
-            s, actor, "linkage.check", target="my_number_link",
+            s, actor, CHECK_ACTION, target="my_number_link",
             outcome="alert" if findings else "success",
             severity="warning" if findings else "info",
             details={"links": report.links, "baselined": report.baselined,
@@ -155,14 +172,32 @@ def check_links(db: Database, actor: Actor) -> CheckReport:
     return report
 
 
+def _opened(conn: Any, rows: Sequence[Any]) -> list[SimpleNamespace]:
+    """The rows with ``number`` opened one by one; None where a sealed value will not open.
+
+    Read sealed, not through the column type, so one edited row becomes a finding instead
+    of ending the whole check. A missing key file still ends it (``SealingError``)."""
+    sealer = sealer_of(conn.dialect)
+    sealer.ready()
+    out = []
+    for row in rows:
+        try:
+            number: str | None = sealer.open(row.sealed)
+        except SealingError:
+            number = None
+        out.append(SimpleNamespace(**row._mapping, number=number))
+    return out
+
+
 def _finding(kind: str, row: Any, detail: str) -> Finding:
     return Finding(
         kind=kind, link_id=row.link_id, resident_id=row.resident_id,
-        resident_code=row.resident_code, number_masked=mask_my_number(row.number),
+        resident_code=row.resident_code, number_masked=mask_my_number(row.number or row.last4),
         detail=detail,
     )
 
 
+@recorded_refusals("linkage.reconfirm", "link")
 def reconfirm(db: Database, ident: Identity, link_id: int, *, comment: str) -> None:
     """A reviewer confirms a flagged link still belongs to its resident after a change.
 

@@ -31,13 +31,12 @@ The number appears in the trail only masked (last 4 digits).
 
 from __future__ import annotations
 
-import functools
 import json
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -77,6 +76,7 @@ from services.linkage.models import (
     LinkProposal,
     LinkReview,
 )
+from services.refusals import recorded_refusals
 from services.register.models import (
     LINK_ACTIVE,
     LINK_REVOKED,
@@ -399,34 +399,6 @@ def _refuse(
     raise Refused(r.message)
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _bad_input_recorded(action: str, what: str) -> Callable[[_F], _F]:
-    """Record a BadInput (nothing saved) as a refused ``action`` before it reaches the
-    user: a refused attempt leaves an event like any other. ``what`` names the target
-    kind (resident / proposal), taken from the argument after the identity."""
-
-    def wrap(fn: _F) -> _F:
-        @functools.wraps(fn)
-        def run(*args: Any, **kw: Any) -> Any:
-            try:
-                return fn(*args, **kw)
-            except BadInput as exc:
-                pos = [i for i, a in enumerate(args) if isinstance(a, Identity)]
-                if pos:
-                    ident: Identity = args[pos[0]]
-                    key = args[pos[0] + 1] if len(args) > pos[0] + 1 else ""
-                    record_alone(args[0], ident.actor, action, target=f"{what}:{key}",
-                                 outcome="refused", severity="info",
-                                 details={"reason": "bad_input", "message": exc.message})
-                raise
-
-        return run  # type: ignore[return-value]
-
-    return wrap
-
-
 def _lock(s: Session, proposal_id: int) -> LinkProposal:
     p = s.exec(
         select(LinkProposal).where(LinkProposal.id == proposal_id).with_for_update()
@@ -551,7 +523,7 @@ def _submit_into(s: Session, settings: Settings, p: LinkProposal) -> None:
 # --- proposing ----------------------------------------------------------------------
 
 
-@_bad_input_recorded("linkage.propose", "resident")
+@recorded_refusals("linkage.propose", "resident")
 def propose(
     db: Database,
     settings: Settings,
@@ -623,7 +595,7 @@ def propose(
     return _view(db, pid)
 
 
-@_bad_input_recorded("linkage.propose", "link")
+@recorded_refusals("linkage.propose", "link")
 def propose_unlink(
     db: Database,
     settings: Settings,
@@ -696,7 +668,7 @@ def _own_open(p: LinkProposal, ident: Identity, version: int) -> None:
                        _details(p, seen=version))
 
 
-@_bad_input_recorded("linkage.submit", "proposal")
+@recorded_refusals("linkage.submit", "proposal")
 def submit(
     db: Database, settings: Settings, ident: Identity, proposal_id: int, *, version: int
 ) -> ProposalView:
@@ -729,7 +701,7 @@ def submit(
     return _view(db, proposal_id)
 
 
-@_bad_input_recorded("linkage.amend", "proposal")
+@recorded_refusals("linkage.amend", "proposal")
 def amend(
     db: Database,
     settings: Settings,
@@ -850,7 +822,7 @@ def withdraw(
 # --- reviewing ----------------------------------------------------------------------
 
 
-@_bad_input_recorded("linkage.approve", "proposal")
+@recorded_refusals("linkage.approve", "proposal")
 def approve(
     db: Database, ident: Identity, proposal_id: int, *, version: int, comment: str = "",
     settings: Settings | None = None,
@@ -866,7 +838,7 @@ def approve(
     return _decide(db, ident, proposal_id, APPROVE, version, comment)
 
 
-@_bad_input_recorded("linkage.reject", "proposal")
+@recorded_refusals("linkage.reject", "proposal")
 def reject(
     db: Database, ident: Identity, proposal_id: int, *, version: int, comment: str
 ) -> Decision:

@@ -64,6 +64,7 @@ from services.linkage.models import (
     LinkProposal,
     LinkReview,
 )
+from services.refusals import SEALING, recorded_refusals
 from services.register.models import LINK_ACTIVE, LINK_REVOKED, MyNumberLink, Resident
 from services.register.mynumber import mask_my_number
 from services.reports.csv import csv_bytes
@@ -355,6 +356,7 @@ def _details(start: date, end: date, fmt: str, rows: Sequence[ReportRow],
             "rows": len(rows), "include_migration": include_migration, **_summary(rows)}
 
 
+@recorded_refusals(ACTION, "my_number_link", SEALING)
 def linkage_report(
     db: Database, ident: Who, *, start: date, end: date, include_migration: bool = True
 ) -> list[ReportRow]:
@@ -487,6 +489,7 @@ def default_path(settings: Settings, start: date, end: date, fmt: str) -> Path:
     return path
 
 
+@recorded_refusals(ACTION, "my_number_link", SEALING)
 def export_report(
     db: Database,
     settings: Settings,

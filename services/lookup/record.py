@@ -36,6 +36,7 @@ from logs.audit import record, record_alone
 from services.jp import format_both
 from services.lookup.search import check_purpose
 from services.lookup.types import Change, Member, ResidentRecord, Revealed
+from services.refusals import recorded_refusals
 from services.register.models import (
     CITY,
     HEAD,
@@ -235,6 +236,7 @@ def _spaced(number: str) -> str:
     return f"{number[:4]} {number[4:8]} {number[8:]}"
 
 
+@recorded_refusals(ACTION_REVEAL, "resident")
 def reveal_my_number(
     db: Database, settings: Settings, ident: Identity, resident_id: int, *,
     purpose: str, reason: str,

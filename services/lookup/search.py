@@ -87,6 +87,7 @@ from services.lookup.keys import (
     name_query,
 )
 from services.lookup.types import Hit, LookupQuery, SearchResult
+from services.refusals import SEALING, recorded_refusals
 from services.register.models import (
     SEXES,
     STATUS_REMOVED,
@@ -691,6 +692,7 @@ class _Lacking(Exception):
         self.perm, self.what = perm, what
 
 
+@recorded_refusals(ACTION, "register", SEALING)
 def search(db: Database, settings: Settings, ident: Identity, query: LookupQuery) -> SearchResult:
     """Run one lookup for ``ident``; see the module docstring for every rule.
 

@@ -47,6 +47,7 @@ from services.linkage.check import ORIGIN_BASELINE
 from services.linkage.items import fingerprint
 from services.linkage.models import LinkFingerprint
 from services.lookup.keys import resident_keys
+from services.refusals import SEALING, recorded_refusals
 from services.register.import_models import (
     MODE_CHANGES,
     MODE_FULL,
@@ -143,6 +144,7 @@ class ImportResult:
         return out
 
 
+@recorded_refusals(ACTION, "register", SEALING)
 def import_register(
     db: Database, actor: Actor, data: bytes, *, name: str, full: bool,
     progress: Progress | None = None,

@@ -173,11 +173,16 @@ def test_reveal_needs_its_permission_and_the_refusal_is_recorded(world: World) -
     assert (ev["action"], ev["outcome"]) == ("register.reveal_my_number", "refused")
 
 
-def test_reveal_needs_a_reason(world: World) -> None:
+def test_reveal_needs_a_reason_and_the_attempt_without_one_is_recorded(world: World) -> None:
+    since = world.seq()
     with pytest.raises(BadInput) as info:
         reveal_my_number(world.db, world.settings, world.people["reviewer"],
                          world.ids["髙橋一郎"], purpose=PURPOSE, reason=" ")
     assert "理由" in info.value.message
+    [ev] = world.events(since)
+    assert (ev["action"], ev["outcome"], ev["target"]) == (
+        "register.reveal_my_number", "refused", f"resident:{world.ids['髙橋一郎']}")
+    assert ev["details"] == {"reason": "bad_input", "message": info.value.message}
 
 
 def test_reveal_shows_the_number_for_the_set_time_and_records_only_the_last_four(

@@ -3,6 +3,7 @@ the services still see them, and the database still refuses a number linked twic
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from datetime import UTC, datetime
@@ -15,14 +16,25 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import select
 
 from core.db import Database
-from core.sealed import PREFIX, SealingError, create_key_file
+from core.sealed import PREFIX, SealingError, create_key_file, sealer_of
 from core.settings import Settings
+from services.linkage.check import UNREADABLE, check_links
 from services.linkage.models import LinkProposal
 from services.linkage.proposals import approve
+from services.lookup.record import reveal_my_number
+from services.lookup.search import search
+from services.lookup.types import LookupQuery
 from services.register.models import MyNumberLink
 from services.schema import _config, ensure_key_file, init_schema
 from tests.conftest import Juki
-from tests.services.linkage_setup import full_proposal, make_resident, my_number, staff
+from tests.services.linkage_setup import (
+    ADMIN,
+    events,
+    full_proposal,
+    make_resident,
+    my_number,
+    staff,
+)
 
 NUMBER = my_number(12345678901)
 
@@ -165,3 +177,97 @@ def test_db_init_makes_the_key_once_readable_by_its_owner_only(
     again = juki("db", "init")
     assert again.returncode == 0 and "暗号鍵" not in again.stdout
     assert key.read_bytes() == before
+
+
+# --- a number that cannot be sealed or opened: refused, and the refusal is recorded ----
+
+
+def _events(db: Database, action: str) -> list[dict]:
+    return [{**e, "details": json.loads(e["details"])} for e in events(db, action)]
+
+
+def _refusals(db: Database, action: str) -> list[dict]:
+    return [e for e in _events(db, action) if e["outcome"] == "refused"]
+
+
+def test_without_the_key_a_search_by_number_or_a_decision_is_refused_and_recorded(
+    db: Database, settings: Settings,
+) -> None:
+    people = staff(db, settings, ["clerk", "rev1"])
+    rid = make_resident(db)
+    view = full_proposal(db, settings, people["clerk"], rid, NUMBER)
+    keyless = Database(settings.resolved_database_url)
+    try:
+        with pytest.raises(SealingError, match="暗号鍵が設定されていません"):
+            search(keyless, settings, people["rev1"],
+                   LookupQuery(purpose=settings.lookup_purposes[0], my_number=NUMBER))
+        with pytest.raises(SealingError, match="暗号鍵が設定されていません"):
+            approve(keyless, people["rev1"], view.id, version=view.version, comment="確認済み")
+    finally:
+        keyless.dispose()
+    for action, target in (("register.search", "register"),
+                           ("linkage.approve", f"proposal:{view.id}")):
+        [ev] = _refusals(db, action)
+        assert (ev["target"], ev["severity"], ev["details"]["reason"]) == (
+            target, "high", "identifier_key"), action
+        assert NUMBER not in json.dumps(ev, ensure_ascii=False)
+    assert _raw(db, "my_number_link") == []  # the approval wrote nothing
+    assert not _refusals(db, "linkage.check")
+
+
+def test_a_reveal_under_another_key_is_refused_and_recorded(
+    db: Database, settings: Settings, tmp_path: Path,
+) -> None:
+    people = staff(db, settings, ["rev1"])
+    rid = make_resident(db)
+    _link(db, rid, NUMBER)
+    other_key = tmp_path / "other.key"
+    create_key_file(other_key)
+    stranger = Database(settings.resolved_database_url, key_file=other_key)
+    try:
+        with pytest.raises(SealingError, match="暗号鍵が違うか"):
+            reveal_my_number(stranger, settings, people["rev1"], rid,
+                             purpose=settings.lookup_purposes[0], reason="番号の照合")
+    finally:
+        stranger.dispose()
+    [ev] = _refusals(db, "register.reveal_my_number")
+    assert (ev["target"], ev["severity"], ev["details"]["reason"]) == (
+        f"resident:{rid}", "high", "identifier_key")
+    assert not [e for e in events(db, "register.reveal_my_number") if e["outcome"] == "success"]
+
+
+def test_the_check_names_a_link_whose_sealed_number_was_edited_and_checks_the_rest(
+    db: Database, settings: Settings,
+) -> None:
+    good = make_resident(db)
+    edited = make_resident(db, given="次郎")
+    good_link = _link(db, good, NUMBER)
+    other = my_number(12345678902)
+    sealed = sealer_of(db.engine.dialect).seal(other)
+    broken = sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1]
+    with db.engine.begin() as conn:  # as someone writing to the database directly would
+        conn.execute(text(
+            "INSERT INTO my_number_link (resident_id, number, last4, linked_at, source, status,"
+            " revoke_reason) VALUES (:r, :n, :l, :t, '初期移行', 'active', '')"),
+            {"r": edited, "n": broken, "l": other[-4:], "t": datetime.now(UTC)})
+    report = check_links(db, ADMIN)
+    [finding] = report.findings
+    assert (finding.kind, finding.resident_id) == (UNREADABLE, edited)
+    assert finding.number_masked == f"**** **** {other[-4:]}" and finding.link_id != good_link
+    assert report.links == 2
+    [ev] = _events(db, "linkage.check")
+    assert (ev["outcome"], ev["details"]["findings"]) == ("alert", {UNREADABLE: 1})
+
+
+def test_the_check_without_the_key_is_refused_and_recorded(
+    db: Database, settings: Settings,
+) -> None:
+    _link(db, make_resident(db), NUMBER)
+    keyless = Database(settings.resolved_database_url)
+    try:
+        with pytest.raises(SealingError, match="暗号鍵が設定されていません"):
+            check_links(keyless, ADMIN)
+    finally:
+        keyless.dispose()
+    [ev] = _refusals(db, "linkage.check")
+    assert (ev["severity"], ev["details"]["reason"]) == ("high", "identifier_key")
