@@ -219,13 +219,21 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     from core.actor import Actor
+    from core.sealed import SealingError
     from logs.audit import record_alone
-    from services.schema import ensure_key_file, init_schema
+    from services.schema import current_revision, ensure_key_file, init_schema
 
     ctx = _context()
     if args.db_cmd == "init":
-        key_made = ensure_key_file(ctx.db)
-        changed = init_schema(ctx.db)
+        try:
+            key_made = ensure_key_file(ctx.db)
+            changed = init_schema(ctx.db)
+        except SealingError as exc:
+            if current_revision(ctx.db) is not None:  # the trail exists: record it there
+                record_alone(ctx.db, Actor.cli(), "db.init", outcome="refused",
+                             severity="high",
+                             details={"reason": "identifier_key", "message": exc.message})
+            raise
         record_alone(ctx.db, Actor.cli(), "db.init",
                      details={"changed": changed, "key_created": key_made})
         if key_made:

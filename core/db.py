@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlmodel import Session
 
 from core.errors import JukiError
-from core.sealed import Sealer, attach
+from core.sealed import WRONG_KEY, Sealer, SealingError, attach
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -47,7 +47,7 @@ class Database:
             self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
         else:
             raise ValueError(f"未対応のデータベースです: {self.dialect}")
-        attach(self.engine.dialect, Sealer(key_file))
+        attach(self.engine.dialect, Sealer(key_file, verify=self._verify_key))
         self._writer = self.engine.execution_options(juki_begin="IMMEDIATE")
 
     @classmethod
@@ -88,6 +88,21 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def _verify_key(self, check: str, path: Path) -> None:
+        """Refuse a key whose check value is not the one ``juki db init`` stored.
+
+        Runs once, when the key is first loaded, possibly in the middle of another
+        transaction: on a connection of its own (a read; WAL lets it through on SQLite).
+        A database from before the check (no table, no row) is let through."""
+        try:
+            with self.engine.connect() as conn:
+                stored = conn.execute(
+                    text("SELECT check_value FROM identifier_key WHERE id = 1")).scalar()
+        except DBAPIError:
+            return
+        if stored is not None and stored != check:
+            raise SealingError(WRONG_KEY.format(path=path))
 
 
 @contextmanager

@@ -17,6 +17,12 @@ every change of a proposal is recorded in the audit trail.)
 The key is 64 random bytes in a file (``identifier_key_file``, mode 0600, created by
 ``juki db init``), read on first use: a console that never touches a number never loads
 the cipher. Back it up apart from the database; without it the numbers are lost.
+
+A key is checked against the database before its first use: ``juki db init`` stores a
+check value (a fixed marker sealed under the key, ``identifier_key`` table), and a key
+whose check value differs is refused. Without that, another key would not fail loudly:
+a search by number would find nobody, and a new link would be sealed under the wrong key
+beside numbers no one could then compare it with.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import base64
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +45,10 @@ PREFIX = "s1:"  # scheme version, so a later key or cipher can be told apart
 SEALED_LENGTH = 64  # PREFIX + base64url of 16-byte tag + 12 digits, with room to spare
 _CONTEXT = [b"juki:my-number"]  # associated data: sealed for this use only
 NO_KEY = "個人番号の暗号鍵が設定されていません (identifier_key_file)。"
+WRONG_KEY = ("個人番号の暗号鍵ファイル {path} はこのデータベースの鍵ではありません。"
+             "このデータベースを作ったときの鍵をバックアップから戻してください "
+             "(identifier_key_file)。")
+CHECK_MARKER = "000000000000"  # what the check value seals (never a valid My Number)
 
 
 class SealingError(JukiError):
@@ -77,11 +88,21 @@ def read_key_file(path: Path) -> bytes:
     return key
 
 
-class Sealer:
-    """Seals and opens values with the key in one file, loaded on first use."""
+def _seal_with(cipher: Any, value: str) -> str:
+    sealed = cipher.encrypt(value.encode("ascii"), _CONTEXT)
+    return PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
 
-    def __init__(self, key_file: Path | None) -> None:
+
+class Sealer:
+    """Seals and opens values with the key in one file, loaded on first use.
+
+    ``verify`` gets the key's check value when the key is loaded, before any use, and
+    raises ``SealingError`` when the database holds another one (``core.db`` reads it)."""
+
+    def __init__(self, key_file: Path | None,
+                 verify: Callable[[str, Path], None] | None = None) -> None:
         self.key_file = key_file
+        self._verify = verify
         self._cipher: Any = None
         self._lock = threading.Lock()
 
@@ -93,16 +114,23 @@ class Sealer:
                         raise SealingError(NO_KEY)
                     from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
-                    self._cipher = AESSIV(read_key_file(self.key_file))
+                    cipher = AESSIV(read_key_file(self.key_file))
+                    if self._verify is not None:
+                        self._verify(_seal_with(cipher, CHECK_MARKER), self.key_file)
+                    self._cipher = cipher
         return self._cipher
 
     def ready(self) -> None:
-        """Load the key now: SealingError when it is missing or unreadable."""
+        """Load (and check) the key now: SealingError when it is missing, unreadable or
+        not this database's."""
         self._aead()
 
+    def check_value(self) -> str:
+        """The fixed marker sealed under this key: stored once, compared on every load."""
+        return _seal_with(self._aead(), CHECK_MARKER)
+
     def seal(self, value: str) -> str:
-        sealed = self._aead().encrypt(value.encode("ascii"), _CONTEXT)
-        return PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
+        return _seal_with(self._aead(), value)
 
     def open(self, value: str) -> str:
         from cryptography.exceptions import InvalidTag

@@ -80,18 +80,58 @@ def ensure_key_file(db: Database) -> bool:
     return create_key_file(path)
 
 
+def ensure_key_check(db: Database) -> bool:
+    """Store the key's check value (``core.sealed``) when the database has none; True
+    when written. A key whose value differs from the stored one is refused, and so is a
+    first check value for a key that does not open the numbers already stored (a
+    database upgraded from before the check)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from core.clock import now
+    from core.sealed import WRONG_KEY, SealingError, sealer_of
+
+    sealer = sealer_of(db.engine.dialect)
+    if sealer.key_file is None:
+        return False
+    read = text("SELECT check_value FROM identifier_key WHERE id = 1")
+    with db.engine.connect() as conn:
+        stored = conn.execute(read).scalar()
+        sample = None if stored is not None else conn.execute(text(
+            "SELECT number FROM my_number_link WHERE number <> '' UNION ALL "
+            "SELECT number FROM link_proposal WHERE number <> '' LIMIT 1")).scalar()
+    if stored is None:
+        if sample is not None:
+            try:
+                sealer.open(sample)
+            except SealingError:
+                raise SealingError(WRONG_KEY.format(path=sealer.key_file)) from None
+        try:
+            with db.transaction() as conn:
+                conn.execute(text("INSERT INTO identifier_key (id, check_value, created_at) "
+                                  "VALUES (1, :v, :t)"), {"v": sealer.check_value(), "t": now()})
+            return True
+        except IntegrityError:  # another init stored one first: compare with it
+            with db.engine.connect() as conn:
+                stored = conn.execute(read).scalar()
+    if stored != sealer.check_value():
+        raise SealingError(WRONG_KEY.format(path=sealer.key_file))
+    return False
+
+
 def init_schema(db: Database) -> bool:
-    """Make the My Number key when needed, then upgrade to the newest revision.
-    Returns True when any migration was applied."""
+    """Make the My Number key when needed, upgrade to the newest revision, then store
+    or compare the key's check value. Returns True when any migration was applied."""
     ensure_key_file(db)
     before = current_revision(db)
-    if before == head_revision():
-        return False
-    cfg = _config()
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-    return True
+    applied = before != head_revision()
+    if applied:
+        cfg = _config()
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    ensure_key_check(db)
+    return applied
 
 
 def _revision(message: str) -> None:

@@ -196,6 +196,17 @@ class ResidentChange(SQLModel, table=True):
 _ACTIVE = text("status = 'active'")
 
 
+class IdentifierKey(SQLModel, table=True):
+    """The check value of the key that seals this database's My Numbers (core.sealed):
+    one row, written by ``juki db init``; a key whose check differs is refused."""
+
+    __tablename__ = "identifier_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    check_value: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
 class MyNumberLink(SQLModel, table=True):
     """個人番号 linked to a resident. Revoked links stay as history.
 

@@ -37,6 +37,7 @@ from tests.services.linkage_setup import (
 )
 
 NUMBER = my_number(12345678901)
+NOT_ITS_KEY = "このデータベースの鍵ではありません"
 
 
 def _link(db: Database, resident_id: int, number: str) -> int:
@@ -93,7 +94,7 @@ def test_another_key_does_not_open_the_numbers(
     create_key_file(other_key)
     stranger = Database(settings.resolved_database_url, key_file=other_key)
     try:
-        with stranger.read() as s, pytest.raises(SealingError, match="暗号鍵が違うか"):
+        with stranger.read() as s, pytest.raises(SealingError, match=NOT_ITS_KEY):
             s.exec(select(MyNumberLink)).all()
     finally:
         stranger.dispose()
@@ -149,7 +150,9 @@ def test_numbers_stored_before_sealing_are_sealed_by_the_upgrade(
                 {"r": rid, "n": NUMBER, "l": NUMBER[-4:], "at": datetime.now(UTC)})
         assert _raw(db, "my_number_link") == [NUMBER]
 
-        assert init_schema(db)  # 0011 seals it
+        assert init_schema(db)  # 0011 seals it; the key's check value is stored
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM identifier_key")).scalar() == 1
         (stored,) = _raw(db, "my_number_link")
         assert stored.startswith(PREFIX) and NUMBER not in stored
         with db.read() as s:
@@ -225,7 +228,7 @@ def test_a_reveal_under_another_key_is_refused_and_recorded(
     create_key_file(other_key)
     stranger = Database(settings.resolved_database_url, key_file=other_key)
     try:
-        with pytest.raises(SealingError, match="暗号鍵が違うか"):
+        with pytest.raises(SealingError, match=NOT_ITS_KEY):
             reveal_my_number(stranger, settings, people["rev1"], rid,
                              purpose=settings.lookup_purposes[0], reason="番号の照合")
     finally:
@@ -271,3 +274,82 @@ def test_the_check_without_the_key_is_refused_and_recorded(
         keyless.dispose()
     [ev] = _refusals(db, "linkage.check")
     assert (ev["severity"], ev["details"]["reason"]) == ("high", "identifier_key")
+
+
+# --- a key that is not the database's is refused before it seals or opens anything -----
+
+
+def test_a_key_that_is_not_the_databases_is_refused_not_used(
+    db: Database, settings: Settings, tmp_path: Path,
+) -> None:
+    """Without the check another key would fail quietly: a search by number would find
+    nobody, and a new proposal would be sealed under it."""
+    people = staff(db, settings, ["clerk", "rev1"])
+    rid = make_resident(db)
+    _link(db, rid, NUMBER)
+    other_key = tmp_path / "other.key"
+    create_key_file(other_key)
+    stranger = Database(settings.resolved_database_url, key_file=other_key)
+    try:
+        with pytest.raises(SealingError, match=NOT_ITS_KEY):
+            search(stranger, settings, people["rev1"],
+                   LookupQuery(purpose=settings.lookup_purposes[0], my_number=NUMBER))
+        with pytest.raises(SealingError, match=NOT_ITS_KEY):
+            full_proposal(stranger, settings, people["clerk"], make_resident(db, given="花子"),
+                          my_number(12345678902))
+    finally:
+        stranger.dispose()
+    assert _raw(db, "link_proposal") == []
+    assert [e["details"]["reason"] for e in _refusals(db, "register.search")] == ["identifier_key"]
+    assert [e["severity"] for e in _refusals(db, "linkage.propose")] == ["high"]
+    # The right key still finds the resident.
+    found = search(db, settings, people["rev1"],
+                   LookupQuery(purpose=settings.lookup_purposes[0], my_number=NUMBER))
+    assert [h.resident_id for h in found.hits] == [rid]
+
+
+def test_db_init_refuses_a_key_file_that_is_not_the_databases_and_records_it(
+    juki_env: dict[str, str], settings: Settings, tmp_path: Path,
+) -> None:
+    juki = Juki(env=juki_env, cwd=tmp_path)
+    assert juki("db", "init").returncode == 0
+    key = settings.resolved_identifier_key_file
+    key.unlink()
+    create_key_file(key)  # someone "fixed" a lost key by making a new one
+    refused = juki("db", "init")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert NOT_ITS_KEY in refused.stderr
+    assert "Traceback" not in refused.stderr
+    db = Database(settings.resolved_database_url)
+    try:
+        [ev] = _refusals(db, "db.init")
+        assert (ev["severity"], ev["details"]["reason"]) == ("high", "identifier_key")
+    finally:
+        db.dispose()
+
+
+def test_a_database_upgraded_with_another_key_is_refused_before_its_check_is_stored(
+    settings: Settings, tmp_path: Path,
+) -> None:
+    """A database from before the check holds numbers sealed under its key: the first
+    check value is stored only for a key that opens them."""
+    db = Database.for_settings(settings)
+    try:
+        assert ensure_key_file(db)
+        cfg = _config()
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0011")
+        _link(db, make_resident(db), NUMBER)
+    finally:
+        db.dispose()
+    other_key = tmp_path / "other.key"
+    create_key_file(other_key)
+    stranger = Database(settings.resolved_database_url, key_file=other_key)
+    try:
+        with pytest.raises(SealingError, match=NOT_ITS_KEY):
+            init_schema(stranger)
+        with stranger.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM identifier_key")).scalar() == 0
+    finally:
+        stranger.dispose()
