@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,6 +52,19 @@ def _link(db: Database, resident_id: int, number: str) -> int:
         return link.id
 
 
+@contextmanager
+def _other(settings: Settings, key: Path | None) -> Iterator[Database]:
+    """The same database opened with another key file (or none), as a misconfigured
+    console would open it."""
+    if key is not None:
+        create_key_file(key)
+    other = Database(settings.resolved_database_url, key_file=key)
+    try:
+        yield other
+    finally:
+        other.dispose()
+
+
 def _raw(db: Database, table: str) -> list[str]:
     with db.engine.connect() as conn:
         return list(conn.execute(text(f"SELECT number FROM {table} ORDER BY id")).scalars())
@@ -90,14 +105,9 @@ def test_another_key_does_not_open_the_numbers(
     db: Database, settings: Settings, tmp_path: Path,
 ) -> None:
     _link(db, make_resident(db), NUMBER)
-    other_key = tmp_path / "other.key"
-    create_key_file(other_key)
-    stranger = Database(settings.resolved_database_url, key_file=other_key)
-    try:
+    with _other(settings, tmp_path / "other.key") as stranger:
         with stranger.read() as s, pytest.raises(SealingError, match=NOT_ITS_KEY):
             s.exec(select(MyNumberLink)).all()
-    finally:
-        stranger.dispose()
 
 
 def test_a_sealed_value_edited_in_the_database_is_refused_not_misread(
@@ -114,12 +124,9 @@ def test_a_sealed_value_edited_in_the_database_is_refused_not_misread(
 
 
 def test_without_a_key_nothing_is_written(settings: Settings, db: Database) -> None:
-    keyless = Database(settings.resolved_database_url)
-    try:
+    with _other(settings, None) as keyless:
         with pytest.raises(SealingError, match="暗号鍵が設定されていません"):
             _link(keyless, make_resident(db), NUMBER)
-    finally:
-        keyless.dispose()
     assert _raw(db, "my_number_link") == []
 
 
@@ -199,15 +206,12 @@ def test_without_the_key_a_search_by_number_or_a_decision_is_refused_and_recorde
     people = staff(db, settings, ["clerk", "rev1"])
     rid = make_resident(db)
     view = full_proposal(db, settings, people["clerk"], rid, NUMBER)
-    keyless = Database(settings.resolved_database_url)
-    try:
+    with _other(settings, None) as keyless:
         with pytest.raises(SealingError, match="暗号鍵が設定されていません"):
             search(keyless, settings, people["rev1"],
                    LookupQuery(purpose=settings.lookup_purposes[0], my_number=NUMBER))
         with pytest.raises(SealingError, match="暗号鍵が設定されていません"):
             approve(keyless, people["rev1"], view.id, version=view.version, comment="確認済み")
-    finally:
-        keyless.dispose()
     for action, target in (("register.search", "register"),
                            ("linkage.approve", f"proposal:{view.id}")):
         [ev] = _refusals(db, action)
@@ -224,15 +228,10 @@ def test_a_reveal_under_another_key_is_refused_and_recorded(
     people = staff(db, settings, ["rev1"])
     rid = make_resident(db)
     _link(db, rid, NUMBER)
-    other_key = tmp_path / "other.key"
-    create_key_file(other_key)
-    stranger = Database(settings.resolved_database_url, key_file=other_key)
-    try:
+    with _other(settings, tmp_path / "other.key") as stranger:
         with pytest.raises(SealingError, match=NOT_ITS_KEY):
             reveal_my_number(stranger, settings, people["rev1"], rid,
                              purpose=settings.lookup_purposes[0], reason="番号の照合")
-    finally:
-        stranger.dispose()
     [ev] = _refusals(db, "register.reveal_my_number")
     assert (ev["target"], ev["severity"], ev["details"]["reason"]) == (
         f"resident:{rid}", "high", "identifier_key")
@@ -266,12 +265,9 @@ def test_the_check_without_the_key_is_refused_and_recorded(
     db: Database, settings: Settings,
 ) -> None:
     _link(db, make_resident(db), NUMBER)
-    keyless = Database(settings.resolved_database_url)
-    try:
+    with _other(settings, None) as keyless:
         with pytest.raises(SealingError, match="暗号鍵が設定されていません"):
             check_links(keyless, ADMIN)
-    finally:
-        keyless.dispose()
     [ev] = _refusals(db, "linkage.check")
     assert (ev["severity"], ev["details"]["reason"]) == ("high", "identifier_key")
 
@@ -287,18 +283,13 @@ def test_a_key_that_is_not_the_databases_is_refused_not_used(
     people = staff(db, settings, ["clerk", "rev1"])
     rid = make_resident(db)
     _link(db, rid, NUMBER)
-    other_key = tmp_path / "other.key"
-    create_key_file(other_key)
-    stranger = Database(settings.resolved_database_url, key_file=other_key)
-    try:
+    with _other(settings, tmp_path / "other.key") as stranger:
         with pytest.raises(SealingError, match=NOT_ITS_KEY):
             search(stranger, settings, people["rev1"],
                    LookupQuery(purpose=settings.lookup_purposes[0], my_number=NUMBER))
         with pytest.raises(SealingError, match=NOT_ITS_KEY):
             full_proposal(stranger, settings, people["clerk"], make_resident(db, given="花子"),
                           my_number(12345678902))
-    finally:
-        stranger.dispose()
     assert _raw(db, "link_proposal") == []
     assert [e["details"]["reason"] for e in _refusals(db, "register.search")] == ["identifier_key"]
     assert [e["severity"] for e in _refusals(db, "linkage.propose")] == ["high"]
@@ -343,13 +334,8 @@ def test_a_database_upgraded_with_another_key_is_refused_before_its_check_is_sto
         _link(db, make_resident(db), NUMBER)
     finally:
         db.dispose()
-    other_key = tmp_path / "other.key"
-    create_key_file(other_key)
-    stranger = Database(settings.resolved_database_url, key_file=other_key)
-    try:
+    with _other(settings, tmp_path / "other.key") as stranger:
         with pytest.raises(SealingError, match=NOT_ITS_KEY):
             init_schema(stranger)
         with stranger.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM identifier_key")).scalar() == 0
-    finally:
-        stranger.dispose()
