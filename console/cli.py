@@ -15,13 +15,16 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from console.cli_io import context as _context
 from console.cli_io import err as _err
 from console.cli_io import out as _out
 from core.errors import BadInput, JukiError
 from core.settings import SettingsError, documented_fields
+
+if TYPE_CHECKING:
+    from console.context import Context
 
 EXIT_OK, EXIT_CHECK, EXIT_BAD = 0, 1, 2
 
@@ -41,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="データベース").add_subparsers(dest="db_cmd", required=True)
     db.add_parser("init", help="スキーマを作成・更新する (二度実行しても変化なし)")
+    db.add_parser("rotate-key", help="個人番号の暗号鍵を新しくし、保存済みの番号を暗号化し直す")
     seed = db.add_parser("seed", help="合成の住民記録を作る")
     seed.add_argument("--residents", type=int, required=True, help="住民の人数")
     seed.add_argument("--seed", type=int, default=1, help="乱数の種")
@@ -217,6 +221,27 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _rotate_key(ctx: Context) -> int:
+    from core.actor import Actor
+    from core.sealed import SealingError
+    from logs.audit import record_alone
+    from services.rekey import ACTION, rotate_key
+
+    try:
+        done = rotate_key(ctx.db, Actor.cli())
+    except SealingError as exc:
+        record_alone(ctx.db, Actor.cli(), ACTION, target="identifier_key", outcome="refused",
+                     severity="high",
+                     details={"reason": "identifier_key", "message": exc.message})
+        raise
+    total = sum(done.resealed.values())
+    _out(f"個人番号の暗号鍵を新しくしました: {done.key_file} (保存済みの番号 {total:,} 件を"
+         "新しい鍵で暗号化し直しました)。")
+    _out(f"これまでの鍵は {done.old_key} に残しました。鍵の変更より前のバックアップを"
+         "読むのに必要です: そのバックアップと一緒に保管し、このサーバーからは削除してください。")
+    return EXIT_OK
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from core.actor import Actor
     from core.sealed import SealingError
@@ -241,6 +266,8 @@ def cmd_db(args: argparse.Namespace) -> int:
                  " (データベースとは別にバックアップしてください)")
         _out("スキーマを作成しました。" if changed else "スキーマは最新です。変更はありません。")
         return EXIT_OK
+    if args.db_cmd == "rotate-key":
+        return _rotate_key(ctx)
     if args.residents < 1:
         raise BadInput("--residents: 1以上の人数を指定してください。")
     from services.register.seed import seed_register

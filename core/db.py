@@ -47,7 +47,7 @@ class Database:
             self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
         else:
             raise ValueError(f"未対応のデータベースです: {self.dialect}")
-        attach(self.engine.dialect, Sealer(key_file, verify=self._verify_key))
+        attach(self.engine.dialect, Sealer(key_file, verify=self.verify_key))
         self._writer = self.engine.execution_options(juki_begin="IMMEDIATE")
 
     @classmethod
@@ -67,10 +67,19 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A session whose work commits together on success and rolls back on error."""
+    def write(self, *, numbers: bool = False) -> Iterator[Session]:
+        """A session whose work commits together on success and rolls back on error.
+
+        ``numbers``: this transaction seals or compares My Numbers. On PostgreSQL it first
+        takes a share lock on the key's check row, so a key rotation (``services.rekey``,
+        which locks that row first) runs wholly before or wholly after it: a number is
+        never sealed under the old key and stored after the rotation committed. (SQLite
+        needs nothing: its write transactions already run one at a time.)"""
         with _unwrapped(), Session(self._writer, expire_on_commit=False) as session:
             try:
+                if numbers and not self.is_sqlite:
+                    session.connection().exec_driver_sql(
+                        "SELECT id FROM identifier_key FOR SHARE")
                 yield session
                 session.commit()
             except BaseException:
@@ -89,7 +98,7 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
-    def _verify_key(self, check: str, path: Path) -> None:
+    def verify_key(self, check: str, path: Path) -> None:
         """Refuse a key whose check value is not the one ``juki db init`` stored.
 
         Runs once, when the key is first loaded, possibly in the middle of another

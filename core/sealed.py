@@ -93,31 +93,45 @@ def _seal_with(cipher: Any, value: str) -> str:
     return PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
 
 
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """Which file is at ``path`` now (device, inode, mtime), or None when none is."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
+
+
 class Sealer:
     """Seals and opens values with the key in one file, loaded on first use.
 
     ``verify`` gets the key's check value when the key is loaded, before any use, and
-    raises ``SealingError`` when the database holds another one (``core.db`` reads it)."""
+    raises ``SealingError`` when the database holds another one (``core.db`` reads it).
+    The file is looked at (one stat) on every use and loaded again when it is another
+    file: after ``juki db rotate-key`` a running console takes the new key at its next
+    number instead of sealing with the old one."""
 
     def __init__(self, key_file: Path | None,
                  verify: Callable[[str, Path], None] | None = None) -> None:
         self.key_file = key_file
         self._verify = verify
         self._cipher: Any = None
+        self._stamp: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
 
     def _aead(self) -> Any:
-        if self._cipher is None:
+        if self.key_file is None:
+            raise SealingError(NO_KEY)
+        stamp = _stamp(self.key_file)
+        if self._cipher is None or stamp != self._stamp:
             with self._lock:
-                if self._cipher is None:
-                    if self.key_file is None:
-                        raise SealingError(NO_KEY)
+                if self._cipher is None or stamp != self._stamp:
                     from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
                     cipher = AESSIV(read_key_file(self.key_file))
                     if self._verify is not None:
                         self._verify(_seal_with(cipher, CHECK_MARKER), self.key_file)
-                    self._cipher = cipher
+                    self._cipher, self._stamp = cipher, stamp
         return self._cipher
 
     def ready(self) -> None:

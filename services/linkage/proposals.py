@@ -562,7 +562,7 @@ def propose(
     p.note = _clean(note, "備考", 400)
     _set_application(p, application)
     try:
-        with db.write() as s:
+        with db.write(numbers=True) as s:
             resident = _resident(s, resident_id)
             if resident.status == STATUS_REMOVED:
                 raise _Refusal(
@@ -615,7 +615,7 @@ def propose_unlink(
         raise BadInput("解除の理由: 入力してください。")
     target = f"link:{link_id}"
     try:
-        with db.write() as s:
+        with db.write(numbers=True) as s:
             link = s.get(MyNumberLink, link_id)
             if link is None:
                 raise NotFound(f"紐付け #{link_id} が見つかりません。")
@@ -678,7 +678,7 @@ def submit(
             target=f"proposal:{proposal_id}")
     target = f"proposal:{proposal_id}"
     try:
-        with db.write() as s:
+        with db.write(numbers=True) as s:
             p = _lock(s, proposal_id)
             target = _target(p)
             _own_open(p, ident, version)
@@ -748,7 +748,7 @@ def amend(
             new[col] = getattr(probe, col)
     target = f"proposal:{proposal_id}"
     try:
-        with db.write() as s:
+        with db.write(numbers=True) as s:
             p = _lock(s, proposal_id)
             target = _target(p)
             _own_open(p, ident, version)
@@ -856,7 +856,7 @@ def _decide(
     if len(text) > 2000:
         raise BadInput("コメント: 2000文字以内で入力してください。")
     try:
-        with db.write() as s:
+        with db.write(numbers=True) as s:
             p = _lock(s, proposal_id)
             target = _target(p)
             if p.proposer_id == ident.user_id:

@@ -708,7 +708,7 @@ def search(db: Database, settings: Settings, ident: Identity, query: LookupQuery
     problem: str | None = None
     result: SearchResult | None = None
     try:
-        with db.write() as s:
+        with db.write(numbers=len(needed) > 1) as s:
             conn = s.connection()
             held = permissions_on(conn, ident)
             for perm, what in needed:

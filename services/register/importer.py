@@ -157,7 +157,7 @@ def import_register(
         _refuse(db, actor, name, mode, exc.sha256, exc.problems)
         raise
     try:
-        with db.write() as s:
+        with db.write(numbers=True) as s:
             conn = s.connection()
             if conn.dialect.name == "postgresql":
                 # imports take turns (SQLite's BEGIN IMMEDIATE already does this), so a

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import select
 
 from core.db import Database
-from core.sealed import PREFIX, SealingError, create_key_file, sealer_of
+from core.sealed import PREFIX, SealingError, create_key_file
 from core.settings import Settings
 from services.linkage.check import UNREADABLE, check_links
 from services.linkage.models import LinkProposal
@@ -37,19 +37,10 @@ from tests.services.linkage_setup import (
     my_number,
     staff,
 )
+from tests.services.sealing_setup import approved, edited_link, link, stored_numbers
 
 NUMBER = my_number(12345678901)
 NOT_ITS_KEY = "このデータベースの鍵ではありません"
-
-
-def _link(db: Database, resident_id: int, number: str) -> int:
-    with db.write() as s:
-        link = MyNumberLink(resident_id=resident_id, number=number, last4=number[-4:],
-                            linked_at=datetime.now(UTC), source="初期移行")
-        s.add(link)
-        s.flush()
-        assert link.id is not None
-        return link.id
 
 
 @contextmanager
@@ -65,21 +56,13 @@ def _other(settings: Settings, key: Path | None) -> Iterator[Database]:
         other.dispose()
 
 
-def _raw(db: Database, table: str) -> list[str]:
-    with db.engine.connect() as conn:
-        return list(conn.execute(text(f"SELECT number FROM {table} ORDER BY id")).scalars())
-
-
 def test_an_approved_link_is_stored_sealed_and_read_back_plain(
     db: Database, settings: Settings,
 ) -> None:
-    people = staff(db, settings, ["clerk", "rev1"])
-    rid = make_resident(db)
-    view = full_proposal(db, settings, people["clerk"], rid, NUMBER)
-    approve(db, people["rev1"], view.id, version=view.version, comment="確認済み")
+    rid = approved(db, settings, NUMBER)
 
     for table in ("my_number_link", "link_proposal"):
-        (stored,) = _raw(db, table)
+        (stored,) = stored_numbers(db, table)
         assert stored.startswith(PREFIX) and NUMBER not in stored and NUMBER[-4:] not in stored
     with db.read() as s:
         link = s.exec(select(MyNumberLink).where(MyNumberLink.number == NUMBER)).one()
@@ -89,22 +72,22 @@ def test_an_approved_link_is_stored_sealed_and_read_back_plain(
 
 def test_the_database_still_refuses_a_number_linked_twice(db: Database) -> None:
     first, second = make_resident(db), make_resident(db, given="次郎")
-    _link(db, first, NUMBER)
+    link(db, first, NUMBER)
     with pytest.raises(IntegrityError):
-        _link(db, second, NUMBER)
-    _link(db, second, my_number(12345678902))  # another number is fine
+        link(db, second, NUMBER)
+    link(db, second, my_number(12345678902))  # another number is fine
 
 
 def test_a_draft_without_a_number_stays_empty(db: Database, settings: Settings) -> None:
     people = staff(db, settings, ["clerk"])
     full_proposal(db, settings, people["clerk"], make_resident(db), "", submit=False)
-    assert _raw(db, "link_proposal") == [""]
+    assert stored_numbers(db, "link_proposal") == [""]
 
 
 def test_another_key_does_not_open_the_numbers(
     db: Database, settings: Settings, tmp_path: Path,
 ) -> None:
-    _link(db, make_resident(db), NUMBER)
+    link(db, make_resident(db), NUMBER)
     with _other(settings, tmp_path / "other.key") as stranger:
         with stranger.read() as s, pytest.raises(SealingError, match=NOT_ITS_KEY):
             s.exec(select(MyNumberLink)).all()
@@ -115,7 +98,7 @@ def test_a_sealed_value_edited_in_the_database_is_refused_not_misread(
 ) -> None:
     people = staff(db, settings, ["clerk"])
     full_proposal(db, settings, people["clerk"], make_resident(db), NUMBER, submit=False)
-    (stored,) = _raw(db, "link_proposal")
+    (stored,) = stored_numbers(db, "link_proposal")
     flipped = stored[:-2] + ("A" if stored[-2] != "A" else "B") + stored[-1]
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE link_proposal SET number = :v"), {"v": flipped})
@@ -126,12 +109,12 @@ def test_a_sealed_value_edited_in_the_database_is_refused_not_misread(
 def test_without_a_key_nothing_is_written(settings: Settings, db: Database) -> None:
     with _other(settings, None) as keyless:
         with pytest.raises(SealingError, match="暗号鍵が設定されていません"):
-            _link(keyless, make_resident(db), NUMBER)
-    assert _raw(db, "my_number_link") == []
+            link(keyless, make_resident(db), NUMBER)
+    assert stored_numbers(db, "my_number_link") == []
 
 
 def test_a_lost_key_is_not_silently_replaced(db: Database, settings: Settings) -> None:
-    _link(db, make_resident(db), NUMBER)
+    link(db, make_resident(db), NUMBER)
     key = settings.resolved_identifier_key_file
     key.unlink()
     with pytest.raises(SealingError, match="バックアップから戻してください"):
@@ -155,12 +138,12 @@ def test_numbers_stored_before_sealing_are_sealed_by_the_upgrade(
                 "INSERT INTO my_number_link (resident_id, number, last4, linked_at, source,"
                 " status, revoke_reason) VALUES (:r, :n, :l, :at, '初期移行', 'active', '')"),
                 {"r": rid, "n": NUMBER, "l": NUMBER[-4:], "at": datetime.now(UTC)})
-        assert _raw(db, "my_number_link") == [NUMBER]
+        assert stored_numbers(db, "my_number_link") == [NUMBER]
 
         assert init_schema(db)  # 0011 seals it; the key's check value is stored
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM identifier_key")).scalar() == 1
-        (stored,) = _raw(db, "my_number_link")
+        (stored,) = stored_numbers(db, "my_number_link")
         assert stored.startswith(PREFIX) and NUMBER not in stored
         with db.read() as s:
             assert s.exec(select(MyNumberLink.number)).one() == NUMBER
@@ -168,7 +151,7 @@ def test_numbers_stored_before_sealing_are_sealed_by_the_upgrade(
         with pytest.raises(DBAPIError), db.engine.begin() as conn:
             conn.execute(text("UPDATE my_number_link SET source = 'x'"))
         with pytest.raises(IntegrityError):
-            _link(db, rid, NUMBER)
+            link(db, rid, NUMBER)
     finally:
         db.dispose()
 
@@ -218,7 +201,7 @@ def test_without_the_key_a_search_by_number_or_a_decision_is_refused_and_recorde
         assert (ev["target"], ev["severity"], ev["details"]["reason"]) == (
             target, "high", "identifier_key"), action
         assert NUMBER not in json.dumps(ev, ensure_ascii=False)
-    assert _raw(db, "my_number_link") == []  # the approval wrote nothing
+    assert stored_numbers(db, "my_number_link") == []  # the approval wrote nothing
     assert not _refusals(db, "linkage.check")
 
 
@@ -227,7 +210,7 @@ def test_a_reveal_under_another_key_is_refused_and_recorded(
 ) -> None:
     people = staff(db, settings, ["rev1"])
     rid = make_resident(db)
-    _link(db, rid, NUMBER)
+    link(db, rid, NUMBER)
     with _other(settings, tmp_path / "other.key") as stranger:
         with pytest.raises(SealingError, match=NOT_ITS_KEY):
             reveal_my_number(stranger, settings, people["rev1"], rid,
@@ -243,15 +226,9 @@ def test_the_check_names_a_link_whose_sealed_number_was_edited_and_checks_the_re
 ) -> None:
     good = make_resident(db)
     edited = make_resident(db, given="次郎")
-    good_link = _link(db, good, NUMBER)
+    good_link = link(db, good, NUMBER)
     other = my_number(12345678902)
-    sealed = sealer_of(db.engine.dialect).seal(other)
-    broken = sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1]
-    with db.engine.begin() as conn:  # as someone writing to the database directly would
-        conn.execute(text(
-            "INSERT INTO my_number_link (resident_id, number, last4, linked_at, source, status,"
-            " revoke_reason) VALUES (:r, :n, :l, :t, '初期移行', 'active', '')"),
-            {"r": edited, "n": broken, "l": other[-4:], "t": datetime.now(UTC)})
+    edited_link(db, edited, other)
     report = check_links(db, ADMIN)
     [finding] = report.findings
     assert (finding.kind, finding.resident_id) == (UNREADABLE, edited)
@@ -264,7 +241,7 @@ def test_the_check_names_a_link_whose_sealed_number_was_edited_and_checks_the_re
 def test_the_check_without_the_key_is_refused_and_recorded(
     db: Database, settings: Settings,
 ) -> None:
-    _link(db, make_resident(db), NUMBER)
+    link(db, make_resident(db), NUMBER)
     with _other(settings, None) as keyless:
         with pytest.raises(SealingError, match="暗号鍵が設定されていません"):
             check_links(keyless, ADMIN)
@@ -282,7 +259,7 @@ def test_a_key_that_is_not_the_databases_is_refused_not_used(
     nobody, and a new proposal would be sealed under it."""
     people = staff(db, settings, ["clerk", "rev1"])
     rid = make_resident(db)
-    _link(db, rid, NUMBER)
+    link(db, rid, NUMBER)
     with _other(settings, tmp_path / "other.key") as stranger:
         with pytest.raises(SealingError, match=NOT_ITS_KEY):
             search(stranger, settings, people["rev1"],
@@ -290,7 +267,7 @@ def test_a_key_that_is_not_the_databases_is_refused_not_used(
         with pytest.raises(SealingError, match=NOT_ITS_KEY):
             full_proposal(stranger, settings, people["clerk"], make_resident(db, given="花子"),
                           my_number(12345678902))
-    assert _raw(db, "link_proposal") == []
+    assert stored_numbers(db, "link_proposal") == []
     assert [e["details"]["reason"] for e in _refusals(db, "register.search")] == ["identifier_key"]
     assert [e["severity"] for e in _refusals(db, "linkage.propose")] == ["high"]
     # The right key still finds the resident.
@@ -331,7 +308,7 @@ def test_a_database_upgraded_with_another_key_is_refused_before_its_check_is_sto
         with db.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "0011")
-        _link(db, make_resident(db), NUMBER)
+        link(db, make_resident(db), NUMBER)
     finally:
         db.dispose()
     with _other(settings, tmp_path / "other.key") as stranger:
