@@ -383,33 +383,40 @@ class ProposalForm(Screen[ProposalView | None]):
         for button in self.query("#form-buttons Button").results(Button):
             button.disabled = disabled
 
-    @work(thread=True, exclusive=True, group="proposal-save", exit_on_error=False)
-    def _save(self, submit_it: bool, draft: ProposalView | None, v: FormValues) -> None:
-        from services.linkage.proposals import Application, amend, propose, submit
+    def _keep(self, draft: ProposalView | None, v: FormValues, *, submit_it: bool
+              ) -> ProposalView:
+        """In a worker: a new proposal (submitted when asked), or the draft amended."""
+        from services.linkage.proposals import Application, amend, propose
 
         env = self.env
         application = Application(name=v.name, kana=v.kana, birth=v.birth, sex=v.sex,
                                   address=v.address)
+        if draft is None:
+            return propose(
+                env.db, env.settings, env.identity, self.resident_id, number=v.number,
+                source=v.source, reference=v.reference, number_check=v.number_check,
+                identity_checks=v.identity_checks, application=application, note=v.note,
+                submit=submit_it,
+            )
+        return amend(
+            env.db, env.settings, env.identity, draft.id, version=draft.version,
+            number=v.number if v.number.strip() else None, source=v.source,
+            reference=v.reference, number_check=v.number_check,
+            identity_checks=v.identity_checks, application=application, note=v.note,
+        )
+
+    @work(thread=True, exclusive=True, group="proposal-save", exit_on_error=False)
+    def _save(self, submit_it: bool, draft: ProposalView | None, v: FormValues) -> None:
+        from services.linkage.proposals import submit
+
+        env = self.env
 
         def run() -> ProposalView:
-            if draft is None:
-                view = propose(
-                    env.db, env.settings, env.identity, self.resident_id, number=v.number,
-                    source=v.source, reference=v.reference, number_check=v.number_check,
-                    identity_checks=v.identity_checks, application=application, note=v.note,
-                    submit=submit_it,
-                )
-            else:
-                view = amend(
-                    env.db, env.settings, env.identity, draft.id, version=draft.version,
-                    number=v.number if v.number.strip() else None, source=v.source,
-                    reference=v.reference, number_check=v.number_check,
-                    identity_checks=v.identity_checks, application=application, note=v.note,
-                )
-                if submit_it:
-                    self.app.call_from_thread(self._kept, view)
-                    view = submit(env.db, env.settings, env.identity, view.id,
-                                  version=view.version)
+            view = self._keep(draft, v, submit_it=submit_it)
+            if draft is not None and submit_it:
+                self.app.call_from_thread(self._kept, view)
+                view = submit(env.db, env.settings, env.identity, view.id,
+                              version=view.version)
             return view
 
         answer_from_service(self, env, run, lambda view: self._saved(view, submit_it),
@@ -479,27 +486,11 @@ class ProposalForm(Screen[ProposalView | None]):
     @work(thread=True, exclusive=True, group="proposal-save", exit_on_error=False)
     def _ask_jukinet(self, draft: ProposalView | None, v: FormValues) -> None:
         from services.jukinet.client import query_jukinet
-        from services.linkage.proposals import Application, amend, propose
 
         env = self.env
-        application = Application(name=v.name, kana=v.kana, birth=v.birth, sex=v.sex,
-                                  address=v.address)
 
         def run() -> JukinetAnswer:
-            if draft is None:
-                view = propose(
-                    env.db, env.settings, env.identity, self.resident_id, number=v.number,
-                    source=v.source, reference=v.reference, number_check=v.number_check,
-                    identity_checks=v.identity_checks, application=application, note=v.note,
-                    submit=False,
-                )
-            else:
-                view = amend(
-                    env.db, env.settings, env.identity, draft.id, version=draft.version,
-                    number=v.number if v.number.strip() else None, source=v.source,
-                    reference=v.reference, number_check=v.number_check,
-                    identity_checks=v.identity_checks, application=application, note=v.note,
-                )
+            view = self._keep(draft, v, submit_it=False)
             self.app.call_from_thread(self._kept, view)
             return query_jukinet(
                 env.db, env.settings, env.identity, name=v.name, kana=v.kana, birth=v.birth,

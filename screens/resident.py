@@ -20,15 +20,13 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.containers import Vertical
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import (
-    Button,
     DataTable,
     Footer,
     Header,
-    Input,
     Static,
     TabbedContent,
     TabPane,
@@ -38,7 +36,7 @@ from auth.stepup import STEP_UP_MESSAGE
 from core.clock import aware, now
 from core.inert import as_text
 from screens.table import Table
-from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service
+from screens.widgets import CommentDialog, MessageLine, WorkspaceEnv, answer_from_service
 from services.jp import format_both
 from services.lookup.types import ResidentRecord, Revealed
 
@@ -73,59 +71,13 @@ def restricted_cell(restricted: bool) -> Text:
     return Text(RESTRICTED_MARK, style=RESTRICTED_STYLE) if restricted else Text("")
 
 
-class ReasonDialog(ModalScreen[str | None]):
-    """Asks for a reason before a recorded act; Esc or 取消 returns None.
-
-    An empty reason is pointed out here to save a round trip; the service checks again.
-    """
-
-    DEFAULT_CSS = """
-    ReasonDialog { align: center middle; }
-    ReasonDialog #reason-box {
-        width: 72; height: auto; padding: 1 2;
-        border: thick $warning; background: $surface;
-    }
-    ReasonDialog #reason-title { text-style: bold; color: $warning; margin-bottom: 1; }
-    ReasonDialog #reason-prompt { margin-bottom: 1; }
-    ReasonDialog #reason-buttons { height: auto; margin-top: 1; }
-    ReasonDialog #reason-buttons Button { margin-right: 2; }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "取消", id="reason.cancel"),
-    ]
-    AUTO_FOCUS = "#reason"
+class ReasonDialog(CommentDialog):
+    """Asks for a reason before a recorded act (a restricted record, a reveal, an
+    unlink); an empty reason is pointed out here, and the service checks again."""
 
     def __init__(self, title: str, prompt: str, *, ok_label: str = "記録して続ける") -> None:
-        super().__init__()
-        self.title_text = title
-        self.prompt_text = prompt
-        self.ok_label = ok_label
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="reason-box"):
-            yield Static(as_text(self.title_text), id="reason-title")
-            yield Static(Text(self.prompt_text), id="reason-prompt")
-            yield Input(
-                id="reason", max_length=REASON_MAX, placeholder="理由 (例: 窓口での本人確認)",
-            )
-            with Horizontal(id="reason-buttons"):
-                yield Button(self.ok_label, id="reason-ok", variant="warning")
-                yield Button("取消", id="reason-cancel")
-            yield MessageLine(id="reason-message")
-        yield Footer()
-
-    @on(Input.Submitted, "#reason")
-    @on(Button.Pressed, "#reason-ok")
-    def _submit(self) -> None:
-        reason = self.query_one("#reason", Input).value.strip()
-        if not reason:
-            self.query_one(MessageLine).show(REASON_EMPTY)
-            return
-        self.dismiss(reason)
-
-    @on(Button.Pressed, "#reason-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        super().__init__(title, prompt, ok_label=ok_label, max_length=REASON_MAX,
+                         required=REASON_EMPTY, placeholder="理由 (例: 窓口での本人確認)")
 
 
 class RecordOpener(Screen[None]):

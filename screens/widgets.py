@@ -86,11 +86,12 @@ class MessageLine(Static):
 
 
 class CommentDialog(ModalScreen[str | None]):
-    """Asks a comment before a recorded decision; Esc or 取消 returns None.
+    """Asks a comment or a reason before a recorded act; Esc or 取消 returns None.
 
-    An empty comment is passed on: whether one is required (a rejected link, a disputed
-    rights change) is the service's rule, and the calling screen shows its message.
-    Shared by the linkage review and the access review.
+    Whether one is required is the service's rule (a rejected link, a disputed rights
+    change, a reveal); ``required`` only saves a round trip where it always is: an empty
+    answer is pointed out here with that message. Shared by the linkage review, the
+    access review and the record (``screens.resident.ReasonDialog``).
     """
 
     DEFAULT_CSS = """
@@ -109,27 +110,35 @@ class CommentDialog(ModalScreen[str | None]):
     ]
     AUTO_FOCUS = "#comment"
 
-    def __init__(self, title: str, prompt: str, *, ok_label: str, max_length: int = 2000) -> None:
+    def __init__(self, title: str, prompt: str, *, ok_label: str, max_length: int = 2000,
+                 required: str = "", placeholder: str = "コメント") -> None:
         super().__init__()
         self.title_text = title
         self.prompt_text = prompt
         self.ok_label = ok_label
         self.max_length = max_length
+        self.required = required
+        self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
         with Vertical(id="comment-box"):
             yield Static(as_text(self.title_text), id="comment-title")
             yield Static(message_text(self.prompt_text), id="comment-prompt")
-            yield Input(id="comment", max_length=self.max_length, placeholder="コメント")
+            yield Input(id="comment", max_length=self.max_length, placeholder=self.placeholder)
             with Horizontal(id="comment-buttons"):
                 yield Button(self.ok_label, id="comment-ok", variant="warning")
                 yield Button("取消", id="comment-cancel")
+            yield MessageLine(id="comment-message")
         yield Footer()
 
     @on(Input.Submitted, "#comment")
     @on(Button.Pressed, "#comment-ok")
     def _submit(self) -> None:
-        self.dismiss(self.query_one("#comment", Input).value.strip())
+        text = self.query_one("#comment", Input).value.strip()
+        if self.required and not text:
+            self.query_one(MessageLine).show(self.required)
+            return
+        self.dismiss(text)
 
     @on(Button.Pressed, "#comment-cancel")
     def action_cancel(self) -> None:

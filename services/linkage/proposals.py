@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NoReturn
@@ -399,6 +400,37 @@ def _refuse(
     raise Refused(r.message)
 
 
+@dataclass
+class _Act:
+    """One linkage act under way: its audit action and target (the target names the
+    resident once the act has loaded the proposal)."""
+
+    action: str
+    target: str
+
+
+@contextmanager
+def _refusal_recorded(db: Database, ident: Identity, act: _Act) -> Iterator[_Act]:
+    """Around an act's write transaction: a ``_Refusal`` (or the database's refusal of a
+    second pending proposal) rolls it back, is recorded on its own, and is raised as
+    ``Refused``."""
+    try:
+        yield act
+    except _Refusal as r:
+        _refuse(db, ident, act.action, act.target, r)
+    except IntegrityError as exc:
+        if not _is_pending_clash(exc):
+            raise
+        _refuse(db, ident, act.action, act.target, _PENDING_CLASH)
+
+
+def _locked(s: Session, act: _Act, proposal_id: int) -> LinkProposal:
+    """The proposal, locked for this transaction; the act's target becomes its resident."""
+    p = _lock(s, proposal_id)
+    act.target = _target(p)
+    return p
+
+
 def _lock(s: Session, proposal_id: int) -> LinkProposal:
     p = s.exec(
         select(LinkProposal).where(LinkProposal.id == proposal_id).with_for_update()
@@ -506,13 +538,19 @@ def _required(settings: Settings) -> int:
     return max(1, int(settings.linkage_approvals))
 
 
-def _submit_into(s: Session, settings: Settings, p: LinkProposal) -> None:
+def _complete_and_unique(s: Session, p: LinkProposal) -> None:
+    """What a proposal in the queue must be: complete (BadInput naming what is missing)
+    and no duplicate of a link or another pending proposal (a refusal)."""
     problem = _incomplete(p)
     if problem:
         raise BadInput(problem)
     clash = _duplicates(s, p, pending_too=True)
     if clash:
         raise clash
+
+
+def _submit_into(s: Session, settings: Settings, p: LinkProposal) -> None:
+    _complete_and_unique(s, p)
     current = now()
     p.status = PENDING
     p.submitted_at = current
@@ -521,6 +559,19 @@ def _submit_into(s: Session, settings: Settings, p: LinkProposal) -> None:
 
 
 # --- proposing ----------------------------------------------------------------------
+
+
+def _file(s: Session, settings: Settings, p: LinkProposal, *, submit: bool) -> None:
+    """Store a new proposal: submitted (complete? then no duplicate) or as a draft (no
+    duplicate of a pending one either)."""
+    if submit:
+        _submit_into(s, settings, p)
+    else:
+        clash = _duplicates(s, p, pending_too=True)
+        if clash:
+            raise clash
+    s.add(p)
+    s.flush()
 
 
 @recorded_refusals("linkage.propose", "resident")
@@ -561,36 +612,23 @@ def propose(
     p.identity_checks = json.dumps(_parse_identity(identity_checks), ensure_ascii=False)
     p.note = _clean(note, "備考", 400)
     _set_application(p, application)
-    try:
-        with db.write(numbers=True) as s:
-            resident = _resident(s, resident_id)
-            if resident.status == STATUS_REMOVED:
-                raise _Refusal(
-                    "消除された住民には個人番号を紐付けできません。", "resident_removed", "info",
-                )
-            if submit:
-                _submit_into(s, settings, p)  # complete? then duplicates
-            else:
-                clash = _duplicates(s, p, pending_too=True)
-                if clash:
-                    raise clash
-            s.add(p)
-            s.flush()
-            record(
-                s, ident.actor, action, target=target,
-                severity="high" if resident.dv_support else "info",
-                details=_details(p, submitted=submit, source=p.source,
-                                 restricted=bool(resident.dv_support)),
+    act = _Act(action, target)
+    with _refusal_recorded(db, ident, act), db.write(numbers=True) as s:
+        resident = _resident(s, resident_id)
+        if resident.status == STATUS_REMOVED:
+            raise _Refusal(
+                "消除された住民には個人番号を紐付けできません。", "resident_removed", "info",
             )
-            if submit:
-                record(s, ident.actor, "linkage.submit", target=target, details=_details(p))
-            pid = p.id
-    except _Refusal as r:
-        _refuse(db, ident, action, target, r)
-    except IntegrityError as exc:
-        if not _is_pending_clash(exc):
-            raise
-        _refuse(db, ident, action, target, _PENDING_CLASH)
+        _file(s, settings, p, submit=submit)
+        record(
+            s, ident.actor, action, target=act.target,
+            severity="high" if resident.dv_support else "info",
+            details=_details(p, submitted=submit, source=p.source,
+                             restricted=bool(resident.dv_support)),
+        )
+        if submit:
+            record(s, ident.actor, "linkage.submit", target=act.target, details=_details(p))
+        pid = p.id
     assert pid is not None
     return _view(db, pid)
 
@@ -614,42 +652,29 @@ def propose_unlink(
     if submit and not note:
         raise BadInput("解除の理由: 入力してください。")
     target = f"link:{link_id}"
-    try:
-        with db.write(numbers=True) as s:
-            link = s.get(MyNumberLink, link_id)
-            if link is None:
-                raise NotFound(f"紐付け #{link_id} が見つかりません。")
-            target = f"resident:{link.resident_id}"
-            if link.status != LINK_ACTIVE:
-                raise _Refusal("この紐付けは既に解除されています。", "link_not_active", "info",
-                               {"link": link_id})
-            current = now()
-            p = LinkProposal(
-                kind=KIND_UNLINK, resident_id=link.resident_id, number=link.number,
-                last4=link.last4, link_id=link.id, source="", note=note,
-                reference=_clean(reference, "申請書等の番号", 120),
-                proposer_id=ident.user_id, proposer_login=ident.login,
-                created_at=current, updated_at=current,
-            )
-            if submit:
-                _submit_into(s, settings, p)
-            else:
-                clash = _duplicates(s, p, pending_too=True)
-                if clash:
-                    raise clash
-            s.add(p)
-            s.flush()
-            record(s, ident.actor, action, target=target,
-                   details=_details(p, submitted=submit, link=link_id))
-            if submit:
-                record(s, ident.actor, "linkage.submit", target=target, details=_details(p))
-            pid = p.id
-    except _Refusal as r:
-        _refuse(db, ident, action, target, r)
-    except IntegrityError as exc:
-        if not _is_pending_clash(exc):
-            raise
-        _refuse(db, ident, action, target, _PENDING_CLASH)
+    act = _Act(action, target)
+    with _refusal_recorded(db, ident, act), db.write(numbers=True) as s:
+        link = s.get(MyNumberLink, link_id)
+        if link is None:
+            raise NotFound(f"紐付け #{link_id} が見つかりません。")
+        act.target = f"resident:{link.resident_id}"
+        if link.status != LINK_ACTIVE:
+            raise _Refusal("この紐付けは既に解除されています。", "link_not_active", "info",
+                           {"link": link_id})
+        current = now()
+        p = LinkProposal(
+            kind=KIND_UNLINK, resident_id=link.resident_id, number=link.number,
+            last4=link.last4, link_id=link.id, source="", note=note,
+            reference=_clean(reference, "申請書等の番号", 120),
+            proposer_id=ident.user_id, proposer_login=ident.login,
+            created_at=current, updated_at=current,
+        )
+        _file(s, settings, p, submit=submit)
+        record(s, ident.actor, action, target=act.target,
+               details=_details(p, submitted=submit, link=link_id))
+        if submit:
+            record(s, ident.actor, "linkage.submit", target=act.target, details=_details(p))
+        pid = p.id
     assert pid is not None
     return _view(db, pid)
 
@@ -677,27 +702,20 @@ def submit(
     require(db, ident, Perm.LINK_PROPOSE, action=action, what="紐付けの申請",
             target=f"proposal:{proposal_id}")
     target = f"proposal:{proposal_id}"
-    try:
-        with db.write(numbers=True) as s:
-            p = _lock(s, proposal_id)
-            target = _target(p)
-            _own_open(p, ident, version)
-            if p.status != DRAFT:
-                raise _Refusal("この申請は既に提出されています。", "already_submitted", "info",
-                               _details(p))
-            if p.kind == KIND_LINK and _resident(s, p.resident_id).status == STATUS_REMOVED:
-                raise _Refusal("消除された住民には個人番号を紐付けできません。",
-                               "resident_removed", "info", _details(p))
-            _submit_into(s, settings, p)
-            s.add(p)
-            s.flush()
-            record(s, ident.actor, action, target=target, details=_details(p))
-    except _Refusal as r:
-        _refuse(db, ident, action, target, r)
-    except IntegrityError as exc:
-        if not _is_pending_clash(exc):
-            raise
-        _refuse(db, ident, action, target, _PENDING_CLASH)
+    act = _Act(action, target)
+    with _refusal_recorded(db, ident, act), db.write(numbers=True) as s:
+        p = _locked(s, act, proposal_id)
+        _own_open(p, ident, version)
+        if p.status != DRAFT:
+            raise _Refusal("この申請は既に提出されています。", "already_submitted", "info",
+                           _details(p))
+        if p.kind == KIND_LINK and _resident(s, p.resident_id).status == STATUS_REMOVED:
+            raise _Refusal("消除された住民には個人番号を紐付けできません。",
+                           "resident_removed", "info", _details(p))
+        _submit_into(s, settings, p)
+        s.add(p)
+        s.flush()
+        record(s, ident.actor, action, target=act.target, details=_details(p))
     return _view(db, proposal_id)
 
 
@@ -747,43 +765,31 @@ def amend(
         for col in ("app_name", "app_kana", "app_birth", "app_sex", "app_address"):
             new[col] = getattr(probe, col)
     target = f"proposal:{proposal_id}"
-    try:
-        with db.write(numbers=True) as s:
-            p = _lock(s, proposal_id)
-            target = _target(p)
-            _own_open(p, ident, version)
-            if p.kind == KIND_UNLINK and "number" in new:
-                raise BadInput("個人番号: 解除の申請では番号を変えられません。")
-            changed = sorted(k for k, v in new.items() if getattr(p, k) != v and k != "last4")
-            if not changed:
-                pid = p.id
-            else:
-                for k, v in new.items():
-                    setattr(p, k, v)
-                voided = s.exec(select(func.count()).select_from(LinkReview).where(
-                    LinkReview.proposal_id == p.id, LinkReview.version == p.version,
-                )).one()
-                p.version += 1
-                p.updated_at = now()
-                if p.status == PENDING:
-                    problem = _incomplete(p)
-                    if problem:
-                        raise BadInput(problem)
-                    clash = _duplicates(s, p, pending_too=True)
-                    if clash:
-                        raise clash
-                s.add(p)
-                s.flush()
-                record(s, ident.actor, action, target=target, details=_details(
-                    p, fields=[c for c in changed if c != "last4"], voided_reviews=voided,
-                ))
-                pid = p.id
-    except _Refusal as r:
-        _refuse(db, ident, action, target, r)
-    except IntegrityError as exc:
-        if not _is_pending_clash(exc):
-            raise
-        _refuse(db, ident, action, target, _PENDING_CLASH)
+    act = _Act(action, target)
+    with _refusal_recorded(db, ident, act), db.write(numbers=True) as s:
+        p = _locked(s, act, proposal_id)
+        _own_open(p, ident, version)
+        if p.kind == KIND_UNLINK and "number" in new:
+            raise BadInput("個人番号: 解除の申請では番号を変えられません。")
+        changed = sorted(k for k, v in new.items() if getattr(p, k) != v and k != "last4")
+        if not changed:
+            pid = p.id
+        else:
+            for k, v in new.items():
+                setattr(p, k, v)
+            voided = s.exec(select(func.count()).select_from(LinkReview).where(
+                LinkReview.proposal_id == p.id, LinkReview.version == p.version,
+            )).one()
+            p.version += 1
+            p.updated_at = now()
+            if p.status == PENDING:
+                _complete_and_unique(s, p)
+            s.add(p)
+            s.flush()
+            record(s, ident.actor, action, target=act.target, details=_details(
+                p, fields=[c for c in changed if c != "last4"], voided_reviews=voided,
+            ))
+            pid = p.id
     assert pid is not None
     return _view(db, pid)
 
@@ -797,25 +803,22 @@ def withdraw(
             target=f"proposal:{proposal_id}")
     why = _clean(reason, "取下げの理由", 400)
     target = f"proposal:{proposal_id}"
-    try:
-        with db.write() as s:
-            p = _lock(s, proposal_id)
-            target = _target(p)
-            _own_open(p, ident, version)
-            current = now()
-            result = s.execute(
-                update(LinkProposal)
-                .where(LinkProposal.id == proposal_id, LinkProposal.version == version,
-                       LinkProposal.status.in_((DRAFT, PENDING)))  # type: ignore[attr-defined]
-                .values(status=WITHDRAWN, decided_at=current, updated_at=current)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise _Refusal(ALREADY_DECIDED.format(state="処理済み"), "already_decided")
-            s.refresh(p)
-            record(s, ident.actor, action, target=target,
-                   details=_details(p, reason_given=bool(why)))
-    except _Refusal as r:
-        _refuse(db, ident, action, target, r)
+    act = _Act(action, target)
+    with _refusal_recorded(db, ident, act), db.write() as s:
+        p = _locked(s, act, proposal_id)
+        _own_open(p, ident, version)
+        current = now()
+        result = s.execute(
+            update(LinkProposal)
+            .where(LinkProposal.id == proposal_id, LinkProposal.version == version,
+                   LinkProposal.status.in_((DRAFT, PENDING)))  # type: ignore[attr-defined]
+            .values(status=WITHDRAWN, decided_at=current, updated_at=current)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise _Refusal(ALREADY_DECIDED.format(state="処理済み"), "already_decided")
+        s.refresh(p)
+        record(s, ident.actor, action, target=act.target,
+               details=_details(p, reason_given=bool(why)))
     return _view(db, proposal_id)
 
 
@@ -855,76 +858,73 @@ def _decide(
     text = (comment or "").strip()
     if len(text) > 2000:
         raise BadInput("コメント: 2000文字以内で入力してください。")
-    try:
-        with db.write(numbers=True) as s:
-            p = _lock(s, proposal_id)
-            target = _target(p)
-            if p.proposer_id == ident.user_id:
-                raise _Refusal(SELF_REVIEW, "self_review", "high", _details(p))
-            if p.status != PENDING:
-                if p.status == DRAFT:
-                    raise _Refusal("この申請はまだ提出されていません (下書き)。", "not_submitted",
-                                   "info", _details(p))
-                raise _Refusal(
-                    ALREADY_DECIDED.format(state=STATUS_LABELS.get(p.status, p.status)),
-                    "already_decided", "info", _details(p),
-                )
-            if p.version != version:
-                raise _Refusal(STALE.format(seen=version, now=p.version), "stale_version",
-                               "info", _details(p, seen=version))
-            mine = s.exec(select(LinkReview).where(
-                LinkReview.proposal_id == p.id, LinkReview.version == p.version,
-                LinkReview.reviewer_id == ident.user_id,
-            )).first()
-            if mine is not None:
-                raise _Refusal(
-                    "この版の申請は既に確認済みです。別の確認者の確認を待ってください。",
-                    "already_reviewed", "info", _details(p),
-                )
-            resident = _resident(s, p.resident_id)
-            rows = _rows(p, resident)
-            differences = _difference_labels(rows)
-            if verdict == REJECT and not text:
-                raise BadInput("コメント: 却下の理由を入力してください。")
-            if verdict == APPROVE and differences and not text:
-                raise BadInput(
-                    "コメント: 申請書と住民記録で異なる項目があります ("
-                    + "、".join(differences) + ")。承認する理由を入力してください。"
-                )
-            current = now()
-            s.add(LinkReview(
-                proposal_id=p.id, reviewer_id=ident.user_id, reviewer_login=ident.login,
-                verdict=verdict, comment=text, version=p.version, created_at=current,
-            ))
-            s.flush()
-            approvals = _approvals(s, p)
-            decided = verdict == REJECT or approvals >= p.required_approvals
-            link_id = p.link_id
-            effect = None
-            if decided:
-                if verdict == APPROVE:
-                    link_id, effect = _apply(s, ident, p, resident, current)
-                result = s.execute(
-                    update(LinkProposal)
-                    .where(LinkProposal.id == p.id, LinkProposal.status == PENDING,
-                           LinkProposal.version == p.version)
-                    .values(status=APPROVED if verdict == APPROVE else REJECTED,
-                            decided_at=current, updated_at=current, link_id=link_id)
-                )
-                if result.rowcount != 1:  # type: ignore[attr-defined]
-                    raise _Refusal(ALREADY_DECIDED.format(state="処理済み"), "already_decided",
-                                   "info", _details(p))
-                s.refresh(p)
-            record(s, ident.actor, action, target=target, details=_details(
-                p, approvals=approvals, required=p.required_approvals, decided=decided,
-                effect=effect, link=link_id, differences=list(differences),
-                comment_given=bool(text),
-            ))
-            status = p.status
-            required = p.required_approvals
-            number = p.number
-    except _Refusal as r:
-        _refuse(db, ident, action, target, r)
+    act = _Act(action, target)
+    with _refusal_recorded(db, ident, act), db.write(numbers=True) as s:
+        p = _locked(s, act, proposal_id)
+        if p.proposer_id == ident.user_id:
+            raise _Refusal(SELF_REVIEW, "self_review", "high", _details(p))
+        if p.status != PENDING:
+            if p.status == DRAFT:
+                raise _Refusal("この申請はまだ提出されていません (下書き)。", "not_submitted",
+                               "info", _details(p))
+            raise _Refusal(
+                ALREADY_DECIDED.format(state=STATUS_LABELS.get(p.status, p.status)),
+                "already_decided", "info", _details(p),
+            )
+        if p.version != version:
+            raise _Refusal(STALE.format(seen=version, now=p.version), "stale_version",
+                           "info", _details(p, seen=version))
+        mine = s.exec(select(LinkReview).where(
+            LinkReview.proposal_id == p.id, LinkReview.version == p.version,
+            LinkReview.reviewer_id == ident.user_id,
+        )).first()
+        if mine is not None:
+            raise _Refusal(
+                "この版の申請は既に確認済みです。別の確認者の確認を待ってください。",
+                "already_reviewed", "info", _details(p),
+            )
+        resident = _resident(s, p.resident_id)
+        rows = _rows(p, resident)
+        differences = _difference_labels(rows)
+        if verdict == REJECT and not text:
+            raise BadInput("コメント: 却下の理由を入力してください。")
+        if verdict == APPROVE and differences and not text:
+            raise BadInput(
+                "コメント: 申請書と住民記録で異なる項目があります ("
+                + "、".join(differences) + ")。承認する理由を入力してください。"
+            )
+        current = now()
+        s.add(LinkReview(
+            proposal_id=p.id, reviewer_id=ident.user_id, reviewer_login=ident.login,
+            verdict=verdict, comment=text, version=p.version, created_at=current,
+        ))
+        s.flush()
+        approvals = _approvals(s, p)
+        decided = verdict == REJECT or approvals >= p.required_approvals
+        link_id = p.link_id
+        effect = None
+        if decided:
+            if verdict == APPROVE:
+                link_id, effect = _apply(s, ident, p, resident, current)
+            result = s.execute(
+                update(LinkProposal)
+                .where(LinkProposal.id == p.id, LinkProposal.status == PENDING,
+                       LinkProposal.version == p.version)
+                .values(status=APPROVED if verdict == APPROVE else REJECTED,
+                        decided_at=current, updated_at=current, link_id=link_id)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise _Refusal(ALREADY_DECIDED.format(state="処理済み"), "already_decided",
+                               "info", _details(p))
+            s.refresh(p)
+        record(s, ident.actor, action, target=act.target, details=_details(
+            p, approvals=approvals, required=p.required_approvals, decided=decided,
+            effect=effect, link=link_id, differences=list(differences),
+            comment_given=bool(text),
+        ))
+        status = p.status
+        required = p.required_approvals
+        number = p.number
     return Decision(
         proposal_id=proposal_id, verdict=verdict, status=status, approvals=approvals,
         required=required, decided=decided, link_id=link_id,

@@ -594,7 +594,7 @@ async def test_unlinking_is_proposed_from_the_record_and_decided_by_someone_else
         await pilot.press("u")
         await settle(pilot)
         assert isinstance(app.screen, ReasonDialog), type(app.screen).__name__
-        await type_into(pilot, "#reason", "別人の番号と判明 (本人申出)")
+        await type_into(pilot, "#comment", "別人の番号と判明 (本人申出)")
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is record

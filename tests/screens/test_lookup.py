@@ -185,7 +185,7 @@ async def open_row(pilot: Pilot[Any], resident_id: int) -> None:
 
 async def give_reason(pilot: Pilot[Any], reason: str) -> None:
     assert isinstance(pilot.app.screen, ReasonDialog), type(pilot.app.screen).__name__
-    await type_into(pilot, "#reason", reason)
+    await type_into(pilot, "#comment", reason)
     await pilot.press("enter")
     await settle(pilot)
 
