@@ -13,6 +13,7 @@ import argparse
 
 from console.cli_io import context as _context
 from console.cli_io import out as _out
+from core.clock import japan
 
 EXIT_OK = 0
 
@@ -127,7 +128,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     for sh in insp.sheets:
         _out("\t".join(clean_line(str(v)) for v in (
             f"#{sh.id}", sh.department, sh.state_label, f"回答 {sh.answered}/{sh.items}",
-            f"承認 {sh.signed_by} {format_wareki(sh.signed_at.date())}"
+            f"承認 {sh.signed_by} {format_wareki(japan(sh.signed_at).date())}"
             if sh.signed_at else "未承認",
         )))
     return EXIT_OK

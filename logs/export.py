@@ -27,20 +27,19 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import text
 
 from core.actor import Actor
-from core.clock import iso
+from core.clock import JST, iso
 from core.db import Database
 from core.errors import BadInput
 from core.inert import clean_line
 from logs.audit import record_alone
 
-JST = timezone(timedelta(hours=9), "JST")
 FORMATS = ("jsonl", "csv")
 COLUMNS = (
     "seq", "ts", "actor", "session_id", "client_addr", "action", "target", "purpose",

@@ -63,6 +63,7 @@ DISPUTE_PROMPT = "異議の理由を入力してください (必須)。記録�
 COMMENT_MAX = 500
 REPORTING = "帳票を作成しています…"
 WRITTEN = "帳票 ({fmt}) を出力しました ({n}件)。\nファイル: {path}\nSHA-256: {sha256}"
+DISPUTE_REQUIRED = "異議の理由を入力してください。"
 
 
 def change_text(line: RightsLine) -> str:
@@ -250,7 +251,8 @@ class AccessRoundScreen(Screen[None]):
             self._start("disputed", line, comment)
 
         self.app.push_screen(CommentDialog(DISPUTE_TITLE, DISPUTE_PROMPT, ok_label="異議を記録",
-                                           max_length=COMMENT_MAX), chosen)
+                                           max_length=COMMENT_MAX, required=DISPUTE_REQUIRED),
+                             chosen)
 
     def _start(self, what: str, line: RightsLine, comment: str) -> None:
         self.busy = True

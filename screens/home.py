@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from auth.roles import Perm
+from core.clock import minute_text
 from core.inert import as_text
 from screens.widgets import (
     WorkspaceEnv,
@@ -59,7 +60,7 @@ class HomeScreen(Screen[None]):
         with VerticalScroll(id="home"):
             yield Static("サインイン中の職員", classes="section-title")
             roles = roles_text(ident.roles)
-            started = ident.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            started = minute_text(ident.started_at)
             yield Static(
                 Text("\n").join([
                     _row("氏名", ident.name),

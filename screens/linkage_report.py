@@ -45,8 +45,7 @@ DATE_HINT = "R7.12.1 / 令和7年12月1日 / 2025-12-01"
 
 def _office_today() -> date:
     """Today in Japan time: the report's days are office days (JST)."""
-    from core.clock import now
-    from services.reports.output import JST
+    from core.clock import JST, now
 
     return now().astimezone(JST).date()
 

@@ -40,6 +40,7 @@ from textual.widgets import (
 )
 
 from auth.stepup import STEP_UP_MESSAGE
+from core.clock import minute_text
 from core.errors import BadInput
 from core.inert import as_text
 from screens.resident import RESTRICTED_MARK, RESTRICTED_STYLE
@@ -118,6 +119,8 @@ REJECT_PROMPT = "却下の理由を入力してください (必須)。申請者
 COMMENT_MAX = 2000
 DIFF_STYLE = "bold black on yellow"
 SAME_STYLE = "green"
+REJECT_REQUIRED = "却下の理由を入力してください。"
+APPROVE_REQUIRED = "申請書と住民記録で異なる項目があります。承認する理由を入力してください。"
 
 
 def _value(select: Select[str]) -> str:
@@ -711,7 +714,7 @@ class ReviewScreen(Screen[None]):
     def _summary(self) -> Text:
         v = self.view
         reg = v.register
-        submitted = v.submitted_at.astimezone().strftime("%Y-%m-%d %H:%M") \
+        submitted = minute_text(v.submitted_at) \
             if v.submitted_at else "未提出"
         lines = [
             Text.assemble(("住民　　　　", "bold"), resident_title(reg.name, reg.restricted),
@@ -739,7 +742,7 @@ class ReviewScreen(Screen[None]):
             return Text("確認の記録はまだありません。", style="dim")
         lines = [Text("確認の記録", style="bold")]
         for r in v.reviews:
-            at = r.at.astimezone().strftime("%Y-%m-%d %H:%M")
+            at = minute_text(r.at)
             lines.append(Text.assemble(
                 "・", as_text(VERDICT_LABELS.get(r.verdict, r.verdict), "bold"), "  ",
                 as_text(f"{r.reviewer_name} ({r.reviewer_login})"), "  ", as_text(at, "dim"),
@@ -768,7 +771,12 @@ class ReviewScreen(Screen[None]):
                 return
             self._start(verdict, comment)
 
-        dialog = CommentDialog(title, prompt, ok_label=ok, max_length=COMMENT_MAX)
+        # Where the service always wants a comment, an empty one is pointed out in the
+        # dialog (it stays open); the service checks again.
+        required = (REJECT_REQUIRED if verdict != "approve"
+                    else APPROVE_REQUIRED if any(r.differs for r in self.rows) else "")
+        dialog = CommentDialog(title, prompt, ok_label=ok, max_length=COMMENT_MAX,
+                               required=required)
         self.app.push_screen(dialog, chosen)
 
     def _start(self, verdict: str, comment: str) -> None:

@@ -24,14 +24,13 @@ from typing import Any
 from auth.access import permissions_on, refused
 from auth.identity import Identity
 from auth.roles import Perm
-from core.clock import iso
+from core.clock import JST, iso
 from core.db import Database
 from core.errors import BadInput, Refused
 from logs import tail
 from logs.audit import OUTCOMES, SEVERITIES, record
 from logs.tail import Page, TailFilter, TailLine
 from services.jp.wareki import parse_date
-from services.reports.output import JST
 
 ACTION = "audit.read"
 WHAT = "操作ログの閲覧"

@@ -36,12 +36,11 @@ import jpholiday
 from sqlalchemy import and_, func, select
 
 from auth.models import User
-from core.clock import iso, parse_iso
+from core.clock import JST, iso, parse_iso
 from core.settings import Settings
 from logs.audit import AuditEvent
 from services.personnel.models import Staff
 from services.register.models import Household, Resident
-from services.reports.output import JST
 
 OPEN = "register.open"
 REVEAL = "register.reveal_my_number"

@@ -37,7 +37,7 @@ from sqlmodel import select
 from auth.access import require
 from auth.identity import Identity
 from auth.roles import Perm
-from core.clock import now
+from core.clock import today_in_japan
 from core.db import Database
 from core.errors import BadInput, JukiError, NotFound, Refused
 from core.inert import clean_line
@@ -174,7 +174,7 @@ def build_query(
             f"住所では照会できません。{NOT_SENT}", (), "address_without_number",
         )
     birth_d = birth if isinstance(birth, date) else parse_date(str(birth), field=BIRTH)
-    if birth_d > now().date():
+    if birth_d > today_in_japan():
         raise BadInput("生年月日: 未来の日付は照会できません。")
     sex_t = unicodedata.normalize("NFKC", (sex or "").strip())
     if sex_t and sex_t not in _SEXES:

@@ -33,7 +33,7 @@ from auth.access import require
 from auth.identity import Identity
 from auth.roles import Perm
 from core.actor import Actor
-from core.clock import aware, now
+from core.clock import japan, now
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
 from core.sealed import SealingError, sealer_of
@@ -138,7 +138,7 @@ def check_links(db: Database, actor: Actor) -> CheckReport:
                 continue
             changed = changed_items(row, row)
             if changed:
-                taken = aware(row.taken_at).date().isoformat()
+                taken = japan(row.taken_at).date().isoformat()
                 findings.append(_finding(
                     ITEMS_CHANGED, row,
                     f"変わった項目: {'・'.join(changed)} (基準: {taken} {row.origin})",

@@ -27,7 +27,7 @@ from auth.roles import Perm, role_label
 from auth.signin import sign_in
 from auth.stepup import require_recent_auth
 from core.actor import Actor
-from core.clock import now
+from core.clock import now, today_in_japan
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
@@ -75,7 +75,7 @@ class Applied:
 
 
 def _today(today: date | None) -> date:
-    return today or now().astimezone().date()
+    return today or today_in_japan()
 
 
 def apply_due(db: Database, settings: Settings, actor: Actor = SYSTEM, *,

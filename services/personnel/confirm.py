@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from auth.access import current_permissions
 from auth.identity import Identity
 from auth.roles import Perm
-from core.clock import now
+from core.clock import now, today_in_japan
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
@@ -102,7 +102,7 @@ def waiting(db: Database, settings: Settings, ident: Identity,
     perms = current_permissions(db, ident)
     lines: list[str] = []
     current = now()
-    day = today or current.astimezone().date()
+    day = today or today_in_japan()
     with db.read() as s:
         conn = s.connection()
         if Perm.ACCESS_CONFIRM in perms:

@@ -51,7 +51,7 @@ from auth.models import ConsoleSession, User, UserRole
 from auth.roles import Perm, permissions_of
 from auth.stepup import require_recent_auth
 from core.actor import Actor
-from core.clock import aware, now
+from core.clock import JST, aware, now
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
@@ -73,7 +73,6 @@ from services.personnel.inventory_models import (
     InventoryLine,
 )
 from services.personnel.models import ACTIVE, Staff
-from services.reports.output import JST
 
 Who = Identity | Actor
 

@@ -15,19 +15,14 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from core.clock import aware
+from core.clock import JST, japan
 from core.errors import BadInput
 from services.jp.wareki import format_wareki
 
-JST = timezone(timedelta(hours=9), "JST")
-
-
-def local(dt: datetime) -> datetime:
-    """A stored time (UTC; naive from SQLite) in Japan time."""
-    return aware(dt).astimezone(JST)
+local = japan  # a stored time in Japan time (core.clock)
 
 
 def wareki_datetime(dt: datetime | None, *, seconds: bool = False) -> str:

@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core.actor import Actor
-from core.clock import now
+from core.clock import now, today_in_japan
 from core.db import Database
 from core.errors import BadInput, JukiError
 from core.settings import Settings
@@ -287,7 +287,7 @@ def send_transfer(
     dest = cfg.get(dest_id)
     if settings.transfer_batch_size < 1:
         raise BadInput("transfer_batch_size: 1以上の件数を設定してください。")
-    if since is not None and since > now().date():
+    if since is not None and since > today_in_japan():
         raise BadInput("--since (基準日): 未来の日付は指定できません。")
     run_id, resumed = _run_for(db, actor, dest, since, settings.transfer_batch_size)
     with db.read() as s:

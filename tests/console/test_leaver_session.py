@@ -14,13 +14,14 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from auth.accounts import add_user
 from core.actor import Actor
+from core.clock import today_in_japan
 from core.db import Database
 from core.settings import Settings
 from logs.audit import events_after
@@ -49,7 +50,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Pane, dict[str, str], Database]]:
         "職員番号,氏名,氏名カナ,所属,職,雇用区分,契約終了日,状態,研修受講日,ログイン名\n"
         "1001,佐藤 一郎,サトウ イチロウ,市民課,係員,正規,,在職,2026-01-10,sato\n"
     ).encode())
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = today_in_japan() + timedelta(days=1)
     import_round(db, settings, admin, name="idou.csv", data=(
         "発令日,職員番号,氏名,異動区分,旧所属,新所属,旧職,新職\n"
         f"{tomorrow},1001,佐藤 一郎,退職,市民課,,係員,\n"
@@ -76,7 +77,7 @@ def test_a_leavers_open_console_ends_after_apply_due(world) -> None:  # type: ig
     pane.key("Enter")
     pane.wait_for(lambda s: "住民記録業務コンソール—sato" in s, "home screen", 60)
 
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (today_in_japan() + timedelta(days=1)).isoformat()
     done = subprocess.run(
         [sys.executable, "-m", "console.cli", "access", "apply-due", "--date", tomorrow],
         env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,

@@ -9,6 +9,7 @@ from textual.widgets import Static
 from auth.roles import Perm
 from console.app import JukiApp
 from console.context import Context
+from core.clock import JST
 from screens.home import EMPTY, HomeScreen
 from screens.widgets import WorkspaceEnv
 from screens.workspaces import Workspace, registered
@@ -142,3 +143,29 @@ def test_a_workspace_is_loaded_only_when_opened(ctx: Context, juki_env: dict[str
     assert out.stdout.splitlines() == [
         "HomeScreen []", "LookupScreen ['screens.lookup']",
     ]
+
+
+async def test_the_session_start_is_shown_in_japan_time_whatever_the_servers_zone(
+    ctx: Context, monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """Servers run in UTC; staff read Japan time, as the audit tail and reports show it."""
+    import time as _time
+    from datetime import UTC
+
+    monkeypatch.setenv("TZ", "UTC")
+    _time.tzset()
+    try:
+        make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
+        app = JukiApp(ctx)
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot, "clerk1", PASSWORD)
+            assert isinstance(app.screen, HomeScreen)
+            started = app.screen.env.identity.started_at
+            shown = screen_text(app)
+            japan = started.astimezone(JST).strftime("%Y-%m-%d%H:%M")  # no spaces
+            utc = started.astimezone(UTC).strftime("%Y-%m-%d%H:%M")
+            assert japan in shown and utc not in shown
+    finally:
+        monkeypatch.undo()
+        _time.tzset()
+

@@ -6,12 +6,13 @@ with ``sign_in``); ``scan`` then judges what is new, as ``juki audit watch`` doe
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
 
 from auth.signin import sign_in
+from core.clock import today_in_japan
 from core.db import Database
 from core.errors import Refused
 from core.settings import Settings
@@ -145,14 +146,14 @@ def test_failed_sign_ins_then_a_success(world: World) -> None:
 
 def test_activity_after_the_leave_date(world: World) -> None:
     _staff_lives_at(world, "clerk", "林翔")
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = today_in_japan() + timedelta(days=1)
     with world.db.write() as s:
         s.connection().execute(text("UPDATE staff SET left_on = :d"), {"d": tomorrow})
     _open(world, "clerk", "鈴木太郎")
     assert "after_leave" not in _rules(world)
     with world.db.write() as s:
         s.connection().execute(text("UPDATE staff SET left_on = :d"),
-                               {"d": date.today() - timedelta(days=1)})
+                               {"d": today_in_japan() - timedelta(days=1)})
     _open(world, "clerk", "鈴木太郎")
     _open(world, "clerk", "鈴木次郎")
     assert _rules(world).count("after_leave") == 1  # once a day

@@ -26,7 +26,7 @@ from auth.identity import Identity
 from auth.models import ConsoleSession, User
 from auth.signin import SessionState, check_session, sign_in
 from core.actor import Actor
-from core.clock import now
+from core.clock import now, today_in_japan
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
@@ -137,7 +137,7 @@ def test_every_account_is_listed_with_its_roles_and_staff_data(
         s.connection().execute(update(User.__table__).where(  # type: ignore[attr-defined]
             User.__table__.c.id == disabled).values(disabled=True))  # type: ignore[attr-defined]
     before = last_seq(db)
-    camp = start_campaign(db, settings, ADMIN, deadline=date.today() + timedelta(days=14))
+    camp = start_campaign(db, settings, ADMIN, deadline=today_in_japan() + timedelta(days=14))
     lines = by_login(db, camp.id)
     everyone = {a.login for a in list_users(db)}
     assert set(lines) == everyone and camp.lines == len(everyone) == 8

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from auth.accounts import add_user, list_users
 from auth.signin import SessionState, check_session, sign_in
 from core.actor import Actor
+from core.clock import today_in_japan
 from core.db import Database
 from core.errors import BadInput, Refused
 from core.settings import Settings
@@ -141,7 +142,7 @@ def test_a_leaver_loses_rights_on_the_date_and_an_open_session_ends(
 
 
 def test_sign_in_applies_what_is_due_first(db: Database, settings: Settings, people) -> None:
-    today = date.today()
+    today = today_in_japan()
     _import(db, settings, f"{today + timedelta(days=1)},1002,職員 suzuki,退職,市民課,,,",
             today=today)
     assert sign_in_checked(db, settings, "suzuki", PASSWORD).login == "suzuki"
