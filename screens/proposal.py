@@ -44,6 +44,7 @@ from core.clock import minute_text
 from core.errors import BadInput
 from core.inert import as_text
 from screens.resident import RESTRICTED_MARK, RESTRICTED_STYLE
+from screens.reveal import TimedReveal
 from screens.table import Table
 from screens.widgets import (
     CommentDialog,
@@ -119,6 +120,8 @@ REJECT_PROMPT = "却下の理由を入力してください (必須)。申請者
 COMMENT_MAX = 2000
 DIFF_STYLE = "bold black on yellow"
 SAME_STYLE = "green"
+REVEAL_NUMBER_PROMPT = ("申請書類と照合する理由を入力してください。表示は記録され、"
+                        "{seconds:g}秒後に自動で伏せます。")
 REJECT_REQUIRED = "却下の理由を入力してください。"
 APPROVE_REQUIRED = "申請書と住民記録で異なる項目があります。承認する理由を入力してください。"
 
@@ -629,8 +632,9 @@ def candidate_cells(c: Candidate) -> list[Text]:
 # --- the review screen -----------------------------------------------------------------
 
 
-class ReviewScreen(Screen[None]):
-    """One proposal, application beside register. Keys: a approve, x reject, r reload, Esc."""
+class ReviewScreen(Screen[None], TimedReveal):
+    """One proposal, application beside register. Keys: n show the number (with a reason,
+    for the set seconds), a approve, x reject, r reload, Esc."""
 
     CSS_PATH = "proposal.tcss"
     AUTO_FOCUS = "#items"
@@ -638,6 +642,7 @@ class ReviewScreen(Screen[None]):
         Binding("escape", "back", "戻る", id="review.back"),
         Binding("a", "decide('approve')", "承認", id="review.approve"),
         Binding("x", "decide('reject')", "却下", id="review.reject"),
+        Binding("n", "reveal", "番号を表示", id="review.reveal"),
         Binding("r", "reload", "再表示", id="review.reload"),
     ]
 
@@ -720,7 +725,8 @@ class ReviewScreen(Screen[None]):
             Text.assemble(("住民　　　　", "bold"), resident_title(reg.name, reg.restricted),
                           ("  住民票コード ", "dim"), as_text(reg.resident_code, "dim"),
                           ("  ", ""), as_text(f"({reg.status})", "dim")),
-            Text.assemble(("個人番号　　", "bold"), as_text(v.number_masked or "—", "bold"),
+            Text.assemble(("個人番号　　", "bold"),
+                          self.revealed_text() or as_text(v.number_masked or "—", "bold"),
                           ("   入手元 ", "bold"), as_text(v.source or "—"),
                           ("   申請書等の番号 ", "bold"), as_text(v.reference or "—")),
             Text.assemble(("番号確認　　", "bold"), as_text(v.number_check or "—"),
@@ -840,7 +846,32 @@ class ReviewScreen(Screen[None]):
         self.query_one(MessageLine).show(message, kind)
 
     def action_back(self) -> None:
+        self.mask(quiet=True)
         self.dismiss()
+
+    # --- the number itself, for the reviewer to check (DOMAIN §3 rule 1) ----------------
+
+    def action_reveal(self) -> None:
+        if self.busy or self.revealed is not None:
+            return
+        self.ask_reveal(REVEAL_NUMBER_PROMPT.format(seconds=self.env.settings.reveal_seconds),
+                        self._reveal)
+
+    @work(thread=True, exclusive=True, group="review-reveal", exit_on_error=False)
+    def _reveal(self, reason: str) -> None:
+        from services.linkage.reveal import reveal_proposed_number
+
+        env = self.env
+        answer_from_service(
+            self, env,
+            lambda: reveal_proposed_number(env.db, env.settings, env.identity, self.view.id,
+                                           reason=reason),
+            self.show_revealed, self.say,
+            retry=lambda: self._reveal(reason), cancelled=lambda: self.say(STEP_UP_MESSAGE),
+        )
+
+    def number_changed(self) -> None:
+        self.query_one("#review-summary", Static).update(self._summary())
 
     @property
     def message(self) -> str:

@@ -17,12 +17,11 @@ from datetime import date
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import (
     DataTable,
     Footer,
@@ -33,33 +32,32 @@ from textual.widgets import (
 )
 
 from auth.stepup import STEP_UP_MESSAGE
-from core.clock import aware, now
 from core.inert import as_text
+from screens.reveal import TimedReveal
 from screens.table import Table
-from screens.widgets import CommentDialog, MessageLine, WorkspaceEnv, answer_from_service
+from screens.widgets import (
+    MessageLine,
+    ReasonDialog,
+    WorkspaceEnv,
+    answer_from_service,
+)
 from services.jp import format_both
-from services.lookup.types import ResidentRecord, Revealed
+from services.lookup.types import ResidentRecord
 
 RESTRICTED_MARK = "【支援措置】"
 RESTRICTED_STYLE = "bold white on red"
-REASON_MAX = 200
 
 RESTRICTED_TITLE = "DV等支援措置の対象者です"
 RESTRICTED_PROMPT = (
     "この記録は支援措置の対象です。開くには権限と理由が必要で、"
     "開いたこと (開けなかったことも) は記録されます。理由を入力してください。"
 )
-REVEAL_TITLE = "個人番号の表示"
 REVEAL_PROMPT = "表示する理由を入力してください。表示は記録され、{seconds:g}秒後に自動で伏せます。"
-REASON_EMPTY = "理由を入力してください。"
 NO_NUMBER = "この住民には個人番号が紐付けられていません。"
 UNLINK_TITLE = "個人番号の紐付けの解除"
 UNLINK_PROMPT = ("解除する理由を入力してください。申請は記録され、別の職員の確認 (F3) を経て"
                  "解除されます。")
-REMASKED = "個人番号を伏せました。"
 OPENING = "記録を開いています…"
-REVEALING = "確認しています…"
-REVEAL_TICK = 0.25  # how often the countdown is redrawn (seconds)
 
 
 def date_both(d: date | None) -> str:
@@ -69,15 +67,6 @@ def date_both(d: date | None) -> str:
 
 def restricted_cell(restricted: bool) -> Text:
     return Text(RESTRICTED_MARK, style=RESTRICTED_STYLE) if restricted else Text("")
-
-
-class ReasonDialog(CommentDialog):
-    """Asks for a reason before a recorded act (a restricted record, a reveal, an
-    unlink); an empty reason is pointed out here, and the service checks again."""
-
-    def __init__(self, title: str, prompt: str, *, ok_label: str = "記録して続ける") -> None:
-        super().__init__(title, prompt, ok_label=ok_label, max_length=REASON_MAX,
-                         required=REASON_EMPTY, placeholder="理由 (例: 窓口での本人確認)")
 
 
 class RecordOpener(Screen[None]):
@@ -126,7 +115,7 @@ class RecordOpener(Screen[None]):
             self.app.push_screen(ResidentScreen(self.env, rec, purpose))
 
 
-class ResidentScreen(RecordOpener):
+class ResidentScreen(RecordOpener, TimedReveal):
     """One resident's record. Keys: r reveal My Number, m propose a link, u propose the
     link's undoing, 1/2/3 tabs, Enter open a member, Esc."""
 
@@ -147,9 +136,6 @@ class ResidentScreen(RecordOpener):
         self.env = env
         self.record = record
         self.purpose = purpose
-        self.revealed: Revealed | None = None
-        """The number on screen now; None while masked."""
-        self._reveal_timer: Timer | None = None
         self._member_restricted: dict[str, bool] = {}
 
     # --- layout ----------------------------------------------------------------------
@@ -212,13 +198,11 @@ class ResidentScreen(RecordOpener):
         masked = self.record.my_number_masked
         if not masked:
             return Text("紐付けなし", style="dim")
-        shown = self.revealed
-        if shown is None:
-            return Text.assemble(as_text(masked, "bold"), ("   r で表示 (理由を記録)", "dim"))
-        left = max(0, int((aware(shown.expires_at) - now()).total_seconds() + 0.999))
-        return Text.assemble(
-            as_text(shown.number, "bold reverse"), (f"   あと{left}秒で伏せます", "yellow"),
-        )
+        return self.revealed_text() or Text.assemble(
+            as_text(masked, "bold"), ("   r で表示 (理由を記録)", "dim"))
+
+    def number_changed(self) -> None:
+        self.query_one("#my-number", Static).update(self._number_line())
 
     # --- keys ------------------------------------------------------------------------
 
@@ -228,7 +212,7 @@ class ResidentScreen(RecordOpener):
         self.query_one(table[pane], DataTable).focus()
 
     def action_back(self) -> None:
-        self._mask(quiet=True)
+        self.mask(quiet=True)
         self.dismiss()
 
     def action_reveal(self) -> None:
@@ -237,16 +221,8 @@ class ResidentScreen(RecordOpener):
             return
         if self.revealed is not None:
             return
-        prompt = REVEAL_PROMPT.format(seconds=self.env.settings.reveal_seconds)
-
-        def chosen(reason: str | None) -> None:
-            if reason is None:
-                self.query_one(MessageLine).clear()
-                return
-            self.say(REVEALING, "info")
-            self._reveal(reason)
-
-        self.app.push_screen(ReasonDialog(REVEAL_TITLE, prompt, ok_label="表示する"), chosen)
+        self.ask_reveal(REVEAL_PROMPT.format(seconds=self.env.settings.reveal_seconds),
+                        self._reveal)
 
     def action_propose_link(self) -> None:
         """Open the linkage proposal form for this resident (the service decides on save)."""
@@ -314,43 +290,9 @@ class ResidentScreen(RecordOpener):
                 env.db, env.settings, env.identity, self.record.resident_id,
                 purpose=self.purpose, reason=reason,
             ),
-            self._show_number, self.say,
+            self.show_revealed, self.say,
             retry=lambda: self._reveal(reason), cancelled=lambda: self.say(STEP_UP_MESSAGE),
         )
-
-    def _show_number(self, shown: Revealed) -> None:
-        if self.app.screen is not self:  # covered meanwhile: never paint it underneath
-            return
-        self.query_one(MessageLine).clear()
-        self.revealed = shown
-        self._stop_timer()
-        self._reveal_timer = self.set_interval(REVEAL_TICK, self._tick)
-        self._tick()
-
-    def _tick(self) -> None:
-        shown = self.revealed
-        if shown is None or aware(shown.expires_at) <= now():
-            self._mask()
-            return
-        self.query_one("#my-number", Static).update(self._number_line())
-
-    def _mask(self, *, quiet: bool = False) -> None:
-        self._stop_timer()
-        was_shown = self.revealed is not None
-        self.revealed = None
-        self.query_one("#my-number", Static).update(self._number_line())
-        if was_shown and not quiet:
-            self.say(REMASKED, "info")
-
-    def _stop_timer(self) -> None:
-        if self._reveal_timer is not None:
-            self._reveal_timer.stop()
-            self._reveal_timer = None
-
-    def on_screen_suspend(self, event: events.ScreenSuspend) -> None:
-        """Covered (lock, palette, another record): the number goes away at once."""
-        if self.revealed is not None:
-            self._mask()
 
     @property
     def number_shown(self) -> str:

@@ -91,7 +91,7 @@ class CommentDialog(ModalScreen[str | None]):
     Whether one is required is the service's rule (a rejected link, a disputed rights
     change, a reveal); ``required`` only saves a round trip where it always is: an empty
     answer is pointed out here with that message. Shared by the linkage review, the
-    access review and the record (``screens.resident.ReasonDialog``).
+    access review and the record (``ReasonDialog``, below).
     """
 
     DEFAULT_CSS = """
@@ -143,6 +143,19 @@ class CommentDialog(ModalScreen[str | None]):
     @on(Button.Pressed, "#comment-cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+REASON_MAX = 200
+REASON_EMPTY = "理由を入力してください。"
+
+
+class ReasonDialog(CommentDialog):
+    """Asks for a reason before a recorded act (a restricted record, a reveal, an
+    unlink); an empty reason is pointed out here, and the service checks again."""
+
+    def __init__(self, title: str, prompt: str, *, ok_label: str = "記録して続ける") -> None:
+        super().__init__(title, prompt, ok_label=ok_label, max_length=REASON_MAX,
+                         required=REASON_EMPTY, placeholder="理由 (例: 窓口での本人確認)")
 
 
 class Desk(Protocol):

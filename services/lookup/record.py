@@ -64,7 +64,7 @@ def _target(resident_id: int) -> str:
     return f"resident:{resident_id}"
 
 
-def _reason(reason: str, what: str) -> str:
+def reason_line(reason: str, what: str) -> str:
     """The typed reason on one line, or BadInput naming 理由."""
     text = clean_line(reason or "").strip()
     if not text:
@@ -74,7 +74,7 @@ def _reason(reason: str, what: str) -> str:
     return text
 
 
-def _refuse_restricted(
+def refuse_restricted(
     db: Database, ident: Identity, action: str, resident_id: int, purpose: str
 ) -> NoReturn:
     """Record the refused attempt on a restricted record (severity high), then refuse."""
@@ -221,18 +221,18 @@ def open_record(
             refused = True  # recorded below, in a transaction of its own
         else:
             if r.dv_support:
-                details["reason"] = _reason(reason, "DV等支援措置の対象者の記録を開く")
+                details["reason"] = reason_line(reason, "DV等支援措置の対象者の記録を開く")
             elif (reason or "").strip():
                 details["reason"] = clean_line(reason).strip()[:REASON_MAX]
             result = _record_of(s, r)
             record(s, ident.actor, ACTION_OPEN, target=target, purpose=purpose,
                    severity="high" if r.dv_support else "info", details=details)
     if refused:
-        _refuse_restricted(db, ident, ACTION_OPEN, resident_id, purpose)
+        refuse_restricted(db, ident, ACTION_OPEN, resident_id, purpose)
     return result
 
 
-def _spaced(number: str) -> str:
+def spaced(number: str) -> str:
     return f"{number[:4]} {number[4:8]} {number[8:]}"
 
 
@@ -253,7 +253,7 @@ def reveal_my_number(
             target=target, purpose=purpose)
     require_recent_auth(db, ident, settings, action=ACTION_REVEAL, target=target)
     purpose = check_purpose(settings, purpose)
-    why = _reason(reason, "個人番号を表示する")
+    why = reason_line(reason, "個人番号を表示する")
     may_restricted = Perm.OPEN_RESTRICTED in current_permissions(db, ident)
     refused = False
     number = ""
@@ -275,8 +275,8 @@ def reveal_my_number(
                 details={"reason": why, "last4": link.last4, "restricted": restricted},
             )
     if refused:
-        _refuse_restricted(db, ident, ACTION_REVEAL, resident_id, purpose)
+        refuse_restricted(db, ident, ACTION_REVEAL, resident_id, purpose)
     return Revealed(
-        number=_spaced(number),
+        number=spaced(number),
         expires_at=now() + timedelta(seconds=float(settings.reveal_seconds)),
     )

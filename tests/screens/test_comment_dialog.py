@@ -7,8 +7,7 @@ from __future__ import annotations
 from textual.app import App
 from textual.widgets import Input
 
-from screens.resident import REASON_EMPTY, ReasonDialog
-from screens.widgets import CommentDialog, MessageLine
+from screens.widgets import REASON_EMPTY, CommentDialog, MessageLine, ReasonDialog
 
 
 class Host(App[None]):

@@ -297,6 +297,19 @@ async def test_propose_from_the_record_then_a_reviewer_approves(ctx: Context) ->
         assert row_of(review, "氏名")[2:] == ["鷹司 美咲", "鷹司\u3000美咲"]
         await painted(pilot, "山田花子")  # who proposed it
 
+        # The reviewer reads the 12 digits against the evidence, with a reason, for a while.
+        assert number not in screen_text(app)
+        await pilot.press("n")
+        await settle(pilot)
+        await comment(pilot, "個人番号カードの写しと照合")
+        await painted(pilot, number, "秒で伏せます")
+        [shown_ev] = [d for a, o, d in audit(ctx.db) if a == "linkage.reveal_number"]
+        assert (shown_ev["last4"], shown_ev["reason"]) == (
+            number[-4:], "個人番号カードの写しと照合")
+        review.mask()
+        await settle(pilot)
+        assert number not in screen_text(app)
+
         await pilot.press("a")
         await settle(pilot)
         await comment(pilot, "")  # nothing differs: no comment needed
