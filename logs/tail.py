@@ -49,8 +49,10 @@ class TailLine(NamedTuple):
 class TailFilter:
     """Conditions on events; empty strings mean "any". Times are audit ``ts`` text (UTC).
 
-    ``action`` matches the action itself or anything under it (``lookup`` matches
-    ``lookup.search``); ``resident`` is a resident id mentioned by the event.
+    ``action`` matches every action that contains it, as staff remember or read it on
+    the screen (``register`` → ``register.search``…, ``reveal`` →
+    ``register.reveal_my_number`` and ``linkage.reveal_number``, and a name cut off by
+    the column); ``resident`` is a resident id mentioned by the event.
     """
 
     actor: str = ""
@@ -85,9 +87,11 @@ def _where(flt: TailFilter, params: dict[str, Any]) -> str:
         parts.append("actor = :actor")
         params["actor"] = flt.actor
     if flt.action:
-        parts.append("(action = :action OR action LIKE :action_under)")
-        params["action"] = flt.action
-        params["action_under"] = _like_prefix(flt.action + ".")
+        # Action names are lower-case ASCII: lower the typed text and a plain LIKE finds
+        # them on both databases. The seq range bounds the scan; _exact then drops what
+        # '_' or '%' in the text let through.
+        parts.append("action LIKE :action")
+        params["action"] = f"%{flt.action.lower()}%"
     if flt.outcome:
         parts.append("outcome = :outcome")
         params["outcome"] = flt.outcome
@@ -105,12 +109,6 @@ def _where(flt: TailFilter, params: dict[str, Any]) -> str:
         params["res_target"] = f"resident:{flt.resident}"
         params["res_like"] = f"%{flt.resident}%"
     return "".join(f" AND {p}" for p in parts)
-
-
-def _like_prefix(prefix: str) -> str:
-    # LIKE without an ESCAPE clause: '_' and '%' in an action are rare; both are matched
-    # loosely by SQL and exactly by _exact below.
-    return prefix + "%"
 
 
 _SELECT = "SELECT " + ", ".join(LINE_COLUMNS)
@@ -154,9 +152,9 @@ def _same(value: Any, resident: int) -> bool:
 def _exact(flt: TailFilter, rows: list[Any]) -> list[TailLine]:
     """Lines from rows, keeping only those the rough SQL match let through by accident."""
     out: list[TailLine] = []
-    under = flt.action + "."
+    part = flt.action.lower()
     for row in rows:
-        if flt.action and row[3] != flt.action and not row[3].startswith(under):
+        if part and part not in row[3]:
             continue
         if flt.resident is not None and not mentions_resident(row[4], row[7], flt.resident):
             continue

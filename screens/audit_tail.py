@@ -111,7 +111,7 @@ class AuditTailScreen(Screen[None]):
         yield Header(icon="")
         with Horizontal(id="tail-filters"):
             yield Input(placeholder="職員", id="f-actor", compact=True)
-            yield Input(placeholder="操作 (例 lookup)", id="f-action", compact=True)
+            yield Input(placeholder="操作の一部 (例 reveal)", id="f-action", compact=True)
             yield Select([(f"{v} {k}", k) for k, v in OUTCOME_LABELS.items()],
                          prompt="結果: すべて", id="f-outcome", compact=True)
             yield Select([(f"{v} {k}", k) for k, v in SEVERITY_LABELS.items()],
