@@ -29,7 +29,7 @@ from core.inert import as_text
 from screens.proposal import SUBMITTED, ProposalForm, ReviewScreen, age_text
 from screens.resident import restricted_cell
 from screens.table import Table
-from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service
+from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service, holds
 from services.linkage.items import ItemRow
 from services.linkage.models import DRAFT, KIND_LABELS
 from services.linkage.proposals import SOURCES, ProposalView, QueueRow
@@ -264,6 +264,11 @@ class LinkageScreen(Screen[None]):
         drafts = self.query_one("#drafts", DataTable)
         if drafts.display:
             drafts.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "report":  # the record is for reviewers and auditors
+            return holds(self.env, Perm.LINK_REVIEW) or holds(self.env, Perm.AUDIT_READ)
+        return True
 
     def action_report(self) -> None:
         """The record of links kept (who may see it is the service's rule)."""

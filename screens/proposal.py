@@ -39,6 +39,7 @@ from textual.widgets import (
     Static,
 )
 
+from auth.roles import Perm
 from auth.stepup import STEP_UP_MESSAGE
 from core.clock import minute_text
 from core.errors import BadInput
@@ -51,6 +52,7 @@ from screens.widgets import (
     MessageLine,
     WorkspaceEnv,
     answer_from_service,
+    holds,
     message_text,
 )
 from services.linkage.items import ItemRow
@@ -848,6 +850,11 @@ class ReviewScreen(Screen[None], TimedReveal):
     def action_back(self) -> None:
         self.mask(quiet=True)
         self.dismiss()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        needs = {"decide": (Perm.LINK_REVIEW,),
+                 "reveal": (Perm.LINK_REVIEW, Perm.REVEAL_MY_NUMBER)}.get(action)
+        return needs is None or holds(self.env, *needs)
 
     # --- the number itself, for the reviewer to check (DOMAIN §3 rule 1) ----------------
 

@@ -31,6 +31,7 @@ from textual.widgets import (
     TabPane,
 )
 
+from auth.roles import Perm
 from auth.stepup import STEP_UP_MESSAGE
 from core.inert import as_text
 from screens.reveal import TimedReveal
@@ -40,6 +41,7 @@ from screens.widgets import (
     ReasonDialog,
     WorkspaceEnv,
     answer_from_service,
+    holds,
 )
 from services.jp import format_both
 from services.lookup.types import ResidentRecord
@@ -198,13 +200,18 @@ class ResidentScreen(RecordOpener, TimedReveal):
         masked = self.record.my_number_masked
         if not masked:
             return Text("紐付けなし", style="dim")
-        return self.revealed_text() or Text.assemble(
-            as_text(masked, "bold"), ("   r で表示 (理由を記録)", "dim"))
+        hint = "   r で表示 (理由を記録)" if holds(self.env, Perm.REVEAL_MY_NUMBER) else ""
+        return self.revealed_text() or Text.assemble(as_text(masked, "bold"), (hint, "dim"))
 
     def number_changed(self) -> None:
         self.query_one("#my-number", Static).update(self._number_line())
 
     # --- keys ------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        needs = {"reveal": (Perm.REVEAL_MY_NUMBER,), "propose_link": (Perm.LINK_PROPOSE,),
+                 "propose_unlink": (Perm.LINK_PROPOSE,)}.get(action)
+        return needs is None or holds(self.env, *needs)
 
     def action_tab(self, pane: str) -> None:
         self.query_one(TabbedContent).active = pane

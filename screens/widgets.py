@@ -181,6 +181,14 @@ class WorkspaceEnv:
     identity: Identity
 
 
+def holds(env: WorkspaceEnv, *perms: Perm) -> bool:
+    """Whether the signed-in person's roles grant every one of ``perms``: a screen hides
+    the keys of acts they could not do (``check_action``) instead of asking for a reason
+    and then refusing. Only the offer: the service still checks at the moment of the act,
+    and records a refusal."""
+    return set(perms) <= env.identity.permissions
+
+
 UNEXPECTED = "予期しないエラーが起きました ({kind})。詳細: {path}"
 
 
