@@ -125,12 +125,13 @@ class ResidentScreen(RecordOpener, TimedReveal):
     AUTO_FOCUS = "#items"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "戻る", id="resident.back"),
-        Binding("r", "reveal", "個人番号を表示", id="resident.reveal"),
-        Binding("1", "tab('tab-items')", "記載事項", id="resident.tab_items"),
-        Binding("2", "tab('tab-members')", "世帯員", id="resident.tab_members"),
-        Binding("3", "tab('tab-changes')", "異動履歴", id="resident.tab_changes"),
-        Binding("m", "propose_link", "個人番号の紐付けを起票", id="resident.propose_link"),
-        Binding("u", "propose_unlink", "紐付けの解除を起票", id="resident.propose_unlink"),
+        Binding("r", "reveal", "番号表示", id="resident.reveal"),
+        Binding("1", "tab('tab-items')", "記載事項", id="resident.tab_items", show=False),
+        Binding("2", "tab('tab-members')", "世帯員", id="resident.tab_members", show=False),
+        Binding("3", "tab('tab-changes')", "異動履歴", id="resident.tab_changes",
+                show=False),
+        Binding("m", "propose_link", "紐付け起票", id="resident.propose_link"),
+        Binding("u", "propose_unlink", "解除起票", id="resident.propose_unlink"),
     ]
 
     def __init__(self, env: WorkspaceEnv, record: ResidentRecord, purpose: str) -> None:
@@ -149,12 +150,12 @@ class ResidentScreen(RecordOpener, TimedReveal):
             yield Static(self._title(), id="record-title")
             yield Static(self._number_line(), id="my-number")
         with TabbedContent(id="record-tabs"):
-            with TabPane("記載事項", id="tab-items"):
+            with TabPane("1 記載事項", id="tab-items"):
                 yield Table(id="items", cursor_type="row")
-            with TabPane(f"世帯員 ({len(rec.members)})", id="tab-members"):
+            with TabPane(f"2 世帯員 ({len(rec.members)})", id="tab-members"):
                 yield Static(as_text(f"世帯番号 {rec.household_no}"), id="household-no")
                 yield Table(id="members", cursor_type="row", zebra_stripes=True)
-            with TabPane(f"異動履歴 ({len(rec.changes)})", id="tab-changes"):
+            with TabPane(f"3 異動履歴 ({len(rec.changes)})", id="tab-changes"):
                 yield Table(id="changes", cursor_type="row", zebra_stripes=True)
         yield MessageLine(id="record-message")
         yield Footer()

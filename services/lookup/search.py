@@ -65,6 +65,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from auth.access import permissions_on, refused
 from auth.identity import Identity
 from auth.roles import Perm
+from core.clock import today_in_japan
 from core.db import Database
 from core.errors import BadInput
 from core.inert import clean_line
@@ -75,6 +76,7 @@ from services.jp import (
     KANA_SMALL,
     NAME_VARIANT,
     explain_variants,
+    format_wareki,
     parse_date,
 )
 from services.lookup.keys import (
@@ -184,6 +186,9 @@ def parse_query(query: LookupQuery) -> Parsed:
     if len(address_typed) > ADDRESS_MAX:
         raise BadInput(f"住所: {ADDRESS_MAX}文字以内で入力してください。")
     birth = parse_date(query.birth, field="生年月日") if (query.birth or "").strip() else None
+    if birth is not None and birth > today_in_japan():
+        raise BadInput(f"生年月日: {format_wareki(birth)} は今日より後の日付です。"
+                       "年号と年を確かめてください。")
     sex = unicodedata.normalize("NFKC", query.sex or "").strip()
     if sex and sex not in SEXES:
         raise BadInput("性別: 「男」「女」のどちらかを選んでください（指定しないときは空欄）。")

@@ -152,6 +152,16 @@ async def open_workspace(pilot: Pilot[Any], login: str) -> LookupScreen:
     return lookup(pilot.app)
 
 
+async def to_record(pilot: Pilot[Any], login: str, person: Any) -> ResidentScreen:
+    """Sign in as ``login``, search by 住民票コード and open ``person``'s record."""
+    await open_workspace(pilot, login)
+    await choose_purpose(pilot)
+    await search_for(pilot, resident_code=person.code)
+    await open_row(pilot, person.id)
+    assert isinstance(pilot.app.screen, ResidentScreen)
+    return pilot.app.screen
+
+
 async def choose_purpose(pilot: Pilot[Any], purpose: str | None = None) -> str:
     select_ = pilot.app.screen.query_one("#purpose", Select)
     chosen = purpose or pilot.app.ctx.settings.lookup_purposes[0]
@@ -370,12 +380,7 @@ async def test_a_clerk_is_not_offered_the_reveal_at_all(ctx: Context) -> None:
     make_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
-        await open_workspace(pilot, "clerk1")
-        await choose_purpose(pilot)
-        await search_for(pilot, resident_code=person.code)
-        await open_row(pilot, person.id)
-        record = app.screen
-        assert isinstance(record, ResidentScreen)
+        record = await to_record(pilot, "clerk1", person)
         offered = {b.binding.key for b in record.active_bindings.values() if b.binding.show}
         assert "r" not in offered and "m" in offered  # a clerk proposes links
         assert record.number_shown == mask_my_number(person.my_number)  # no "r で表示"
@@ -521,3 +526,34 @@ async def test_a_reveal_after_a_while_asks_the_password_again(ctx: Context) -> N
         ("register.reveal_my_number", "refused"), ("session.reauth", "success"),
         ("register.reveal_my_number", "success"),
     ]
+
+
+async def test_an_unticked_box_is_empty_not_a_grey_cross(ctx: Context) -> None:
+    """The state of 消除者を含む reads without colour: unticked, the cross is drawn in the
+    box's own colour (invisible); ticked, it stands out."""
+    from textual.widgets import Checkbox
+
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_workspace(pilot, "clerk1")
+        box = screen.query_one("#include-removed", Checkbox)
+        off = box.get_visual_style("toggle--button")
+        assert not box.value and off.foreground == off.background
+        box.value = True
+        await settle(pilot)
+        on = box.get_visual_style("toggle--button")
+        assert on.foreground != on.background
+
+
+async def test_the_records_footer_keeps_every_key_in_view(ctx: Context) -> None:
+    """With every record key offered (reveal, propose, unlink), the footer still ends with
+    the sign-out and the palette: nothing a person needs is cut off at the edge."""
+    person = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
+    make_user(ctx.db, ctx.settings, "both1", roles=("clerk", "reviewer"))
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_record(pilot, "both1", person)
+        shown = screen_text(app)
+        for label in ("番号表示", "紐付け起票", "解除起票", "サインアウト", "コマンド"):
+            assert label in shown, label

@@ -323,6 +323,12 @@ def test_a_bad_birth_date_names_the_field(world: World, typed: str) -> None:
     assert "生年月日" in info.value.message
 
 
+def test_a_birth_date_after_today_is_named_not_searched(world: World) -> None:
+    """R99.1.1 is a real date (2117): a slip of the era or year, said so, not 0 hits."""
+    with pytest.raises(BadInput, match="生年月日: 令和99年1月1日 は今日より後の日付です"):
+        _search(world, name="田中", birth="R99.1.1")
+
+
 def test_overlong_text_names_the_field(world: World) -> None:
     with pytest.raises(BadInput, match="氏名"):
         _search(world, name="あ" * 101, birth="1980-01-01")
