@@ -13,6 +13,7 @@ Every value shown passes ``core.inert``; every service call runs in a thread wor
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import ClassVar
 
@@ -56,6 +57,7 @@ RESTRICTED_PROMPT = (
 )
 REVEAL_PROMPT = "表示する理由を入力してください。表示は記録され、{seconds:g}秒後に自動で伏せます。"
 NO_NUMBER = "この住民には個人番号が紐付けられていません。"
+PROPOSAL_OPEN = "   申請 #{id} 処理中 (F3)"
 UNLINK_TITLE = "個人番号の紐付けの解除"
 UNLINK_PROMPT = ("解除する理由を入力してください。申請は記録され、別の職員の確認 (F3) を経て"
                  "解除されます。")
@@ -199,10 +201,18 @@ class ResidentScreen(RecordOpener, TimedReveal):
 
     def _number_line(self) -> Text:
         masked = self.record.my_number_masked
+        pending = self.record.open_proposal
+        note = (PROPOSAL_OPEN.format(id=pending), "yellow") if pending else ("", "")
         if not masked:
-            return Text("紐付けなし", style="dim")
+            return Text.assemble(("紐付けなし", "dim"), note)
         hint = "   r で表示 (理由を記録)" if holds(self.env, Perm.REVEAL_MY_NUMBER) else ""
-        return self.revealed_text() or Text.assemble(as_text(masked, "bold"), (hint, "dim"))
+        return self.revealed_text() or Text.assemble(
+            as_text(masked, "bold"), (hint, "dim"), note)
+
+    def _proposed(self, proposal_id: int) -> None:
+        """A proposal made from this record shows on it at once (no second one by mistake)."""
+        self.record = replace(self.record, open_proposal=proposal_id)
+        self.number_changed()
 
     def number_changed(self) -> None:
         self.query_one("#my-number", Static).update(self._number_line())
@@ -238,14 +248,16 @@ class ResidentScreen(RecordOpener, TimedReveal):
 
         rec = self.record
 
+        form = ProposalForm(self.env, resident_id=rec.resident_id, resident_name=rec.name,
+                            restricted=rec.restricted)
+
         def closed(submitted: object) -> None:
             if submitted is not None:
                 self.say(SUBMITTED.format(id=getattr(submitted, "id", "")), "info")
+            if form.view is not None:  # submitted, or kept as a draft
+                self._proposed(form.view.id)
 
-        self.app.push_screen(ProposalForm(
-            self.env, resident_id=rec.resident_id, resident_name=rec.name,
-            restricted=rec.restricted,
-        ), closed)
+        self.app.push_screen(form, closed)
 
     def action_propose_unlink(self) -> None:
         """Propose revoking this resident's link, with the reason; a second person decides
@@ -273,7 +285,8 @@ class ResidentScreen(RecordOpener, TimedReveal):
         answer_from_service(
             self, env,
             lambda: propose_unlink(env.db, env.settings, env.identity, link_id, reason=reason),
-            lambda view: self.say(SUBMITTED.format(id=view.id), "info"), self.say,
+            lambda view: (self.say(SUBMITTED.format(id=view.id), "info"),
+                          self._proposed(view.id)), self.say,
         )
 
     @on(DataTable.RowSelected, "#members")

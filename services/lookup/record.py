@@ -34,6 +34,7 @@ from core.inert import clean_line
 from core.settings import Settings
 from logs.audit import record, record_alone
 from services.jp import format_both
+from services.linkage.models import DRAFT, PENDING, LinkProposal
 from services.lookup.search import check_purpose
 from services.lookup.types import Change, Member, ResidentRecord, Revealed
 from services.refusals import recorded_refusals
@@ -182,6 +183,10 @@ def _record_of(s: Session, r: Resident) -> ResidentRecord:
             MyNumberLink.resident_id == (r.id or 0), MyNumberLink.status == LINK_ACTIVE)
     ).first()
     masked = mask_my_number(link.last4) if link else ""
+    proposal = s.exec(select(LinkProposal.id).where(
+        LinkProposal.resident_id == (r.id or 0),
+        LinkProposal.status.in_((DRAFT, PENDING)),  # type: ignore[attr-defined]
+    ).order_by(LinkProposal.id.desc())).first()  # type: ignore[union-attr]
     return ResidentRecord(
         resident_id=r.id or 0,
         items=_items(r, household, head, masked),
@@ -193,6 +198,7 @@ def _record_of(s: Session, r: Resident) -> ResidentRecord:
         members=_members(s, r.household_id),
         changes=_changes(s, r.id or 0),
         link_id=link.id if link else None,
+        open_proposal=proposal,
     )
 
 

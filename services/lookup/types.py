@@ -85,6 +85,7 @@ class ResidentRecord:
     members: tuple[Member, ...]
     changes: tuple[Change, ...]
     link_id: int | None = None  # the active My Number link (to propose its unlinking)
+    open_proposal: int | None = None  # a draft or pending linkage proposal for the resident
 
 
 @dataclass(frozen=True)

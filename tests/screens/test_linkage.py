@@ -273,6 +273,7 @@ async def test_propose_from_the_record_then_a_reviewer_approves(ctx: Context) ->
         await settle(pilot)
         assert app.screen is record  # the form closed on submission
         [p] = proposals(ctx.db)
+        assert f"申請 #{p.id} 処理中" in record.number_shown  # no second one by mistake
         assert (p.resident_id, p.number, p.status) == (rid, number, "pending")
         assert message(app) == SUBMITTED.format(id=p.id)
         assert form.view is not None and form.view.id == p.id

@@ -75,3 +75,23 @@ def test_a_draft_without_a_number_has_nothing_to_show(
     draft = full_proposal(db, settings, people["both"], make_resident(db), "", submit=False)
     with pytest.raises(NotFound, match=NO_NUMBER):
         reveal_proposed_number(db, settings, people["rev1"], draft.id, reason="照合")
+
+
+def test_the_record_names_the_open_proposal_until_it_is_decided(
+    db: Database, settings: Settings,
+) -> None:
+    from services.linkage.proposals import approve
+    from services.lookup.record import open_record
+
+    people = staff(db, settings, ["clerk", "rev1"])
+    rid = make_resident(db)
+    purpose = settings.lookup_purposes[0]
+
+    def open_now() -> int | None:
+        return open_record(db, settings, people["clerk"], rid, purpose=purpose).open_proposal
+
+    assert open_now() is None
+    view = full_proposal(db, settings, people["clerk"], rid, NUMBER)
+    assert open_now() == view.id
+    approve(db, people["rev1"], view.id, version=view.version, comment="照合済み")
+    assert open_now() is None
