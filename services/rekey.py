@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import String, bindparam, select, type_coerce, update
 
 from core.actor import Actor
-from core.clock import now
+from core.clock import JST, now
 from core.db import Database
 from core.sealed import Sealer, SealingError, create_key_file, sealer_of
 from logs.audit import record
@@ -92,6 +92,18 @@ def _interrupted_hint(db: Database, path: Path) -> str:
     return ""
 
 
+def _kept_name(path: Path) -> Path:
+    """``identifier.key.YYYYmmddTHHMMSS.old``, with -2, -3 … for a second rotation within
+    the same second: an earlier kept key is never overwritten."""
+    stamp = now().astimezone(JST).strftime("%Y%m%dT%H%M%S")
+    kept = path.with_name(f"{path.name}.{stamp}.old")
+    n = 2
+    while kept.exists():
+        kept = path.with_name(f"{path.name}.{stamp}-{n}.old")
+        n += 1
+    return kept
+
+
 def rotate_key(db: Database, actor: Actor) -> Rotation:
     """Seal every stored My Number under a new key; see the module docstring."""
     old = sealer_of(db.engine.dialect)
@@ -107,7 +119,7 @@ def rotate_key(db: Database, actor: Actor) -> Rotation:
     create_key_file(pending)
     _like_old(pending, path)
     new = Sealer(pending)
-    kept = path.with_name(f"{path.name}.{now().strftime('%Y%m%dT%H%M%S')}.old")
+    kept = _kept_name(path)
     swapped = False
     try:
         with db.write() as s:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,19 @@ def test_a_rotation_stopped_before_its_commit_is_named_when_the_kept_key_is_the_
             rotate_key(fresh, ADMIN)
     finally:
         fresh.dispose()
+
+
+def test_two_rotations_in_the_same_second_keep_both_old_keys(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import services.rekey
+
+    link(db, make_resident(db), NUMBER)
+    monkeypatch.setattr(services.rekey, "now", lambda: datetime(2026, 11, 26, 6, 0, tzinfo=UTC))
+    first = rotate_key(db, ADMIN)
+    second = rotate_key(db, ADMIN)
+    assert first.old_key.name == "identifier.key.20261126T150000.old"  # Japan time
+    assert second.old_key.name == "identifier.key.20261126T150000-2.old"
+    assert first.old_key.read_bytes() != second.old_key.read_bytes()
+    with db.read() as s:
+        assert s.exec(select(MyNumberLink.number)).one() == NUMBER
