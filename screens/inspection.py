@@ -37,6 +37,7 @@ NONE_YET = "自己点検はまだ始まっていません（juki inspect start Y
 NO_SHEET = "自分の所属（{dept}）の点検表は{year}にありません。F7 / F8 で他の所属を表示できます。"
 SAVED = "{code} に「{answer}」を登録しました。"
 SIGNED = "{dept}の点検表を承認しました。"
+NO_SHEET_SHOWN = "表示中の点検表はありません。F7 / F8 で他の所属を表示できます。"
 PICK_ROW = "回答する項目を表で選び、Enter を押してください。"
 ANSWER_STYLE = {"実施": "green", "一部実施": "yellow", "未実施": "bold red", "該当なし": "dim"}
 
@@ -166,8 +167,16 @@ class InspectionScreen(Screen[None]):
     def _save_pressed(self) -> None:
         self.action_save()
 
+    def _nothing_here(self) -> bool:
+        """No sheet shown: say why instead of ignoring the key."""
+        if self.sheet is not None:
+            return False
+        if self.loaded:
+            self._say(NONE_YET if self.year is None else NO_SHEET_SHOWN)
+        return True
+
     def action_save(self) -> None:
-        if self.busy or self.sheet is None:
+        if self.busy or self._nothing_here():
             return
         if not self.item_code:
             self._say(PICK_ROW)
@@ -199,7 +208,7 @@ class InspectionScreen(Screen[None]):
     # --- signing off -------------------------------------------------------------------------
 
     def action_sign_off(self) -> None:
-        if self.busy or self.sheet is None:
+        if self.busy or self._nothing_here():
             return
         self.busy = True
         self._sign(self.sheet.id)

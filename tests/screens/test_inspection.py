@@ -21,7 +21,8 @@ from console.context import Context
 from core.actor import Actor
 from core.errors import BadInput, Refused
 from screens.home import HomeScreen
-from screens.inspection import NO_SHEET, InspectionScreen
+from screens.inspection import NO_SHEET, NONE_YET, InspectionScreen
+from screens.widgets import MessageLine
 from screens.workspaces import workspaces_for
 from services.assessment import inspection
 from tests.screens.drive import (
@@ -172,3 +173,17 @@ async def test_the_home_screen_says_what_the_inspection_asks(ctx: Context) -> No
         await sign_in(pilot, "rev1", PASSWORD)
         await wait_until(pilot, lambda: all(
             line.replace(" ", "") in screen_text(app) for line in expected))
+
+
+async def test_before_any_inspection_the_keys_say_why_nothing_happens(ctx: Context) -> None:
+    make_user(ctx.db, ctx.settings, "rev1", roles=("reviewer",), department="市民課")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "rev1", PASSWORD)
+        screen = await open_inspection(pilot)
+        for key in ("f5", "f9"):
+            screen.query_one(MessageLine).clear()
+            await pilot.press(key)
+            await settle(pilot)
+            assert screen.query_one(MessageLine).plain == NONE_YET, key
+    assert [a for a, _, _ in audit(ctx.db) if a.startswith("inspection.")] == []
