@@ -39,7 +39,7 @@ from screens.widgets import (
     refill_table,
 )
 from services.jp.wareki import format_wareki
-from services.personnel.inventory import CampaignSummary, LineView
+from services.personnel.inventory import STILL_OPEN, CampaignSummary, LineView
 from services.personnel.inventory_models import OPEN, REVOKE
 
 PAGE = 100
@@ -327,6 +327,10 @@ class AccessInventoryScreen(Screen[None]):
     # --- starting a campaign ---------------------------------------------------------------
 
     def action_start(self) -> None:
+        camp = self.campaign
+        if camp is not None and camp.state == OPEN:  # the service would refuse it too
+            self.say(STILL_OPEN.format(id=camp.id, deadline=format_wareki(camp.deadline)))
+            return
         field = self.query_one("#deadline", Input)
         field.display = True
         field.focus()

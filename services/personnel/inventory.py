@@ -321,9 +321,11 @@ def _open_campaign(conn: Any) -> Any:
     return conn.execute(select(_C.id, _C.deadline).where(_C.state == OPEN)).first()
 
 
+STILL_OPEN = "棚卸し #{id}（期限 {deadline}）が実施中です。締めてから新しい棚卸しを始めてください。"
+
+
 def _busy(row: Any) -> Refused:
-    return Refused(f"棚卸し #{row.id}（期限 {format_wareki(row.deadline)}）が実施中です。"
-                   "締めてから新しい棚卸しを始めてください。")
+    return Refused(STILL_OPEN.format(id=row.id, deadline=format_wareki(row.deadline)))
 
 
 def _reviewers(users: list[Any], roles: dict[int, set[str]],
