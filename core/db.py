@@ -98,18 +98,23 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
-    def verify_key(self, check: str, path: Path) -> None:
-        """Refuse a key whose check value is not the one ``juki db init`` stored.
+    def stored_key_check(self) -> str | None:
+        """The check value of the My Number key that ``juki db init`` stored; None before
+        there is one (no row yet, or a database from before the table).
 
-        Runs once, when the key is first loaded, possibly in the middle of another
-        transaction: on a connection of its own (a read; WAL lets it through on SQLite).
-        A database from before the check (no table, no row) is let through."""
+        On a connection of its own, so it may run in the middle of another transaction
+        (a read; WAL lets it through on SQLite)."""
         try:
             with self.engine.connect() as conn:
-                stored = conn.execute(
+                return conn.execute(
                     text("SELECT check_value FROM identifier_key WHERE id = 1")).scalar()
         except DBAPIError:
-            return
+            return None
+
+    def verify_key(self, check: str, path: Path) -> None:
+        """Refuse a key whose check value is not the one stored (run once, when the key is
+        first loaded); a database without a stored one lets it through."""
+        stored = self.stored_key_check()
         if stored is not None and stored != check:
             raise SealingError(WRONG_KEY.format(path=path))
 

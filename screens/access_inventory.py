@@ -36,6 +36,7 @@ from screens.widgets import (
     MessageLine,
     WorkspaceEnv,
     answer_from_service,
+    holds,
     refill_table,
 )
 from services.jp.wareki import format_wareki
@@ -156,9 +157,9 @@ class AccessInventoryScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Hiding is a courtesy: start_campaign checks the permission again.
         if action == "start":
-            return Perm.ACCESS_ADMIN in self.env.identity.permissions
+            return holds(self.env, Perm.ACCESS_ADMIN)
         if action == "decide":
-            return Perm.ACCESS_CONFIRM in self.env.identity.permissions
+            return holds(self.env, Perm.ACCESS_CONFIRM)
         return True
 
     # --- loading ---------------------------------------------------------------------

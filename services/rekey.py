@@ -26,7 +26,7 @@ from sqlalchemy import String, bindparam, select, type_coerce, update
 from core.actor import Actor
 from core.clock import JST, now
 from core.db import Database
-from core.sealed import Sealer, SealingError, create_key_file, sealer_of
+from core.sealed import NO_KEY, Sealer, SealingError, create_key_file, sealer_of
 from logs.audit import record
 from services.linkage.models import LinkProposal
 from services.register.models import IdentifierKey, MyNumberLink
@@ -108,7 +108,7 @@ def rotate_key(db: Database, actor: Actor) -> Rotation:
     """Seal every stored My Number under a new key; see the module docstring."""
     old = sealer_of(db.engine.dialect)
     if old.key_file is None:
-        raise SealingError("個人番号の暗号鍵が設定されていません (identifier_key_file)。")
+        raise SealingError(NO_KEY)
     path = old.key_file
     try:
         old.ready()  # the current key must be this database's

@@ -55,13 +55,21 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
+def _a_stored_number(db: Database) -> str | None:
+    """One sealed My Number as stored (link or proposal), or None when there is none."""
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT number FROM my_number_link WHERE number <> '' UNION ALL "
+            "SELECT number FROM link_proposal WHERE number <> '' LIMIT 1")).scalar()
+
+
 def ensure_key_file(db: Database) -> bool:
     """Create the database's My Number key file when it has none and holds no sealed
     number yet (a new database, or one from before numbers were sealed). Returns True
     when a key was written. A database holding sealed numbers whose key is gone is
     refused: a new key would not open them (the old one must come back from backup)."""
-    from sqlalchemy import text
-
     from core.sealed import SealingError, create_key_file, sealer_of
 
     path = sealer_of(db.engine.dialect).key_file
@@ -69,11 +77,7 @@ def ensure_key_file(db: Database) -> bool:
         return False
     before = current_revision(db)
     if before is not None and before >= SEALED_FROM:
-        with db.engine.connect() as conn:
-            held = conn.execute(text(
-                "SELECT 1 FROM my_number_link WHERE number <> '' UNION ALL "
-                "SELECT 1 FROM link_proposal WHERE number <> '' LIMIT 1")).first()
-        if held is not None:
+        if _a_stored_number(db) is not None:
             raise SealingError(
                 f"個人番号の暗号鍵ファイル {path} がありません。このデータベースの個人番号は"
                 "その鍵でしか開けません。バックアップから戻してください。")
@@ -94,13 +98,9 @@ def ensure_key_check(db: Database) -> bool:
     sealer = sealer_of(db.engine.dialect)
     if sealer.key_file is None:
         return False
-    read = text("SELECT check_value FROM identifier_key WHERE id = 1")
-    with db.engine.connect() as conn:
-        stored = conn.execute(read).scalar()
-        sample = None if stored is not None else conn.execute(text(
-            "SELECT number FROM my_number_link WHERE number <> '' UNION ALL "
-            "SELECT number FROM link_proposal WHERE number <> '' LIMIT 1")).scalar()
+    stored = db.stored_key_check()
     if stored is None:
+        sample = _a_stored_number(db)
         if sample is not None:
             try:
                 sealer.open(sample)
@@ -112,8 +112,7 @@ def ensure_key_check(db: Database) -> bool:
                                   "VALUES (1, :v, :t)"), {"v": sealer.check_value(), "t": now()})
             return True
         except IntegrityError:  # another init stored one first: compare with it
-            with db.engine.connect() as conn:
-                stored = conn.execute(read).scalar()
+            stored = db.stored_key_check()
     if stored != sealer.check_value():
         raise SealingError(WRONG_KEY.format(path=sealer.key_file))
     return False

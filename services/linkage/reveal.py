@@ -10,19 +10,16 @@ a reason, for ``settings.reveal_seconds``, and recorded with the last four digit
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from auth.access import current_permissions, require
 from auth.identity import Identity
 from auth.roles import Perm
 from auth.stepup import require_recent_auth
-from core.clock import now
 from core.db import Database
 from core.errors import NotFound
 from core.settings import Settings
 from logs.audit import record
 from services.linkage.models import LinkProposal
-from services.lookup.record import reason_line, refuse_restricted, spaced
+from services.lookup.record import reason_line, refuse_restricted, shown_for_a_while
 from services.lookup.types import Revealed
 from services.refusals import recorded_refusals
 from services.register.models import Resident
@@ -68,7 +65,4 @@ def reveal_proposed_number(
                             "version": p.version, "restricted": restricted})
     if restricted_resident is not None:
         refuse_restricted(db, ident, ACTION, restricted_resident, "")
-    return Revealed(
-        number=spaced(number),
-        expires_at=now() + timedelta(seconds=float(settings.reveal_seconds)),
-    )
+    return shown_for_a_while(number, settings)

@@ -238,8 +238,16 @@ def open_record(
     return result
 
 
-def spaced(number: str) -> str:
+def _spaced(number: str) -> str:
     return f"{number[:4]} {number[4:8]} {number[8:]}"
+
+
+def shown_for_a_while(number: str, settings: Settings) -> Revealed:
+    """A number to show in full until ``settings.reveal_seconds`` from now."""
+    return Revealed(
+        number=_spaced(number),
+        expires_at=now() + timedelta(seconds=float(settings.reveal_seconds)),
+    )
 
 
 @recorded_refusals(ACTION_REVEAL, "resident")
@@ -282,7 +290,4 @@ def reveal_my_number(
             )
     if refused:
         refuse_restricted(db, ident, ACTION_REVEAL, resident_id, purpose)
-    return Revealed(
-        number=spaced(number),
-        expires_at=now() + timedelta(seconds=float(settings.reveal_seconds)),
-    )
+    return shown_for_a_while(number, settings)

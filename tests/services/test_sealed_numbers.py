@@ -122,16 +122,22 @@ def test_a_lost_key_is_not_silently_replaced(db: Database, settings: Settings) -
     assert not key.exists()
 
 
+def _at_revision(settings: Settings, revision: str) -> Database:
+    """The configured database made at an older ``revision``, with its key file."""
+    db = Database.for_settings(settings)
+    assert ensure_key_file(db)
+    cfg = _config()
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    return db
+
+
 def test_numbers_stored_before_sealing_are_sealed_by_the_upgrade(
     settings: Settings,
 ) -> None:
-    db = Database.for_settings(settings)
+    db = _at_revision(settings, "0010")  # the schema before numbers were sealed
     try:
-        assert ensure_key_file(db)
-        cfg = _config()
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0010")  # the schema before numbers were sealed
         rid = make_resident(db)
         with db.engine.begin() as conn:
             conn.execute(text(
@@ -301,13 +307,8 @@ def test_a_database_upgraded_with_another_key_is_refused_before_its_check_is_sto
 ) -> None:
     """A database from before the check holds numbers sealed under its key: the first
     check value is stored only for a key that opens them."""
-    db = Database.for_settings(settings)
+    db = _at_revision(settings, "0011")  # sealed numbers, no check value yet
     try:
-        assert ensure_key_file(db)
-        cfg = _config()
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0011")
         link(db, make_resident(db), NUMBER)
     finally:
         db.dispose()
