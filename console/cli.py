@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         "import", help="人事異動ファイル (CSV, UTF-8 / CP932) を取り込み、権限の変更を計算する"
     )
     hr_import.add_argument("file", metavar="FILE.csv")
+    hr_import.add_argument("--allow-earlier", action="store_true",
+                           help="適用済みの異動より前の発令日の行を、確認のうえ取り込む"
+                           " (監査記録に残る)")
     hr_staff = hr.add_parser("staff", help="職員台帳 (CSV) を取り込む (職員番号で追加・更新)")
     hr_staff.add_argument("file", metavar="FILE.csv")
     hr_link = hr.add_parser("link", help="職員とアカウントを紐付ける")

@@ -34,7 +34,7 @@ def cmd_hr(args: argparse.Namespace) -> int:
         from services.personnel.rounds import import_round
 
         done = import_round(ctx.db, ctx.settings, actor, name=Path(args.file).name,
-                            data=_read(args.file))
+                            data=_read(args.file), allow_earlier=args.allow_earlier)
         _out(f"異動処理 #{done.round_id}: {done.rows:,} 行 ({done.people:,} 人) を取り込みました。"
              f"権限の削除・停止 {done.revokes:,} 件、付与・再開 {done.grants:,} 件。")
         if done.applied_now:

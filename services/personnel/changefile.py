@@ -1,9 +1,10 @@
 """The personnel-change file (異動ファイル): read, decode and check every row before use.
 
 Columns (a header row, in any order): 発令日, 職員番号, 氏名, 異動区分, 旧所属, 新所属,
-旧職, 新職. UTF-8 (with or without BOM) or CP932, as personnel systems and Excel write
-it. Nothing is applied from a file with any bad row: ``read_changes`` returns every
-problem, each naming its line and field.
+旧職, 新職, and optionally 氏名カナ (checked against the registry when a row gives it).
+UTF-8 (with or without BOM) or CP932, as personnel systems and Excel write it. Nothing
+is applied from a file with any bad row: ``read_changes`` returns every problem, each
+naming its line and field.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.errors import BadInput
+from services.jp.kana import is_kana
 from services.jp.wareki import parse_date
 from services.personnel.models import (
     CHANGE_KINDS,
@@ -27,6 +29,7 @@ from services.personnel.models import (
 )
 
 COLUMNS = ("発令日", "職員番号", "氏名", "異動区分", "旧所属", "新所属", "旧職", "新職")
+OPTIONAL = ("氏名カナ",)
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PROBLEMS_SHOWN = 20
 # 新所属 / 新職 a row of each kind must carry (the others may be blank).
@@ -47,6 +50,7 @@ class ChangeRow:
     new_department: str
     old_post: str
     new_post: str
+    kana: str = ""  # 氏名カナ, when the file has the column and the row fills it
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def read_changes(data: bytes) -> ChangeFile:
             f"異動ファイル: 1行目（見出し）: 列 {'・'.join(missing)} がありません。"
             f"必要な列: {'・'.join(COLUMNS)}。"
         )
-    at = {c: names.index(c) for c in COLUMNS}
+    at = {c: names.index(c) for c in COLUMNS + OPTIONAL if c in names}
     rows: list[ChangeRow] = []
     problems: list[str] = []
     try:
@@ -149,6 +153,9 @@ def _row(line: int, record: list[str], at: dict[str, int]) -> tuple[ChangeRow | 
         errs.append(f"{where} 職員番号: 英数字20文字以内で入力してください（{staff_no[:20]}）")
     if not values["氏名"]:
         errs.append(f"{where} 氏名: 入力がありません")
+    kana = values.get("氏名カナ", "")
+    if kana and not _has_control(kana) and not is_kana(kana):
+        errs.append(f"{where} 氏名カナ: カタカナで入力してください（{kana[:20]}）")
     kind = values["異動区分"]
     if kind not in CHANGE_KINDS:
         errs.append(
@@ -163,5 +170,5 @@ def _row(line: int, record: list[str], at: dict[str, int]) -> tuple[ChangeRow | 
     return ChangeRow(
         line_no=line, effective_on=effective, staff_no=staff_no, name=values["氏名"],
         kind=kind, old_department=values["旧所属"], new_department=values["新所属"],
-        old_post=values["旧職"], new_post=values["新職"],
+        old_post=values["旧職"], new_post=values["新職"], kana=kana,
     ), []

@@ -16,6 +16,10 @@ What each 異動区分 does to the person:
 - 休職: on leave; the same, until 復職.
 - 復職: back from leave to 新所属・新職 (or the 所属・職 held before).
 
+A row must name the person its 職員番号 is: its 氏名 (and 氏名カナ, when given) must be the
+registry's after width, space and 異体字 folding (``services.jp``), or the row is refused —
+a wrong number would otherwise revoke someone else's rights.
+
 The rights held at the start are the account's roles when it has one (so a role given by
 hand is revoked too), else none. Revocations and disablings take effect by mechanism;
 grants and enablings wait for an admin (``services.personnel.apply``).
@@ -28,6 +32,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from itertools import groupby
 
+from services.jp.kana import readings_match
+from services.jp.variants import normalize_name
 from services.jp.wareki import format_wareki
 from services.personnel.changefile import ChangeRow
 from services.personnel.models import (
@@ -61,6 +67,7 @@ class Person:
     has_account: bool = False
     account_enabled: bool = False
     roles: frozenset[str] = frozenset()
+    kana: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,13 +92,27 @@ def _label(department: str, post: str) -> str:
     return f"{department}・{post}" if post else department or "（なし）"
 
 
+def _not_them(p: Person, row: ChangeRow) -> str:
+    """Why ``row`` is not about ``p`` (氏名, then 氏名カナ when both have one), or ""."""
+    where = f"{row.line_no}行目"
+    if normalize_name(row.name) != normalize_name(p.name):
+        return (f"{where} 氏名: 職員番号 {row.staff_no} は職員台帳では「{p.name}」です"
+                f"（「{row.name}」）")
+    if row.kana and p.kana and not readings_match(row.kana, p.kana):
+        return (f"{where} 氏名カナ: 職員番号 {row.staff_no} は職員台帳では「{p.kana}」です"
+                f"（「{row.kana}」）")
+    return ""
+
+
 def _step(p: Person | None, row: ChangeRow, policy: RolePolicy) -> tuple[Person | None, str]:
     """The person after ``row``, or a problem naming the row's line and field."""
     where = f"{row.line_no}行目"
+    if p is not None and (problem := _not_them(p, row)):
+        return None, problem
     if row.kind == HIRE:
         if p is not None and p.status in (ACTIVE, ON_LEAVE):
             return None, f"{where} 異動区分: 職員番号 {row.staff_no} は既に{p.status}中です（採用）"
-        base = p or Person(row.staff_no, row.name, "", "", RETIRED)
+        base = p or Person(row.staff_no, row.name, "", "", RETIRED, kana=row.kana)
         return replace(base, name=row.name, department=row.new_department, post=row.new_post,
                        status=ACTIVE), ""
     if p is None:

@@ -5,6 +5,11 @@ the role policy) before writing anything; a file with any bad row is refused wit
 problem named by line and field, and the refusal is recorded. A good file becomes one
 round: its rows and the planned rights changes, with the ``hr.import`` event, in one
 transaction. Whatever is already due is then applied at once (``apply_due``).
+
+A row dated before a change already applied to the same person would be replayed against
+the registry as it stands after that later change, so it is refused naming both dates
+unless the operator confirms it (``allow_earlier``, ``juki hr import --allow-earlier``);
+the confirmed rows are listed in the ``hr.import`` event.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from core.db import Database
 from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
 from logs.audit import record, record_alone
-from services.personnel.changefile import read_changes
+from services.jp.wareki import format_wareki
+from services.personnel.changefile import ChangeRow, read_changes
 from services.personnel.compute import Person, Plan, plan_round
 from services.personnel.models import (
     ACTION_LABELS,
@@ -50,6 +56,7 @@ _S: Any = Staff.__table__.c  # type: ignore[attr-defined]
 _U: Any = User.__table__.c  # type: ignore[attr-defined]
 _UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
 _RC: Any = RightsChange.__table__.c  # type: ignore[attr-defined]
+_PC: Any = PersonnelChange.__table__.c  # type: ignore[attr-defined]
 
 
 def actor_of(db: Database, who: Who, perm: Perm, *, action: str, what: str,
@@ -73,7 +80,7 @@ def staff_snapshot(conn: Any) -> dict[str, Person]:
     for user_id, role in conn.execute(select(_UR.user_id, _UR.role)):
         roles.setdefault(user_id, set()).add(role)
     rows = conn.execute(
-        select(_S.staff_no, _S.name, _S.department, _S.post, _S.status, _S.user_id,
+        select(_S.staff_no, _S.name, _S.kana, _S.department, _S.post, _S.status, _S.user_id,
                _U.disabled).select_from(Staff.__table__.outerjoin(  # type: ignore[attr-defined]
                    User.__table__, _U.id == _S.user_id))  # type: ignore[attr-defined]
     )
@@ -83,6 +90,7 @@ def staff_snapshot(conn: Any) -> dict[str, Person]:
             has_account=r.user_id is not None,
             account_enabled=r.user_id is not None and not r.disabled,
             roles=frozenset(roles.get(r.user_id, ())) if r.user_id is not None else frozenset(),
+            kana=r.kana,
         )
         for r in rows
     }
@@ -100,9 +108,12 @@ class Imported:
 
 def import_round(
     db: Database, settings: Settings, who: Who, *, name: str, data: bytes,
-    today: date | None = None,
+    today: date | None = None, allow_earlier: bool = False,
 ) -> Imported:
-    """Check ``data`` whole, then write the round; see the module docstring."""
+    """Check ``data`` whole, then write the round; see the module docstring.
+
+    ``allow_earlier``: the operator confirms rows dated before a change already applied
+    to the same person (recorded in the event); without it such rows are refused."""
     from services.personnel.apply import apply_due
 
     actor = actor_of(db, who, Perm.ACCESS_ADMIN, action=IMPORT, what="異動ファイルの取込",
@@ -120,13 +131,23 @@ def import_round(
             if earlier is not None:
                 raise BadInput(f"異動ファイル: 同じファイルは取込済みです（異動処理 #{earlier}）。")
             plan = plan_round(changes.rows, staff_snapshot(conn), policy)
-            if plan.problems:
+            earlier = earlier_than_applied(conn, changes.rows)
+            problems = list(plan.problems)
+            if not allow_earlier:
+                problems = sorted(problems + [_earlier_problem(r, on) for r, on in earlier],
+                                  key=lambda text: int(text.split("行目", 1)[0]))
+            if problems:
                 raise BadInput(
                     "異動ファイルが職員台帳と合わないため、何も取り込んでいません: "
-                    + "。".join(plan.problems[:20]) + "。"
-                    + (f"（ほか {len(plan.problems) - 20} 件）" if len(plan.problems) > 20 else "")
+                    + "。".join(problems[:20]) + "。"
+                    + (f"（ほか {len(problems) - 20} 件）" if len(problems) > 20 else "")
                 )
-            round_id = _write(s, conn, actor, name, digest, changes.encoding, changes.rows, plan)
+            confirmed = {"earlier_confirmed": [
+                {"line": r.line_no, "staff_no": r.staff_no,
+                 "effective_on": r.effective_on.isoformat(), "applied_on": on.isoformat()}
+                for r, on in earlier[:50]], "earlier_count": len(earlier)} if allow_earlier else {}
+            round_id = _write(s, conn, actor, name, digest, changes.encoding, changes.rows, plan,
+                              confirmed)
     except BadInput as exc:
         record_alone(db, actor, IMPORT, target=name, outcome="refused", severity="warning",
                      details={"reason": exc.message[:500], "sha256": digest})
@@ -140,8 +161,27 @@ def import_round(
     )
 
 
+def earlier_than_applied(conn: Any, rows: tuple[ChangeRow, ...]) -> list[tuple[ChangeRow, date]]:
+    """Rows dated before a change already applied to the same person, each with the
+    latest applied 発令日 of that person (only changes after the file's first day count)."""
+    first = min(r.effective_on for r in rows)
+    latest = dict(conn.execute(
+        select(_PC.staff_no, func.max(_PC.effective_on))
+        .where(_PC.applied_at.is_not(None), _PC.effective_on > first)
+        .group_by(_PC.staff_no)
+    ).all())
+    return [(r, latest[r.staff_no]) for r in rows
+            if r.staff_no in latest and r.effective_on < latest[r.staff_no]]
+
+
+def _earlier_problem(row: ChangeRow, applied_on: date) -> str:
+    return (f"{row.line_no}行目 発令日: {format_wareki(row.effective_on)} は、職員番号 "
+            f"{row.staff_no} に適用済みの異動の発令日 {format_wareki(applied_on)} より前です"
+            "（意図したものであれば juki hr import --allow-earlier で確認のうえ取り込めます）")
+
+
 def _write(s: Any, conn: Any, actor: Actor, name: str, digest: str, encoding: str,
-           rows: Any, plan: Plan) -> int:
+           rows: Any, plan: Plan, extra: dict[str, Any]) -> int:
     days = [r.effective_on for r in rows]
     rnd = ChangeRound(
         source_name=name[:200], sha256=digest, encoding=encoding, rows=len(rows),
@@ -171,7 +211,7 @@ def _write(s: Any, conn: Any, actor: Actor, name: str, digest: str, encoding: st
     counts = Counter(c.action for c in plan.changes)
     record(s, actor, IMPORT, target=f"round:{rnd.id}", details={
         "file": name[:200], "sha256": digest, "encoding": encoding, "rows": len(rows),
-        "people": len(plan.people), "changes": dict(sorted(counts.items())),
+        "people": len(plan.people), "changes": dict(sorted(counts.items())), **extra,
     })
     return rnd.id
 

@@ -211,3 +211,45 @@ def test_access_policy_check_names_the_bad_rule(juki: Any, tmp_path: Path) -> No
     assert "ルール2" in err and "不明な役割 wizard" in err
     broken = _write(tmp_path, "broken.toml", "[[rule]\n")
     assert "TOML として読めません" in _bad(juki("access", "policy-check", str(broken)))
+
+
+def test_hr_import_refuses_a_row_naming_another_person_than_its_staff_number(
+    db: Database, settings: Settings, juki: Any, tmp_path: Path
+) -> None:
+    """Issue 18: the row for 1003 named 佐藤 花子 revoked 中村 翼's roles and disabled him."""
+    registry(db, settings)  # 1003 is takaha's account, reviewer, 市民課 係長
+    renamed = _write(tmp_path, "staff.csv", STAFF_HEADER
+                     + "1003,中村 翼,ナカムラ ツバサ,市民課,係長,正規,,在職,2026-01-10\n")
+    _ok(juki("hr", "staff", str(renamed)))
+    row = "令和8年4月1日,1003,佐藤 花子,転出,市民課,税務課,係長,係長\n"
+    err = _bad(juki("hr", "import", str(_write(tmp_path, "idou.csv", HEADER + row))))
+    assert "2行目 氏名" in err and "佐藤 花子" in err and "何も取り込んでいません" in err
+    assert _count(db, ChangeRound) == 0
+    assert _user(db, "takaha").roles == ("reviewer",) and not _user(db, "takaha").disabled
+    [refused] = _events(db, "hr.import")
+    assert refused["outcome"] == "refused"
+    assert "2行目 氏名" in json.loads(refused["details"])["reason"]
+    right = "令和8年4月1日,1003,中村　翼,転出,市民課,税務課,係長,係長\n"
+    _ok(juki("hr", "import", str(_write(tmp_path, "idou2.csv", HEADER + right))))
+    assert _user(db, "takaha").disabled  # the right person, named right: applied
+
+
+def test_hr_import_an_earlier_date_only_with_allow_earlier_and_it_is_recorded(
+    db: Database, settings: Settings, juki: Any, tmp_path: Path
+) -> None:
+    registry(db, settings)
+    first = _write(tmp_path, "first.csv", HEADER
+                   + "2026-04-01,1001,職員 sato,転入,市民課,市民課,係員,係員\n")
+    _ok(juki("hr", "import", str(first)))
+    late = _write(tmp_path, "late.csv", HEADER
+                  + "2026-03-15,1001,職員 sato,退職,市民課,,係員,\n")
+    err = _bad(juki("hr", "import", str(late)))
+    assert "2行目 発令日" in err and "令和8年3月15日" in err and "令和8年4月1日" in err
+    assert "--allow-earlier" in err
+    assert _count(db, ChangeRound) == 1 and not _user(db, "sato").disabled
+    _ok(juki("hr", "import", "--allow-earlier", str(late)))
+    assert _user(db, "sato").disabled
+    imported = [e for e in _events(db, "hr.import") if e["outcome"] == "success"]
+    assert json.loads(imported[-1]["details"])["earlier_confirmed"] == [
+        {"line": 2, "staff_no": "1001", "effective_on": "2026-03-15",
+         "applied_on": "2026-04-01"}]
