@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.errors import BadInput
+from services.csv_rows import cell_count_problem
 from services.jp.kana import is_kana
 from services.jp.wareki import parse_date
 from services.personnel.models import (
@@ -110,6 +111,9 @@ def read_changes(data: bytes) -> ChangeFile:
             line = reader.line_num
             if not any(cell.strip() for cell in record):
                 continue
+            if bad_length := cell_count_problem(record, header):
+                problems.append(f"{line}行目: {bad_length}")
+                continue
             row, errs = _row(line, record, at)
             problems.extend(errs)
             if row is not None:
@@ -131,7 +135,7 @@ def read_changes(data: bytes) -> ChangeFile:
 
 def _row(line: int, record: list[str], at: dict[str, int]) -> tuple[ChangeRow | None, list[str]]:
     where = f"{line}行目"
-    values = {c: _cell(record[i]) if i < len(record) else "" for c, i in at.items()}
+    values = {c: _cell(record[i]) for c, i in at.items()}
     errs: list[str] = []
     for column, value in values.items():
         if _has_control(value):

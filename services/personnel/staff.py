@@ -23,6 +23,7 @@ from core.clock import now
 from core.db import Database
 from core.errors import BadInput, NotFound
 from logs.audit import record, record_alone
+from services.csv_rows import cell_count_problem
 from services.jp.wareki import parse_date
 from services.personnel.changefile import decode
 from services.personnel.models import EMPLOYMENT_TYPES, STAFF_STATUSES, Staff
@@ -64,7 +65,10 @@ def _rows(data: bytes) -> list[dict[str, Any]]:
         if not any(c.strip() for c in record_):
             continue
         where = f"{reader.line_num}行目"
-        v = {c: _cell(record_[i]) if i < len(record_) else "" for c, i in at.items()}
+        if bad_length := cell_count_problem(record_, header):
+            errs.append(f"{where}: {bad_length}")
+            continue
+        v = {c: _cell(record_[i]) for c, i in at.items()}
         bad = [c for c, x in v.items()
                if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in x) or len(x) > 120]
         errs += [f"{where} {c}: 制御文字を含まない120文字以内にしてください" for c in bad]

@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 from core.errors import BadInput
+from services.csv_rows import cell_count_problem
 from services.jp import is_kana, parse_date
 from services.register.models import (
     CHANGE_KINDS,
@@ -385,10 +386,10 @@ def read_register(data: bytes, *, full: bool, progress: Progress | None = None) 
                 continue
             count += 1
             line = reader.line_num
-            if len(record) > len(header):
-                problems.append(Problem(line, "", f"列が見出しより多くあります（{len(record)}列）"))
+            if bad_length := cell_count_problem(record, header):
+                problems.append(Problem(line, "", bad_length))
                 continue
-            cells = {h: record[i] if i < len(record) else "" for h, i in at.items()}
+            cells = {h: record[i] for h, i in at.items()}
             row = _check_row(_RowReader(line, cells, problems), full)
             if row is not None:
                 if full:
