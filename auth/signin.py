@@ -26,6 +26,8 @@ from core.settings import Settings
 from logs.audit import record
 
 WRONG = "ログイン名またはパスワードが違います。"
+REFUSED = "ログイン名またはパスワードが違うか、アカウントがロックまたは無効になっています。"
+"""Every refused sign-in but a key refusal: whether the login exists is not told."""
 
 
 class SessionState(StrEnum):
@@ -90,9 +92,17 @@ def _check_password(
     return ok, rehash
 
 
-def _locked_message(locked_until: datetime, current: datetime) -> str:
-    left = max(1, int((aware(locked_until) - current).total_seconds() // 60) + 1)
-    return f"アカウントはロック中です。約{left}分後にもう一度お試しください。"
+def _is_locked(user: User, current: datetime) -> bool:
+    return bool(user.locked_until and aware(user.locked_until) > current)
+
+
+def _barred(user: User | None, current: datetime) -> str | None:
+    """Why ``user`` may not sign in whatever the password (the trail's reason), or None."""
+    if user is None:
+        return "unknown_login"
+    if user.disabled:
+        return "disabled"
+    return "locked" if _is_locked(user, current) else None
 
 
 def sign_in(
@@ -101,25 +111,32 @@ def sign_in(
 ) -> Identity:
     """Check the password and open a console session, or raise ``Refused``.
 
+    An unknown login, a locked or disabled account and a wrong password get the same
+    answer (``REFUSED``, also on the failure that locks) after the same work — one argon2
+    verify, against the dummy hash when the account may not sign in — so neither the
+    words nor the time of the answer say whether a login exists. The trail keeps the
+    reason (unknown_login, locked, disabled, wrong_password) and the lockout.
+
     The password is checked before the write transaction; the decision is then taken
     on the account as it is inside the transaction (row-locked on PostgreSQL), so a
     lock or a disable that landed meanwhile wins.
 
     ``ssh_keys``: fingerprints of the SSH keys that authenticated the connection
     (``auth.ssh_pubkey.presented_fingerprints``). A key bound to another account is
-    refused before the password is looked at (``auth.ssh_keys``, ``ssh_key_binding``).
+    refused without looking at the password (``auth.ssh_keys``, ``ssh_key_binding``).
     """
     ssh_keys = tuple(ssh_keys)
+    profile = settings.argon2_profile
+    dummy = _dummy_hash(profile)  # made first: the first sign-in costs the same for anyone
     with db.read() as s:
-        user_id = s.exec(select(User.id).where(User.login == login)).first()
-        skip = binding_refusal(s, settings, login, ssh_keys) is not None
-    if user_id is not None and not skip:
-        with db.read() as s:
-            u = s.get(User, user_id)
-            skip = u is None or u.disabled or bool(
-                u.locked_until and aware(u.locked_until) > now()
-            )
-    ok, rehash = (False, None) if skip else _check_password(db, settings, user_id, password)
+        found = s.exec(select(User).where(User.login == login)).first()
+        user_id = found.id if found is not None else None
+        barred = _barred(found, now())
+        if barred is None and binding_refusal(s, settings, login, ssh_keys) is not None:
+            barred = "ssh_key_refused"
+        stored = found.password_hash if found is not None and barred is None else dummy
+    ok = verify_password(stored, password, profile) and barred is None
+    rehash = hash_password(password, profile) if ok and needs_rehash(stored, profile) else None
 
     refusal: str | None = None
     identity: Identity | None = None
@@ -135,19 +152,22 @@ def sign_in(
         elif user is None:
             record(s, actor, "signin.failure", target=login, outcome="failure",
                    details={"reason": "unknown_login"})
-            refusal = WRONG
+            refusal = REFUSED
         elif user.disabled:
             record(s, actor, "signin.failure", target=login, outcome="refused",
                    details={"reason": "disabled"})
-            refusal = "このアカウントは無効にされています。管理者に連絡してください。"
-        elif user.locked_until and aware(user.locked_until) > current:
+            refusal = REFUSED
+        elif _is_locked(user, current) or barred is not None:
+            # barred: the account could not sign in when the password was to be checked
+            # (and can since); the password was not looked at, so no failure counts.
             record(s, actor, "signin.failure", target=login, outcome="refused",
-                   details={"reason": "locked"})
-            refusal = _locked_message(user.locked_until, current)
+                   details={"reason": "locked" if _is_locked(user, current) else barred})
+            refusal = REFUSED
         elif not ok:
             record(s, actor, "signin.failure", target=login, outcome="failure",
                    details={"reason": "wrong_password"})
-            refusal = _register_failure(s, settings, user, client_addr)
+            _register_failure(s, settings, user, client_addr)  # its lockout words are unlock's
+            refusal = REFUSED
         else:
             if rehash is not None:
                 user.password_hash = rehash

@@ -14,7 +14,15 @@ from sqlmodel import select
 from auth.accounts import add_user, disable_user
 from auth.identity import Identity
 from auth.models import ConsoleSession, User
-from auth.signin import SessionState, check_session, lock, sign_in, sign_out, unlock
+from auth.signin import (
+    REFUSED,
+    SessionState,
+    check_session,
+    lock,
+    sign_in,
+    sign_out,
+    unlock,
+)
 from core.actor import Actor, ssh_client_address
 from core.db import Database
 from core.errors import Refused
@@ -110,7 +118,7 @@ def test_five_failures_lock_and_the_right_password_is_then_refused(
         with pytest.raises(Refused) as refused:
             sign_in(db, settings, clerk, "wrong-password-000", CLIENT)
         messages.append(refused.value.message)
-    assert "ロック" not in messages[0] and "ロック" in messages[-1]
+    assert messages == [REFUSED] * settings.lockout_threshold  # the lock is not told
     events = _events_since(db, before)
     assert _actions(events).count(("signin.failure", "failure")) == 5
     lockouts = [e for e in events if e["action"] == "signin.lockout"]
@@ -120,7 +128,7 @@ def test_five_failures_lock_and_the_right_password_is_then_refused(
     mark = last_seq(db)
     with pytest.raises(Refused) as locked:
         sign_in(db, settings, clerk, PASSWORD, CLIENT)
-    assert "ロック中" in locked.value.message
+    assert locked.value.message == REFUSED
     sixth = _events_since(db, mark)
     assert _actions(sixth) == [("signin.failure", "refused")]
     assert json.loads(sixth[0]["details"]) == {"reason": "locked"}
@@ -132,8 +140,10 @@ def test_the_lock_ends_when_its_time_is_up(db: Database, settings: Settings, cle
     for _ in range(short.lockout_threshold):
         with pytest.raises(Refused):
             sign_in(db, short, clerk, "wrong-password-000", CLIENT)
-    with pytest.raises(Refused, match="ロック中"):
+    mark = last_seq(db)
+    with pytest.raises(Refused):
         sign_in(db, short, clerk, PASSWORD, CLIENT)
+    assert json.loads(_events_since(db, mark)[0]["details"]) == {"reason": "locked"}
     time.sleep(1.0)
     ident = sign_in(db, short, clerk, PASSWORD, CLIENT)
     assert ident.login == clerk
@@ -144,7 +154,7 @@ def test_the_lock_ends_when_its_time_is_up(db: Database, settings: Settings, cle
 def test_disabled_account_is_refused(db: Database, settings: Settings, clerk: str) -> None:
     disable_user(db, ADMIN, clerk)
     before = last_seq(db)
-    with pytest.raises(Refused, match="無効"):
+    with pytest.raises(Refused, match=REFUSED):
         sign_in(db, settings, clerk, PASSWORD, CLIENT)
     events = _events_since(db, before)
     assert _actions(events) == [("signin.failure", "refused")]
@@ -233,3 +243,78 @@ def test_sign_out_ends_the_session(db: Database, settings: Settings, clerk: str)
     sign_out(db, ident)
     assert _actions(_events_since(db, before)) == [("signout", "success")]
     assert check_session(db, settings, ident) is SessionState.ENDED
+
+
+def _refusal(db: Database, settings: Settings, login: str, password: str) -> tuple[str, str]:
+    """(the message shown, the reason the trail keeps) of one refused sign-in."""
+    mark = last_seq(db)
+    with pytest.raises(Refused) as refused:
+        sign_in(db, settings, login, password, CLIENT)
+    failures = [e for e in _events_since(db, mark) if e["action"] == "signin.failure"]
+    assert len(failures) == 1 and failures[0]["target"] == login
+    return refused.value.message, json.loads(failures[0]["details"])["reason"]
+
+
+def test_unknown_locked_and_disabled_logins_read_like_a_wrong_password(
+    db: Database, settings: Settings, clerk: str
+) -> None:
+    """Nothing on the screen tells an existing login from an unknown one: not the fifth
+    failure (the lockout), not a locked or a disabled account. The trail says which."""
+    add_user(db, settings, ADMIN, login="suzuki", name="鈴木 花子", roles=["clerk"],
+             password=PASSWORD)
+    disable_user(db, ADMIN, "suzuki")
+    seen: list[tuple[str, str, str]] = []
+    for attempt in range(settings.lockout_threshold + 1):
+        seen.append(("nobody", *_refusal(db, settings, "nobody", f"wrong-{attempt:02d}-pass")))
+    for attempt in range(settings.lockout_threshold):
+        seen.append((clerk, *_refusal(db, settings, clerk, f"wrong-{attempt:02d}-pass")))
+    assert _user(db, clerk).locked_until is not None
+    seen.append((clerk, *_refusal(db, settings, clerk, PASSWORD)))
+    seen.append(("suzuki", *_refusal(db, settings, "suzuki", PASSWORD)))
+
+    assert len({message for _, message, _ in seen}) == 1, seen
+    assert [(who, reason) for who, _, reason in seen] == (
+        [("nobody", "unknown_login")] * (settings.lockout_threshold + 1)
+        + [(clerk, "wrong_password")] * settings.lockout_threshold
+        + [(clerk, "locked"), ("suzuki", "disabled")]
+    )
+    lockouts = [e for e in events_after(db, 0, 10_000) if e["action"] == "signin.lockout"]
+    assert [e["target"] for e in lockouts] == [clerk]
+
+
+def test_every_refused_sign_in_costs_one_password_check(
+    db: Database, settings: Settings, clerk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown, locked and disabled logins do the argon2 work a wrong password does, so
+    the time of the answer does not tell them apart either (no clock is read here)."""
+    from argon2 import PasswordHasher
+
+    add_user(db, settings, ADMIN, login="suzuki", name="鈴木 花子", roles=["clerk"],
+             password=PASSWORD)
+    disable_user(db, ADMIN, "suzuki")
+    add_user(db, settings, ADMIN, login="kato", name="加藤 二郎", roles=["clerk"],
+             password=PASSWORD)
+    for _ in range(settings.lockout_threshold):
+        with pytest.raises(Refused):
+            sign_in(db, settings, "kato", "wrong-password-000", CLIENT)
+
+    calls: list[str] = []
+    verify = PasswordHasher.verify
+
+    def counting(self: PasswordHasher, stored: str, password: str) -> bool:
+        calls.append(password)
+        return verify(self, stored, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting)
+    work: dict[str, int] = {}
+    for name, login, password in (
+        ("wrong password", clerk, "wrong-password-000"),
+        ("unknown", "nobody", PASSWORD),
+        ("locked", "kato", PASSWORD),
+        ("disabled", "suzuki", PASSWORD),
+    ):
+        calls.clear()
+        with pytest.raises(Refused):
+            sign_in(db, settings, login, password, CLIENT)
+        work[name] = len(calls)
+    assert work == {"wrong password": 1, "unknown": 1, "locked": 1, "disabled": 1}

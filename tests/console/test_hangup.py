@@ -4,6 +4,11 @@ Two real processes each: the console in a tmux pane whose session is killed (the
 terminal hangs up and the console, leading its session, gets SIGHUP — what sshd does
 when the SSH connection drops), and the console on a pty it does not lead, whose master
 is closed (no SIGHUP arrives; the terminal reads as endless EOF and must be noticed).
+
+The second closes the master only once the console has gone quiet at home, and only
+after its own reader has stopped: a thread blocked in read() on the master keeps it open
+past os.close, so the terminal would not hang up until the console wrote again — which
+an idle console never does (the failure a fresh clone once showed under load).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import select as select_io
 import subprocess
 import sys
 import threading
@@ -124,16 +130,20 @@ def test_a_hung_up_terminal_without_sighup_is_noticed(world, tmp_path: Path) -> 
                             stdout=slave, stderr=slave, env=env, cwd=tmp_path)
     os.close(slave)
     seen = bytearray()
+    stop = threading.Event()
 
     def drain() -> None:
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            seen.extend(chunk)
+        # Never blocked in read(): a read in flight holds the master open past os.close,
+        # and a console with nothing more to write would then never see its terminal go.
+        while not stop.is_set():
+            if select_io.select([master], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                seen.extend(chunk)
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
@@ -150,7 +160,17 @@ def test_a_hung_up_terminal_without_sighup_is_noticed(world, tmp_path: Path) -> 
         while not _ended(db):
             assert time.monotonic() < deadline, "no session opened"
             time.sleep(0.2)
-        os.close(master)
+        # Home painted and nothing more to write: the phase the fresh clone failed in.
+        deadline = time.monotonic() + 60
+        while True:
+            size = len(seen)
+            time.sleep(1.0)
+            if len(seen) == size:
+                break
+            assert time.monotonic() < deadline, "the console never went quiet"
+        stop.set()
+        reader.join()
+        os.close(master)  # the last reference: the terminal hangs up now
         proc.wait(timeout=15)
     finally:
         if proc.poll() is None:

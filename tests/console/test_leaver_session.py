@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from auth.accounts import add_user
+from auth.signin import REFUSED
 from core.actor import Actor
 from core.clock import today_in_japan
 from core.db import Database
@@ -92,7 +93,7 @@ def test_a_leavers_open_console_ends_after_apply_due(world) -> None:  # type: ig
     pane.key("Enter")
     pane.type(PASSWORD)
     pane.key("Enter")
-    refused = pane.wait_for(lambda s: "このアカウントは無効にされています" in s, "refusal", 30)
+    refused = pane.wait_for(lambda s: REFUSED[:20] in s, "refusal", 30)
     assert "住民記録業務コンソール—sato" not in refused
 
     actions = [(e["action"], e["actor"], e["outcome"]) for e in events_after(db, 0, 100000)]
