@@ -32,7 +32,8 @@ EXIT_OK, EXIT_CHECK, EXIT_BAD = 0, 1, 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD, f"juki: 入力が正しくありません: {message}\n")
+        _err(f"入力が正しくありません: {message}")
+        self.exit(EXIT_BAD)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -329,11 +330,13 @@ def cmd_user(args: argparse.Namespace) -> int:
 
 
 def _format_event(ev: dict, as_json: bool) -> str:
-    if as_json:
+    from core.inert import clean_line as inert_plain
+    from core.inert import dumps
+
+    if as_json:  # controls escaped as \uXXXX: inert on the terminal, exact for json.loads
         out = dict(ev)
         out["details"] = json.loads(ev["details"])
-        return json.dumps(out, ensure_ascii=False, sort_keys=True)
-    from core.inert import clean_line as inert_plain
+        return dumps(out, sort_keys=True)
 
     fields = [
         f"#{ev['seq']}", ev["ts"], ev["actor"], ev["action"], ev["outcome"],

@@ -1,7 +1,13 @@
-"""What every ``juki`` command group shares: a line to stdout, and the context.
+"""What every ``juki`` command group shares: a line to stdout or stderr, and the context.
 
 ``console/cli.py`` and the ``cli_*`` modules it loads each used to carry their own copy;
 the context is imported late so ``juki --help`` stays quick.
+
+Every line goes through ``core.inert.clean`` here, the one place all output passes: a
+name from the database, a header or a key quoted from a refused file, a peer's request
+line — none reaches the terminal with an escape sequence, a C1 control or a bidi
+override. JSON lines are written with ``core.inert.dumps``, which leaves nothing for
+``clean`` to remove.
 """
 
 from __future__ import annotations
@@ -14,13 +20,17 @@ if TYPE_CHECKING:
 
 
 def out(text: str) -> None:
-    """One line of the command's answer, at once (a pipe or a terminal alike)."""
-    print(text, flush=True)
+    """One line of the command's answer, at once (a pipe or a terminal alike), inert."""
+    from core.inert import clean
+
+    print(clean(text), flush=True)
 
 
 def err(text: str) -> None:
-    """One line on stderr, prefixed ``juki:``."""
-    print(f"juki: {text}", file=sys.stderr, flush=True)
+    """One line on stderr, prefixed ``juki:``, inert."""
+    from core.inert import clean
+
+    print(f"juki: {clean(text)}", file=sys.stderr, flush=True)
 
 
 def context() -> Context:

@@ -9,9 +9,9 @@ file was refused (every bad row named by line and column; nothing applied).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from console.cli_io import err as _err
 from console.cli_io import out as _out
 from core.errors import BadInput
 
@@ -20,8 +20,7 @@ EXIT_OK = 0
 
 def _progress(phase: str, done: int, total: int) -> None:
     of = f" / {total:,}" if total else ""
-    print(f"juki: 取込: {done:,}{of} 行を{'検査' if phase == '検査' else '書き込み'}しました",
-          file=sys.stderr, flush=True)
+    _err(f"取込: {done:,}{of} 行を{'検査' if phase == '検査' else '書き込み'}しました")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

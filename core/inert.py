@@ -6,11 +6,18 @@ overrides that reorder what a clerk reads, or Textual markup such as
 ``as_text`` wraps the result in a ``rich.text.Text`` (never parsed as markup);
 ``as_markup`` escapes it for the rare place that must embed it in markup.
 Ideographic variation selectors (U+E0100–U+E01EF) and other Japanese text pass through.
+
+JSON that is printed or written to a file (``audit tail --json``, exports, the JSON-lines
+copy) keeps every character, so it cannot drop them: ``dumps`` writes them as ``\\uXXXX``
+escapes instead — inert on a terminal, one line for any reader, exact for ``json.loads``.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import unicodedata
+from typing import Any
 
 from rich.text import Text
 
@@ -45,6 +52,35 @@ def as_markup(value: object) -> str:
     return clean(value).replace("[", "\\[")
 
 
+# What ``dumps`` escapes: controls (C0, DEL, C1), format characters (bidi controls,
+# zero-width, soft hyphen, tags), lone surrogates, and the line and paragraph separators.
+_JSON_ESCAPED = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code > 0xFFFF:  # a tag character: a surrogate pair, as JSON writes it
+        code -= 0x10000
+        return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def dumps(value: Any, *, sort_keys: bool = False,
+          separators: tuple[str, str] | None = None, default: Any = None) -> str:
+    """``json.dumps`` on one line with Japanese kept readable, but every control, bidi,
+    zero-width and line-separator character escaped as ``\\uXXXX`` (lossless)."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=sort_keys,
+                      separators=separators, default=default)
+    if text.isprintable():  # the usual line: nothing to escape (also a fast path)
+        return text
+    # Outside strings json writes only ASCII punctuation and spaces, so every character
+    # matched here is inside a string, where an escape means the same character.
+    return "".join(
+        _escape(ch) if not ch.isprintable() and unicodedata.category(ch) in _JSON_ESCAPED
+        else ch for ch in text
+    )
+
+
 def is_inert(value: str) -> bool:
     return _STRIP.search(value) is None
 
@@ -53,4 +89,6 @@ def has_variation_selector(value: str) -> bool:
     return any(0xE0100 <= ord(ch) <= 0xE01EF for ch in value)
 
 
-__all__ = ["as_markup", "as_text", "clean", "clean_line", "has_variation_selector", "is_inert"]
+__all__ = [
+    "as_markup", "as_text", "clean", "clean_line", "dumps", "has_variation_selector", "is_inert",
+]

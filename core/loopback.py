@@ -17,6 +17,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from core.inert import clean_line
+
 
 class _Stop(Exception):
     """Raised by the SIGTERM handler to leave ``serve_forever``."""
@@ -74,8 +76,9 @@ class JsonHandler(BaseHTTPRequestHandler):
     close_each = False
 
     def log_message(self, format: str, *args: Any) -> None:
-        """One short line per request on stderr: request line and status, never a body."""
-        sys.stderr.write(f"{self.log_prefix}: " + (format % args) + "\n")
+        """One short line per request on stderr: request line and status, never a body;
+        inert (the request line is the peer's text, as the stdlib's own logger treats it)."""
+        sys.stderr.write(f"{self.log_prefix}: " + clean_line(format % args) + "\n")
 
     def _send(self, status: int, body: Any, *, raw: bytes | None = None) -> None:
         """Answer ``body`` as UTF-8 JSON (or ``raw`` bytes as they are, to simulate a

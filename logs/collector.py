@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import BadInput
+from core.inert import dumps
 from core.loopback import JsonHandler, JsonServer
 
 MAX_BODY = 64 * 1024 * 1024
@@ -69,7 +70,7 @@ class CollectorState:
                 if seq != acked + 1:
                     gap = True
                     break
-                lines.append(json.dumps(ev, ensure_ascii=False, sort_keys=True) + "\n")
+                lines.append(dumps(ev, sort_keys=True) + "\n")
                 acked = seq
             if lines:
                 os.write(self.fd, "".join(lines).encode("utf-8"))

@@ -7,7 +7,10 @@ the microsecond. Events are stored in UTC and compared as such.
 
 JSON lines carry every stored field with ``details`` as an object (as ``audit tail
 --json``): re-encoded with sorted keys and no spaces it is the hashed text, so an
-outside verifier can check the chain from the export alone. CSV is for people: UTF-8
+outside verifier can check the chain from the export alone. Control, C1, bidi,
+zero-width and line-separator characters are written as ``\\uXXXX`` (``core.inert.dumps``):
+the file is safe to page on a terminal and splits into lines anywhere, and ``json.loads``
+gives back the exact stored text. CSV is for people: UTF-8
 with BOM (Excel on Japanese Windows reads it as UTF-8), CRLF, every cell quoted, one
 plain line (``core.inert``), and a cell that a spreadsheet would read as a formula gets
 a leading apostrophe — the rule of ``services.reports.csv``, repeated here because the
@@ -37,7 +40,7 @@ from core.actor import Actor
 from core.clock import JST, iso
 from core.db import Database
 from core.errors import BadInput
-from core.inert import clean_line
+from core.inert import clean_line, dumps
 from logs.audit import record_alone
 
 FORMATS = ("jsonl", "csv")
@@ -101,7 +104,7 @@ def _inert_cell(value: object) -> str:
 def _jsonl_line(ev: dict[str, Any]) -> bytes:
     out = dict(ev)
     out["details"] = json.loads(ev["details"])
-    return (json.dumps(out, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    return (dumps(out, sort_keys=True) + "\n").encode("utf-8")
 
 
 class _CsvLines:

@@ -41,6 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.actor import Actor
 from core.db import Database
 from core.errors import BadInput
+from core.inert import dumps
 from logs.audit import events_after, last_seq, record_alone
 
 MAX_SPOOL_FILES = 1000
@@ -89,7 +90,7 @@ class Spool:
         first, last = events[0]["seq"], events[-1]["seq"]
         name = f"{first:012d}-{last:012d}.jsonl"
         self._write(name, "".join(
-            json.dumps(ev, ensure_ascii=False, sort_keys=True) + "\n" for ev in events
+            dumps(ev, sort_keys=True) + "\n" for ev in events  # NEL, U+2028 escaped: one line
         ).encode("utf-8"))
         return SpoolFile(first, last, self.dir / name)
 

@@ -2,7 +2,9 @@
 
 Lines are written after the database commit, so the stream never carries an event the
 trail does not hold. Several processes may append to one file: each event is a single
-``write`` on a file opened with O_APPEND.
+``write`` on a file opened with O_APPEND. Controls, bidi and line-separator characters
+in values are written as ``\\uXXXX`` (``core.inert.dumps``): a SIEM splitting on any line
+break, or someone paging the file, sees one inert line per event, and the text is exact.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
+
+from core.inert import dumps
 
 _logger: Any = None
 _path: Path | None = None
@@ -41,7 +45,7 @@ def configure(path: Path | None) -> None:
     fh = _fh = open(fd, "a", encoding="utf-8", buffering=1)
     _logger = structlog.wrap_logger(
         structlog.WriteLogger(fh),
-        processors=[structlog.processors.JSONRenderer(ensure_ascii=False, sort_keys=True)],
+        processors=[structlog.processors.JSONRenderer(serializer=dumps, sort_keys=True)],
         cache_logger_on_first_use=True,
     )
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from core.clock import iso, now
 from core.errors import BadInput
+from core.inert import dumps
 from core.loopback import JsonHandler, JsonServer
 from services.jukinet.sim import loopback_host
 
@@ -75,8 +76,7 @@ class ReceiverState:
             line = {**{k: body.get(k) for k in ("key", "destination", "run", "seq", "of",
                                                 "items", "records")},
                     "received_at": iso(now())}
-            os.write(self.fd, (json.dumps(line, ensure_ascii=False, sort_keys=True)
-                               + "\n").encode("utf-8"))
+            os.write(self.fd, (dumps(line, sort_keys=True) + "\n").encode("utf-8"))
             os.fsync(self.fd)
             self.keys.add(key)
             self.counters["stored"] += 1

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 from hypothesis import given
 from hypothesis import strategies as st
 from textual.content import Content
 
-from core.inert import as_markup, as_text, clean, clean_line, has_variation_selector, is_inert
+from core.inert import (
+    as_markup,
+    as_text,
+    clean,
+    clean_line,
+    dumps,
+    has_variation_selector,
+    is_inert,
+)
 
 DANGEROUS = (
     [chr(c) for c in range(0x00, 0x20) if chr(c) not in "\t\n"]
@@ -81,3 +90,42 @@ def test_variation_selectors_are_kept() -> None:
     assert clean(katsuragi) == katsuragi
     assert has_variation_selector(clean(katsuragi))
     assert unicodedata.normalize("NFC", clean("𠮷田")) == "𠮷田"
+
+
+# --- JSON for files and terminals: every control, format and separator escaped ------------
+
+# What no JSON the console prints or writes may carry raw: C0 (json escapes these anyway),
+# DEL, C1 (NEL splits lines for str.splitlines), bidi controls, zero-width characters and
+# tag characters, U+2028/U+2029 (line breaks to JavaScript and to str.splitlines).
+JSON_RAW_FORBIDDEN = [
+    *DANGEROUS, "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u2028",
+    "\u2029", "\U000e0001", "\U000e0041",
+]
+
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(any_json)
+def test_dumps_is_inert_and_gives_back_the_exact_value(value: object) -> None:
+    text = dumps(value, sort_keys=True)
+    assert not any(ch in JSON_RAW_FORBIDDEN for ch in text)
+    assert text.splitlines() == [text] or text == ""  # one line, however it is split
+    assert json.loads(text) == value
+    text.encode("utf-8")  # no lone surrogate left raw
+
+
+@given(JAPANESE)
+def test_dumps_keeps_japanese_readable(value: str) -> None:
+    assert dumps({"氏名": value}) == json.dumps({"氏名": value}, ensure_ascii=False)
+
+
+def test_dumps_escapes_the_known_attacks() -> None:
+    name = "\x1b]0;pwned\x07\x9b31m\u202e\u2028\x85\u200b葛\U000E0100城"
+    text = dumps({"氏名": name})
+    assert text == ('{"氏名": "\\u001b]0;pwned\\u0007\\u009b31m\\u202e\\u2028\\u0085'
+                    '\\u200b葛\U000E0100城"}')
+    assert json.loads(text) == {"氏名": name}

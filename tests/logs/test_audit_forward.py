@@ -256,6 +256,39 @@ def test_a_collector_that_lost_its_data_gets_everything_again(
     _assert_exactly_once_in_order(col.stored(), db)
 
 
+def test_controls_in_the_trail_travel_escaped_and_arrive_exact(
+    db: Database, settings: Settings, juki_env: dict[str, str], tmp_path: Path,
+    start_collector: Callable[..., Collector],
+) -> None:
+    """C1 NEL and U+2028 split a line for str.splitlines: the spool and the collector's
+    file carry them (and ESC, bidi, zero-width) as \\uXXXX, and the events arrive exact."""
+    nasty = "\x1b]0;pwned\x07\x9b2J\x85\u2028\u202e\u200b山田"
+    for i in range(3):
+        record_alone(db, CLERK, "register.lookup", target=f"resident:{i} {nasty}",
+                     details={"氏名": nasty})
+    col = start_collector()
+    env = _forward_env(juki_env, col.url)
+    col.stop()  # down at first: the batch waits in the spool, then is read back from it
+    down = subprocess.run(
+        [sys.executable, "-m", "console.cli", "audit", "forward", "--once", "--attempts", "1"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )
+    assert down.returncode == 1, down.stdout + down.stderr
+    spooled = "".join(p.read_text("utf-8") for p in _spool_files(settings))
+    raw = set("\x1b\x07\x9b\x85\u2028\u202e\u200b")
+    assert {json.loads(x)["target"] for x in spooled.splitlines()} >= {
+        f"resident:{i} {nasty}" for i in range(3)}
+    assert not raw & set(spooled)
+    col = start_collector(col.out, port=col.port)
+    up = subprocess.run(
+        [sys.executable, "-m", "console.cli", "audit", "forward", "--once"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert not raw & set(col.out.read_text("utf-8"))
+    _assert_exactly_once_in_order(col.stored(), db)
+
+
 def test_every_event_arrives_once_in_order_across_collector_and_forwarder_restarts(
     db: Database, settings: Settings, juki_env: dict[str, str], tmp_path: Path,
     start_collector: Callable[..., Collector],
