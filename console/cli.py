@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from console.cli_io import add_output as _add_output
 from console.cli_io import context as _context
 from console.cli_io import err as _err
 from console.cli_io import out as _out
@@ -86,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="終了 (この日・この時刻を含む)")
     export.add_argument("--format", dest="fmt", choices=("jsonl", "csv"), default="jsonl",
                         help="出力形式 (既定: jsonl)")
-    export.add_argument("--output", metavar="FILE", help="出力先 (既定: 標準出力)")
+    _add_output(export, "出力先 (既定: 標準出力)")
     fwd = audit.add_parser("forward", help="操作ログを収集先 (audit_forward_url) へ転送する")
     fwd.add_argument("--once", action="store_true", help="いまある事象を送り終えたら終わる")
     fwd.add_argument("--attempts", type=int, default=8,
@@ -114,8 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="終了日 (この日を含む)")
     report.add_argument("--format", dest="fmt", choices=("csv", "pdf"), default="csv",
                         help="出力形式 (既定: csv)")
-    report.add_argument("--output", metavar="FILE",
-                        help="出力先 (既定: <data_dir>/reports/ の下に新しい名前で)")
+    _add_output(report, "出力先 (既定: <data_dir>/reports/ の下に新しい名前で)")
     report.add_argument("--exclude-migration", action="store_true",
                         help="初期移行の紐付け (申請の記録がないもの) を含めない")
 
@@ -166,8 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("round", type=int, metavar="ROUND", help="異動処理の番号 (#N の N)")
     report.add_argument("--format", dest="fmt", choices=("pdf", "csv"), default="pdf",
                         help="出力形式 (既定: pdf)")
-    report.add_argument("--output", metavar="FILE",
-                        help="出力先 (既定: <data_dir>/reports/ の下に新しい名前で)")
+    _add_output(report, "出力先 (既定: <data_dir>/reports/ の下に新しい名前で)")
 
     # --- juki assess / juki inspect (issue 7: console/cli_assess.py) ---
     from console.cli_assess import add_parsers as _assess_parsers
@@ -407,7 +404,7 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
     if path is None:
         raise BadInput("設定 audit_anchor が '-' (無効) のため、アンカーを書けません。")
     record_alone(ctx.db, Actor.cli(), "audit.anchor", details={"file": str(path)})
-    written = anchor.anchor_now(ctx.db, path)
+    written = anchor.anchor_now(ctx.db, path, ctx.settings.data_file_mode)
     _out(f"アンカーを書きました: #{written['seq']} {written['hash']} → {path}")
     return EXIT_OK
 
@@ -422,7 +419,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     ctx = _context()
     done = export_events(
         ctx.db, Actor.cli(), start=start, end=end, fmt=args.fmt, output=args.output,
-        stdout=sys.stdout.buffer,
+        stdout=sys.stdout.buffer, force=args.force,
     )
     summary = f"操作ログ {done.count:,} 件を {args.fmt.upper()} で書き出しました"
     if done.path is not None:
@@ -480,7 +477,7 @@ def cmd_linkage_report(args: argparse.Namespace) -> int:
     ctx = _context()
     done = export_report(
         ctx.db, ctx.settings, Actor.cli(), start=start, end=end, fmt=args.fmt,
-        path=args.output, include_migration=not args.exclude_migration,
+        path=args.output, include_migration=not args.exclude_migration, force=args.force,
     )
     _out(f"紐付け記録 ({format_wareki(start)}〜{format_wareki(end)}) {done.rows:,} 件を"
          f" {done.format.upper()} で書き出しました: {done.path}")
@@ -578,17 +575,17 @@ def _personnel():  # type: ignore[no-untyped-def]
     return cli_personnel
 
 
-def _crash_log(exc: BaseException) -> Path:
-    base = Path(os.environ.get("JUKI_DATA_DIR") or Path.cwd() / "var")
+def _unexpected(exc: BaseException) -> str:
+    """Log ``exc`` in the data directory the settings name (file or variables) and
+    return the user's line; settings that cannot be read fall back to the default."""
+    from core.crashlog import log_unexpected
+    from core.settings import Settings, load_settings
+
     try:
-        base.mkdir(parents=True, exist_ok=True)
-        path = base / "juki-error.log"
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(time.strftime("%Y-%m-%dT%H:%M:%S ") + "".join(
-                traceback.format_exception(exc)) + "\n")
-        return path
-    except OSError:
-        return Path("/dev/null")
+        settings = load_settings()
+    except SettingsError:
+        settings = Settings()
+    return log_unexpected(settings, exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -606,8 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:
-        path = _crash_log(exc)
-        _err(f"予期しないエラーが起きました ({type(exc).__name__})。詳細: {path}")
+        _err(_unexpected(exc))
         return EXIT_CHECK
 
 

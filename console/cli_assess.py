@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from console.cli_io import add_output
 from console.cli_io import context as _context
 from console.cli_io import out as _out
 from core.clock import japan
@@ -46,8 +47,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     report.add_argument("year", metavar="YEAR", help="年度 (例: 2026、令和8、R8)")
     report.add_argument("--format", dest="fmt", choices=("pdf", "csv"), default="pdf",
                         help="出力形式 (既定: pdf)")
-    report.add_argument("--output", metavar="FILE",
-                        help="出力先 (既定: <data_dir>/reports/ の下に新しい名前で)")
+    add_output(report, "出力先 (既定: <data_dir>/reports/ の下に新しい名前で)")
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
@@ -111,7 +111,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         from services.assessment.inspection_report import export_report
 
         assert year is not None
-        done = export_report(ctx.db, ctx.settings, actor, year, args.fmt, args.output)
+        done = export_report(ctx.db, ctx.settings, actor, year, args.fmt, args.output,
+                             force=args.force)
         _out(f"{inspection.year_label(year)}の自己点検結果 {done.rows:,} 行を "
              f"{done.format.upper()} で書き出しました: {done.path}")
         _out(f"SHA-256: {done.sha256}")

@@ -12,6 +12,7 @@ override. JSON lines are written with ``core.inert.dumps``, which leaves nothing
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import TYPE_CHECKING
 
@@ -38,3 +39,12 @@ def context() -> Context:
     from console.context import Context
 
     return Context.from_env()
+
+
+def add_output(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--output FILE`` and ``--force``, alike for every command that writes a file
+    (the rules: ``core.files.check_output``)."""
+    parser.add_argument("--output", metavar="FILE", help=help)
+    parser.add_argument("--force", action="store_true",
+                        help="--output のファイルが既にあれば置き換える (通常のファイルだけ。"
+                             "デバイス・FIFO・フォルダ・シンボリックリンクには書きません)")

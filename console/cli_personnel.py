@@ -124,7 +124,7 @@ def cmd_access_report(args: argparse.Namespace) -> int:
 
     ctx = _context()
     done = export_round_report(ctx.db, ctx.settings, Actor.cli(), args.round, args.fmt,
-                               path=args.output)
+                               path=args.output, force=args.force)
     _out(f"{title(done.round_id)} {done.rows:,} 件を {done.format.upper()} で書き出しました:"
          f" {done.path}")
     _out(f"SHA-256: {done.sha256}")

@@ -42,11 +42,13 @@ class Context:
                     from core.db import Database
                     from logs import anchor, stream
 
-                    stream.configure(self.settings.resolved_audit_jsonl)
+                    mode = self.settings.data_file_mode
+                    stream.configure(self.settings.resolved_audit_jsonl, mode)
                     anchor.configure(
                         self.settings.resolved_audit_anchor,
                         self.settings.audit_anchor_every_events,
                         self.settings.audit_anchor_every_seconds,
+                        mode,
                     )
                     self._db = Database.for_settings(
                         self.settings, busy_timeout_ms=self.settings.sqlite_busy_timeout_ms,

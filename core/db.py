@@ -3,6 +3,9 @@
 SQLite runs in WAL mode with foreign keys and a busy timeout. Write transactions on
 SQLite begin IMMEDIATE so that two writers queue on the lock instead of failing with
 SQLITE_BUSY_SNAPSHOT halfway through; reads stay deferred and never block writers.
+
+The SQLite file is made here, mode 0600 (0660 in the shared set-up) whatever the umask,
+before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlmodel import Session
 
 from core.errors import JukiError
+from core.files import PRIVATE, create_file, keep_mode
 from core.sealed import WRONG_KEY, Sealer, SealingError, attach
 
 if TYPE_CHECKING:
@@ -26,15 +30,16 @@ if TYPE_CHECKING:
 
 class Database:
     """``key_file``: the key that seals My Numbers at rest (``core.sealed``); read on the
-    first number written or read, so a database without one works until then."""
+    first number written or read, so a database without one works until then.
+    ``file_mode``: a SQLite file's mode (``core.files``; the setting ``group_shared_files``)."""
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 30000, echo: bool = False,
-                 key_file: Path | None = None) -> None:
+                 key_file: Path | None = None, file_mode: int = PRIVATE) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
-                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+                _sqlite_files(Path(self.url.database), file_mode)
             self.engine: Engine = create_engine(
                 self.url,
                 echo=echo,
@@ -53,8 +58,9 @@ class Database:
     @classmethod
     def for_settings(cls, settings: Settings, **kw: object) -> Database:
         """The configured database, with the configured key for My Numbers."""
-        return cls(settings.resolved_database_url,
-                   key_file=settings.resolved_identifier_key_file, **kw)  # type: ignore[arg-type]
+        return cls(settings.resolved_database_url,  # type: ignore[arg-type]
+                   key_file=settings.resolved_identifier_key_file,
+                   file_mode=settings.data_file_mode, **kw)
 
     @property
     def is_sqlite(self) -> bool:
@@ -130,6 +136,14 @@ def _unwrapped() -> Iterator[None]:
         if isinstance(exc.orig, JukiError):
             raise exc.orig from None
         raise
+
+
+def _sqlite_files(path: Path, mode: int) -> None:
+    """Make the database file with ``mode`` before SQLite would make it with the umask's;
+    one of ours left wider by an older version (and its -wal, -shm) is narrowed."""
+    if not create_file(path, mode):
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            keep_mode(name, mode)
 
 
 def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:

@@ -39,6 +39,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from core.errors import JukiError
+from core.files import make_dirs
 
 KEY_BYTES = 64  # AES-256-SIV
 PREFIX = "s1:"  # scheme version, so a later key or cipher can be told apart
@@ -59,9 +60,9 @@ class SealingError(JukiError):
 
 def create_key_file(path: Path) -> bool:
     """Write a new random key to ``path`` (mode 0600) unless one is there. True if written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
         return False
     with os.fdopen(fd, "w", encoding="ascii") as f:

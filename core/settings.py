@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from core.files import PRIVATE, SHARED, folder_mode
+
 
 class SettingsError(ValueError):
     """A settings file or variable that cannot be used; the message is in Japanese."""
@@ -28,6 +30,13 @@ def _doc(text: str, **kw: Any) -> Any:
 @dataclass(frozen=True)
 class Settings:
     data_dir: str = _doc("データ置き場 (demo DB, audit JSONL). Default: ./var", default="")
+    group_shared_files: bool = _doc(
+        "the README's shared SQLite set-up: the database (and its -wal/-shm), audit.jsonl, "
+        "the anchor file and juki-error.log are made mode 0660, and the folders made for "
+        "them and for reports and captures 0770, for the staff group; off: 0600 and 0700, "
+        "whatever the umask",
+        default=False,
+    )
     database_url: str = _doc(
         "SQLAlchemy URL. Default: sqlite:///<data_dir>/juki.sqlite3; "
         "PostgreSQL: postgresql+psycopg://user@host/db",
@@ -223,6 +232,15 @@ class Settings:
     @property
     def resolved_data_dir(self) -> Path:
         return Path(self.data_dir or _default_data_dir())
+
+    @property
+    def data_file_mode(self) -> int:
+        """The mode of the files several processes share in data_dir (``core.files``)."""
+        return SHARED if self.group_shared_files else PRIVATE
+
+    @property
+    def data_folder_mode(self) -> int:
+        return folder_mode(self.data_file_mode)
 
     @property
     def resolved_database_url(self) -> str:

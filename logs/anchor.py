@@ -22,7 +22,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import stat
 import sys
 import threading
 import time
@@ -35,19 +34,17 @@ from sqlalchemy import bindparam, text
 
 from core.clock import iso, now
 from core.db import Database
+from core.files import PRIVATE, open_append
 from logs import audit, stream
 
 
-def write_anchor(path: Path, seq: int, hash_: str) -> dict[str, Any]:
-    """Append one anchor line to ``path`` (and the stream); return what was written."""
+def write_anchor(path: Path, seq: int, hash_: str, mode: int = PRIVATE) -> dict[str, Any]:
+    """Append one anchor line to ``path`` (and the stream); return what was written.
+    ``mode``: the file's, 0600 unless shared (``Settings.data_file_mode``)."""
     anchor = {"seq": int(seq), "hash": str(hash_), "ts": iso(now())}
     line = (json.dumps(anchor, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = open_append(path, mode)
     try:
-        info = os.fstat(fd)
-        if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
-            os.fchmod(fd, 0o600)
         os.write(fd, line)  # one write: lines from several processes never interleave
     finally:
         os.close(fd)
@@ -67,10 +64,10 @@ def head(db: Database) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def anchor_now(db: Database, path: Path) -> dict[str, Any]:
+def anchor_now(db: Database, path: Path, mode: int = PRIVATE) -> dict[str, Any]:
     """Write the current head as an anchor (``juki audit anchor``)."""
     seq, hash_ = head(db)
-    written = write_anchor(path, seq, hash_)
+    written = write_anchor(path, seq, hash_, mode)
     current = _anchorer
     if current is not None:
         with current.lock:  # this process's newest event is anchored now
@@ -85,8 +82,10 @@ def anchor_now(db: Database, path: Path) -> dict[str, Any]:
 class _Anchorer:
     """Remembers the newest event this process committed and anchors it now and then."""
 
-    def __init__(self, path: Path, every_events: int, every_seconds: float) -> None:
+    def __init__(self, path: Path, every_events: int, every_seconds: float,
+                 mode: int = PRIVATE) -> None:
         self.path = path
+        self.mode = mode
         self.every_events = max(1, every_events)
         self.every_seconds = max(0.0, every_seconds)
         self.lock = threading.Lock()
@@ -113,7 +112,7 @@ class _Anchorer:
         seq, hash_ = self.pending
         self.pending, self.count, self.last = None, 0, time.monotonic()
         try:
-            write_anchor(self.path, seq, hash_)
+            write_anchor(self.path, seq, hash_, self.mode)
         except OSError as exc:  # the events committed; the act must not look failed
             print(f"juki: 操作ログのアンカーを書けませんでした: {exc}", file=sys.stderr)
 
@@ -135,11 +134,13 @@ def flush() -> None:
         current.flush()
 
 
-def configure(path: Path | None, every_events: int = 1000, every_seconds: float = 60.0) -> None:
-    """Anchor this process's events to ``path``; ``None`` turns anchoring off."""
+def configure(path: Path | None, every_events: int = 1000, every_seconds: float = 60.0,
+              mode: int = PRIVATE) -> None:
+    """Anchor this process's events to ``path`` (a file of ``mode``); ``None`` turns
+    anchoring off."""
     global _anchorer, _hooked
     flush()
-    _anchorer = None if path is None else _Anchorer(path, every_events, every_seconds)
+    _anchorer = None if path is None else _Anchorer(path, every_events, every_seconds, mode)
     if not _hooked:
         audit.after_commit.append(_note)
         atexit.register(flush)

@@ -26,8 +26,6 @@ import csv
 import hashlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -40,8 +38,10 @@ from core.actor import Actor
 from core.clock import JST, iso
 from core.db import Database
 from core.errors import BadInput
+from core.files import output_file
 from core.inert import clean_line, dumps
 from logs.audit import record_alone
+from logs.outputs import refuse_bad_output
 
 FORMATS = ("jsonl", "csv")
 COLUMNS = (
@@ -49,6 +49,7 @@ COLUMNS = (
     "outcome", "severity", "details", "prev_hash", "hash",
 )
 BOM = "\ufeff"
+OUTPUT = "--output (出力先)"
 _FORMULA_STARTS = frozenset("=+-@\t\r＝＋－＠")
 
 
@@ -151,10 +152,12 @@ def _write(db: Database, start: datetime, end: datetime, fmt: str, out: BinaryIO
 
 def export_events(
     db: Database, actor: Actor, *, start: datetime, end: datetime, fmt: str,
-    output: str | None = None, stdout: BinaryIO | None = None,
+    output: str | None = None, stdout: BinaryIO | None = None, force: bool = False,
 ) -> Exported:
-    """Write the period's events to ``output`` (mode 0600, replaced whole only when
-    complete) or to ``stdout``; record ``audit.export``."""
+    """Write the period's events to ``output`` (mode 0600, in place only when complete;
+    an existing file only with ``force``, never a device, FIFO, folder or symlink:
+    ``core.files``) or to ``stdout``; record ``audit.export``, or its refusal when
+    ``output`` names something that may not be replaced."""
     if fmt not in FORMATS:
         raise BadInput(f"--format (形式): {' / '.join(FORMATS)} のどれかを指定してください。")
     check_period(start, end)
@@ -162,20 +165,9 @@ def export_events(
     path: Path | None = None
     if output:
         path = Path(output)
-        if path.is_dir():
-            raise BadInput(f"--output (出力先): {output} はディレクトリです。")
-        if not path.parent.is_dir():
-            raise BadInput(f"--output (出力先): ディレクトリ {path.parent} がありません。")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:  # mkstemp makes it 0600
-                count = _write(db, start, end, fmt, fh, digest)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        refuse_bad_output(db, actor, "audit.export", path, force=force, field=OUTPUT)
+        with output_file(path, force=force, field=OUTPUT) as fh:
+            count = _write(db, start, end, fmt, fh, digest)
     else:
         assert stdout is not None
         count = _write(db, start, end, fmt, stdout, digest)

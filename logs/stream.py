@@ -10,14 +10,13 @@ break, or someone paging the file, sees one inert line per event, and the text i
 from __future__ import annotations
 
 import json
-import os
-import stat
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
 
+from core.files import PRIVATE, open_append
 from core.inert import dumps
 
 _logger: Any = None
@@ -25,8 +24,9 @@ _path: Path | None = None
 _fh: TextIO | None = None
 
 
-def configure(path: Path | None) -> None:
-    """Send audit events to ``path`` (JSON lines); ``None`` turns the stream off."""
+def configure(path: Path | None, mode: int = PRIVATE) -> None:
+    """Send audit events to ``path`` (JSON lines); ``None`` turns the stream off.
+    ``mode``: the file's, 0600 unless shared (``Settings.data_file_mode``)."""
     global _logger, _path, _fh
     if path == _path and _logger is not None:
         return
@@ -35,13 +35,9 @@ def configure(path: Path | None) -> None:
     _logger, _path, _fh = None, path, None
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Owner-only: the copy holds as much personal data as the trail itself. Only a regular
     # file we own is narrowed (never /dev/null, never another account's shared file).
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    info = os.fstat(fd)
-    if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
-        os.fchmod(fd, 0o600)
+    fd = open_append(path, mode)
     fh = _fh = open(fd, "a", encoding="utf-8", buffering=1)
     _logger = structlog.wrap_logger(
         structlog.WriteLogger(fh),

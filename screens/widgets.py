@@ -6,11 +6,8 @@ Everything shown here that did not come from our own constants passes ``core.ine
 
 from __future__ import annotations
 
-import time
-import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from rich.text import Text
@@ -23,6 +20,7 @@ from textual.widgets import Button, DataTable, Footer, Input, Static
 
 from auth.identity import Identity
 from auth.roles import Perm, role_label
+from core.crashlog import log_unexpected
 from core.inert import as_text
 from core.settings import Settings
 
@@ -187,25 +185,6 @@ def holds(env: WorkspaceEnv, *perms: Perm) -> bool:
     and then refusing. Only the offer: the service still checks at the moment of the act,
     and records a refusal."""
     return set(perms) <= env.identity.permissions
-
-
-UNEXPECTED = "予期しないエラーが起きました ({kind})。詳細: {path}"
-
-
-def log_unexpected(settings: Settings, exc: BaseException) -> str:
-    """Write the traceback (no locals: they may hold a password) and return the user line."""
-    path: Path | str = "/dev/null"
-    try:
-        base = settings.resolved_data_dir
-        base.mkdir(parents=True, exist_ok=True)
-        target = base / "juki-error.log"
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(time.strftime("%Y-%m-%dT%H:%M:%S ") + "".join(
-                traceback.format_exception(exc)) + "\n")
-        path = target
-    except OSError:
-        pass
-    return UNEXPECTED.format(kind=type(exc).__name__, path=path)
 
 
 class StepUpDialog(ModalScreen[str | None]):

@@ -21,6 +21,7 @@ from auth.roles import Perm
 from core.clock import now
 from core.db import Database
 from core.errors import BadInput
+from core.files import make_dirs
 from core.settings import Settings
 from logs.audit import record, record_alone
 
@@ -50,7 +51,7 @@ def save_capture(db: Database, settings: Settings, ident: Identity, svg: str,
                      details={"reason": "no_reason"})
         raise BadInput(f"理由: 画面を保存する理由を{REASON_MAX}文字以内で入力してください。")
     folder = capture_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
     data = svg.encode("utf-8")
     stamp = now().strftime("%Y%m%dT%H%M%S%fZ")
     path = folder / f"capture_{ident.login}_{stamp}.svg"

@@ -17,8 +17,10 @@ from auth.identity import Identity
 from core.clock import now
 from core.db import Database
 from core.errors import BadInput
+from core.files import make_dirs
 from core.settings import Settings
 from logs.audit import record
+from logs.outputs import refuse_bad_output
 from services.assessment.inspection import (
     ANSWERS,
     VIEW_PERMS,
@@ -98,7 +100,7 @@ def render_pdf(sheets: list[SheetView], year: int, due: str, printed_by: str,
 
 def default_path(settings: Settings, year: int, fmt: str) -> Path:
     folder = settings.resolved_data_dir / "reports"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
     stem = f"inspection_{year}_{local(now()).strftime('%Y%m%dT%H%M%S')}"
     path, n = folder / f"{stem}.{fmt}", 1
     while path.exists():
@@ -108,12 +110,16 @@ def default_path(settings: Settings, year: int, fmt: str) -> Path:
 
 
 def export_report(db: Database, settings: Settings, who: Who, year: int, fmt: str,
-                  path: str | Path | None = None) -> InspectionReport:
-    """Write the year's record as PDF or CSV and record it with the file's SHA-256."""
+                  path: str | Path | None = None, *, force: bool = False) -> InspectionReport:
+    """Write the year's record as PDF or CSV and record it with the file's SHA-256. A
+    ``path`` there already is replaced only with ``force`` and only when it is a regular
+    file (refusal recorded)."""
     if fmt not in FORMATS:
         raise BadInput(f"形式: {' / '.join(FORMATS)} のいずれかを指定してください。")
     actor = _actor(db, who, VIEW_PERMS, ACTION, "自己点検結果の出力", f"inspection:{year}")
     insp = get_inspection(db, year)
+    if path:
+        refuse_bad_output(db, actor, ACTION, Path(path), force=force, target=f"inspection:{year}")
     sheets = sheets_of(db, who, year)
     rows = csv_rows(sheets)
     if fmt == "csv":
@@ -123,7 +129,7 @@ def export_report(db: Database, settings: Settings, who: Who, year: int, fmt: st
             else who.login
         data = render_pdf(sheets, year, format_wareki(insp.due_on), by, settings.report_font)
     target = Path(path) if path else default_path(settings, year, fmt)
-    digest = write_private(target, data)
+    digest = write_private(target, data, force=force)
     try:
         with db.write() as s:
             record(s, actor, ACTION, target=f"inspection:{year}", details={

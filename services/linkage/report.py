@@ -52,8 +52,10 @@ from core.actor import Actor
 from core.clock import aware, now
 from core.db import Database
 from core.errors import BadInput, Refused
+from core.files import make_dirs
 from core.settings import Settings
 from logs.audit import record, record_alone
+from logs.outputs import refuse_bad_output
 from services.jp.wareki import format_wareki
 from services.linkage.models import (
     APPROVED,
@@ -407,9 +409,10 @@ def render_csv(rows: Sequence[ReportRow]) -> bytes:
     return csv_bytes(CSV_HEADER, (csv_row(r) for r in rows))
 
 
-def write_csv(rows: Sequence[ReportRow], path: str | Path) -> str:
-    """Write the CSV privately (0600, atomic); return its SHA-256 (hex). Records nothing."""
-    return write_private(path, render_csv(rows))
+def write_csv(rows: Sequence[ReportRow], path: str | Path, *, force: bool = False) -> str:
+    """Write the CSV privately (0600, atomic; an existing file only with ``force``);
+    return its SHA-256 (hex). Records nothing."""
+    return write_private(path, render_csv(rows), force=force)
 
 
 PDF_COLUMNS = (
@@ -471,15 +474,17 @@ def render_pdf(rows: Sequence[ReportRow], meta: ReportMeta) -> bytes:
     return doc.render()
 
 
-def write_pdf(rows: Sequence[ReportRow], path: str | Path, meta: ReportMeta) -> str:
-    """Write the PDF privately (0600, atomic); return its SHA-256 (hex). Records nothing."""
-    return write_private(path, render_pdf(rows, meta))
+def write_pdf(rows: Sequence[ReportRow], path: str | Path, meta: ReportMeta, *,
+              force: bool = False) -> str:
+    """Write the PDF privately (0600, atomic; an existing file only with ``force``);
+    return its SHA-256 (hex). Records nothing."""
+    return write_private(path, render_pdf(rows, meta), force=force)
 
 
 def default_path(settings: Settings, start: date, end: date, fmt: str) -> Path:
     """<data_dir>/reports/linkage-report_<from>_<to>_<printed>.<fmt> (folder made 0700)."""
     folder = settings.resolved_data_dir / "reports"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
     stem = (f"linkage-report_{start.isoformat()}_{end.isoformat()}_"
             f"{local(now()).strftime('%Y%m%dT%H%M%S')}")
     path, n = folder / f"{stem}.{fmt}", 1
@@ -500,19 +505,24 @@ def export_report(
     fmt: str,
     path: str | Path | None = None,
     include_migration: bool = True,
+    force: bool = False,
 ) -> ReportFile:
     """Write the record of the period as CSV or PDF and record it (with the file's SHA-256).
 
     ``who``: an ``Identity`` (needs LINK_REVIEW or AUDIT_READ) or the CLI operator's
     ``Actor``. The file is written 0600 (``path``, or a new name under data_dir/reports);
     the audit event commits after the file is in place, and if it cannot be recorded
-    the file is removed: no report leaves without its record.
+    the file is removed: no report leaves without its record. A ``path`` that is there
+    already is replaced only with ``force``, and never when it is not a regular file
+    (refusal recorded).
     """
     if fmt not in FORMATS:
         raise BadInput(f"形式: {' / '.join(FORMATS)} のいずれかを指定してください。")
     check_period(start, end)
     actor = _check(db, who, "my_number_link",
                    {"from": start.isoformat(), "to": end.isoformat(), "format": fmt})
+    if path:
+        refuse_bad_output(db, actor, ACTION, Path(path), force=force, target="my_number_link")
     rows = build_rows(db, start, end, include_migration=include_migration)
     if fmt == "csv":
         data = render_csv(rows)
@@ -522,7 +532,7 @@ def export_report(
             font=settings.report_font, include_migration=include_migration,
         ))
     target = Path(path) if path else default_path(settings, start, end, fmt)
-    digest = write_private(target, data)
+    digest = write_private(target, data, force=force)
     try:
         with db.write() as s:
             record(s, actor, ACTION, target="my_number_link", details={

@@ -39,13 +39,20 @@ from core.actor import Actor
 from core.clock import now
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
+from core.files import make_dirs
 from core.settings import Settings
 from logs.audit import record, record_alone
+from logs.outputs import refuse_bad_output
 from services.jp.wareki import format_wareki
 from services.personnel.models import ACTION_LABELS, CONFIRMED, DISPUTED, VERDICT_LABELS
 from services.personnel.rounds import NOT_ALLOWED, RightsLine, RoundSummary, get_round, round_lines
 from services.reports.csv import csv_bytes
-from services.reports.output import local, period_text, wareki_datetime, write_private
+from services.reports.output import (
+    local,
+    period_text,
+    wareki_datetime,
+    write_private,
+)
 from services.reports.pdf import Column, DocumentMeta, JapaneseDocument
 
 ACTION = "access.report"
@@ -255,7 +262,7 @@ def render_pdf(rnd: RoundSummary, lines: Sequence[RightsLine], meta: PdfMeta) ->
 def default_path(settings: Settings, round_id: int, fmt: str) -> Path:
     """<data_dir>/reports/access-report_round-<N>_<printed>.<fmt> (folder made 0700)."""
     folder = settings.resolved_data_dir / "reports"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
     stem = f"access-report_round-{round_id}_{local(now()).strftime('%Y%m%dT%H%M%S')}"
     path, n = folder / f"{stem}.{fmt}", 1
     while path.exists():  # two reports in one second keep both files
@@ -266,19 +273,22 @@ def default_path(settings: Settings, round_id: int, fmt: str) -> Path:
 
 def export_round_report(
     db: Database, settings: Settings, who: Who, round_id: int, fmt: str,
-    path: str | Path | None = None,
+    path: str | Path | None = None, *, force: bool = False,
 ) -> RoundReport:
     """Write the round's report as PDF or CSV and record it (with the file's SHA-256).
 
     BadInput for an unknown format or round, a missing report font or an unusable
     output path (nothing written, nothing recorded); Refused (recorded) for a user
     without the permission. The file is written 0600 (``path``, or a new name under
-    data_dir/reports).
+    data_dir/reports). A ``path`` there already is replaced only with ``force`` and only
+    when it is a regular file: a refused one is recorded.
     """
     if fmt not in FORMATS:
         raise BadInput(f"形式: {' / '.join(FORMATS)} のいずれかを指定してください。")
     actor = _check(db, who, round_id, fmt)
     rnd = _round(db, round_id)
+    if path:
+        refuse_bad_output(db, actor, ACTION, Path(path), force=force, target=f"round:{round_id}")
     lines = round_lines(db, round_id)
     if fmt == "csv":
         data = render_csv(lines)
@@ -286,7 +296,7 @@ def export_round_report(
         data = render_pdf(rnd, lines, PdfMeta(printed_by=_printed_by(who), printed_at=now(),
                                               font=settings.report_font))
     target = Path(path) if path else default_path(settings, round_id, fmt)
-    digest = write_private(target, data)
+    digest = write_private(target, data, force=force)
     try:
         with db.write() as s:
             record(s, actor, ACTION, target=f"round:{round_id}", details={

@@ -59,10 +59,12 @@ def csv_bytes(header: Sequence[object], rows: Iterable[Sequence[object]]) -> byt
 
 
 def write_csv_file(
-    path: str | os.PathLike[str], header: Sequence[object], rows: Iterable[Sequence[object]]
+    path: str | os.PathLike[str], header: Sequence[object], rows: Iterable[Sequence[object]],
+    *, force: bool = False,
 ) -> str:
-    """Write the CSV privately (0600, atomic); return the file's SHA-256 (hex)."""
-    return write_private(path, csv_bytes(header, rows))
+    """Write the CSV privately (0600, atomic; an existing file only with ``force``);
+    return the file's SHA-256 (hex)."""
+    return write_private(path, csv_bytes(header, rows), force=force)
 
 
 __all__ = ["BOM", "FORMULA_STARTS", "csv_bytes", "csv_text", "inert_cell", "write_csv_file"]

@@ -5,21 +5,19 @@ Times are stored in UTC; documents are read in the office, so they print Japan t
 dates means whole office days: ``day_bounds`` turns it into a UTC half-open range.
 
 Report files carry residents' names: ``write_private`` writes them readable by the
-owner only (0600, whatever the umask), through a temporary file in the same folder and
-a rename, so a reader never sees half a report and an existing symlink at the path is
-replaced, never followed.
+owner only (0600, whatever the umask), through a temporary file in the same folder
+(``core.files``), so a reader never sees half a report. A symlink, folder, device or FIFO
+at the path is refused, and an existing file is replaced only with ``force``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 from core.clock import JST, japan
-from core.errors import BadInput
+from core.files import write_output
 from services.jp.wareki import format_wareki
 
 local = japan  # a stored time in Japan time (core.clock)
@@ -50,35 +48,13 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_private(path: str | os.PathLike[str], data: bytes) -> str:
+def write_private(path: str | os.PathLike[str], data: bytes, *, force: bool = False) -> str:
     """Write ``data`` to ``path`` with mode 0600, atomically; return its SHA-256 (hex).
 
-    BadInput (naming the file) when the folder is missing or not writable, so the CLI
-    exits 2 with a sentence instead of a traceback.
+    BadInput (naming the file) when the folder is missing or not writable, or the path is
+    not a new file (``core.files.check_output``), so the CLI exits 2 with a sentence
+    instead of a traceback.
     """
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise BadInput(f"出力先: {target} はフォルダです。ファイル名を指定してください。")
-    if not folder.is_dir():
-        raise BadInput(f"出力先: フォルダ {folder} がありません。")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".juki-report-", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise BadInput(f"出力先: {folder} に書き込めません ({exc.strerror})。") from None
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise BadInput(f"出力先: {target} に書き込めません ({exc.strerror})。") from None
-        raise
+    write_output(path, data, force=force)
     return sha256_hex(data)
+

@@ -307,9 +307,10 @@ class JapaneseDocument:
         doc.build(list(story), canvasmaker=_numbered_canvas(self._decorate, self.font))
         return buf.getvalue()
 
-    def write(self, path: str | os.PathLike[str]) -> str:
-        """Render and write privately (0600, atomic); return the file's SHA-256 (hex)."""
-        return write_private(path, self.render())
+    def write(self, path: str | os.PathLike[str], *, force: bool = False) -> str:
+        """Render and write privately (0600, atomic; an existing file only with
+        ``force``); return the file's SHA-256 (hex)."""
+        return write_private(path, self.render(), force=force)
 
 
 class _PagedTable(Flowable):

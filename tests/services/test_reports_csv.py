@@ -96,7 +96,7 @@ def test_file_is_private_atomic_and_hashed(tmp_path: Path) -> None:
         out = tmp_path / "r.csv"
         out.write_text("old, readable by all", "utf-8")
         os.chmod(out, 0o666)
-        digest = write_csv_file(out, ["a"], [["=1"]])
+        digest = write_csv_file(out, ["a"], [["=1"]], force=True)
     finally:
         os.umask(old)
     data = out.read_bytes()
