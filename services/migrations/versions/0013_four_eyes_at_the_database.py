@@ -16,6 +16,8 @@ this revision get it from ``link_proposal.link_id``. Triggers on SQLite and Post
 * a decided proposal stays as it is, except that an approved link proposal is told
   once which link it made (``link_id``, the link naming it), since the link can only be
   inserted after the approval;
+* a rights change is not confirmed by its subject (the account linked to its 職員番号,
+  by account id or login), as it is not by its applier (0004).
 
 The required number is the proposal's own ``required_approvals`` (the setting
 ``linkage_approvals`` when it was submitted); the database does not read the settings.
@@ -44,6 +46,7 @@ NEEDS_UNLINK = ("four eyes: a link is revoked only by an unlink proposal approve
 LINK_FIXED = "an approved link is never edited: propose an unlink"
 LINKS_KEPT = "my_number_link rows are kept: revoke instead"
 DECIDED_FINAL = "a decided or withdrawn proposal is never changed"
+SUBJECT_CONFIRM = "four eyes: a rights change is not confirmed by its subject"
 
 # Every column of link_proposal but link_id: the one fill-in after approval changes none.
 PROPOSAL_COLUMNS = (
@@ -115,6 +118,17 @@ def _link_told(is_: str) -> str:
     )
 
 
+def _subject_confirms(is_not: str) -> str:
+    return (
+        "NEW.verdict <> '' AND (OLD.verdict = ''"
+        f" OR NEW.confirmed_by {is_not} OLD.confirmed_by"
+        f" OR NEW.confirmed_user {is_not} OLD.confirmed_user)"
+        " AND EXISTS (SELECT 1 FROM staff st JOIN app_user u ON u.id = st.user_id"
+        " WHERE st.staff_no = NEW.staff_no"
+        " AND (u.id = NEW.confirmed_user OR u.login = NEW.confirmed_by))"
+    )
+
+
 def _sqlite_abort(name: str, on: str, when: str, message: str) -> str:
     cond = f" WHEN {when}" if when else ""
     return (f"CREATE TRIGGER {name} {on}{cond}"
@@ -131,6 +145,8 @@ SQLITE_TRIGGERS = [
     _sqlite_abort("link_proposal_decided_final", "BEFORE UPDATE ON link_proposal",
                   "OLD.status IN ('approved', 'rejected', 'withdrawn')"
                   f" AND NOT {_link_told('IS')}", DECIDED_FINAL),
+    _sqlite_abort("rights_change_subject_confirm", "BEFORE UPDATE ON rights_change",
+                  _subject_confirms("IS NOT"), SUBJECT_CONFIRM),
 ]
 # What 0003 and 0004 had, for the downgrade (the two triggers replaced above).
 SQLITE_BEFORE = [
@@ -208,6 +224,38 @@ def _pg_proposal_guard(*, now: bool) -> str:
         END $$"""
 
 
+_PG_SELF = (
+    "NEW.verdict <> '' AND (NEW.confirmed_by = NEW.applied_by OR "
+    "(NEW.confirmed_user IS NOT NULL AND NEW.confirmed_user = NEW.applied_user))"
+)
+_PG_FINAL = (
+    "OLD.verdict <> '' AND (NEW.verdict IS DISTINCT FROM OLD.verdict OR "
+    "NEW.confirmed_by IS DISTINCT FROM OLD.confirmed_by OR "
+    "NEW.comment IS DISTINCT FROM OLD.comment OR "
+    "NEW.confirmed_at IS DISTINCT FROM OLD.confirmed_at)"
+)
+
+
+def _pg_rights_guard(*, now: bool) -> str:
+    subject = (f"IF {_subject_confirms('IS DISTINCT FROM')} THEN"
+               f" {_PG_RAISE.format(SUBJECT_CONFIRM)} END IF;") if now else ""
+    return f"""CREATE OR REPLACE FUNCTION juki_rights_change_guard() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+          IF {_PG_FINAL} THEN
+            {_PG_RAISE.format("a rights change verdict is final")}
+          END IF;
+          IF {_PG_SELF} THEN
+            {_PG_RAISE.format("four eyes: a rights change is not confirmed by the one who applied it")}
+          END IF;
+          {subject}
+          IF NEW.verdict <> '' AND NEW.state <> 'applied' THEN
+            {_PG_RAISE.format("a rights change is confirmed only after it is applied")}
+          END IF;
+          RETURN NEW;
+        END $$"""
+
+
 def _backfill() -> None:
     """Each link made by an approval before this revision names its proposal. Runs with
     the link guards off (revoked links are otherwise never updated)."""
@@ -239,6 +287,7 @@ def upgrade() -> None:
                   BEFORE INSERT OR UPDATE OR DELETE ON my_number_link
                   FOR EACH ROW EXECUTE FUNCTION juki_my_number_link_guard()""")
     op.execute(_pg_proposal_guard(now=True))
+    op.execute(_pg_rights_guard(now=True))
 
 
 def downgrade() -> None:
@@ -255,5 +304,6 @@ def downgrade() -> None:
     op.execute("""CREATE TRIGGER my_number_link_guard BEFORE UPDATE OR DELETE ON my_number_link
                   FOR EACH ROW EXECUTE FUNCTION juki_my_number_link_guard()""")
     op.execute(_pg_proposal_guard(now=False))
+    op.execute(_pg_rights_guard(now=False))
     op.drop_index('ix_my_number_link_proposal_id', table_name='my_number_link')
     op.drop_column('my_number_link', 'proposal_id')
