@@ -1,6 +1,6 @@
 """定期的・体系的な入力誤りの発見: the periodic check of every active My Number link.
 
-Four findings (``juki linkage check`` lists them, masked, and exits 1 when any):
+Five findings (``juki linkage check`` lists them, masked, and exits 1 when any):
 
 * 検査用数字の誤り — the stored number fails the check digit (a typo that got in by a
   path other than this workflow: migration, a restored backup, hand-written SQL);
@@ -10,6 +10,10 @@ Four findings (``juki linkage check`` lists them, masked, and exits 1 when any):
   the stored last four digits, so the officer knows which rows to restore;
 * 4情報の変更 — the resident's 氏名・生年月日・性別・住所 differ from the fingerprint
   stored when the link was confirmed; a reviewer looks and confirms again (``reconfirm``).
+* 承認の記録なし — an active link that is not the consequence of a link proposal for
+  its resident and number approved by its required number of reviewers other than the
+  proposer, and not marked 初期移行: written past the database's guard (migration 0013),
+  by its owner or in a restored dump. It gets no baseline fingerprint.
 
 Links made before this workflow (the 初期移行 of the demo register) have no fingerprint.
 The first check records one for them from the register as it stands then (origin
@@ -26,7 +30,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, type_coerce
+from sqlalchemy import String, and_, case, exists, func, or_, type_coerce
 from sqlalchemy import select as sa_select
 
 from auth.access import require
@@ -39,9 +43,16 @@ from core.errors import BadInput, NotFound, Refused
 from core.sealed import SealingError, sealer_of
 from logs.audit import record, record_alone
 from services.linkage.items import changed_items, fingerprint
-from services.linkage.models import LinkFingerprint
+from services.linkage.models import (
+    APPROVE,
+    APPROVED,
+    KIND_LINK,
+    LinkFingerprint,
+    LinkProposal,
+    LinkReview,
+)
 from services.refusals import SEALING, recorded_refusals
-from services.register.models import LINK_ACTIVE, MyNumberLink, Resident
+from services.register.models import LINK_ACTIVE, LINK_MIGRATED, MyNumberLink, Resident
 from services.register.mynumber import is_valid_my_number, mask_my_number
 
 BAD_CHECK_DIGIT = "検査用数字の誤り"
@@ -50,7 +61,9 @@ TWO_NUMBERS = "一人に複数の番号"
 ITEMS_CHANGED = "4情報の変更"
 CHECK_ACTION = "linkage.check"
 UNREADABLE = "番号を復号できない"
-FINDING_KINDS = (BAD_CHECK_DIGIT, NUMBER_ON_TWO, TWO_NUMBERS, UNREADABLE, ITEMS_CHANGED)
+NOT_DECIDED = "承認の記録なし"
+FINDING_KINDS = (BAD_CHECK_DIGIT, NUMBER_ON_TWO, TWO_NUMBERS, UNREADABLE, ITEMS_CHANGED,
+                 NOT_DECIDED)
 
 ORIGIN_APPROVAL = "承認"
 ORIGIN_BASELINE = "基準記録"
@@ -85,6 +98,27 @@ class CheckReport:
         return out
 
 
+def _decided(link_t: Any) -> Any:
+    """True for a link that may stand: 初期移行 naming no proposal, or named by the link
+    proposal for its resident and number approved by its required number (at least 1) of
+    distinct reviewers other than the proposer — the database trigger's rule, read back."""
+    p_t, r_t = LinkProposal.__table__, LinkReview.__table__  # type: ignore[attr-defined]
+    approvals = (
+        sa_select(func.count(r_t.c.reviewer_id.distinct()))
+        .where(r_t.c.proposal_id == p_t.c.id, r_t.c.verdict == APPROVE,
+               r_t.c.version == p_t.c.version, r_t.c.reviewer_id != p_t.c.proposer_id)
+        .scalar_subquery()
+    )
+    required = case((p_t.c.required_approvals > 1, p_t.c.required_approvals), else_=1)
+    approved = exists().where(
+        p_t.c.id == link_t.c.proposal_id, p_t.c.kind == KIND_LINK, p_t.c.status == APPROVED,
+        p_t.c.resident_id == link_t.c.resident_id, p_t.c.number == link_t.c.number,
+        link_t.c.source != LINK_MIGRATED, approvals >= required,
+    )
+    migrated = and_(link_t.c.source == LINK_MIGRATED, link_t.c.proposal_id.is_(None))
+    return case((or_(migrated, approved), 1), else_=0)
+
+
 @recorded_refusals(CHECK_ACTION, "my_number_link", SEALING)
 def check_links(db: Database, actor: Actor) -> CheckReport:
     """Scan every active link; record fingerprints that are missing; record the run.
@@ -100,6 +134,7 @@ def check_links(db: Database, actor: Actor) -> CheckReport:
     stmt = (
         sa_select(
             link_t.c.id.label("link_id"), link_t.c.resident_id, link_t.c.last4,
+            link_t.c.proposal_id, _decided(link_t).label("decided"),
             type_coerce(link_t.c.number, String).label("sealed"),
             res_t.c.resident_code, res_t.c.family_name, res_t.c.given_name,
             res_t.c.birth_date, res_t.c.sex, res_t.c.address,
@@ -130,6 +165,9 @@ def check_links(db: Database, actor: Actor) -> CheckReport:
                                          "12桁目の検査用数字が番号と合いません。"))
             if row.number is not None:
                 by_number[row.number].append(row)
+            if not row.decided:
+                findings.append(_finding(NOT_DECIDED, row, _undecided(row.proposal_id)))
+                continue
             if row.fp_link is None:
                 baseline.append({
                     "link_id": row.link_id, "origin": ORIGIN_BASELINE, "proposal_id": None,
@@ -187,6 +225,13 @@ def _opened(conn: Any, rows: Sequence[Any]) -> list[SimpleNamespace]:
             number = None
         out.append(SimpleNamespace(**row._mapping, number=number))
     return out
+
+
+def _undecided(proposal_id: int | None) -> str:
+    if proposal_id is None:
+        return "この紐付けを作った申請がなく、初期移行でもありません。"
+    return (f"この紐付けが指す申請 #{proposal_id} は、この住民とこの番号について申請者以外の"
+            "確認者が必要な人数で承認したものではありません。")
 
 
 def _finding(kind: str, row: Any, detail: str) -> Finding:

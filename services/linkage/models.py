@@ -1,14 +1,18 @@
 """Linkage tables: the proposal (申請), its reviews (確認) and each link's 4-item fingerprint.
 
 A link is made only through a proposal that someone other than the proposer confirmed
-(DOMAIN.md §3 rule 3). The chain kept for the record is ``my_number_link`` ← proposal
-(``link_proposal.link_id``) ← reviews (``link_review.proposal_id``).
+(DOMAIN.md §3 rule 3). The chain kept for the record is ``my_number_link`` ↔ proposal
+(``my_number_link.proposal_id`` and ``link_proposal.link_id``) ← reviews
+(``link_review.proposal_id``).
 
 Rules the database keeps by itself (triggers in the migration, on SQLite and PostgreSQL):
 a review by the proposal's proposer is refused; reviews are never changed or deleted; a
 proposal's proposer never changes; a proposal becomes approved only with enough approving
 reviews of its current version, and rejected only with a rejecting one; a link's number,
-resident, date and source are never edited, and a revoked link stays revoked.
+resident, date, source and proposal are never edited, and a revoked link stays revoked.
+An active link names an approved link proposal for its resident and number with its
+required approvals from distinct reviewers other than the proposer (or is 初期移行),
+and is revoked only by such an approved unlink proposal (migration 0013).
 At most one pending proposal per resident and per number (partial unique indexes).
 """
 

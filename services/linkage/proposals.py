@@ -16,9 +16,11 @@ The workflow, as every caller (screen, CLI, a Python script) meets it:
    ``required_approvals`` approvals of the current version decide (the setting
    ``linkage_approvals`` when submitted, never less than 1). An edit (``amend``) raises
    the version, so earlier reviews no longer count.
-3. The final approval creates the ``my_number_link`` row (or revokes it, for an unlink
-   proposal) in the same transaction as the decision and its audit event, and stores the
-   fingerprint of the resident's 4 items for the periodic check.
+3. The final approval creates the ``my_number_link`` row naming the proposal (or revokes
+   it, for an unlink proposal) in the same transaction as the decision and its audit
+   event, and stores the fingerprint of the resident's 4 items for the periodic check.
+   The database admits an active link only that way (or marked 初期移行), and a
+   revocation only by an approved unlink proposal (triggers, migration 0013).
 
 Decisions lock the proposal row (FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE write lock)
 and change its status with a conditional UPDATE, so two reviewers at once give one
@@ -904,18 +906,23 @@ def _decide(
         link_id = p.link_id
         effect = None
         if decided:
-            if verdict == APPROVE:
-                link_id, effect = _apply(s, ident, p, resident, current)
             result = s.execute(
                 update(LinkProposal)
                 .where(LinkProposal.id == p.id, LinkProposal.status == PENDING,
                        LinkProposal.version == p.version)
                 .values(status=APPROVED if verdict == APPROVE else REJECTED,
-                        decided_at=current, updated_at=current, link_id=link_id)
+                        decided_at=current, updated_at=current)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise _Refusal(ALREADY_DECIDED.format(state="処理済み"), "already_decided",
                                "info", _details(p))
+            if verdict == APPROVE:
+                # After the decision: the database admits the link (or the revocation)
+                # only as the consequence of an approved proposal (migration 0013).
+                link_id, effect = _apply(s, ident, p, resident, current)
+                if p.kind == KIND_LINK:
+                    s.execute(update(LinkProposal).where(LinkProposal.id == p.id)
+                              .values(link_id=link_id))
             s.refresh(p)
         record(s, ident.actor, action, target=act.target, details=_details(
             p, approvals=approvals, required=p.required_approvals, decided=decided,
@@ -954,7 +961,7 @@ def _apply(
         raise clash
     link = MyNumberLink(
         resident_id=p.resident_id, number=p.number, last4=p.number[-4:], linked_at=at,
-        source=LINK_SOURCE_OF.get(p.source, "申請"), status=LINK_ACTIVE,
+        source=LINK_SOURCE_OF.get(p.source, "申請"), status=LINK_ACTIVE, proposal_id=p.id,
     )
     s.add(link)
     s.flush()

@@ -2,8 +2,9 @@
 
 Each applied grant, revocation, disabling or enabling is marked confirmed, or disputed
 with a comment, by a holder of the review permission (security officer or 所属長) who
-neither applied it nor is its subject. The service refuses self-confirmation (and the
-database refuses it again, by trigger); the first verdict wins and is final.
+neither applied it nor is its subject. The service refuses both (and the database
+refuses them again, by triggers: migrations 0004 and 0013); the first verdict wins and
+is final.
 """
 
 from __future__ import annotations

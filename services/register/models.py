@@ -34,6 +34,7 @@ CHANGE_KINDS = ("転入", "転居", "転出", "世帯変更", "出生", "死亡"
 LINK_ACTIVE = "active"
 LINK_REVOKED = "revoked"
 LINK_SOURCES = ("初期移行", "申請", "住基ネット照会")
+LINK_MIGRATED = LINK_SOURCES[0]  # the register taken over: a link without a proposal
 
 _KANJI_DIGITS = "〇一二三四五六七八九"
 
@@ -211,7 +212,8 @@ class MyNumberLink(SQLModel, table=True):
     """個人番号 linked to a resident. Revoked links stay as history.
 
     The database enforces one active link per resident and each number active at most
-    once; the linkage workflow (propose, second reviewer, confirm) builds on this table.
+    once; the linkage workflow (propose, second reviewer, confirm) builds on this table,
+    and its triggers admit an active link only as that workflow's outcome or as 初期移行.
     """
 
     __tablename__ = "my_number_link"
@@ -235,3 +237,6 @@ class MyNumberLink(SQLModel, table=True):
     status: str = Field(default=LINK_ACTIVE, max_length=8)  # active / revoked
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoke_reason: str = Field(default="", max_length=200)
+    # The link proposal whose approval made this link (None: 初期移行). The database
+    # refuses an active link without one approved by enough others (migration 0013).
+    proposal_id: int | None = Field(default=None, index=True, unique=True)

@@ -10,9 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import text
+
 from core.db import Database
+from core.sealed import sealer_of
 from services.register.models import MyNumberLink
-from tests.services.linkage_setup import make_resident, twelve_digit_runs
+from tests.services.linkage_setup import as_schema_owner, make_resident, twelve_digit_runs
 
 BAD = "983205673210"  # DOMAIN.md's invalid example
 
@@ -35,7 +38,7 @@ def test_check_exits_0_on_sound_links_and_1_on_a_planted_bad_one(
     rid = make_resident(db, family="誤入", given="番号")
     with db.write() as s:
         s.add(MyNumberLink(resident_id=rid, number=BAD, last4=BAD[-4:],
-                           linked_at=datetime(2017, 5, 1, tzinfo=UTC), source="申請"))
+                           linked_at=datetime(2017, 5, 1, tzinfo=UTC), source="初期移行"))
     found = juki("linkage", "check")
     assert found.returncode == 1, found.stdout + found.stderr
     lines = [ln for ln in found.stdout.splitlines() if ln.startswith("検査用数字の誤り")]
@@ -46,6 +49,33 @@ def test_check_exits_0_on_sound_links_and_1_on_a_planted_bad_one(
 
     verify = juki("audit", "verify")
     assert verify.returncode == 0, verify.stdout
+
+
+def test_check_names_an_active_link_without_a_decided_proposal(
+    db: Database, juki: Any
+) -> None:
+    """A link written with the guard lifted (the schema's owner, by hand) is named on
+    every run, never fingerprinted into the baseline as sound."""
+    seeded = juki("db", "seed", "--residents", "50", "--seed", "3")
+    assert seeded.returncode == 0, seeded.stderr
+    rid = make_resident(db, family="無断", given="紐付")
+    number = "123456789018"
+    with as_schema_owner(db) as conn:
+        conn.execute(text(
+            "INSERT INTO my_number_link (resident_id, number, last4, linked_at, source, status,"
+            " revoke_reason) VALUES (:r, :n, '9018', :t, '申請', 'active', '')"
+        ), {"r": rid, "n": sealer_of(db.engine.dialect).seal(number),
+            "t": datetime(2026, 4, 1, tzinfo=UTC)})
+        link_id = conn.execute(text("SELECT max(id) FROM my_number_link")).scalar_one()
+    for _run in range(2):
+        found = juki("linkage", "check")
+        assert found.returncode == 1, found.stdout + found.stderr
+        lines = [ln for ln in found.stdout.splitlines() if ln.startswith("承認の記録なし")]
+        assert len(lines) == 1, found.stdout
+        assert f"紐付け #{link_id}" in lines[0] and f"住民 #{rid}" in lines[0]
+        assert "**** **** 9018" in lines[0] and number not in found.stdout
+        assert "問題が 1 件見つかりました" in found.stdout
+        assert "Traceback" not in found.stderr
 
 
 def test_check_without_a_subcommand_is_a_usage_error(juki: Any) -> None:

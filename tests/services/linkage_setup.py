@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
+
+from sqlalchemy import Connection
 
 from auth.accounts import add_user
 from auth.identity import Identity
@@ -137,3 +141,26 @@ def events(db: Database, action: str) -> list[dict[str, Any]]:
 
 def twelve_digit_runs(text: str) -> list[str]:
     return _TWELVE.findall(text)
+
+
+@contextmanager
+def as_schema_owner(db: Database) -> Iterator[Connection]:
+    """One transaction with the linkage tables' triggers lifted and put back before it
+    commits, as the schema's owner could do by hand (and as ``juki db rotate-key`` does
+    for its own rewrite): for planting rows the application's account cannot write."""
+    tables = ("my_number_link", "link_proposal", "link_review")
+    with db.transaction() as conn:
+        if conn.dialect.name == "sqlite":
+            found = conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
+                f"({', '.join('?' for _ in tables)})", tables).all()
+            for name, _sql in found:
+                conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+            restore = [sql for _name, sql in found]
+        else:
+            for table in tables:
+                conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            restore = [f"ALTER TABLE {table} ENABLE TRIGGER USER" for table in tables]
+        yield conn
+        for statement in restore:
+            conn.exec_driver_sql(statement)

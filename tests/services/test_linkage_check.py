@@ -17,6 +17,7 @@ from sqlmodel import select
 from core.actor import Actor
 from core.db import Database
 from core.errors import BadInput, Refused
+from core.sealed import sealer_of
 from core.settings import Settings
 from logs.audit import events_after, verify
 from services.linkage.check import (
@@ -32,6 +33,7 @@ from services.linkage.proposals import approve, propose_unlink
 from services.register.models import MyNumberLink
 from services.register.seed import seed_register
 from tests.services.linkage_setup import (
+    as_schema_owner,
     full_proposal,
     make_resident,
     my_number,
@@ -135,3 +137,48 @@ def test_a_revoked_link_is_not_checked(db: Database, settings: Settings) -> None
         s.execute(text("UPDATE resident SET sex = '女' WHERE id = :r"), {"r": rid})
     report = check_links(db, ACTOR)
     assert report.ok and report.links == 0
+
+
+def test_an_active_link_without_a_decided_proposal_is_found(
+    db: Database, settings: Settings
+) -> None:
+    """Links the schema's owner wrote by hand: one with no proposal, one naming a proposal
+    "approved" by its proposer alone. Both are named, neither is given a baseline; a
+    proposal-made link and an 初期移行 link pass."""
+    people = staff(db, settings, ["both", "rev1"])
+    made = make_resident(db)
+    migrated, bare, selfish = (make_resident(db, given=g) for g in ("二郎", "三郎", "四郎"))
+    view = full_proposal(db, settings, people["both"], made, my_number(61000000001))
+    approve(db, people["rev1"], view.id, version=view.version)
+    _plant(db, migrated, my_number(61000000002))
+    own = full_proposal(db, settings, people["both"], selfish, my_number(61000000004))
+    sealer = sealer_of(db.engine.dialect)
+    with as_schema_owner(db) as conn:
+        conn.execute(text(
+            "INSERT INTO link_review (proposal_id, reviewer_id, reviewer_login, verdict,"
+            " comment, version, created_at) VALUES (:p, :u, 'both', 'approve', '', 1, :t)"
+        ), {"p": own.id, "u": people["both"].user_id, "t": own.created_at})
+        conn.execute(text("UPDATE link_proposal SET status = 'approved' WHERE id = :p"),
+                     {"p": own.id})
+        ids = {}
+        for rid, number, proposal in ((bare, my_number(61000000003), None),
+                                      (selfish, my_number(61000000004), own.id)):
+            conn.execute(text(
+                "INSERT INTO my_number_link (resident_id, number, last4, linked_at, source,"
+                " status, revoke_reason) VALUES (:r, :n, :l4, :t, '申請', 'active', '')"
+            ), {"r": rid, "n": sealer.seal(number), "l4": number[-4:], "t": own.created_at})
+            ids[rid] = conn.execute(text("SELECT max(id) FROM my_number_link")).scalar_one()
+            if proposal is not None:
+                conn.execute(text("UPDATE my_number_link SET proposal_id = :p WHERE id = :l"),
+                             {"p": proposal, "l": ids[rid]})
+                conn.execute(text("UPDATE link_proposal SET link_id = :l WHERE id = :p"),
+                             {"p": proposal, "l": ids[rid]})
+    report = check_links(db, ACTOR)
+    assert sorted((f.kind, f.link_id) for f in report.findings) == sorted(
+        [("承認の記録なし", ids[bare]), ("承認の記録なし", ids[selfish])])
+    assert report.baselined == 1  # the 初期移行 link only
+    with db.read() as s:
+        kept = set(s.exec(select(LinkFingerprint.link_id)).all())
+    assert ids[bare] not in kept and ids[selfish] not in kept
+    event = [e for e in events_after(db, 0, 10_000) if e["action"] == "linkage.check"][-1]
+    assert json.loads(event["details"])["findings"] == {"承認の記録なし": 2}

@@ -253,6 +253,28 @@ def test_the_database_refuses_self_confirmation_too(db: Database, settings: Sett
             "WHERE id = :i"), {"i": grant.id})
 
 
+@pytest.mark.parametrize("by", ["account", "login", "both"])
+def test_the_database_refuses_the_subject_confirming_their_own_change(
+    db: Database, settings: Settings, people, by: str
+) -> None:
+    """yamada (staff 4001) is the subject of the grant: neither her account id nor her
+    login may stand as its confirmer, whatever the application's account writes."""
+    lines = _applied_round(db, settings, people)
+    grant = next(ln for ln in lines if ln.action == "grant")
+    who = {"account": ("", people["yamada"].user_id), "login": ("yamada", None),
+           "both": ("yamada", people["yamada"].user_id)}[by]
+    with pytest.raises(IntegrityError, match="subject"), db.write() as s:
+        s.connection().execute(text(
+            "UPDATE rights_change SET verdict = 'confirmed', confirmed_by = :login,"
+            " confirmed_user = :u WHERE id = :i"), {"i": grant.id, "login": who[0] or "sec",
+                                                    "u": who[1]})
+    # The same statement naming someone else goes in: the trigger is about the person.
+    with db.write() as s:
+        s.connection().execute(text(
+            "UPDATE rights_change SET verdict = 'confirmed', confirmed_by = 'sec',"
+            " confirmed_user = :u WHERE id = :i"), {"i": grant.id, "u": people["sec"].user_id})
+
+
 def test_two_confirmers_at_once_one_verdict(db: Database, settings: Settings, people) -> None:
     lines = _applied_round(db, settings, people)
     grant = next(ln for ln in lines if ln.action == "grant")
