@@ -33,6 +33,7 @@ from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service, hold
 from services.linkage.items import ItemRow
 from services.linkage.models import DRAFT, KIND_LABELS
 from services.linkage.proposals import SOURCES, ProposalView, QueueRow
+from services.restricted import WITHHELD_NOTE
 
 DIFF_MARK = "【相違あり】"
 DIFF_STYLE = "bold black on yellow"
@@ -53,7 +54,9 @@ def queue_cells(row: QueueRow) -> list[Text]:
     """One queue line (every value from the database inert)."""
     proposer = row.proposer_name + (" ＊自分" if row.mine else "")
     approvals = f"{row.approvals}/{row.required}" + (" 確認済み" if row.reviewed_by_me else "")
-    if row.differences:
+    if row.withheld:  # 支援措置: the service gives the name only
+        diff = as_text(WITHHELD_NOTE, "dim")
+    elif row.differences:
         diff = Text.assemble(Text(DIFF_MARK, style=DIFF_STYLE), " ",
                              as_text("、".join(row.differences), "yellow"))
     else:

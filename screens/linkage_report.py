@@ -5,8 +5,9 @@ service's rows (``services.linkage.report.linkage_report``) in a paged table; CS
 call ``export_report`` and show where the file went and its SHA-256 (the same digest the
 audit trail holds). Who may is the service's rule (LINK_REVIEW or AUDIT_READ): a clerk can
 open this screen, and the refusal is shown as the service words it. The rows carry only
-masked numbers, and a restricted resident's name is already withheld by the service;
-every cell still passes ``core.inert``.
+masked numbers, and a restricted resident is already the name only when the reader
+lacks the DV permission (the service withholds the rest); every cell still passes
+``core.inert``.
 """
 
 from __future__ import annotations

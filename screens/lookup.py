@@ -40,6 +40,7 @@ from screens.table import Table
 from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service
 from services.jp import format_wareki
 from services.lookup.types import Hit, LookupQuery, SearchResult
+from services.restricted import WITHHELD_NOTE
 
 PAGE_SIZE = 20
 SEX_CHOICES: tuple[tuple[str, str], ...] = (("指定なし", ""), ("男", "男"), ("女", "女"))
@@ -262,16 +263,18 @@ class LookupScreen(RecordOpener):
         reasons = "、".join(hit.reasons)
         if not hit.exact:
             reasons = f"候補: {reasons}" if reasons else "候補"
-        status_style = "bold magenta" if hit.status != "住民" else ""
+        status_style = "bold magenta" if hit.status not in ("住民", "") else ""
+        born = format_wareki(hit.birth_date) if hit.birth_date is not None else ""
         return [
             restricted_cell(hit.restricted),
             as_text(hit.name, "bold"),
             as_text(hit.kana),
-            as_text(format_wareki(hit.birth_date)),
+            as_text(born),
             as_text(hit.sex),
             as_text(hit.status, status_style),
             as_text(reasons, "" if hit.exact else "yellow"),
-            as_text(hit.address),
+            # withheld by the service (支援措置): say why the row is the name only
+            as_text(WITHHELD_NOTE, "dim") if hit.withheld else as_text(hit.address),
         ]
 
     def shown_rows(self) -> list[Hit]:

@@ -73,6 +73,7 @@ from services.linkage.proposals import (
     parse_my_number,
 )
 from services.register.mynumber import normalize_my_number
+from services.restricted import WITHHELD_NOTE
 
 if TYPE_CHECKING:  # the client (and httpx) loads only when a query is made
     from services.jukinet.client import Candidate, JukinetAnswer
@@ -693,6 +694,9 @@ class ReviewScreen(Screen[None], TimedReveal):
             note.update(message_text(OWN_NOTE, "bold yellow"))
         elif v.status != PENDING and self.decision is None:
             note.update(message_text(NOT_PENDING_NOTE.format(status=v.status_label), "yellow"))
+        elif v.withheld:  # 支援措置: the service gives the name only, approving is refused
+            note.update(message_text(WITHHELD_NOTE + "。承認には支援措置担当の権限が必要です。",
+                                     "bold yellow"))
         elif any(r.differs for r in self.rows):
             note.update(message_text(DIFF_NOTE, "bold yellow"))
         else:
@@ -725,8 +729,8 @@ class ReviewScreen(Screen[None], TimedReveal):
             if v.submitted_at else "未提出"
         lines = [
             Text.assemble(("住民　　　　", "bold"), resident_title(reg.name, reg.restricted),
-                          ("  住民票コード ", "dim"), as_text(reg.resident_code, "dim"),
-                          ("  ", ""), as_text(f"({reg.status})", "dim")),
+                          ("  住民票コード ", "dim"), as_text(reg.resident_code or "—", "dim"),
+                          ("  ", ""), as_text(f"({reg.status})" if reg.status else "", "dim")),
             Text.assemble(("個人番号　　", "bold"),
                           self.revealed_text() or as_text(v.number_masked or "—", "bold"),
                           ("   入手元 ", "bold"), as_text(v.source or "—"),

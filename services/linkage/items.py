@@ -14,7 +14,7 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from services.jp import (
     ADDRESS_NOTATION,
@@ -46,17 +46,21 @@ DIFF_KINDS = (DIFF_VARIANT, DIFF_KANA, DIFF_NOTATION, DIFF_VALUE, DIFF_BIRTH, DI
 
 @dataclass(frozen=True)
 class RegisterSide:
-    """The resident as the register holds them, as shown beside the application."""
+    """The resident as the register holds them, as shown beside the application (a
+    restricted resident, to a reader without the DV permission: the name only)."""
+
+    KEPT_WHEN_WITHHELD: ClassVar[frozenset[str]] = frozenset({"resident_id", "name"})
 
     resident_id: int
     resident_code: str
     name: str  # 氏 and 名 as written, separated by a full-width space
     kana: str
-    birth_date: date
+    birth_date: date | None  # None only when withheld
     sex: str
     address: str  # with prefecture and city: 青葉県若葉市若葉町二丁目3番地5号 方書
     status: str  # 住民 / 消除
     restricted: bool  # DV等支援措置
+    withheld: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,7 @@ def compare_sides(app: ApplicationSide, reg: RegisterSide) -> list[ItemRow]:
         rows.append(ItemRow(KANA, app.kana, reg.kana, None if kdiff is None else DIFF_KANA,
                             kdiff or ""))
 
-    reg_birth = format_both(reg.birth_date)
+    reg_birth = format_both(reg.birth_date) if reg.birth_date is not None else ""
     if app.birth_date is None:
         rows.append(ItemRow(BIRTH, "", reg_birth, DIFF_MISSING, "申請書に生年月日がありません"))
     elif app.birth_date != reg.birth_date:

@@ -15,7 +15,10 @@ The workflow, as every caller (screen, CLI, a Python script) meets it:
    review row whose reviewer is the proposer (trigger). One rejection decides;
    ``required_approvals`` approvals of the current version decide (the setting
    ``linkage_approvals`` when submitted, never less than 1). An edit (``amend``) raises
-   the version, so earlier reviews no longer count.
+   the version, so earlier reviews no longer count. A resident under DV等支援措置 is
+   shown to a reader without ``Perm.OPEN_RESTRICTED`` as the name only (queue, review,
+   the views every act returns: ``services.restricted``); such a reader cannot approve
+   it nor change it (refused, recorded high), as they cannot see the items.
 3. The final approval creates the ``my_number_link`` row naming the proposal (or revokes
    it, for an unlink proposal) in the same transaction as the decision and its audit
    event, and stores the fingerprint of the resident's 4 items for the periodic check.
@@ -39,7 +42,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -92,6 +95,7 @@ from services.register.mynumber import (
     mask_my_number,
     normalize_my_number,
 )
+from services.restricted import may_see_restricted, withheld
 
 # --- the choices a proposal offers -----------------------------------------------------
 
@@ -137,6 +141,10 @@ STALE = (
 )
 NOT_PROPOSER = "申請を変更・提出・取り下げできるのは申請者本人だけです。"
 NOT_FOUND = "申請 #{id} が見つかりません。"
+RESTRICTED_ACT = (
+    "この申請の住民はDV等支援措置の対象です。{what}には支援措置担当の権限が必要です"
+    "（氏名のほかの項目を確かめられないため）。（この操作は記録されました）"
+)
 
 
 # --- what callers pass and get back ---------------------------------------------------
@@ -159,6 +167,10 @@ class Application:
 
 @dataclass(frozen=True)
 class ReviewView:
+    # Withheld (DV等支援措置): who, what and when stay; the comment may speak of the items.
+    KEPT_WHEN_WITHHELD: ClassVar[frozenset[str]] = frozenset({
+        "reviewer_login", "reviewer_name", "verdict", "version", "at", "counts"})
+
     reviewer_login: str
     reviewer_name: str
     verdict: str  # approve / reject
@@ -170,7 +182,17 @@ class ReviewView:
 
 @dataclass(frozen=True)
 class ProposalView:
-    """One proposal as a screen shows it; the number only masked."""
+    """One proposal as a screen shows it; the number only masked.
+
+    For a restricted resident and a reader without the DV permission (``withheld``): the
+    register side is the name only, and the application, number, reference, checks, note
+    and review comments are blank; the proposal's own state stays.
+    """
+
+    KEPT_WHEN_WITHHELD: ClassVar[frozenset[str]] = frozenset({
+        "id", "kind", "status", "version", "required_approvals", "approvals", "source",
+        "proposer_id", "proposer_login", "proposer_name", "created_at", "updated_at",
+        "submitted_at", "decided_at", "link_id"})
 
     id: int
     kind: str  # link / unlink
@@ -195,6 +217,12 @@ class ProposalView:
     decided_at: datetime | None
     link_id: int | None
     reviews: tuple[ReviewView, ...] = ()
+    withheld: bool = False
+
+    @property
+    def restricted(self) -> bool:
+        """DV等支援措置 (the register side's)."""
+        return self.register.restricted
 
     @property
     def status_label(self) -> str:
@@ -222,6 +250,14 @@ class Decision:
 
 @dataclass(frozen=True)
 class QueueRow:
+    """One line of the queue or the drafts; a restricted resident, to a reader without
+    the DV permission, without the number and the differences (``withheld``)."""
+
+    KEPT_WHEN_WITHHELD: ClassVar[frozenset[str]] = frozenset({
+        "proposal_id", "kind", "status", "resident_id", "resident_name", "source",
+        "proposer_login", "proposer_name", "submitted_at", "age", "version", "approvals",
+        "required", "mine", "reviewed_by_me"})
+
     proposal_id: int
     kind: str
     status: str
@@ -240,6 +276,7 @@ class QueueRow:
     mine: bool  # the caller proposed it (they cannot review it)
     reviewed_by_me: bool  # the caller already reviewed this version
     restricted: bool = False  # DV等支援措置
+    withheld: bool = False
 
 
 @dataclass
@@ -632,7 +669,7 @@ def propose(
             record(s, ident.actor, "linkage.submit", target=act.target, details=_details(p))
         pid = p.id
     assert pid is not None
-    return _view(db, pid)
+    return _view(db, ident, pid)
 
 
 @recorded_refusals("linkage.propose", "link")
@@ -678,7 +715,14 @@ def propose_unlink(
             record(s, ident.actor, "linkage.submit", target=act.target, details=_details(p))
         pid = p.id
     assert pid is not None
-    return _view(db, pid)
+    return _view(db, ident, pid)
+
+
+def _refuse_restricted(p: LinkProposal, what: str) -> NoReturn:
+    """A restricted resident's proposal, shown withheld, cannot be approved or changed
+    by that reader: they cannot see the items (recorded, high)."""
+    raise _Refusal(RESTRICTED_ACT.format(what=what), "restricted", "high", _details(
+        p, permission=str(Perm.OPEN_RESTRICTED), restricted=True))
 
 
 def _own_open(p: LinkProposal, ident: Identity, version: int) -> None:
@@ -718,7 +762,7 @@ def submit(
         s.add(p)
         s.flush()
         record(s, ident.actor, action, target=act.target, details=_details(p))
-    return _view(db, proposal_id)
+    return _view(db, ident, proposal_id)
 
 
 @recorded_refusals("linkage.amend", "proposal")
@@ -767,10 +811,13 @@ def amend(
         for col in ("app_name", "app_kana", "app_birth", "app_sex", "app_address"):
             new[col] = getattr(probe, col)
     target = f"proposal:{proposal_id}"
+    may_see = may_see_restricted(current_permissions(db, ident))
     act = _Act(action, target)
     with _refusal_recorded(db, ident, act), db.write(numbers=True) as s:
         p = _locked(s, act, proposal_id)
         _own_open(p, ident, version)
+        if not may_see and _resident(s, p.resident_id).dv_support:
+            _refuse_restricted(p, "変更")  # the form showed blanks: saving would erase
         if p.kind == KIND_UNLINK and "number" in new:
             raise BadInput("個人番号: 解除の申請では番号を変えられません。")
         changed = sorted(k for k, v in new.items() if getattr(p, k) != v and k != "last4")
@@ -793,7 +840,7 @@ def amend(
             ))
             pid = p.id
     assert pid is not None
-    return _view(db, pid)
+    return _view(db, ident, pid)
 
 
 def withdraw(
@@ -821,7 +868,7 @@ def withdraw(
         s.refresh(p)
         record(s, ident.actor, action, target=act.target,
                details=_details(p, reason_given=bool(why)))
-    return _view(db, proposal_id)
+    return _view(db, ident, proposal_id)
 
 
 # --- reviewing ----------------------------------------------------------------------
@@ -860,6 +907,7 @@ def _decide(
     text = (comment or "").strip()
     if len(text) > 2000:
         raise BadInput("コメント: 2000文字以内で入力してください。")
+    may_see = may_see_restricted(current_permissions(db, ident))
     act = _Act(action, target)
     with _refusal_recorded(db, ident, act), db.write(numbers=True) as s:
         p = _locked(s, act, proposal_id)
@@ -886,6 +934,8 @@ def _decide(
                 "already_reviewed", "info", _details(p),
             )
         resident = _resident(s, p.resident_id)
+        if verdict == APPROVE and resident.dv_support and not may_see:
+            _refuse_restricted(p, "承認")
         rows = _rows(p, resident)
         differences = _difference_labels(rows)
         if verdict == REJECT and not text:
@@ -997,7 +1047,9 @@ def _may_read(db: Database, ident: Identity, action: str, target: str) -> None:
     raise Refused(NOT_ALLOWED.format(what="紐付けの申請の閲覧"))
 
 
-def _view(db: Database, proposal_id: int) -> ProposalView:
+def _view(db: Database, ident: Identity, proposal_id: int) -> ProposalView:
+    """The proposal as ``ident`` may see it (``services.restricted.withheld``)."""
+    may_see = may_see_restricted(current_permissions(db, ident))
     with db.read() as s:
         p = s.get(LinkProposal, proposal_id)
         if p is None:
@@ -1008,7 +1060,7 @@ def _view(db: Database, proposal_id: int) -> ProposalView:
             select(LinkReview, User).join(User, User.id == LinkReview.reviewer_id)  # type: ignore[arg-type]
             .where(LinkReview.proposal_id == p.id).order_by(LinkReview.id)  # type: ignore[arg-type]
         ).all()
-        return ProposalView(
+        return withheld(ProposalView(
             id=proposal_id, kind=p.kind, status=p.status, version=p.version,
             required_approvals=p.required_approvals,
             approvals=sum(1 for r, _ in reviews if r.version == p.version
@@ -1030,14 +1082,14 @@ def _view(db: Database, proposal_id: int) -> ProposalView:
                 )
                 for r, u in reviews
             ),
-        )
+        ), may_see=may_see)
 
 
 def open_proposal(db: Database, ident: Identity, proposal_id: int) -> ProposalView:
     """A proposal with the register side beside it (LINK_REVIEW or LINK_PROPOSE); recorded."""
     action = "linkage.open"
     _may_read(db, ident, action, f"proposal:{proposal_id}")
-    view = _view(db, proposal_id)
+    view = _view(db, ident, proposal_id)
     record_alone(
         db, ident.actor, action, target=f"resident:{view.register.resident_id}",
         severity="high" if view.register.restricted else "info",
@@ -1050,10 +1102,11 @@ def open_proposal(db: Database, ident: Identity, proposal_id: int) -> ProposalVi
 def compare(view: ProposalView) -> list[ItemRow]:
     """The side-by-side rows: application against register, each difference named.
 
-    Empty for an unlink proposal (nothing was applied for). The reviewer must comment
+    Empty for an unlink proposal (nothing was applied for) and for a withheld view (a
+    restricted resident, a reader without the DV permission). The reviewer must comment
     when any row ``differs``.
     """
-    if view.kind == KIND_UNLINK:
+    if view.kind == KIND_UNLINK or view.withheld:
         return []
     return compare_sides(view.application, view.register)
 
@@ -1064,6 +1117,7 @@ def _queue(
     min_age: timedelta | None, only_mine: bool, limit: int,
 ) -> list[QueueRow]:
     current = now()
+    may_see = may_see_restricted(current_permissions(db, ident))
     with db.read() as s:
         stmt = (
             select(LinkProposal, Resident, User)
@@ -1094,7 +1148,7 @@ def _queue(
     for p, resident, user in found:
         own = [r for r in reviews if r.proposal_id == p.id and r.version == p.version]
         since = aware(p.submitted_at or p.created_at)
-        rows.append(QueueRow(
+        rows.append(withheld(QueueRow(
             proposal_id=p.id or 0, kind=p.kind, status=p.status, resident_id=p.resident_id,
             resident_name=f"{resident.family_name}\u3000{resident.given_name}",
             number_masked=_masked(p.number), source=p.source,
@@ -1107,7 +1161,7 @@ def _queue(
             mine=p.proposer_id == ident.user_id,
             reviewed_by_me=any(r.reviewer_id == ident.user_id for r in own),
             restricted=bool(resident.dv_support),
-        ))
+        ), may_see=may_see))
     return rows
 
 
@@ -1168,4 +1222,4 @@ def link_history(db: Database, ident: Identity, link_id: int) -> list[ProposalVi
         resident_id = link.resident_id
     record_alone(db, ident.actor, action, target=f"resident:{resident_id}",
                  details={"link": link_id, "proposals": list(ids)})
-    return [_view(db, pid) for pid in ids if pid is not None]
+    return [_view(db, ident, pid) for pid in ids if pid is not None]

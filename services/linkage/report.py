@@ -19,8 +19,12 @@ Which rows a period holds (dates are whole office days, Japan time, both ends in
   the other unrecorded links are always listed.
 
 What a row never shows: the full My Number (only ``**** **** 1234``; any 12-digit run in
-free text — a reference, a reason — is masked the same way), and the name of a resident
-under DV等支援措置 (withheld; the 住民票コード is shown and the row says why).
+free text — a reference, a reason — is masked the same way). A resident under DV等支援措置
+is shown, to a reader without ``Perm.OPEN_RESTRICTED`` — and in a file made by the CLI,
+whose OS operator holds no such permission — as the marker and the name only
+(``services.restricted.withheld``): no 住民票コード, number, reference, checked documents or
+reason; the act itself (link, proposer, reviewers, times) stays, and a row without a
+proposal still says so.
 
 Who may: the record lists residents across the whole city, so a clerk who only proposes
 may not; a caller needs ``Perm.LINK_REVIEW`` (the reviewers who keep the record) or
@@ -37,10 +41,10 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import and_, exists, select
 
@@ -78,13 +82,13 @@ from services.reports.output import (
     write_private,
 )
 from services.reports.pdf import Column, DocumentMeta, JapaneseDocument
+from services.restricted import may_see_restricted, withheld
 
 ACTION = "linkage.report"
 FORMATS = ("csv", "pdf")
 MIGRATION = "初期移行"
 STATUS_LABELS = {LINK_ACTIVE: "有効", LINK_REVOKED: "解除済み"}
 NO_RECORD = "申請・確認の記録なし"
-RESTRICTED_NAME = "(支援措置対象のため氏名は表示しません)"
 TITLE = "個人番号 紐付け記録"
 
 # 12 digits in a row (ASCII or full-width), optionally in groups of four.
@@ -111,14 +115,19 @@ class ReviewEntry:
 
 @dataclass(frozen=True)
 class ReportRow:
-    """One link or unlink in the record; the number only masked."""
+    """One link or unlink in the record; the number only masked (withheld: see above)."""
+
+    KEPT_WHEN_WITHHELD: ClassVar[frozenset[str]] = frozenset({
+        "link_id", "kind", "status", "resident_id", "resident_name", "source",
+        "proposal_id", "proposer_login", "proposer_name", "reviews", "proposed_at",
+        "decided_at", "at", "migrated"})
 
     link_id: int
     kind: str  # link / unlink (KIND_LINK / KIND_UNLINK)
     status: str  # the link's status now: active / revoked
     resident_id: int
     resident_code: str  # 住民票コード
-    resident_name: str  # as written; withheld under DV等支援措置
+    resident_name: str  # as written
     number_masked: str  # **** **** 1234
     source: str  # 申請書 / 窓口 / 住基ネット照会 (the proposal's), or the link's (初期移行 …)
     reference: str
@@ -134,6 +143,7 @@ class ReportRow:
     note: str  # the unlink reason, or why the record is missing
     migrated: bool = False  # an 初期移行 link without a proposal
     restricted: bool = False  # DV等支援措置
+    withheld: bool = False  # restricted, and the reader may see the name only
 
     @property
     def kind_label(self) -> str:
@@ -182,13 +192,17 @@ class ReportFile:
 Who = Identity | Actor
 
 
-def _check(db: Database, who: Who, target: str, details: dict[str, Any]) -> Actor:
-    """The actor to record; an Identity needs LINK_REVIEW or AUDIT_READ (refusal recorded)."""
+def _check(
+    db: Database, who: Who, target: str, details: dict[str, Any]
+) -> tuple[Actor, bool]:
+    """The actor to record and whether they may see restricted residents whole; an
+    Identity needs LINK_REVIEW or AUDIT_READ (refusal recorded). The CLI's OS operator
+    holds no DV permission: their files show restricted residents withheld."""
     if isinstance(who, Actor):
-        return who
+        return who, False
     perms = current_permissions(db, who)
     if Perm.LINK_REVIEW in perms or Perm.AUDIT_READ in perms:
-        return who.actor
+        return who.actor, may_see_restricted(perms)
     record_alone(db, who.actor, ACTION, target=target, outcome="refused", severity="warning",
                  details={"reason": "permission",
                           "permission": f"{Perm.LINK_REVIEW} | {Perm.AUDIT_READ}", **details})
@@ -227,18 +241,30 @@ def _identity(value: str) -> tuple[str, ...]:
 
 
 def _name(res: Any) -> str:
-    if res.dv_support:
-        return RESTRICTED_NAME
     return f"{res.family_name}\u3000{res.given_name}"
 
 
+def _unrecorded_note(migrated: bool) -> str:
+    return MIGRATION + " (" + NO_RECORD + ")" if migrated else NO_RECORD
+
+
+def _shown(row: ReportRow, may_see: bool) -> ReportRow:
+    """The row as its reader may see it; a withheld row without a proposal still says so
+    (the reason typed for an unlink, free text about the resident, does not stay)."""
+    out = withheld(row, may_see=may_see)
+    if out.withheld and out.proposal_id is None:
+        out = replace(out, note=_unrecorded_note(out.migrated))
+    return out
+
+
 def build_rows(
-    db: Database, start: date, end: date, *, include_migration: bool = True
+    db: Database, start: date, end: date, *, include_migration: bool = True,
+    may_see: bool = False,
 ) -> list[ReportRow]:
     """The rows of the period, oldest act first; no permission check, nothing recorded.
 
     For callers that already checked (``linkage_report``, ``export_report``); a screen
-    calls ``linkage_report``.
+    calls ``linkage_report``. Restricted residents are withheld unless ``may_see``.
     """
     check_period(start, end)
     lo, hi = day_bounds(start, end)
@@ -326,7 +352,7 @@ def build_rows(
     for link, kind in [(row, KIND_LINK) for row in linked] + [(row, KIND_UNLINK)
                                                               for row in revoked]:
         migrated = link.source == MIGRATION and kind == KIND_LINK
-        note = MIGRATION + " (" + NO_RECORD + ")" if migrated else NO_RECORD
+        note = _unrecorded_note(migrated)
         if kind == KIND_UNLINK and link.revoke_reason:
             note += f": {_scrub(link.revoke_reason)}"
         at = link.linked_at if kind == KIND_LINK else link.revoked_at
@@ -338,6 +364,7 @@ def build_rows(
             proposer_name="", reviews=(), proposed_at=None, decided_at=None, at=aware(at),
             note=note, migrated=migrated, restricted=bool(link.dv_support),
         ))
+    rows = [_shown(r, may_see) for r in rows]
     rows.sort(key=lambda r: (r.at, r.link_id, r.kind != KIND_LINK))
     return rows
 
@@ -349,6 +376,7 @@ def _summary(rows: Sequence[ReportRow]) -> dict[str, int]:
         "migrated": sum(1 for r in rows if r.migrated),
         "unrecorded": sum(1 for r in rows if r.proposal_id is None and not r.migrated),
         "restricted": sum(1 for r in rows if r.restricted),
+        "withheld": sum(1 for r in rows if r.withheld),
     }
 
 
@@ -368,9 +396,10 @@ def linkage_report(
     operator of the CLI. BadInput when start is after end.
     """
     check_period(start, end)
-    actor = _check(db, ident, "my_number_link",
-                   {"from": start.isoformat(), "to": end.isoformat(), "format": "screen"})
-    rows = build_rows(db, start, end, include_migration=include_migration)
+    actor, may_see = _check(db, ident, "my_number_link",
+                            {"from": start.isoformat(), "to": end.isoformat(),
+                             "format": "screen"})
+    rows = build_rows(db, start, end, include_migration=include_migration, may_see=may_see)
     record_alone(db, actor, ACTION, target="my_number_link",
                  details=_details(start, end, "screen", rows, include_migration))
     return rows
@@ -388,7 +417,7 @@ CSV_HEADER = (
 def _note(row: ReportRow) -> str:
     parts = [row.note] if row.note else []
     if row.restricted:
-        parts.append("支援措置対象")
+        parts.append("支援措置対象 (氏名のほかは表示しません)" if row.withheld else "支援措置対象")
     return "; ".join(parts)
 
 
@@ -449,6 +478,14 @@ def _pdf_cells(row: ReportRow) -> list[list[str]]:
     ]
 
 
+def _restricted_line(counts: dict[str, int]) -> str:
+    if counts["withheld"]:
+        return "支援措置対象者は氏名のみ表示しています。"
+    if counts["restricted"]:
+        return "支援措置対象者を含みます (取扱注意)。"
+    return ""
+
+
 def render_pdf(rows: Sequence[ReportRow], meta: ReportMeta) -> bytes:
     """The PDF bytes: A4 landscape, the font embedded, every page numbered and dated."""
     period = period_text(meta.start, meta.end)
@@ -464,7 +501,7 @@ def render_pdf(rows: Sequence[ReportRow], meta: ReportMeta) -> bytes:
         f"うち初期移行 {counts['migrated']} 件、申請・確認の記録のないもの "
         f"{counts['unrecorded']} 件)",
         "初期移行の紐付け: " + ("含む" if meta.include_migration else "含まない"),
-        "個人番号は下4桁のみ表示しています。支援措置対象者の氏名は表示していません。",
+        "個人番号は下4桁のみ表示しています。" + _restricted_line(counts),
     )
     doc.spacer(2)
     doc.table(
@@ -519,11 +556,11 @@ def export_report(
     if fmt not in FORMATS:
         raise BadInput(f"形式: {' / '.join(FORMATS)} のいずれかを指定してください。")
     check_period(start, end)
-    actor = _check(db, who, "my_number_link",
-                   {"from": start.isoformat(), "to": end.isoformat(), "format": fmt})
+    actor, may_see = _check(db, who, "my_number_link",
+                            {"from": start.isoformat(), "to": end.isoformat(), "format": fmt})
     if path:
         refuse_bad_output(db, actor, ACTION, Path(path), force=force, target="my_number_link")
-    rows = build_rows(db, start, end, include_migration=include_migration)
+    rows = build_rows(db, start, end, include_migration=include_migration, may_see=may_see)
     if fmt == "csv":
         data = render_csv(rows)
     else:

@@ -11,6 +11,9 @@ also needs ``Perm.OPEN_RESTRICTED`` and a typed reason. Without the permission t
 record does not open and the attempt is recorded as a refused event of severity high;
 a permitted opening is recorded with severity high and the reason.
 
+The household tab lists every member; a restricted member, to a reader without
+``Perm.OPEN_RESTRICTED``, as the marker and the name only (``services.restricted``).
+
 Every opening and every reveal is recorded in the same write transaction that reads
 the record (``register.open``, ``register.reveal_my_number``: actor, purpose, target
 ``resident:<id>``). A reveal's details hold the reason and the last four digits only.
@@ -50,6 +53,7 @@ from services.register.models import (
     ResidentChange,
 )
 from services.register.mynumber import mask_my_number
+from services.restricted import withheld
 
 ACTION_OPEN = "register.open"
 ACTION_REVEAL = "register.reveal_my_number"
@@ -140,15 +144,16 @@ def _items(
     return tuple(items)
 
 
-def _members(s: Session, household_id: int) -> tuple[Member, ...]:
+def _members(s: Session, household_id: int, may_see: bool) -> tuple[Member, ...]:
+    """The household tab: a restricted member is the name only unless ``may_see``."""
     people = s.exec(select(Resident).where(Resident.household_id == household_id)).all()
     people = sorted(people, key=lambda p: (p.relationship != HEAD, p.id or 0))
     return tuple(
-        Member(
+        withheld(Member(
             resident_id=p.id or 0, name=f"{p.family_name} {p.given_name}",
             relationship=p.relationship, birth_date=p.birth_date, sex=p.sex,
             status=p.status, restricted=bool(p.dv_support),
-        )
+        ), may_see=may_see)
         for p in people
     )
 
@@ -174,7 +179,7 @@ def _active_link(s: Session, resident_id: int) -> MyNumberLink | None:
     ).first()
 
 
-def _record_of(s: Session, r: Resident) -> ResidentRecord:
+def _record_of(s: Session, r: Resident, may_see: bool) -> ResidentRecord:
     household = s.get(Household, r.household_id)
     head_id = household.head_resident_id if household else None
     head = s.get(Resident, head_id) if head_id else None
@@ -195,7 +200,7 @@ def _record_of(s: Session, r: Resident) -> ResidentRecord:
         restricted=bool(r.dv_support),
         household_no=household.household_no if household else "",
         my_number_masked=masked,
-        members=_members(s, r.household_id),
+        members=_members(s, r.household_id, may_see),
         changes=_changes(s, r.id or 0),
         link_id=link.id if link else None,
         open_proposal=proposal,
@@ -230,7 +235,7 @@ def open_record(
                 details["reason"] = reason_line(reason, "DV等支援措置の対象者の記録を開く")
             elif (reason or "").strip():
                 details["reason"] = clean_line(reason).strip()[:REASON_MAX]
-            result = _record_of(s, r)
+            result = _record_of(s, r, may_restricted)
             record(s, ident.actor, ACTION_OPEN, target=target, purpose=purpose,
                    severity="high" if r.dv_support else "info", details=details)
     if refused:

@@ -43,10 +43,15 @@ What a search does, in order:
 7. **Ranking and cap** — exact matches before variant matches, then by reading, then
    by id; at most ``settings.lookup_max_results`` rows (one more is fetched to say
    ``capped``). 消除 residents only when ``include_removed``.
-8. **Record** — the permission check, the rows and the ``register.search`` event are one
+8. **DV等支援措置** — a restricted resident is listed with its marker; to a searcher
+   without ``Perm.OPEN_RESTRICTED`` as the name only, every other item blank
+   (``services.restricted.withheld``).
+9. **Record** — the permission check, the rows and the ``register.search`` event are one
    write transaction (a too-broad query commits only its refused event). The event holds
    the actor, purpose, the normalised query (a 個人番号 only as 「指定あり」, never its
-   digits), the ids returned, their count and ``capped``.
+   digits), the ids returned, their count and ``capped``; a search that lists a
+   restricted resident is severity high and names them (``restricted``) and whether
+   they were withheld.
 """
 
 from __future__ import annotations
@@ -98,6 +103,7 @@ from services.register.models import (
     Resident,
 )
 from services.register.mynumber import is_valid_my_number, normalize_my_number
+from services.restricted import may_see_restricted, withheld
 
 ACTION = "register.search"
 MY_NUMBER_GIVEN = "指定あり"
@@ -730,7 +736,8 @@ def search(db: Database, settings: Settings, ident: Identity, query: LookupQuery
                     details={"query": normalized, "reason": "too_broad"},
                 )
             else:
-                result = _run(s, conn, db, settings, ident, parsed, purpose, normalized)
+                result = _run(s, conn, db, settings, ident, parsed, purpose, normalized,
+                              may_see=may_see_restricted(held))
     except _Lacking as lack:
         raise refused(
             db, ident, lack.perm, action=ACTION, what=lack.what, purpose=purpose
@@ -742,9 +749,13 @@ def search(db: Database, settings: Settings, ident: Identity, query: LookupQuery
 
 def _run(
     s: Any, conn: Any, db: Database, settings: Settings, ident: Identity, parsed: Parsed,
-    purpose: str, normalized: dict[str, str],
+    purpose: str, normalized: dict[str, str], *, may_see: bool,
 ) -> SearchResult:
-    """The query and its ``register.search`` event, inside the caller's write transaction."""
+    """The query and its ``register.search`` event, inside the caller's write transaction.
+
+    A restricted resident's row is withheld (marker and name) unless ``may_see``; a search
+    that lists one is recorded with severity high, naming them and whether they were
+    withheld."""
     cap = max(1, int(settings.lookup_max_results))
     stmt = _template(_form(parsed, cap + 1))
     if not db.is_sqlite:
@@ -754,14 +765,18 @@ def _run(
     rows = conn.execute(stmt, _values(parsed)).all()
     capped = len(rows) > cap
     rows = rows[:cap]
-    hits = tuple(_hit(parsed, row, row.rank) for row in rows)
+    hits = tuple(withheld(_hit(parsed, row, row.rank), may_see=may_see) for row in rows)
+    details: dict[str, Any] = {
+        "query": normalized,
+        "residents": [h.resident_id for h in hits],
+        "count": len(hits),
+        "capped": capped,
+    }
+    restricted = [h.resident_id for h in hits if h.restricted]
+    if restricted:
+        details.update(restricted=restricted, withheld=not may_see)
     record(
         s, ident.actor, ACTION, target="register", purpose=purpose,
-        details={
-            "query": normalized,
-            "residents": [h.resident_id for h in hits],
-            "count": len(hits),
-            "capped": capped,
-        },
+        severity="high" if restricted else "info", details=details,
     )
     return SearchResult(hits=hits, capped=capped, cap=cap, normalized=normalized)

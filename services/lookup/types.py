@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
@@ -27,18 +28,25 @@ class LookupQuery:
 
 @dataclass(frozen=True)
 class Hit:
-    """One result row; ``reasons`` says why it matched, exact matches rank first."""
+    """One result row; ``reasons`` says why it matched, exact matches rank first.
+
+    A restricted resident, for a searcher without the DV permission, keeps only the
+    fields of ``KEPT_WHEN_WITHHELD`` (``services.restricted``): the rest are blank.
+    """
+
+    KEPT_WHEN_WITHHELD: ClassVar[frozenset[str]] = frozenset({"resident_id", "name", "exact"})
 
     resident_id: int
     name: str  # as written, 氏 and 名 separated by a space
     kana: str
-    birth_date: date
+    birth_date: date | None  # None only when withheld
     sex: str
     address: str
     status: str  # 住民 / 消除
     restricted: bool  # DV等支援措置: listed with a marker, opened only with permission
     exact: bool  # False when only a 異体字 / kana-variant match
     reasons: tuple[str, ...]  # e.g. ("氏名 完全一致", "生年月日 一致") or ("異体字 高→髙",)
+    withheld: bool = False  # restricted, and the searcher may not see more than the name
 
 
 @dataclass(frozen=True)
@@ -51,15 +59,19 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class Member:
-    """A member of the resident's household, as the record shows it."""
+    """A member of the resident's household, as the record shows it (a restricted
+    member, to a reader without the DV permission: the name only)."""
+
+    KEPT_WHEN_WITHHELD: ClassVar[frozenset[str]] = frozenset({"resident_id", "name"})
 
     resident_id: int
     name: str
     relationship: str  # 続柄
-    birth_date: date
+    birth_date: date | None  # None only when withheld
     sex: str
     status: str
     restricted: bool
+    withheld: bool = False
 
 
 @dataclass(frozen=True)

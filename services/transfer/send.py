@@ -23,6 +23,13 @@ the pending batches under the same keys. Records are built at send time from the
 register through the catalogue (``catalogue.build_record``): only the items on the
 destination's list, each with its own reader; never a dump of the model.
 
+DV等支援措置: a restricted resident's record is sent whole, like any other. A transfer is
+a system-to-system duty under the legal basis of each listed item — the receiving system
+needs the current record for its own work — and no person sees the records on the way:
+the command prints, and the trail records, counts, items and batch keys only. Where the
+destination's list has ``支援措置`` (the built-in ``atena``), the flag travels with the
+record so that the receiver applies the measure (送付等の停止) itself.
+
 The finished run is recorded as ``transfer.send`` (destination, endpoint, items and the
 basis of each, record count, batch keys) in the transaction that closes it; a stop as
 ``transfer.send`` with outcome failure, in the transaction that notes the error.

@@ -438,6 +438,41 @@ async def test_dv_record_is_refused_for_a_clerk_and_opened_by_a_dv_officer(
         assert opened and opened[-1]["severity"] == "high"
 
 
+async def test_a_clerks_results_show_a_restricted_resident_as_marker_and_name_only(
+    ctx: Context,
+) -> None:
+    """The reported case (issue 18): clerk1, F2, 住民票の写し等の交付, 氏名 「松本 芽依」.
+
+    The demo register (``juki demo``: seed 1) holds her under 支援措置 at 東町三丁目11番地7号
+    コーポさくら 203号室; the smaller register of seed 1 holds her too, and her household
+    is flagged here as the seeder flags a DV household."""
+    seed_register(ctx.db, Actor.cli(), residents=300, seed=1)
+    with ctx.db.write() as s:
+        her = s.exec(select(Resident).where(Resident.family_name == "松本",
+                                            Resident.given_name == "芽依")).one()
+        for member in s.exec(select(Resident).where(
+                Resident.household_id == her.household_id)).all():
+            member.dv_support = True
+            s.add(member)
+        assert her.address == "東町三丁目11番地7号 コーポさくら 203号室"
+        her_id, born = her.id, her.birth_date
+    make_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_workspace(pilot, "clerk1")
+        await choose_purpose(pilot, "住民票の写し等の交付")
+        await search_for(pilot, name="松本 芽依")
+        [hit] = screen.shown_rows()
+        assert hit.resident_id == her_id and hit.restricted and hit.name == "松本 芽依"
+        assert (hit.address, hit.birth_date, hit.kana, hit.sex) == ("", None, "", "")
+        shown = screen_text(app)
+        assert RESTRICTED_MARK in shown and "松本芽依" in shown.replace(" ", "")
+        for leaked in ("東町", "コーポさくら", "203号", format_wareki(born)):
+            assert leaked not in shown, leaked
+    [ev] = [e for e in events(ctx.db) if e["action"] == "register.search"]
+    assert ev["severity"] == "high" and f"[{her_id}]" in ev["details"].replace(" ", "")
+
+
 async def test_removed_residents_only_when_asked_for(ctx: Context) -> None:
     living = add_person(ctx.db, "鷹司", "一郎", "タカツカサ", "イチロウ", sex="男")
     removed = add_person(ctx.db, "鷹司", "二郎", "タカツカサ", "ジロウ", sex="男", status="消除")

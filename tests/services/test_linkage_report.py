@@ -42,6 +42,7 @@ from services.reports.output import local
 from services.reports.pdf import ReportFontMissing
 from tests.services.linkage_setup import (
     as_schema_owner,
+    enrol,
     events,
     full_proposal,
     make_resident,
@@ -123,13 +124,15 @@ class World:
                           application=app)
         reject(db, rev1, v.id, version=v.version, comment="本人確認書類の期限切れ")
 
-        # DV等支援措置: linked through the service; the name must not be printed.
+        # DV等支援措置: linked through the service (approved by a reviewer who may see the
+        # items); to a reader without the DV permission the row is the name only.
+        self.people["dvrev"] = enrol(db, settings, "dvrev", ["reviewer", "dv_officer"])
         self.dv = make_resident(db, family="秘匿", given="保護", family_kana="ヒトク",
                                 given_kana="ホゴ", dv=True)
         app = matching_application(name="秘匿 保護", kana="ヒトク ホゴ")
-        v = full_proposal(db, settings, clerk, self.dv, my_number(70000000005),
-                          application=app)
-        self.dv_link = approve(db, rev2, v.id, version=v.version).link_id
+        self.n_dv = my_number(70000000005)
+        v = full_proposal(db, settings, clerk, self.dv, self.n_dv, application=app)
+        self.dv_link = approve(db, self.people["dvrev"], v.id, version=v.version).link_id
 
         # Planted: the takeover, and a link that bypassed the workflow, both today.
         at = datetime.now(UTC)
@@ -187,7 +190,8 @@ def test_rows_hold_who_proposed_and_who_confirmed(db: Database, world: World) ->
     assert REASON_NUMBER not in unlinked.note and "**** **** 3214" in unlinked.note
 
     dv = by_key[(world.dv_link, "link")]
-    assert dv.restricted and "秘匿" not in dv.resident_name and dv.resident_code
+    assert dv.restricted and dv.withheld and dv.resident_name == "秘匿\u3000保護"
+    assert (dv.resident_code, dv.number_masked, dv.reference) == ("", "", "")
 
     migrated = by_key[(world.migrated_link, "link")]
     assert migrated.migrated and migrated.source == "初期移行"
@@ -254,7 +258,8 @@ def test_csv_file_is_excel_friendly_inert_and_recorded(
     for number in world.numbers:
         assert number not in text
     assert twelve_digit_runs(text) == []
-    assert "秘匿" not in text and "支援措置対象" in text
+    assert "支援措置対象 (氏名のほかは表示しません)" in text
+    assert "**** **** " + world.n_dv[-4:] not in text
     assert "**** **** " + world.n_yamada[-4:] in text
 
     event = events(db, "linkage.report")[-1]
@@ -291,7 +296,8 @@ def test_pdf_reads_back_in_japanese_with_the_font_embedded(
     assert re.search(r"1 / \d+ ページ", text) and "印刷者: rev1" in text
     for number in world.numbers:
         assert number not in text.replace(" ", "")
-    assert twelve_digit_runs(text) == [] and "秘匿" not in text
+    assert twelve_digit_runs(text) == [] and "支援措置対象者は氏名のみ表示しています" in text
+    assert "**** **** " + world.n_dv[-4:] not in text
     fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True,
                            check=True).stdout.splitlines()[2:]
     assert fonts and all(" yes yes " in line for line in fonts), fonts
