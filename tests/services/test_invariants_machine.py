@@ -20,16 +20,18 @@ PostgreSQL: ``CREATE DATABASE … TEMPLATE``), so examples are independent and c
 from __future__ import annotations
 
 import json
-from collections import Counter
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings as hsettings, strategies as st
+from hypothesis import HealthCheck
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
@@ -48,8 +50,15 @@ from core.errors import JukiError
 from core.settings import Settings
 from logs import stream
 from logs.audit import verify
-from services.linkage.proposals import Application, amend, approve, propose, propose_unlink
-from services.linkage.proposals import reject, submit, withdraw
+from services.linkage.proposals import (
+    amend,
+    approve,
+    propose,
+    propose_unlink,
+    reject,
+    submit,
+    withdraw,
+)
 from services.personnel.apply import apply_change
 from services.personnel.confirm import confirm_change
 from services.personnel.rounds import import_round
@@ -281,7 +290,8 @@ class Acts(RuleBasedStateMachine):
 
     # --- access rights ------------------------------------------------------------------
 
-    @rule(who=admins, subject=st.sampled_from(["1001", "1002", "1003", "1003", "2001", "3001", "4001"]),
+    @rule(who=admins,
+          subject=st.sampled_from(["1001", "1002", "1003", "1003", "2001", "3001", "4001"]),
           post=st.sampled_from([0, 1, 2, 3, 4, 4, 4, len(POSTS)]), by_cli=st.booleans())
     def change_round(self, who: str, subject: str, post: int, by_cli: bool) -> None:
         ident = None if by_cli else self._as(who)
