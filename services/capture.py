@@ -21,6 +21,7 @@ from auth.roles import Perm
 from core.clock import now
 from core.db import Database
 from core.errors import BadInput
+from core.freetext import field_text
 from core.settings import Settings
 from logs.audit import record, record_alone
 
@@ -44,15 +45,17 @@ def save_capture(db: Database, settings: Settings, ident: Identity, svg: str,
                  reason: str) -> Capture:
     """Write ``svg`` (the screen as Textual exports it) and record it; see the docstring."""
     require(db, ident, Perm.SCREEN_CAPTURE, action=ACTION, what="画面の保存")
-    reason = (reason or "").strip()
-    if not reason or len(reason) > REASON_MAX:
+    try:
+        reason = field_text("理由", reason, limit=REASON_MAX,
+                            required=f"画面を保存する理由を{REASON_MAX}文字以内で入力してください。")
+    except BadInput as exc:
         record_alone(db, ident.actor, ACTION, outcome="refused", severity="warning",
-                     details={"reason": "no_reason"})
-        raise BadInput(f"理由: 画面を保存する理由を{REASON_MAX}文字以内で入力してください。")
+                     details={"reason": "bad_input", "message": exc.message})
+        raise
     folder = capture_dir(settings)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     data = svg.encode("utf-8")
-    stamp = now().strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = now().strftime("%Y%m%dT%H%M%S-%fZ")  # no 12-digit run (core.freetext)
     path = folder / f"capture_{ident.login}_{stamp}.svg"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:

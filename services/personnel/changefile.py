@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.errors import BadInput
+from core.freetext import problem
 from services.jp.wareki import parse_date
 from services.personnel.models import (
     CHANGE_KINDS,
@@ -77,10 +78,6 @@ def _cell(value: str | None) -> str:
     return text
 
 
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
-
-
 def read_changes(data: bytes) -> ChangeFile:
     """Every row checked; BadInput listing each bad row's line and field when any is bad."""
     text, encoding = decode(data)
@@ -130,8 +127,8 @@ def _row(line: int, record: list[str], at: dict[str, int]) -> tuple[ChangeRow | 
     values = {c: _cell(record[i]) if i < len(record) else "" for c, i in at.items()}
     errs: list[str] = []
     for column, value in values.items():
-        if _has_control(value):
-            errs.append(f"{where} {column}: 制御文字を含めないでください")
+        if why := problem(value):
+            errs.append(f"{where} {column}: {why}")
         elif len(value) > 120:
             errs.append(f"{where} {column}: 120文字以内にしてください")
     effective: date | None = None
