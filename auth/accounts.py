@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +15,7 @@ from core.actor import Actor
 from core.clock import aware, now
 from core.db import Database
 from core.errors import BadInput, NotFound
+from core.freetext import field_text
 from core.settings import Settings
 from logs.audit import record, record_alone
 
@@ -33,25 +33,23 @@ class Account:
     locked: bool
 
 
-def _has_control(value: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value)
-
-
-def validate_account(login: str, name: str, roles: list[str], department: str) -> None:
+def validate_account(
+    login: str, name: str, roles: list[str], department: str
+) -> tuple[str, str]:
+    """The name and department as they may be stored (``core.freetext``), or BadInput."""
     if not LOGIN_RE.match(login):
         raise BadInput(
             "ログイン名: 英小文字・数字・記号 . _ - の2〜64文字で、英数字で始めてください。"
         )
-    if not name.strip() or _has_control(name) or len(name) > 120:
-        raise BadInput("氏名: 1〜120文字で、制御文字を含めないでください。")
-    if _has_control(department) or len(department) > 120:
-        raise BadInput("所属: 120文字以内で、制御文字を含めないでください。")
+    name = field_text("氏名", name, limit=120, required="1〜120文字で入力してください。")
+    department = field_text("所属", department, limit=120)
     if not roles:
         raise BadInput("役割: 少なくとも1つ指定してください。")
     unknown = [r for r in roles if not is_role(r)]
     if unknown:
         names = ", ".join(f"{k} ({v[0]})" for k, v in ROLES.items())
         raise BadInput(f"役割: 不明な役割 {', '.join(unknown)} です。使える役割: {names}")
+    return name, department
 
 
 def add_user(
@@ -67,7 +65,7 @@ def add_user(
 ) -> Account:
     """Enrol a named account; bad input is refused before anything is written."""
     try:
-        validate_account(login, name, roles, department)
+        name, department = validate_account(login, name, roles, department)
         problems = password_problems(
             password,
             login=login,

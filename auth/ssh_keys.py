@@ -29,6 +29,7 @@ from core.actor import Actor
 from core.clock import now
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
+from core.freetext import mask_my_numbers
 from core.settings import Settings
 from logs.audit import record, record_alone
 
@@ -134,10 +135,11 @@ def add_keys(db: Database, actor: Actor, login: str, text: str, name: str) -> li
             else:
                 current = now()
                 for k in keys:
+                    comment = mask_my_numbers(k.comment[:200])
                     s.add(UserSshKey(user_id=user.id or 0, fingerprint=k.fingerprint,
-                                     key_type=k.key_type, comment=k.comment[:200],
+                                     key_type=k.key_type, comment=comment,
                                      added_at=current))
-                    added.append(BoundKey(k.fingerprint, k.key_type, k.comment[:200], current))
+                    added.append(BoundKey(k.fingerprint, k.key_type, comment, current))
                 record(s, actor, "user.key.add", target=login, details={
                     "fingerprints": fps, "file": name,
                 })

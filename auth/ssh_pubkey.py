@@ -18,6 +18,8 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core.freetext import problem
+
 KEY_TYPES = frozenset({
     "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
     "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
@@ -80,7 +82,10 @@ def parse_key_file(text: str, name: str) -> list[PublicKey]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            keys.append(parse_key(line))
+            key = parse_key(line)
+            if why := problem(key.comment):
+                raise KeyLineError(f"コメント: {why}")
+            keys.append(key)
         except KeyLineError as exc:
             raise KeyLineError(f"ファイル {name} の {number} 行目: {exc}。") from None
     if not keys:

@@ -27,6 +27,7 @@ from auth.roles import Perm
 from core.clock import JST, iso
 from core.db import Database
 from core.errors import BadInput, Refused
+from core.freetext import problem
 from logs import tail
 from logs.audit import OUTCOMES, SEVERITIES, record
 from logs.tail import Page, TailFilter, TailLine
@@ -68,6 +69,9 @@ def parse_filter(
     resident: str = "", since: str = "", until: str = "",
 ) -> TailFilter:
     """The filter from what was typed; ``BadInput`` names the field that cannot be used."""
+    for key, typed in (("actor", actor), ("action", action), ("resident", resident)):
+        if why := problem(typed):
+            raise BadInput(f"{FIELD_LABELS[key]}: {why}。")
     outcome, severity = outcome.strip(), severity.strip()
     if outcome and outcome not in OUTCOMES:
         raise BadInput(f"{FIELD_LABELS['outcome']}: {outcome} は選べません。")

@@ -22,6 +22,7 @@ from core.clock import now
 from core.db import Database
 from core.errors import BadInput
 from core.files import make_dirs
+from core.freetext import field_text
 from core.settings import Settings
 from logs.audit import record, record_alone
 
@@ -45,15 +46,17 @@ def save_capture(db: Database, settings: Settings, ident: Identity, svg: str,
                  reason: str) -> Capture:
     """Write ``svg`` (the screen as Textual exports it) and record it; see the docstring."""
     require(db, ident, Perm.SCREEN_CAPTURE, action=ACTION, what="画面の保存")
-    reason = (reason or "").strip()
-    if not reason or len(reason) > REASON_MAX:
+    try:
+        reason = field_text("理由", reason, limit=REASON_MAX,
+                            required=f"画面を保存する理由を{REASON_MAX}文字以内で入力してください。")
+    except BadInput as exc:
         record_alone(db, ident.actor, ACTION, outcome="refused", severity="warning",
-                     details={"reason": "no_reason"})
-        raise BadInput(f"理由: 画面を保存する理由を{REASON_MAX}文字以内で入力してください。")
+                     details={"reason": "bad_input", "message": exc.message})
+        raise
     folder = capture_dir(settings)
     make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
     data = svg.encode("utf-8")
-    stamp = now().strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = now().strftime("%Y%m%dT%H%M%S-%fZ")  # no 12-digit run (core.freetext)
     path = folder / f"capture_{ident.login}_{stamp}.svg"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:

@@ -19,6 +19,7 @@ from core.actor import Actor
 from core.clock import now
 from core.db import Database
 from core.errors import BadInput, Refused
+from core.freetext import field_text
 from logs.audit import record, record_alone
 from services.assessment.models import Incident
 from services.personnel.inventory import months_before
@@ -55,11 +56,8 @@ def actor_for(db: Database, who: Who, action: str, what: str) -> Actor:
 
 def add_incident(db: Database, who: Who, *, occurred_on: date, summary: str,
                  serious: bool, today: date | None = None) -> IncidentView:
-    summary = (summary or "").strip()
-    if not summary:
-        raise BadInput("概要 (--summary): 入力してください。")
-    if len(summary) > SUMMARY_MAX:
-        raise BadInput(f"概要 (--summary): {SUMMARY_MAX}文字以内で入力してください。")
+    summary = field_text("概要 (--summary)", summary, limit=SUMMARY_MAX, multiline=True,
+                         required="入力してください。")
     if today is not None and occurred_on > today:
         raise BadInput("発生日 (--date): 未来の日付は記録できません。")
     actor = actor_for(db, who, "assess.incident.add", "事故の記録")

@@ -43,6 +43,7 @@ from core.actor import Actor
 from core.clock import now
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
+from core.freetext import field_text
 from core.settings import Settings
 from logs.audit import record, record_alone
 from services.assessment.models import (
@@ -298,8 +299,8 @@ def start_inspection(db: Database, settings: Settings, who: Who, year: int, *,
             conn = s.connection()
             if conn.execute(select(_I.id).where(_I.fiscal_year == year)).first():
                 raise Refused(f"{year_label(year)}の自己点検は既に始まっています。")
-            depts = sorted({d.strip() for d in departments or [] if d.strip()}) \
-                or _default_departments(conn)
+            depts = sorted({field_text("所属", d, limit=120) for d in departments or []
+                            if d.strip()}) or _default_departments(conn)
             if not depts:
                 raise BadInput("所属: 点検する所属がありません"
                                "（--department で指定してください）。")
@@ -428,16 +429,14 @@ def answer(db: Database, ident: Identity, sheet_id: int, item_code: str, value: 
     """Answer (or change the answer to) one item of one's own department's sheet; recorded."""
     action = "inspection.answer"
     target = f"sheet:{sheet_id}:{item_code}"
-    note = (note or "").strip()
     problem: Exception | None = None
     reason = "bad_input"
     try:
         if value not in ANSWERS:
             raise BadInput(f"回答: {' / '.join(ANSWERS)} のいずれかを選んでください。")
+        note = field_text("根拠・備考", note, limit=NOTE_MAX)
         if value != NO_NOTE and not note:
             raise BadInput("根拠・備考: 実施状況の根拠（記録・文書名など）を入力してください。")
-        if len(note) > NOTE_MAX:
-            raise BadInput(f"根拠・備考: {NOTE_MAX}文字以内で入力してください。")
         with db.write() as s:
             conn = s.connection()
             if not any(p in permissions_on(conn, ident) for p in ANSWER_PERMS):
@@ -499,12 +498,10 @@ def sign_off(db: Database, ident: Identity, sheet_id: int, comment: str = "") ->
     """
     action = "inspection.sign_off"
     target = f"sheet:{sheet_id}"
-    comment = (comment or "").strip()
     problem: Exception | None = None
     reason = "bad_input"
     try:
-        if len(comment) > NOTE_MAX:
-            raise BadInput(f"コメント: {NOTE_MAX}文字以内で入力してください。")
+        comment = field_text("コメント", comment, limit=NOTE_MAX)
         with db.write() as s:
             conn = s.connection()
             if Perm.ACCESS_CONFIRM not in permissions_on(conn, ident):

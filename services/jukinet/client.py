@@ -40,6 +40,7 @@ from auth.roles import Perm
 from core.clock import today_in_japan
 from core.db import Database
 from core.errors import BadInput, JukiError, NotFound, Refused
+from core.freetext import mask_my_numbers, problem
 from core.inert import clean_line
 from core.settings import Settings
 from logs.audit import record_alone
@@ -65,7 +66,6 @@ NOT_SENT = "照会は送信していません。"
 _SEXES = {"男": "男", "女": "女", "男性": "男", "女性": "女"}
 _LIMITS = {NAME: 130, "振り仮名": 130, ADDRESS: 240}  # as the proposal's application side
 _ADDRESS_NUMBER = re.compile(r"[0-9]|無番地")
-_LONG_DIGITS = re.compile(r"[0-9０-９]{12,}")
 
 
 # --- errors -------------------------------------------------------------------------
@@ -130,6 +130,8 @@ class JukinetQuery:
 
 def _text(value: str | None, label: str) -> str:
     text = (value or "").strip()
+    if why := problem(text):
+        raise BadInput(f"{label}: {why}。")
     if len(text) > _LIMITS[label]:
         raise BadInput(f"{label}: {_LIMITS[label]}文字以内で入力してください。")
     return text
@@ -267,9 +269,9 @@ def _parse_answer(body: Any) -> tuple[Candidate, ...]:
 
 
 def _scrub(text: str) -> str:
-    """A typed value for the trail: any run of 12 or more digits (a number typed into the
-    wrong field) masked, so the trail never holds a whole 個人番号."""
-    return _LONG_DIGITS.sub(lambda m: mask_my_number(m.group()), text)
+    """A typed value for the trail: a 12-digit run (a number typed into the wrong field)
+    masked, so the trail never holds a whole 個人番号."""
+    return mask_my_numbers(text)
 
 
 def _sent(q: JukinetQuery) -> dict[str, str]:

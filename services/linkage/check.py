@@ -39,7 +39,8 @@ from auth.roles import Perm
 from core.actor import Actor
 from core.clock import japan, now
 from core.db import Database
-from core.errors import BadInput, NotFound, Refused
+from core.errors import NotFound, Refused
+from core.freetext import field_text
 from core.sealed import SealingError, sealer_of
 from logs.audit import record, record_alone
 from services.linkage.items import changed_items, fingerprint
@@ -252,9 +253,7 @@ def reconfirm(db: Database, ident: Identity, link_id: int, *, comment: str) -> N
     action = "linkage.reconfirm"
     target = f"link:{link_id}"
     require(db, ident, Perm.LINK_REVIEW, action=action, what="紐付けの再確認", target=target)
-    text = (comment or "").strip()
-    if not text:
-        raise BadInput("コメント: 何を確かめたかを入力してください。")
+    field_text("コメント", comment, limit=2000, required="何を確かめたかを入力してください。")
     with db.write() as s:
         link = s.get(MyNumberLink, link_id)
         if link is None:

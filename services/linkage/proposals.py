@@ -56,6 +56,7 @@ from auth.stepup import require_recent_auth
 from core.clock import aware, now
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
+from core.freetext import field_text
 from core.settings import Settings
 from logs.audit import record, record_alone
 from services.jp import parse_date
@@ -315,10 +316,7 @@ def parse_my_number(text: str) -> str:
 
 
 def _clean(text: str, label: str, limit: int) -> str:
-    value = unicodedata.normalize("NFC", (text or "").strip())
-    if len(value) > limit:
-        raise BadInput(f"{label}: {limit}文字以内で入力してください。")
-    return value
+    return field_text(label, text, limit=limit)
 
 
 def _parse_sex(text: str) -> str:
@@ -904,9 +902,7 @@ def _decide(
     action = "linkage.approve" if verdict == APPROVE else "linkage.reject"
     target = f"proposal:{proposal_id}"
     require(db, ident, Perm.LINK_REVIEW, action=action, what="紐付けの確認", target=target)
-    text = (comment or "").strip()
-    if len(text) > 2000:
-        raise BadInput("コメント: 2000文字以内で入力してください。")
+    text = field_text("コメント", comment, limit=2000)
     may_see = may_see_restricted(current_permissions(db, ident))
     act = _Act(action, target)
     with _refusal_recorded(db, ident, act), db.write(numbers=True) as s:

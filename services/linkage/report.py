@@ -38,7 +38,6 @@ SHA-256; a refusal is recorded too.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -57,6 +56,7 @@ from core.clock import aware, now
 from core.db import Database
 from core.errors import BadInput, Refused
 from core.files import make_dirs
+from core.freetext import mask_my_numbers
 from core.settings import Settings
 from logs.audit import record, record_alone
 from logs.outputs import refuse_bad_output
@@ -92,7 +92,6 @@ NO_RECORD = "申請・確認の記録なし"
 TITLE = "個人番号 紐付け記録"
 
 # 12 digits in a row (ASCII or full-width), optionally in groups of four.
-_TWELVE = re.compile(r"(?<!\d)\d{4}[ \u3000\-]?\d{4}[ \u3000\-]?\d{4}(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -228,8 +227,9 @@ def check_period(start: date, end: date) -> None:
 
 
 def _scrub(text: str) -> str:
-    """Free text with any 12-digit run masked like a My Number."""
-    return _TWELVE.sub(lambda m: mask_my_number(m.group()), text or "")
+    """Free text with any 12-digit run masked like a My Number (rows stored before the
+    services masked typed text themselves)."""
+    return mask_my_numbers(text or "")
 
 
 def _identity(value: str) -> tuple[str, ...]:

@@ -32,8 +32,8 @@ from auth.roles import Perm
 from auth.stepup import require_recent_auth
 from core.clock import now
 from core.db import Database
-from core.errors import BadInput, NotFound, Refused
-from core.inert import clean_line
+from core.errors import NotFound, Refused
+from core.freetext import field_text
 from core.settings import Settings
 from logs.audit import record, record_alone
 from services.jp import format_both
@@ -71,12 +71,7 @@ def _target(resident_id: int) -> str:
 
 def reason_line(reason: str, what: str) -> str:
     """The typed reason on one line, or BadInput naming 理由."""
-    text = clean_line(reason or "").strip()
-    if not text:
-        raise BadInput(f"理由: {what}理由を入力してください。")
-    if len(text) > REASON_MAX:
-        raise BadInput(f"理由: {REASON_MAX}文字以内で入力してください。")
-    return text
+    return field_text("理由", reason, limit=REASON_MAX, required=f"{what}理由を入力してください。")
 
 
 def refuse_restricted(
@@ -221,6 +216,7 @@ def open_record(
     require(db, ident, Perm.LOOKUP, action=ACTION_OPEN, what="住民記録の表示",
             target=target, purpose=purpose)
     purpose = check_purpose(settings, purpose)
+    typed = field_text("理由", reason, limit=REASON_MAX)
     may_restricted = Perm.OPEN_RESTRICTED in current_permissions(db, ident)
     refused = False
     with db.write() as s:
@@ -233,8 +229,8 @@ def open_record(
         else:
             if r.dv_support:
                 details["reason"] = reason_line(reason, "DV等支援措置の対象者の記録を開く")
-            elif (reason or "").strip():
-                details["reason"] = clean_line(reason).strip()[:REASON_MAX]
+            elif typed:
+                details["reason"] = typed
             result = _record_of(s, r, may_restricted)
             record(s, ident.actor, ACTION_OPEN, target=target, purpose=purpose,
                    severity="high" if r.dv_support else "info", details=details)

@@ -73,7 +73,7 @@ from auth.roles import Perm
 from core.clock import today_in_japan
 from core.db import Database
 from core.errors import BadInput
-from core.inert import clean_line
+from core.freetext import mask_my_numbers, problem
 from core.settings import Settings
 from logs.audit import record
 from services.jp import (
@@ -152,7 +152,11 @@ class Parsed:
         return bool(self.resident_code or self.household_no or self.my_number)
 
     def normalized(self) -> dict[str, str]:
-        """What is recorded and shown back: keys as matched, a 個人番号 never as digits."""
+        """What is recorded and shown back: keys as matched, a 個人番号 never as digits
+        (nor a My Number typed into another field: masked, ``core.freetext``)."""
+        return {k: mask_my_numbers(v) for k, v in self._normalized().items()}
+
+    def _normalized(self) -> dict[str, str]:
         out: dict[str, str] = {}
         if self.name is not None:
             n = self.name
@@ -185,8 +189,11 @@ ADDRESS_MAX = 200
 
 def parse_query(query: LookupQuery) -> Parsed:
     """Read every field; BadInput naming the first field that cannot be used."""
-    name_typed = clean_line(query.name or "")
-    address_typed = clean_line(query.address or "").strip()
+    for label, typed in (("氏名", query.name), ("住所", query.address)):
+        if why := problem(typed or ""):
+            raise BadInput(f"{label}: {why}。")
+    name_typed = query.name or ""
+    address_typed = (query.address or "").strip()
     if len(name_typed) > NAME_MAX:
         raise BadInput(f"氏名: {NAME_MAX}文字以内で入力してください。")
     if len(address_typed) > ADDRESS_MAX:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.errors import BadInput
+from core.freetext import problem
 from services.csv_rows import cell_count_problem
 from services.jp.kana import is_kana
 from services.jp.wareki import parse_date
@@ -82,10 +83,6 @@ def _cell(value: str | None) -> str:
     return text
 
 
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
-
-
 def read_changes(data: bytes) -> ChangeFile:
     """Every row checked; BadInput listing each bad row's line and field when any is bad."""
     text, encoding = decode(data)
@@ -138,8 +135,8 @@ def _row(line: int, record: list[str], at: dict[str, int]) -> tuple[ChangeRow | 
     values = {c: _cell(record[i]) for c, i in at.items()}
     errs: list[str] = []
     for column, value in values.items():
-        if _has_control(value):
-            errs.append(f"{where} {column}: 制御文字を含めないでください")
+        if why := problem(value):
+            errs.append(f"{where} {column}: {why}")
         elif len(value) > 120:
             errs.append(f"{where} {column}: 120文字以内にしてください")
     effective: date | None = None
@@ -158,7 +155,7 @@ def _row(line: int, record: list[str], at: dict[str, int]) -> tuple[ChangeRow | 
     if not values["氏名"]:
         errs.append(f"{where} 氏名: 入力がありません")
     kana = values.get("氏名カナ", "")
-    if kana and not _has_control(kana) and not is_kana(kana):
+    if kana and not problem(kana) and not is_kana(kana):
         errs.append(f"{where} 氏名カナ: カタカナで入力してください（{kana[:20]}）")
     kind = values["異動区分"]
     if kind not in CHANGE_KINDS:

@@ -20,6 +20,7 @@ from auth.roles import Perm
 from core.clock import now, today_in_japan
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
+from core.freetext import field_text
 from core.settings import Settings
 from logs.audit import record, record_alone
 from services.personnel import inventory
@@ -44,15 +45,13 @@ def confirm_change(db: Database, ident: Identity, line_id: int, verdict: str,
     """Mark one applied rights change confirmed or disputed (a dispute needs a comment)."""
     action = f"access.{'dispute' if verdict == DISPUTED else 'confirm'}"
     target = f"line:{line_id}"
-    comment = (comment or "").strip()
     problem: Exception | None = None
     try:
         if verdict not in (CONFIRMED, DISPUTED):
             raise BadInput("判定: 確認 (confirmed) か異議 (disputed) を選んでください。")
+        comment = field_text("コメント", comment, limit=COMMENT_MAX)
         if verdict == DISPUTED and not comment:
             raise BadInput("コメント: 異議の理由を入力してください。")
-        if len(comment) > COMMENT_MAX:
-            raise BadInput(f"コメント: {COMMENT_MAX}文字以内で入力してください。")
         with db.write() as s:
             conn = s.connection()
             if Perm.ACCESS_CONFIRM not in current_permissions(db, ident):

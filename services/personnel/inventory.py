@@ -54,6 +54,7 @@ from core.actor import Actor
 from core.clock import JST, aware, now
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
+from core.freetext import field_text
 from core.settings import Settings
 from logs.audit import record, record_alone
 from services.jp.wareki import format_wareki
@@ -619,14 +620,12 @@ def decide(db: Database, ident: Identity, line_id: int, decision: str,
     target = f"inventory_line:{line_id}"
     if decision == REVOKE:  # a sensitive act: the password must be recent (auth.stepup)
         require_recent_auth(db, ident, settings, action=action, target=target)
-    comment = (comment or "").strip()
     problem: Exception | None = None
     reason = "bad_input"
     try:
         if decision not in DECISIONS:
             raise BadInput("判定: 継続 (keep) か削除 (revoke) を選んでください。")
-        if len(comment) > COMMENT_MAX:
-            raise BadInput(f"コメント: {COMMENT_MAX}文字以内で入力してください。")
+        comment = field_text("コメント", comment, limit=COMMENT_MAX)
         with db.write() as s:
             conn = s.connection()
             if Perm.ACCESS_CONFIRM not in permissions_on(conn, ident):

@@ -22,6 +22,7 @@ from auth.roles import Perm
 from core.clock import now
 from core.db import Database
 from core.errors import BadInput, NotFound
+from core.freetext import problem
 from logs.audit import record, record_alone
 from services.csv_rows import cell_count_problem
 from services.jp.wareki import parse_date
@@ -69,9 +70,8 @@ def _rows(data: bytes) -> list[dict[str, Any]]:
             errs.append(f"{where}: {bad_length}")
             continue
         v = {c: _cell(record_[i]) for c, i in at.items()}
-        bad = [c for c, x in v.items()
-               if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in x) or len(x) > 120]
-        errs += [f"{where} {c}: 制御文字を含まない120文字以内にしてください" for c in bad]
+        errs += [f"{where} {c}: {problem(x)}" for c, x in v.items() if problem(x)]
+        errs += [f"{where} {c}: 120文字以内にしてください" for c, x in v.items() if len(x) > 120]
         no = v["職員番号"]
         if not (no and no.isascii() and no.isalnum() and len(no) <= 20):
             errs.append(f"{where} 職員番号: 英数字20文字以内で入力してください")

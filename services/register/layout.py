@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 from core.errors import BadInput
+from core.freetext import problem
 from services.csv_rows import cell_count_problem
 from services.jp import is_kana, parse_date
 from services.register.models import (
@@ -182,17 +183,11 @@ def _fold(value: str) -> str:
 
 
 def _bad_chars(text: str) -> str:
-    """What is wrong with the characters of a cell, or ""."""
-    if text.isprintable():  # the usual cell: no control, format or private-use character
-        return ""
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat == "Co":
-            return (f"外字 (私用領域の文字 U+{ord(ch):04X}) は取り込めません。"
-                    "UTF-8 で出力してください")
-        if cat == "Cc" or (cat == "Cf" and ch != "\u200d"):
-            return "制御文字を含めないでください"
-    return ""
+    """What is wrong with the characters of a cell, or "" (the one rule, core.freetext)."""
+    why = problem(text)
+    if why.startswith("外字"):  # a CP932 export puts 外字 in the private-use area
+        why += "。UTF-8 で出力してください"
+    return why
 
 
 @lru_cache(maxsize=65536)
