@@ -75,7 +75,7 @@ from core.db import Database
 from core.errors import BadInput
 from core.freetext import mask_my_numbers, problem
 from core.settings import Settings
-from logs.audit import record
+from logs.audit import record, record_alone
 from services.jp import (
     ADDRESS_NOTATION,
     KANA_SMALL,
@@ -749,6 +749,11 @@ def search(db: Database, settings: Settings, ident: Identity, query: LookupQuery
         raise refused(
             db, ident, lack.perm, action=ACTION, what=lack.what, purpose=purpose
         ) from None
+    except BadInput as bad:  # no purpose, a field that does not parse: refused, recorded
+        record_alone(db, ident.actor, ACTION, target="register", purpose=purpose[:60],
+                     outcome="refused", severity="warning",
+                     details={"reason": "bad_input", "message": bad.message[:300]})
+        raise
     if problem is not None or result is None:
         raise BadInput(problem or TOO_BROAD)
     return result
