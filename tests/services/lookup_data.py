@@ -198,7 +198,7 @@ def build_world(db: Database, settings: Settings) -> World:
         for rid, number in ((ids["髙橋一郎"], KNOWN_NUMBER), (ids["DV母"], SMALL_NUMBER)):
             conn.execute(MyNumberLink.__table__.insert(), {  # type: ignore[attr-defined]
                 "resident_id": rid, "number": number, "last4": number[-4:],
-                "linked_at": datetime(2020, 1, 1, tzinfo=UTC), "source": "申請",
+                "linked_at": datetime(2020, 1, 1, tzinfo=UTC), "source": "初期移行",
                 "status": "active", "revoked_at": None, "revoke_reason": "",
             })
         for kind, when, before, after in (
