@@ -42,11 +42,15 @@ class Context:
                     from core.db import Database
                     from logs import anchor, stream
 
-                    stream.configure(self.settings.resolved_audit_jsonl)
+                    jsonl = self.settings.resolved_audit_jsonl
+                    stream.configure(jsonl)
+                    # Each committed event is witnessed outside the database before the
+                    # act returns: by its JSON-lines line, or else by an anchor per commit.
                     anchor.configure(
                         self.settings.resolved_audit_anchor,
                         self.settings.audit_anchor_every_events,
                         self.settings.audit_anchor_every_seconds,
+                        each_commit=jsonl is None,
                     )
                     self._db = Database.for_settings(
                         self.settings, busy_timeout_ms=self.settings.sqlite_busy_timeout_ms,
