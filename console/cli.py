@@ -353,7 +353,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         from logs import anchor
 
         started = time.perf_counter()
-        checked = anchor.verify(ctx.db, ctx.settings.resolved_audit_anchor)
+        st = ctx.settings
+        checked = anchor.verify(ctx.db, st.resolved_audit_anchor,
+                                stream_path=st.resolved_audit_jsonl,
+                                spool=st.resolved_audit_forward_spool)
         result = checked.result
         took = time.perf_counter() - started
         if result.ok:
@@ -361,11 +364,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
             if checked.anchors:
                 _out(f"アンカー {checked.anchors:,} 件とも一致しました"
                      f" (最新のアンカーは #{checked.anchored_seq})。")
-            elif ctx.settings.resolved_audit_anchor is not None:
+            if checked.witnessed_seq:
+                _out(f"アンカーより後の事象も{'・'.join(checked.witnessed_by)}と一致しました"
+                     f" (#{checked.witnessed_seq} まで)。")
+            elif st.resolved_audit_anchor is None and st.resolved_audit_jsonl is None:
+                _out("アンカーも JSON-lines の写しも無効のため、末尾の欠落は確かめていません。")
+            elif not checked.anchors:
                 _out("アンカーがまだないため、末尾の欠落は確かめていません。")
             record_alone(ctx.db, Actor.cli(), "audit.verify", details={
                 "count": result.count, "anchors": checked.anchors,
-                "anchored_seq": checked.anchored_seq,
+                "anchored_seq": checked.anchored_seq, "witnessed_seq": checked.witnessed_seq,
             })
             return EXIT_OK
         _out(f"操作ログの検証に失敗しました: {result.reason} (正常だった件数 {result.count})")

@@ -42,13 +42,17 @@ class Context:
                     from core.db import Database
                     from logs import anchor, stream
 
+                    jsonl = self.settings.resolved_audit_jsonl
                     mode = self.settings.data_file_mode
-                    stream.configure(self.settings.resolved_audit_jsonl, mode)
+                    stream.configure(jsonl, mode)
+                    # Each committed event is witnessed outside the database before the
+                    # act returns: by its JSON-lines line, or else by an anchor per commit.
                     anchor.configure(
                         self.settings.resolved_audit_anchor,
                         self.settings.audit_anchor_every_events,
                         self.settings.audit_anchor_every_seconds,
                         mode,
+                        each_commit=jsonl is None,
                     )
                     self._db = Database.for_settings(
                         self.settings, busy_timeout_ms=self.settings.sqlite_busy_timeout_ms,

@@ -43,8 +43,9 @@ class Settings:
         default="",
     )
     audit_jsonl: str = _doc(
-        "structlog JSON-lines copy of each audit event; '-' turns it off. "
-        "Default: <data_dir>/audit.jsonl",
+        "structlog JSON-lines copy of each audit event, written before the act returns (the "
+        "witness verify reads after the newest anchor); '-' turns it off and each commit is "
+        "anchored instead. Default: <data_dir>/audit.jsonl",
         default="",
     )
     audit_anchor: str = _doc(
@@ -53,7 +54,8 @@ class Settings:
         default="",
     )
     audit_anchor_every_events: int = _doc(
-        "a process writes an anchor after this many of its events at most", default=1000,
+        "a process writes an anchor after this many of its events at most (after every "
+        "commit when audit_jsonl is '-')", default=1000,
     )
     audit_anchor_every_seconds: float = _doc(
         "a process writes an anchor at its next event once this long has passed", default=60.0,

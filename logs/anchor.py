@@ -7,14 +7,17 @@ So each process that appends also writes the head it reached, after the commit, 
 anchor file (one JSON line ``{"seq", "hash", "ts"}``, appended with one ``write`` on a
 file opened O_APPEND) and as an ``audit.anchor`` record to the structlog stream, which is
 shipped elsewhere. It does so after at most ``every_events`` of its events, at its next
-event once ``every_seconds`` have passed, and when it exits; ``juki audit anchor`` writes
-one on demand (for cron).
+event once ``every_seconds`` have passed, and when it exits (after every commit when
+there is no JSON-lines copy to witness each event); ``juki audit anchor`` writes one on
+demand (for cron).
 
 ``verify`` walks the chain (``logs.audit.verify``) and then checks every anchor: the
 event at each anchored seq must still exist and still carry the anchored hash. A missing
-seq is a cut tail; a different hash is a tail cut and written again. Only a copy of the
-anchors that the intruder cannot rewrite (another host, ``chattr +a``) makes this proof
-against someone with the database and the file; the stream's copy is one such.
+seq is a cut tail; a different hash is a tail cut and written again. The events after the
+newest anchor are checked the same way against the other witnesses (``logs.witness``).
+Only a copy of the anchors that the intruder cannot rewrite (another host, ``chattr +a``)
+makes this proof against someone with the database and the file; the stream's copy is
+one such.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from sqlalchemy import bindparam, text
 from core.clock import iso, now
 from core.db import Database
 from core.files import PRIVATE, open_append
-from logs import audit, stream
+from logs import audit, stream, witness
 
 
 def write_anchor(path: Path, seq: int, hash_: str, mode: int = PRIVATE) -> dict[str, Any]:
@@ -80,24 +83,27 @@ def anchor_now(db: Database, path: Path, mode: int = PRIVATE) -> dict[str, Any]:
 
 
 class _Anchorer:
-    """Remembers the newest event this process committed and anchors it now and then."""
+    """Remembers the newest event this process committed and anchors it now and then
+    (``each_commit``: after every commit, when no JSON-lines copy witnesses the events)."""
 
     def __init__(self, path: Path, every_events: int, every_seconds: float,
-                 mode: int = PRIVATE) -> None:
+                 mode: int = PRIVATE, each_commit: bool = False) -> None:
         self.path = path
         self.mode = mode
-        self.every_events = max(1, every_events)
+        self.every_events = 1 if each_commit else max(1, every_events)
         self.every_seconds = max(0.0, every_seconds)
         self.lock = threading.Lock()
         self.pending: tuple[int, str] | None = None
         self.count = 0
         self.last = time.monotonic()
 
-    def note(self, ev: dict[str, Any]) -> None:
+    def note(self, events: list[dict[str, Any]]) -> None:
+        """The events of one commit: anchored together, at most one line per commit."""
+        newest = max(events, key=lambda ev: ev["seq"])
         with self.lock:
-            if self.pending is None or ev["seq"] > self.pending[0]:
-                self.pending = (ev["seq"], ev["hash"])
-            self.count += 1
+            if self.pending is None or newest["seq"] > self.pending[0]:
+                self.pending = (newest["seq"], newest["hash"])
+            self.count += len(events)
             due = time.monotonic() - self.last >= self.every_seconds
             if self.count >= self.every_events or due:
                 self._write()
@@ -121,10 +127,10 @@ _anchorer: _Anchorer | None = None
 _hooked = False
 
 
-def _note(ev: dict[str, Any]) -> None:
+def _note(events: list[dict[str, Any]]) -> None:
     current = _anchorer
     if current is not None:
-        current.note(ev)
+        current.note(events)
 
 
 def flush() -> None:
@@ -134,13 +140,22 @@ def flush() -> None:
         current.flush()
 
 
-def configure(path: Path | None, every_events: int = 1000, every_seconds: float = 60.0,
-              mode: int = PRIVATE) -> None:
+def configure(
+    path: Path | None, every_events: int = 1000, every_seconds: float = 60.0,
+    mode: int = PRIVATE, *, each_commit: bool = False,
+) -> None:
     """Anchor this process's events to ``path`` (a file of ``mode``); ``None`` turns
-    anchoring off."""
+    anchoring off.
+
+    ``each_commit``: anchor after every commit whatever the rules say, so that the file
+    witnesses each event before the act returns (for when there is no JSON-lines copy).
+    """
     global _anchorer, _hooked
     flush()
-    _anchorer = None if path is None else _Anchorer(path, every_events, every_seconds, mode)
+    _anchorer = (
+        None if path is None
+        else _Anchorer(path, every_events, every_seconds, mode, each_commit)
+    )
     if not _hooked:
         audit.after_commit.append(_note)
         atexit.register(flush)
@@ -185,12 +200,14 @@ def read_anchors(path: Path) -> Iterator[Anchor]:
 
 @dataclass(frozen=True)
 class AnchoredResult:
-    """The chain's verdict and, when it held, the anchors'."""
+    """The chain's verdict and, when it held, the anchors' and the other witnesses'."""
 
     result: audit.VerifyResult
     anchors: int = 0  # anchors checked
     anchored_seq: int = 0  # the newest anchored seq
     file_found: bool = False
+    witnessed_seq: int = 0  # the newest seq the other witnesses hold past the anchors
+    witnessed_by: tuple[str, ...] = ()  # which other witnesses held one
 
     @property
     def ok(self) -> bool:
@@ -215,49 +232,79 @@ def _last_stored(db: Database) -> int:
                    .scalar_one())
 
 
-def verify(db: Database, path: Path | None) -> AnchoredResult:
-    """The chain (first bad event), then every anchor in ``path`` (a missing or replaced
-    tail). Anchors newer than the chain's snapshot are checked against the table as it is
-    now, so appends running meanwhile never look like a cut."""
+def _cut(db: Database, count: int, seq: int, where: str) -> audit.VerifyResult:
+    last = _last_stored(db)
+    return audit.VerifyResult(False, count, last + 1, (
+        f"末尾の操作ログが欠落しています: 事象 #{seq} まで記録されていたはずです ({where})"
+        f" が、残っているのは #{last} までです (#{last + 1} 以降が切り取られた疑い)。"
+    ))
+
+
+def _replaced(count: int, seq: int, good: int, where: str) -> audit.VerifyResult:
+    return audit.VerifyResult(False, count, seq, (
+        f"事象 #{seq} のハッシュが{where}と一致しません: #{good + 1}〜#{seq} のどこかから後の"
+        "操作ログが差し替えられています (末尾を切り取って書き足した疑い)。"
+    ))
+
+
+def verify(
+    db: Database, path: Path | None, *, stream_path: Path | None = None,
+    spool: Path | None = None,
+) -> AnchoredResult:
+    """The chain (first bad event), then every anchor in ``path``, then what the other
+    witnesses saw after the newest anchor: the JSON-lines copy at ``stream_path`` and the
+    forwarder's acknowledged seq in ``spool`` (a missing or replaced tail).
+
+    Every witness is read before the table is asked about it, and the table as it is
+    now: a witness is written only after its event committed, so appends running
+    meanwhile never look like a cut."""
     result = audit.verify(db)
-    if not result.ok or path is None or not path.exists():
-        return AnchoredResult(result, file_found=path is not None and path.exists())
+    file_found = path is not None and path.exists()
+    if not result.ok:
+        return AnchoredResult(result, file_found=file_found)
     count = result.count
-    try:
-        anchors = sorted(read_anchors(path), key=lambda a: (a.seq, a.line))
-    except BadAnchorFile as exc:
-        return AnchoredResult(
-            audit.VerifyResult(False, count, None, str(exc)), file_found=True,
-        )
-    stored = _stored_hashes(db, sorted({a.seq for a in anchors if a.seq > 0}))
-    good = 0  # the newest anchored seq that still matches
+    anchors: list[Anchor] = []
+    if file_found:
+        assert path is not None
+        try:
+            anchors = sorted(read_anchors(path), key=lambda a: (a.seq, a.line))
+        except BadAnchorFile as exc:
+            return AnchoredResult(
+                audit.VerifyResult(False, count, None, str(exc)), file_found=True,
+            )
+    newest = anchors[-1].seq if anchors else 0
+    others = [
+        *(witness.from_stream(stream_path, newest) if stream_path is not None else ()),
+        *(witness.from_forwarder(spool) if spool is not None else ()),
+    ]
+    others = sorted((w for w in others if w.seq > newest), key=lambda w: w.seq)
+    stored = _stored_hashes(
+        db, sorted({a.seq for a in anchors if a.seq > 0} | {w.seq for w in others})
+    )
+    seen = {"anchors": len(anchors), "anchored_seq": newest, "file_found": file_found}
+    good = 0  # the newest witnessed seq that still matches
     for a in anchors:
         if a.seq == 0:
             continue
+        name = path.name if path is not None else ""
         have = stored.get(a.seq)
         if have is None:
-            last = _last_stored(db)
-            reason = (
-                f"末尾の操作ログが欠落しています: 事象 #{a.seq} まで記録されていたはずです"
-                f" ({a.ts} のアンカー、{path.name} {a.line} 行目) が、残っているのは"
-                f" #{last} までです (#{last + 1} 以降が切り取られた疑い)。"
-            )
-            return AnchoredResult(
-                audit.VerifyResult(False, count, last + 1, reason),
-                anchors=len(anchors), anchored_seq=anchors[-1].seq, file_found=True,
-            )
+            where = f"{a.ts} のアンカー、{name} {a.line} 行目"
+            return AnchoredResult(_cut(db, count, a.seq, where), **seen)
         if have != a.hash:
-            reason = (
-                f"事象 #{a.seq} のハッシュがアンカー ({a.ts}、{path.name} {a.line} 行目) と"
-                f" 一致しません: #{good + 1}〜#{a.seq} のどこかから後の操作ログが"
-                "差し替えられています (末尾を切り取って書き足した疑い)。"
-            )
-            return AnchoredResult(
-                audit.VerifyResult(False, count, a.seq, reason),
-                anchors=len(anchors), anchored_seq=anchors[-1].seq, file_found=True,
-            )
+            where = f"アンカー ({a.ts}、{name} {a.line} 行目) "
+            return AnchoredResult(_replaced(count, a.seq, good, where), **seen)
         good = a.seq
+    for w in others:
+        have = stored.get(w.seq)
+        if have is None:  # every later one is missing too: name the newest
+            return AnchoredResult(_cut(db, count, others[-1].seq, others[-1].source), **seen)
+        if w.hash is not None and have != w.hash:
+            return AnchoredResult(
+                _replaced(count, w.seq, min(good, w.seq - 1), f" {w.source} "), **seen
+            )
+        good = w.seq
     return AnchoredResult(
-        result, anchors=len(anchors), anchored_seq=anchors[-1].seq if anchors else 0,
-        file_found=True,
+        result, **seen, witnessed_seq=others[-1].seq if others else 0,
+        witnessed_by=tuple(dict.fromkeys(w.kind for w in others)),
     )

@@ -240,7 +240,7 @@ def record_alone(
     ev = _new_event(actor, action, target, purpose, outcome, severity, details)
     with db.transaction() as conn:
         _append(conn, ev)
-    _emit(ev)
+    _emit([ev])
     return ev
 
 
@@ -249,18 +249,23 @@ def record_alone(
 _PENDING = "juki_audit_pending"
 
 
-# Called with each committed event after its stream line; ``logs.anchor`` registers here.
-after_commit: list[Callable[[dict[str, Any]], None]] = []
+# Called with the events of each commit (in seq order) once their stream lines are
+# written, still before the act returns to its caller; ``logs.anchor`` registers here.
+after_commit: list[Callable[[list[dict[str, Any]]], None]] = []
 
 
-def _emit(ev: dict[str, Any]) -> None:
-    # The event is committed; a failing log file must not make the act look failed.
-    try:
-        stream.emit(ev)
-    except Exception as exc:
-        stream.report_failure(exc)
-    for hook in after_commit:
-        hook(ev)
+def _emit(events: list[dict[str, Any]]) -> None:
+    """Witness committed events outside the database before the act returns: the
+    JSON-lines copy (each line carries seq and hash), then the hooks (the anchors)."""
+    for ev in events:
+        # The event is committed; a failing log file must not make the act look failed.
+        try:
+            stream.emit(ev)
+        except Exception as exc:
+            stream.report_failure(exc)
+    if events:
+        for hook in after_commit:
+            hook(events)
 
 
 def _root(txn: SessionTransaction | None) -> SessionTransaction | None:
@@ -276,9 +281,7 @@ def _stream_after_commit(session: OrmSession) -> None:
     committed = session.get_transaction()
     # Events left from a transaction that ended without commit or rollback (a closed
     # session reused) never reached the database: they are dropped, not sent.
-    for txn, ev in session.info.pop(_PENDING, ()):
-        if _root(txn) is committed:
-            _emit(ev)
+    _emit([ev for txn, ev in session.info.pop(_PENDING, ()) if _root(txn) is committed])
 
 
 @event.listens_for(OrmSession, "after_rollback")

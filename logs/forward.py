@@ -99,10 +99,7 @@ class Spool:
         return [json.loads(line) for line in f.path.read_text("utf-8").splitlines() if line]
 
     def acked(self) -> int:
-        try:
-            return int(json.loads((self.dir / "state.json").read_text("utf-8"))["acked"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return 0
+        return read_acked(self.dir)
 
     def save_acked(self, acked: int) -> None:
         self._write("state.json", json.dumps({"acked": acked}).encode("utf-8"))
@@ -121,6 +118,16 @@ class Spool:
                 f.path.unlink(missing_ok=True)
                 expected = -1  # a gap: this and every later file go
         return kept
+
+
+def read_acked(spool: Path) -> int:
+    """The last seq the collector acknowledged, as kept in the spool (0 if unknown).
+
+    Also a witness for ``juki audit verify``: the trail must still reach it."""
+    try:
+        return int(json.loads((spool / "state.json").read_text("utf-8"))["acked"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 class CollectorError(Exception):
