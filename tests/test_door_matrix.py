@@ -212,31 +212,23 @@ def _sealed(w: World, stored: str, events: list[dict[str, Any]]) -> None:
 
 
 ROWS: list[Row] = [
-    Row("approve one's own proposal", {
-        "service": Try(lambda w: approve(w.db, w.who["both"], w.proposal, version=w.version,
-                                         comment="確認", settings=w.settings),
-                       "linkage.approve"),
-        "cli": NoDoor("no command decides a proposal", _no_command("linkage", "approve", "1")),
+    *[Row(f"{verb} one's own proposal", {
+        "service": Try(decide, f"linkage.{verdict}"),
+        "cli": NoDoor("no command decides a proposal", _no_command("linkage", verdict, "1")),
         "sql": Try(_sql("INSERT INTO link_review (proposal_id, reviewer_id, reviewer_login,"
                         " verdict, comment, version, created_at) VALUES (:p, :u, 'both',"
-                        " 'approve', '', :v, CURRENT_TIMESTAMP)",
+                        " :verdict, 'x', :v, CURRENT_TIMESTAMP)", verdict=verdict,
                         p=lambda w: w.proposal, u=lambda w: w.who["both"].user_id,
                         v=lambda w: w.version)),
         "screen": Elsewhere("tests/screens/test_linkage.py::"
                             "test_the_proposer_cannot_approve_their_own_proposal"),
-    }),
-    Row("reject one's own proposal", {
-        "service": Try(lambda w: reject(w.db, w.who["both"], w.proposal, version=w.version,
-                                        comment="取下げ"), "linkage.reject"),
-        "cli": NoDoor("no command decides a proposal", _no_command("linkage", "reject", "1")),
-        "sql": Try(_sql("INSERT INTO link_review (proposal_id, reviewer_id, reviewer_login,"
-                        " verdict, comment, version, created_at) VALUES (:p, :u, 'both',"
-                        " 'reject', 'x', :v, CURRENT_TIMESTAMP)",
-                        p=lambda w: w.proposal, u=lambda w: w.who["both"].user_id,
-                        v=lambda w: w.version)),
-        "screen": Elsewhere("tests/screens/test_linkage.py::"
-                            "test_the_proposer_cannot_approve_their_own_proposal"),
-    }),
+    }) for verb, verdict, decide in (
+        ("approve", "approve", lambda w: approve(w.db, w.who["both"], w.proposal,
+                                                 version=w.version, comment="確認",
+                                                 settings=w.settings)),
+        ("reject", "reject", lambda w: reject(w.db, w.who["both"], w.proposal,
+                                              version=w.version, comment="取下げ")),
+    )],
     Row("link a number without approval", {
         "service": NoDoor("no service links but the final approval (services.linkage)"),
         "cli": NoDoor("no command links a number", _no_command("linkage", "link", "1")),
