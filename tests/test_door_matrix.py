@@ -263,8 +263,8 @@ ROWS: list[Row] = [
         "cli": OPERATOR,
         "sql": Beyond("the application's account writes roles when an admin applies a grant;"
                       " the database cannot tell which admin is connected"),
-        "screen": Gap("F4 applies through the same service call; no Pilot test of an admin"
-                      " pressing apply on their own grant yet"),
+        "screen": Elsewhere("tests/screens/test_access_review.py::"
+                            "test_an_admin_cannot_apply_a_grant_to_their_own_account_on_screen"),
     }),
     Row("reveal a My Number without the permission", {
         "service": Try(lambda w: reveal_my_number(w.db, w.settings, w.who["clerk"],
@@ -325,7 +325,8 @@ ROWS: list[Row] = [
                                                      w.round_id, "csv"), "access.report"),
         "cli": OPERATOR,
         "sql": Beyond("the application's account reads every row"),
-        "screen": Gap("F4's report key calls the same service; no Pilot test with a clerk"),
+        "screen": Elsewhere("tests/screens/test_access_review.py::test_the_round_report_"
+                            "is_not_offered_without_the_permission_and_refused_once_lost"),
     }),
     Row("sign in with a key bound to another account", {
         "service": Try(lambda w: sign_in(w.db, w.settings, "clerk", L.PASSWORD, "192.0.2.9",
@@ -419,5 +420,4 @@ def test_the_known_gaps() -> None:
     """Faces that have the door but no test of their own: the list may only shrink."""
     gaps = sorted((row.act, face) for row in ROWS for face, c in row.cells.items()
                   if isinstance(c, Gap))
-    assert gaps == [("grant a right to oneself", "screen"),
-                    ("print a change round's report without the permission", "screen")]
+    assert gaps == []

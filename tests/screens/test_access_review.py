@@ -1,4 +1,4 @@
-"""権限見直し (F4) through Pilot: apply a grant, confirm, dispute, self-confirmation, import.
+"""権限見直し (F4) through Pilot: apply, confirm, dispute, self-confirm, self-grant, report.
 
 The services decide (services.personnel.apply / confirm / rounds); these tests drive the
 screens as the admin and the second person would and check what is painted, what the
@@ -40,6 +40,7 @@ from screens.widgets import CommentDialog
 from services.personnel.apply import apply_change
 from services.personnel.confirm import confirm_change, waiting
 from services.personnel.models import ChangeRound
+from services.personnel.report import export_round_report
 from services.personnel.rounds import RightsLine, get_line, import_round, round_lines
 from services.personnel.staff import link_account
 from tests.screens.drive import PASSWORD as DRIVE_PASSWORD
@@ -268,6 +269,38 @@ async def test_self_confirmation_is_refused_on_screen(ctx: Context) -> None:
     assert refused == info.value.message and "自分が適用" in refused
 
 
+async def test_an_admin_cannot_apply_a_grant_to_their_own_account_on_screen(
+    ctx: Context,
+) -> None:
+    registry(ctx.db, ctx.settings)
+    # kato (情報政策課, admin) becomes its 課長: a security_officer grant to himself
+    done = import_round(ctx.db, ctx.settings, ADMIN, name="idou.csv", data=csv_file(
+        "2026-04-01,2001,職員 kato,転入,情報政策課,情報政策課,主査,課長",
+    ), today=DAY)
+    [own] = [ln for ln in round_lines(ctx.db, done.round_id) if ln.action == "grant"]
+    assert (own.login, own.role, own.state_label) == ("kato", "security_officer", "未適用")
+    since = len(audit(ctx.db))
+
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "kato", PASSWORD)
+        screen = await open_round(pilot, done.round_id)
+        await choose(pilot, screen, own.id)
+        await press(pilot, "a")
+        refused = screen.message
+        await painted(pilot, refused)
+        assert row_for(screen, "2001", "付与")[6] == "未適用"
+
+    assert line_now(ctx, own.id).state_label == "未適用"
+    assert roles_of(ctx, "kato") == ("admin",)
+    grants = [(o, d) for a, o, d in audit(ctx.db)[since:] if a == "access.grant"]
+    assert grants == [("refused", {"reason": refused})]
+    kato = service_sign_in(ctx.db, ctx.settings, "kato", PASSWORD)
+    with pytest.raises(Refused) as info:  # the service's own rule, and its words
+        apply_change(ctx.db, kato, own.id)
+    assert refused == info.value.message and "自分自身" in refused
+
+
 async def test_the_home_screen_shows_overdue_reconfirmations(ctx: Context) -> None:
     people = registry(ctx.db, ctx.settings)
     applied_round(ctx, grant_by=people["kato"])
@@ -375,3 +408,48 @@ async def test_the_round_report_as_csv_and_pdf_from_the_screen(ctx: Context) -> 
                           text=True).stdout
     assert "権限変更一覧" in text
     assert outcomes(ctx, "access.report") == ["success", "success"]
+
+
+async def test_the_round_report_is_not_offered_without_the_permission_and_refused_once_lost(
+    ctx: Context,
+) -> None:
+    """A clerk has no F4, so no report key. The only one who meets the key without the
+    permission is someone who loses it with the round open (the screen holds the sign-in's
+    snapshot): the service checks again, refuses in its words and records it."""
+    people = registry(ctx.db, ctx.settings)
+    grant = applied_round(ctx, grant_by=people["kato"])["grant"]
+    reports = ctx.settings.resolved_data_dir / "reports"
+
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "sato", PASSWORD)  # a clerk
+        home = pilot.app.screen
+        assert isinstance(home, HomeScreen)
+        assert "f4" not in {ws.key for ws in home.workspaces}
+        before = len(audit(ctx.db))
+        await press(pilot, "f4")
+        assert pilot.app.screen is home and "権限見直し" not in screen_text(app)
+        assert len(audit(ctx.db)) == before
+
+    # takaha (a reviewer) retires while the round is open: the import revokes his role and
+    # ends his session at once. The console's session check would close it within seconds;
+    # an hour here holds that window open, in which the key is still on the screen.
+    app = JukiApp(ctx, session_check_seconds=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "takaha", PASSWORD)
+        screen = await open_round(pilot, grant.round_id)
+        import_round(ctx.db, ctx.settings, ADMIN, name="taishoku.csv", data=csv_file(
+            "2026-04-01,1003,職員 takaha,退職,市民課,,,"), today=DAY)
+        assert "reviewer" not in roles_of(ctx, "takaha")
+        offered = {b.binding.key for b in screen.active_bindings.values() if b.binding.show}
+        assert "v" in offered
+        since = len(audit(ctx.db))
+        await press(pilot, "v")
+        refused = screen.message
+        await painted(pilot, refused)
+
+    assert not reports.exists() or not any(reports.iterdir())
+    assert outcomes(ctx, "access.report", since) == ["refused"]
+    with pytest.raises(Refused) as info:  # the service's own rule, and its words
+        export_round_report(ctx.db, ctx.settings, people["takaha"], grant.round_id, "csv")
+    assert refused == info.value.message and "権限がありません" in refused
