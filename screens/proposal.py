@@ -104,6 +104,15 @@ JUKINET_FILLED = (
     "本人確認を入力して「申請」で確認待ちに送ります。"
 )
 CANDIDATES_TITLE = "住基ネットの照会結果 ({items}) — {n}件。Enter で選ぶ、Esc で選ばない。"
+CANDIDATES_WITHHELD = (
+    "【支援措置】の候補は支援措置対象のため、氏名のほかは表示せず、選んでも下書きに何も入れません。"
+)
+JUKINET_WITHHELD = (
+    "選んだ候補は支援措置対象のため、個人番号も本人確認情報も表示・転記できません。"
+    "個人番号は申請者の書類 (個人番号カード・通知カード等) から入力し、本人確認も申請者の"
+    "書類で行ってください。番号の書類がなければ支援措置担当に照会を依頼してください。"
+    "下書き (申請 #{id}) は変わっていません。"
+)
 CANDIDATE_COLUMNS = ("氏名", "振り仮名", "生年月日", "性別", "住所", "個人番号")
 
 REVIEW_TITLE = "紐付けの確認"
@@ -526,6 +535,9 @@ class ProposalForm(Screen[ProposalView | None]):
                 return
             if self.busy or self.view is None:
                 return
+            if candidate.withheld:  # nothing to copy: say where the items come from
+                self.say(JUKINET_WITHHELD.format(id=self.view.id))
+                return
             self.busy = True
             self._buttons(disabled=True)
             self.say(SAVING, "info")
@@ -574,6 +586,8 @@ class CandidateDialog(ModalScreen["Candidate | None"]):
     """The people 住基ネット found; Enter puts one's number on the draft, Esc chooses none.
 
     Numbers are shown masked only; the whole number goes from the answer to the service.
+    A candidate under DV等支援措置 is marked; one the service withheld (the reader lacks
+    the DV permission) is the name only, with a note that choosing it copies nothing.
     """
 
     DEFAULT_CSS = """
@@ -584,6 +598,7 @@ class CandidateDialog(ModalScreen["Candidate | None"]):
     }
     CandidateDialog #candidates-title { text-style: bold; margin-bottom: 1; }
     CandidateDialog #candidates { height: auto; max-height: 16; }
+    CandidateDialog #candidates-note { color: $warning; margin-top: 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "選ばない", id="candidates.cancel"),
@@ -593,6 +608,9 @@ class CandidateDialog(ModalScreen["Candidate | None"]):
     def __init__(self, answer: JukinetAnswer) -> None:
         super().__init__()
         self.answer = answer
+        self.note = (CANDIDATES_WITHHELD if any(c.withheld for c in answer.candidates)
+                     else "")
+        """The note under the table, as plain text (for tests and screen readers)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="candidates-box"):
@@ -600,6 +618,8 @@ class CandidateDialog(ModalScreen["Candidate | None"]):
                 items=self.answer.items, n=len(self.answer.candidates))),
                 id="candidates-title")
             yield Table(id="candidates", cursor_type="row", zebra_stripes=True)
+            if self.note:
+                yield Static(message_text(self.note), id="candidates-note")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -623,11 +643,19 @@ class CandidateDialog(ModalScreen["Candidate | None"]):
 
 
 def candidate_cells(c: Candidate) -> list[Text]:
-    """One candidate line (every value from 住基ネット inert; the number masked)."""
+    """One candidate line (every value from 住基ネット inert; the number masked). A
+    restricted candidate is marked; a withheld one is the name only, saying why."""
     from services.jp import format_wareki
 
+    name = as_text(c.name, "bold")
+    if c.restricted:
+        name = Text.assemble(Text(RESTRICTED_MARK, style=RESTRICTED_STYLE), " ", name)
+    if c.withheld:
+        blank = Text("")
+        return [name, blank, blank, blank, as_text(WITHHELD_NOTE, "dim"), blank]
+    born = format_wareki(c.birth_date) if c.birth_date is not None else ""
     return [
-        as_text(c.name, "bold"), as_text(c.kana), as_text(format_wareki(c.birth_date)),
+        name, as_text(c.kana), as_text(born),
         as_text(c.sex), as_text(c.address), as_text(c.number_masked, "bold"),
     ]
 

@@ -9,9 +9,14 @@ narrower raises ``NarrowQuery`` (a ``Refused``) naming what is missing, and
 
 ``query_jukinet`` needs ``Perm.LINK_PROPOSE``. It posts the query as JSON to
 ``<jukinet_url>query`` with a timeout of ``jukinet_timeout_seconds`` and returns the
-candidates 住基ネット gave back (none, one or several), each with its 個人番号. Every call
-is recorded as ``jukinet.query`` (success, refused or failure) with the items sent, the
-number of candidates and their numbers masked — never a whole number. A timeout, a
+candidates 住基ネット gave back (none, one or several), each with its 個人番号. A candidate
+who is a resident of ours under DV等支援措置 comes back, to a caller without
+``Perm.OPEN_RESTRICTED``, as the name only (``services.restricted.withheld``): no address,
+date of birth, code or number, so a clerk cannot learn where she lives by asking with her
+name, birth date and 丁目. Every call is recorded as ``jukinet.query`` (success, refused or
+failure) with the items sent, the number of candidates and their numbers masked — never a
+whole number — and, for an answer naming a restricted resident, severity high and how
+many candidates were withheld. A timeout, a
 connection error, an HTTP error or an answer that cannot be read raise
 ``JukinetUnavailable`` with a Japanese message; the query touches no proposal, so a draft
 given as ``proposal_id`` stays a draft, unchanged, and the clerk can ask again.
@@ -27,14 +32,14 @@ import json
 import re
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from sqlmodel import select
 
-from auth.access import require
+from auth.access import current_permissions, require
 from auth.identity import Identity
 from auth.roles import Perm
 from core.clock import today_in_japan
@@ -49,6 +54,7 @@ from services.linkage.models import DRAFT, STATUS_LABELS, LinkProposal
 from services.refusals import SEALING, recorded_refusals
 from services.register.models import Resident
 from services.register.mynumber import is_valid_my_number, mask_my_number
+from services.restricted import may_see_restricted, withheld
 
 ACTION = "jukinet.query"
 PURPOSE = "個人番号の紐付け確認"
@@ -196,15 +202,24 @@ class Candidate:
     ``number`` is the whole number (12 digits, check digit valid) so that the clerk can put
     it on the draft; show ``number_masked``. It is left out of ``repr`` so that a log line
     or a traceback never carries it.
+
+    ``restricted``: the candidate is a resident of ours under DV等支援措置 (same 住民票コード).
+    To a reader without the DV permission such a candidate is ``withheld``
+    (``services.restricted``): the name only — no reading, date of birth, sex, address,
+    code or number (``birth_date`` None, the rest ""), so it cannot be put on a draft.
     """
+
+    KEPT_WHEN_WITHHELD: ClassVar[frozenset[str]] = frozenset({"name"})
 
     name: str
     kana: str
-    birth_date: date
+    birth_date: date | None  # None only when withheld
     sex: str
     address: str
     resident_code: str
     number: str = field(repr=False)
+    restricted: bool = False
+    withheld: bool = False
 
     @property
     def number_masked(self) -> str:
@@ -434,27 +449,34 @@ def query_jukinet(
         raise _fail("malformed", "住基ネットの応答を読み取れませんでした。",
                     part=str(exc) if isinstance(exc, _Malformed) else "json") from None
     elapsed = time.perf_counter() - t0
-    restricted = _restricted(db, candidates)
+    candidates = _marked(db, candidates)
+    may_see = may_see_restricted(current_permissions(db, ident))
+    shown = tuple(withheld(c, may_see=may_see) for c in candidates)
+    restricted = any(c.restricted for c in candidates)
     _record("success", "high" if restricted else severity, {
         **sent, "candidates": len(candidates),
         "numbers": [c.number_masked for c in candidates],
         "restricted": restricted,
+        "withheld": sum(c.withheld for c in shown),
         "elapsed_ms": round(elapsed * 1000),
     })
-    return JukinetAnswer(query=q, candidates=candidates, elapsed_seconds=elapsed)
+    return JukinetAnswer(query=q, candidates=shown, elapsed_seconds=elapsed)
 
 
-def _restricted(db: Database, candidates: tuple[Candidate, ...]) -> bool:
-    """True when a candidate is a resident of ours under DV等支援措置: the query is then
-    recorded with high severity, as any look at such a record is (DOMAIN.md §2)."""
+def _marked(db: Database, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
+    """The candidates, each marked ``restricted`` when its 住民票コード is a resident of ours
+    under DV等支援措置: the query is then recorded with high severity, as any look at such
+    a record is (DOMAIN.md §2), and the candidate is withheld from a reader without the
+    DV permission."""
     codes = [c.resident_code for c in candidates if c.resident_code]
     if not codes:
-        return False
+        return candidates
     with db.read() as s:
-        return s.exec(select(Resident.id).where(
+        dv = set(s.exec(select(Resident.resident_code).where(
             Resident.resident_code.in_(codes),  # type: ignore[attr-defined]
             Resident.dv_support == True,  # noqa: E712 - SQL comparison
-        )).first() is not None
+        )).all())
+    return tuple(replace(c, restricted=c.resident_code in dv) for c in candidates)
 
 
 def _server_message(resp: httpx.Response) -> str:

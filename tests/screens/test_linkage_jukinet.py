@@ -21,9 +21,18 @@ from console.app import JukiApp
 from console.context import Context
 from core.db import Database
 from core.settings import Settings
-from screens.proposal import JUKINET_CHECK, JUKINET_SOURCE, CandidateDialog, ProposalForm
+from screens.proposal import (
+    CANDIDATES_WITHHELD,
+    JUKINET_CHECK,
+    JUKINET_SOURCE,
+    JUKINET_WITHHELD,
+    CandidateDialog,
+    ProposalForm,
+)
+from screens.resident import RESTRICTED_MARK
 from services.jukinet.client import JukinetUnavailable, query_jukinet
 from services.register.mynumber import mask_my_number
+from services.restricted import WITHHELD_NOTE
 from tests.conftest import JukinetSim
 from tests.screens.drive import PASSWORD, SIZE, make_user, screen_text, settle, sign_in, type_into
 from tests.screens.test_linkage import add_resident, open_record, proposals, staff_identity
@@ -52,6 +61,9 @@ async def test_a_candidate_is_chosen_and_its_number_goes_on_the_draft(
     ctx = Context(settings=settings.with_(jukinet_url=jukinet_sim.url), db=db)
     rid, code = add_resident(db, "鷹司", "美咲", "タカツカサ", "ミサキ")
     add_resident(db, "鷹司", "美咲", "タカツカサ", "ミサキ", birth=date(1990, 1, 2))  # not her
+    # Her namesake under DV等支援措置, same birth date and 番地: a candidate too, which the
+    # clerk (no DV permission) sees as the marker and the name only, and cannot take.
+    add_resident(db, "鷹司", "美咲", "タカツカサ", "ミサキ", dv=True)
     make_user(db, settings, "clerk1", roles=("clerk",))
 
     app = JukiApp(ctx)
@@ -65,13 +77,19 @@ async def test_a_candidate_is_chosen_and_its_number_goes_on_the_draft(
         assert jukinet_sim.stats()["answered"] == 1
         [draft] = proposals(db)  # saved before the query left
         assert (draft.resident_id, draft.status, draft.number) == (rid, "draft", "")
-        [candidate] = dialog.answer.candidates
-        [row] = dialog.table_rows()
+        rows = dialog.table_rows()
+        at = {c.withheld: i for i, c in enumerate(dialog.answer.candidates)}
+        candidate = dialog.answer.candidates[at[False]]
+        row, hidden = rows[at[False]], rows[at[True]]
         assert row[0] == candidate.name and candidate.name.startswith("鷹司")
         assert row[-1] == mask_my_number(candidate.number)
         assert candidate.number not in screen_text(app)
+        assert hidden == [f"{RESTRICTED_MARK} {candidate.name}", "", "", "", WITHHELD_NOTE, ""]
+        assert dialog.note == CANDIDATES_WITHHELD
 
         dialog.query_one("#candidates", DataTable).focus()
+        for _ in range(at[False]):
+            await pilot.press("down")
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is form
@@ -87,6 +105,23 @@ async def test_a_candidate_is_chosen_and_its_number_goes_on_the_draft(
         [p] = proposals(db)
         assert (p.number, p.source, p.number_check) == (
             candidate.number, JUKINET_SOURCE, JUKINET_CHECK)
+
+        # Taking the withheld candidate copies nothing (not even a blank): the clerk is
+        # told to take the number from the applicant's documents; the draft stays.
+        await pilot.press("f8")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, CandidateDialog), form.message
+        [before] = proposals(db)
+        dialog.query_one("#candidates", DataTable).focus()
+        for _ in range(at[True]):
+            await pilot.press("down")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is form
+        assert form.message == JUKINET_WITHHELD.format(id=p.id)
+        [after] = proposals(db)
+        assert (after.version, after.number) == (before.version, candidate.number)
 
 
 @pytest.mark.parametrize("trouble", ["http500", "timeout"])

@@ -34,6 +34,7 @@ from services.register.mynumber import is_valid_my_number, mask_my_number
 from tests.conftest import JukinetSim
 from tests.services.linkage_setup import (
     audit_texts,
+    enrol,
     events,
     make_resident,
     matching_application,
@@ -249,17 +250,60 @@ def test_a_name_in_kana_only(
 def test_a_restricted_resident_found_raises_the_severity(
     db: Database, settings: Settings, town: Town, jukinet_sim: JukinetSim
 ) -> None:
-    dv = make_resident(db, family="佐藤", given="花子", family_kana="サトウ",
-                       given_kana="ハナコ", sex="女", birth=date(1990, 1, 2), dv=True)
+    make_resident(db, family="佐藤", given="花子", family_kana="サトウ",
+                  given_kana="ハナコ", sex="女", birth=date(1990, 1, 2), dv=True)
     at = _at(settings, jukinet_sim)
     query_jukinet(db, at, town.clerk, **YAMADA)
     [c] = query_jukinet(db, at, town.clerk, name="佐藤 花子", birth="1990-01-02",
                         address="若葉町2-3-5").candidates
-    assert c.resident_code == _code(db, dv)
+    assert c.restricted and c.withheld  # the clerk sees the name only (next test)
     plain, restricted = events(db, "jukinet.query")
     assert (plain["severity"], json.loads(plain["details"])["restricted"]) == ("info", False)
     assert (restricted["severity"], json.loads(restricted["details"])["restricted"]) == (
         "high", True)
+
+
+def test_a_restricted_candidate_is_the_name_only_without_the_dv_permission(
+    db: Database, settings: Settings, town: Town, jukinet_sim: JukinetSim
+) -> None:
+    """A clerk asking with 氏名・生年月日 and only the 丁目 must not learn where a DV等支援措置
+    resident lives (nor her number or code); a clerk who also holds dv_officer does."""
+    hanako = dict(family="佐藤", given="花子", family_kana="サトウ", given_kana="ハナコ",
+                  sex="女", birth=date(1990, 1, 2))
+    dv = make_resident(db, katagaki="コーポさくら 203号室", dv=True,
+                       **hanako)  # type: ignore[arg-type]
+    other = make_resident(db, banchi=35, go=1, **hanako)  # type: ignore[arg-type]
+    officer = enrol(db, settings, "dvclerk", ["clerk", "dv_officer"])
+    at = _at(settings, jukinet_sim)
+    asked = dict(name="佐藤 花子", birth="1990-01-02", address="若葉町2")
+
+    other_code = _code(db, other)
+    by_clerk = query_jukinet(db, at, town.clerk, **asked).candidates
+    by_officer = query_jukinet(db, at, officer, **asked).candidates
+
+    [hidden] = [c for c in by_clerk if c.resident_code != other_code]
+    [whole] = [c for c in by_clerk if c.resident_code == other_code]
+    assert (hidden.kana, hidden.birth_date, hidden.sex, hidden.address,
+            hidden.resident_code, hidden.number) == ("", None, "", "", "", "")
+    assert (hidden.name, hidden.restricted, hidden.withheld) == ("佐藤\u3000花子", True, True)
+    assert hidden.number_masked == "**** **** ****"
+    assert not whole.restricted and not whole.withheld
+    assert "35番地" in whole.address and is_valid_my_number(whole.number)
+
+    [seen] = [c for c in by_officer if c.resident_code != other_code]
+    assert seen.restricted and not seen.withheld and seen.resident_code == _code(db, dv)
+    assert "コーポさくら 203号室" in seen.address and seen.birth_date == date(1990, 1, 2)
+    assert is_valid_my_number(seen.number) and seen.sex == "女"
+    assert [c for c in by_officer if c.resident_code == other_code] == [whole]
+
+    # Both queries stay recorded, severity high; the trail says how many were withheld.
+    clerk_ev, officer_ev = events(db, "jukinet.query")
+    for ev, n_withheld in ((clerk_ev, 1), (officer_ev, 0)):
+        details = json.loads(ev["details"])
+        assert (ev["severity"], details["restricted"], details["withheld"]) == (
+            "high", True, n_withheld)
+        assert details["candidates"] == 2
+    assert not [t for t in audit_texts(db) if twelve_digit_runs(t)]
 
 
 def test_narrower_queries_are_refused_recorded_and_never_sent(
