@@ -24,10 +24,6 @@ class _Stop(Exception):
     """Raised by the SIGTERM handler to leave ``serve_forever``."""
 
 
-def _raise_stop(signum: int, frame: Any) -> None:
-    raise _Stop
-
-
 class JsonServer(ThreadingHTTPServer):
     """A threading server that also binds IPv6 hosts (``::1``) and says its own URL."""
 
@@ -40,22 +36,39 @@ class JsonServer(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
+        # SIGTERM is taken from the moment the socket exists: a simulator prints its URL
+        # before it serves, and a SIGTERM in between must stop it like one while serving.
+        self._stop_asked = False
+        self._serving = False
+        self._previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        self._stop_asked = True
+        if self._serving:
+            raise _Stop
 
     def serve_until_stopped(self) -> None:
         """Serve until SIGTERM or Ctrl+C, then close the socket: the ``run`` of every
         simulator and of the collector (a test stops them with SIGTERM, a person with
-        Ctrl+C). The SIGTERM handler is set only on the main thread and put back after."""
-        previous = None
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGTERM, _raise_stop)
+        Ctrl+C). The SIGTERM handler (main thread only) is put back after."""
         try:
-            self.serve_forever(poll_interval=0.2)
+            self._serving = True
+            if not self._stop_asked:
+                self.serve_forever(poll_interval=0.2)
         except (_Stop, KeyboardInterrupt):
             pass
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            self._serving = False
             self.server_close()
+
+    def server_close(self) -> None:
+        """Close the socket and give SIGTERM back to whoever had it before."""
+        if self._previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+        super().server_close()
 
     @property
     def url(self) -> str:

@@ -83,3 +83,26 @@ def test_ipv6_url_has_brackets() -> None:
         assert r.json() == {"echo": [1]}
     finally:
         gen.close()
+
+
+def test_a_sigterm_before_serving_still_stops_cleanly(tmp_path: object) -> None:
+    """A simulator prints its URL, then serves: a test (or systemd) may send SIGTERM in
+    between. It must stop as if it came while serving — not die by the signal."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = (
+        "import os, signal\n"
+        "from core.loopback import JsonHandler, JsonServer\n"
+        "server = JsonServer(('127.0.0.1', 0), JsonHandler)\n"
+        "print(server.url, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGTERM)  # before serve_until_stopped\n"
+        "server.serve_until_stopped()\n"
+        "print('stopped', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, env={"PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert done.stdout.splitlines()[-1] == "stopped"
