@@ -49,6 +49,7 @@ class SignInScreen(Screen[None]):
     SUB_TITLE = "サインイン"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "next_field", show=False, priority=True, id="signin.next_field"),
+        Binding("tab", "next_field", show=False, priority=True, id="signin.tab_field"),
     ]
 
     class SignedIn(Message):
@@ -89,11 +90,13 @@ class SignInScreen(Screen[None]):
             self.query_one(MessageLine).show(message, kind)
 
     def action_next_field(self) -> None:
-        """Enter in the login field moves to the password field at once.
+        """Enter or Tab in the login field moves to the password field at once.
 
         A priority binding runs as the key is read, so keys typed ahead (a fast typist,
-        a paste, tmux send-keys) land in the password field, not after the login name.
-        ``Widget.focus`` would move focus only after the keys already read.
+        a paste, tmux send-keys) land in the password field, not after the login name —
+        where a password would show in clear and be recorded as the login tried.
+        ``Widget.focus`` (Tab's own focus_next) would move focus only after the keys
+        already read. Elsewhere the keys do what they always do.
         """
         if self.focused is not self.query_one("#login", Input):
             raise SkipAction()
