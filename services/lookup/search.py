@@ -45,7 +45,15 @@ What a search does, in order:
    ``capped``). 消除 residents only when ``include_removed``.
 8. **DV等支援措置** — a restricted resident is listed with its marker; to a searcher
    without ``Perm.OPEN_RESTRICTED`` as the name only, every other item blank
-   (``services.restricted.withheld``).
+   (``services.restricted.withheld``). For that searcher the search is no oracle for her
+   address either: the main query's restricted rows are dropped, and a second query over
+   the restricted residents only (partial index ``ix_resident_dv_support``) matches the
+   query apart from 住所 and 世帯番号 (``apart_from_address``) — 世帯番号 too, as it names
+   the household she lives in and is an item withheld from that searcher. Its rows are
+   merged in rank order within the cap. So she is listed when 氏名, 生年月日, 住民票コード
+   or 個人番号 match her, whatever address was typed (a right and a wrong one give the
+   same answer), and never by an address, 世帯番号 or 性別 alone. Breadth is judged on
+   the query as typed. A searcher with the permission is matched on every item.
 9. **Record** — the permission check, the rows and the ``register.search`` event are one
    write transaction (a too-broad query commits only its refused event). The event holds
    the actor, purpose, the normalised query (a 個人番号 only as 「指定あり」, never its
@@ -58,12 +66,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, literal, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, literal, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -445,6 +453,7 @@ class _Form:
     include_removed: bool
     drives: str
     limit: int
+    restricted: bool = False  # the restricted residents only (``_restricted_form``)
 
 
 def _form(p: Parsed, limit: int) -> _Form:
@@ -455,6 +464,23 @@ def _form(p: Parsed, limit: int) -> _Form:
         household_no=bool(p.household_no), my_number=bool(p.my_number),
         include_removed=p.include_removed, drives=driver(p), limit=limit,
     )
+
+
+def apart_from_address(p: Parsed) -> Parsed | None:
+    """What a restricted resident is matched by for a reader without the permission:
+    ``p`` without its address and 世帯番号, or None when nothing else that matches a
+    person is left (性別 only filters). Her address and her 世帯番号 (which names the
+    household she lives in) are items withheld from that reader, so they must neither
+    find nor hide her."""
+    if p.name is None and p.birth is None and not p.resident_code and not p.my_number:
+        return None
+    return replace(p, address=None, address_typed="", household_no="")
+
+
+def _restricted_form(p: Parsed, limit: int) -> _Form:
+    """The form of the second query of a reader without the permission: ``p`` (already
+    ``apart_from_address``) over the restricted residents only, on their partial index."""
+    return replace(_form(p, limit), drives="restricted", restricted=True)
 
 
 def _range(name: str, q: str, end: str = TOP) -> dict[str, str]:
@@ -558,7 +584,9 @@ def _template(f: _Form) -> Any:
         where.append(R.sex == bindparam("sex"))
     # What does not drive filters: off the index on SQLite, and on PostgreSQL too when an
     # equality drives (a name driving keeps the address as an index condition there).
-    off = _Unindexed if f.drives in ("code", "birth") else _Filter
+    off = _Unindexed if f.drives in ("code", "birth", "restricted") else _Filter
+    if f.restricted:
+        where.append(R.dv_support == true())  # ix_resident_dv_support's own condition
     places: list[ColumnElement[bool]] = []
     if f.address is not None:
         col = R.block_key if f.address[0] else R.address_key
@@ -775,6 +803,8 @@ def _run(
         # this statement, however often the driver has prepared it.
         conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
     rows = conn.execute(stmt, _values(parsed)).all()
+    if not may_see:
+        rows = _restricted_apart_from_address(conn, parsed, rows, cap + 1)
     capped = len(rows) > cap
     rows = rows[:cap]
     hits = tuple(withheld(_hit(parsed, row, row.rank), may_see=may_see) for row in rows)
@@ -792,3 +822,20 @@ def _run(
         severity="high" if restricted else "info", details=details,
     )
     return SearchResult(hits=hits, capped=capped, cap=cap, normalized=normalized)
+
+
+def _restricted_apart_from_address(conn: Any, parsed: Parsed, rows: list[Any],
+                                   limit: int) -> list[Any]:
+    """``rows`` (the main query's, at most ``limit``) as a reader without the permission
+    gets them: restricted residents dropped, then those the query matches apart from its
+    address and 世帯番号 (``apart_from_address``) merged in rank order, at most ``limit``.
+
+    Exact within the cap: a restricted row of the main query matches the second query
+    too, so when the main query was cut at ``limit`` the merged list has at least
+    ``limit`` rows before any unrestricted row it did not fetch."""
+    kept = [r for r in rows if not r.dv_support]
+    loose = apart_from_address(parsed)
+    if loose is not None:
+        kept += conn.execute(_template(_restricted_form(loose, limit)), _values(loose)).all()
+    kept.sort(key=lambda r: (r.rank, r.kana_key, r.id))
+    return kept[:limit]

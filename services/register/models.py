@@ -99,6 +99,13 @@ class Household(SQLModel, table=True):
     address: str = Field(max_length=200)
 
 
+# The restricted residents' partial index: each condition is written as the search's own
+# ``Resident.dv_support`` compiles on that backend, so that the planner matches it
+# (SQLite uses a partial index only for a WHERE term written as the index's).
+_DV_SQLITE = text("dv_support = 1")
+_DV_POSTGRESQL = text("dv_support")
+
+
 class Resident(SQLModel, table=True):
     """住民票: every item of DOMAIN.md §2 for one person, kept after 消除."""
 
@@ -125,6 +132,10 @@ class Resident(SQLModel, table=True):
             "ix_resident_block_key",
             "block_key", "name_key", "given_key", "kana_key", "given_kana_key",
         ),
+        # DV等支援措置: the few restricted residents, which a search without the
+        # permission matches apart from the address (services.lookup.search, point 8).
+        Index("ix_resident_dv_support", "kana_key",
+              sqlite_where=_DV_SQLITE, postgresql_where=_DV_POSTGRESQL),
     )
 
     id: int | None = Field(default=None, primary_key=True)

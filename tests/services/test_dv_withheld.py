@@ -79,10 +79,91 @@ def test_search_shows_a_restricted_resident_whole_to_a_dv_officer(world: World) 
     assert mother.kana == "サトウ ミドリ" and mother.reasons
 
 
-def test_a_search_by_household_number_gives_no_other_item_either(world: World) -> None:
-    result = _search(world, "clerk", household_no=world.households["dv"])
-    assert {h.resident_id for h in result.hits} == {world.ids["DV母"], world.ids["DV子"]}
-    assert all(h.withheld and not h.address and h.birth_date is None for h in result.hits)
+def test_a_search_by_household_number_does_not_confirm_her_household(world: World) -> None:
+    """Her 世帯番号 is an item withheld for her and names where she lives, as an address
+    does: without the permission a 世帯番号 neither finds nor hides her — her own
+    household's number lists nobody, as a number of no household does."""
+    mine = _search(world, "clerk", household_no=world.households["dv"])
+    nobody = _search(world, "clerk", household_no="99999999")
+    assert mine.hits == nobody.hits == ()
+    whole = _search(world, "dv", household_no=world.households["dv"])
+    assert {h.resident_id for h in whole.hits} == {world.ids["DV母"], world.ids["DV子"]}
+    assert not any(h.withheld for h in whole.hits)
+
+
+# --- the search is no oracle for her address (QA: 松本 + 東町三丁目11 / 12) ----------------
+
+
+def _restricted(result: Any) -> list[Any]:
+    return [h for h in result.hits if h.restricted]
+
+
+def test_a_right_and_a_wrong_address_say_the_same_about_her(world: World) -> None:
+    """Without the permission the address typed neither finds nor hides her: a name part
+    that matches her lists her (withheld) at her address, at another one, or at one that
+    does not exist, in the same form."""
+    right = _search(world, "clerk", name="サトウ", address="栄町1-1-1")
+    answers = [_search(world, "clerk", name="サトウ", address=wrong)
+               for wrong in ("栄町1-1-2", "旭町1-1-1", "存在しない町1-1")]
+    assert {h.resident_id for h in _restricted(right)} == {world.ids["DV母"], world.ids["DV子"]}
+    for other in answers:
+        assert _restricted(other) == _restricted(right)
+    assert all(h.withheld for r in [right, *answers] for h in _restricted(r))
+    # 生年月日, 住民票コード and 個人番号 are not her address either.
+    for who, kw in (("clerk", {"birth": "1988-08-08"}),
+                    ("reviewer", {"my_number": lookup_data.SMALL_NUMBER})):
+        at_home = _search(world, who, address="栄町1-1-1", **kw)
+        elsewhere = _search(world, who, address="旭町1-1-1", **kw)
+        assert [h.resident_id for h in _restricted(elsewhere)] == [world.ids["DV母"]], kw
+        assert _restricted(elsewhere) == _restricted(at_home), kw
+    with world.db.read() as s:
+        mother = s.get(Resident, world.ids["DV母"])
+        assert mother is not None
+        code = mother.resident_code
+    far = _search(world, "clerk", resident_code=code, address="旭町1-1-1")
+    assert [h.resident_id for h in far.hits] == [world.ids["DV母"]] and far.hits[0].withheld
+
+
+def test_a_wrong_address_is_recorded_as_listing_her(world: World) -> None:
+    since = world.seq()
+    _search(world, "clerk", name="佐藤 みどり", address="旭町1-1-1")
+    [ev] = world.events(since)
+    assert ev["severity"] == "high" and ev["details"]["restricted"] == [world.ids["DV母"]]
+    assert ev["details"]["withheld"] is True
+
+
+def test_an_address_with_no_other_item_never_lists_her(world: World) -> None:
+    """An address, or an address and 性別 (which only filters), says nothing of her: she is
+    not listed at her own address (the query here is made narrow by a 世帯番号 of another
+    household, which is not hers either)."""
+    for kw in ({}, {"sex": "女"}):
+        result = _search(world, "clerk", address="栄町1-1-1",
+                         household_no=world.households["suzuki"], **kw)
+        assert result.hits == (), kw
+    whole = _search(world, "dv", address="栄町1-1-1", household_no=world.households["dv"])
+    assert {h.resident_id for h in whole.hits} == {world.ids["DV母"], world.ids["DV子"]}
+
+
+def test_a_dv_officer_finds_her_only_at_her_address(world: World) -> None:
+    """Unchanged for a reader who may see her: the address is a condition like any other."""
+    right = _search(world, "dv", name="サトウ", address="栄町1-1-1")
+    wrong = _search(world, "dv", name="サトウ", address="栄町1-1-2")
+    assert {h.resident_id for h in _restricted(right)} == {world.ids["DV母"], world.ids["DV子"]}
+    assert not any(h.withheld for h in right.hits)
+    assert _restricted(wrong) == []
+
+
+def test_she_takes_her_place_in_the_ranking_and_the_cap(world: World) -> None:
+    """Merged in rank order (exact before variant, then reading, then id) within the cap:
+    where she lives at the address typed, the clerk's list is the dv officer's."""
+    for kw in ({"name": "サトウ", "address": "栄町"}, {"name": "佐藤", "address": "栄町1"}):
+        seen = _search(world, "dv", **kw)
+        shown = _search(world, "clerk", **kw)
+        assert [h.resident_id for h in shown.hits] == [h.resident_id for h in seen.hits], kw
+    one = world.settings.with_(lookup_max_results=1)
+    capped = search(world.db, one, world.people["clerk"],
+                    LookupQuery(purpose=PURPOSE, name="佐藤 そら", address="旭町"))
+    assert [h.resident_id for h in capped.hits] == [world.ids["DV子"]] and not capped.capped
 
 
 def test_a_search_listing_a_restricted_resident_is_high_and_says_so(world: World) -> None:
