@@ -50,10 +50,12 @@ What a search does, in order:
    the restricted residents only (partial index ``ix_resident_dv_support``) matches the
    query apart from 住所 and 世帯番号 (``apart_from_address``) — 世帯番号 too, as it names
    the household she lives in and is an item withheld from that searcher. Its rows are
-   merged in rank order within the cap. So she is listed when 氏名, 生年月日, 住民票コード
-   or 個人番号 match her, whatever address was typed (a right and a wrong one give the
-   same answer), and never by an address, 世帯番号 or 性別 alone. Breadth is judged on
-   the query as typed. A searcher with the permission is matched on every item.
+   merged in rank order within the cap — when the rest of the query is narrow enough
+   alone by the breadth rule (a 1-kana part made narrow by an address must not list every
+   restricted resident whose name it begins). So she is listed when 氏名, 生年月日,
+   住民票コード or 個人番号 narrow enough alone match her, whatever address was typed (a
+   right and a wrong one give the same answer), and never by an address, 世帯番号 or 性別
+   alone. A searcher with the permission is matched on every item.
 9. **Record** — the permission check, the rows and the ``register.search`` event are one
    write transaction (a too-broad query commits only its refused event). The event holds
    the actor, purpose, the normalised query (a 個人番号 only as 「指定あり」, never its
@@ -804,7 +806,8 @@ def _run(
         conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
     rows = conn.execute(stmt, _values(parsed)).all()
     if not may_see:
-        rows = _restricted_apart_from_address(conn, parsed, rows, cap + 1)
+        rows = _restricted_apart_from_address(conn, parsed, rows, cap + 1,
+                                              Breadth.of(settings))
     capped = len(rows) > cap
     rows = rows[:cap]
     hits = tuple(withheld(_hit(parsed, row, row.rank), may_see=may_see) for row in rows)
@@ -825,17 +828,19 @@ def _run(
 
 
 def _restricted_apart_from_address(conn: Any, parsed: Parsed, rows: list[Any],
-                                   limit: int) -> list[Any]:
+                                   limit: int, limits: Breadth) -> list[Any]:
     """``rows`` (the main query's, at most ``limit``) as a reader without the permission
     gets them: restricted residents dropped, then those the query matches apart from its
-    address and 世帯番号 (``apart_from_address``) merged in rank order, at most ``limit``.
+    address and 世帯番号 (``apart_from_address``) merged in rank order, at most ``limit``
+    — only when that rest is narrow enough alone by the breadth rule, so that a short
+    name part made narrow by an address never lists every restricted resident it begins.
 
     Exact within the cap: a restricted row of the main query matches the second query
     too, so when the main query was cut at ``limit`` the merged list has at least
     ``limit`` rows before any unrestricted row it did not fetch."""
     kept = [r for r in rows if not r.dv_support]
     loose = apart_from_address(parsed)
-    if loose is not None:
+    if loose is not None and breadth_problem(loose, limits) is None:
         kept += conn.execute(_template(_restricted_form(loose, limit)), _values(loose)).all()
     kept.sort(key=lambda r: (r.rank, r.kana_key, r.id))
     return kept[:limit]

@@ -61,7 +61,7 @@ def _search(w: World, who: str, **kw: Any) -> Any:
 
 
 def test_search_shows_a_restricted_resident_as_marker_and_name_only(world: World) -> None:
-    result = _search(world, "clerk", name="サトウ", address="栄町1-1-1")
+    result = _search(world, "clerk", name="佐藤 みどり", address="栄町1-1-1")
     hits = {h.resident_id: h for h in result.hits}
     mother = hits[world.ids["DV母"]]
     assert mother.restricted and mother.withheld
@@ -99,22 +99,25 @@ def _restricted(result: Any) -> list[Any]:
 
 
 def test_a_right_and_a_wrong_address_say_the_same_about_her(world: World) -> None:
-    """Without the permission the address typed neither finds nor hides her: a name part
-    that matches her lists her (withheld) at her address, at another one, or at one that
-    does not exist, in the same form."""
-    right = _search(world, "clerk", name="サトウ", address="栄町1-1-1")
-    answers = [_search(world, "clerk", name="サトウ", address=wrong)
-               for wrong in ("栄町1-1-2", "旭町1-1-1", "存在しない町1-1")]
-    assert {h.resident_id for h in _restricted(right)} == {world.ids["DV母"], world.ids["DV子"]}
-    for other in answers:
-        assert _restricted(other) == _restricted(right)
-    assert all(h.withheld for r in [right, *answers] for h in _restricted(r))
-    # 生年月日, 住民票コード and 個人番号 are not her address either.
-    for who, kw in (("clerk", {"birth": "1988-08-08"}),
-                    ("reviewer", {"my_number": lookup_data.SMALL_NUMBER})):
+    """Without the permission the address typed neither finds nor hides her. What else
+    was typed decides, judged alone by the breadth rule: a whole name lists her (withheld)
+    at her address, at another one or at one that does not exist; a name part or a birth
+    date, too broad alone, lists her nowhere — not even at her own address."""
+    for name, expected in (("佐藤 みどり", [world.ids["DV母"]]), ("サトウ", [])):
+        right = _search(world, "clerk", name=name, address="栄町1-1-1")
+        answers = [_search(world, "clerk", name=name, address=wrong)
+                   for wrong in ("栄町1-1-2", "旭町1-1-1", "存在しない町1-1")]
+        assert [h.resident_id for h in _restricted(right)] == expected, name
+        for other in answers:
+            assert _restricted(other) == _restricted(right), name
+        assert all(h.withheld for r in [right, *answers] for h in _restricted(r))
+    # 生年月日 (too broad alone), 住民票コード and 個人番号 are not her address either.
+    for who, kw, expected in (("clerk", {"birth": "1988-08-08"}, []),
+                              ("reviewer", {"my_number": lookup_data.SMALL_NUMBER},
+                               [world.ids["DV母"]])):
         at_home = _search(world, who, address="栄町1-1-1", **kw)
         elsewhere = _search(world, who, address="旭町1-1-1", **kw)
-        assert [h.resident_id for h in _restricted(elsewhere)] == [world.ids["DV母"]], kw
+        assert [h.resident_id for h in _restricted(elsewhere)] == expected, kw
         assert _restricted(elsewhere) == _restricted(at_home), kw
     with world.db.read() as s:
         mother = s.get(Resident, world.ids["DV母"])
@@ -155,11 +158,14 @@ def test_a_dv_officer_finds_her_only_at_her_address(world: World) -> None:
 
 def test_she_takes_her_place_in_the_ranking_and_the_cap(world: World) -> None:
     """Merged in rank order (exact before variant, then reading, then id) within the cap:
-    where she lives at the address typed, the clerk's list is the dv officer's."""
+    a name part with an address lists the others as the dv officer sees them, and her
+    not at all (the part is too broad alone); a whole name lists her in her place."""
     for kw in ({"name": "サトウ", "address": "栄町"}, {"name": "佐藤", "address": "栄町1"}):
         seen = _search(world, "dv", **kw)
         shown = _search(world, "clerk", **kw)
-        assert [h.resident_id for h in shown.hits] == [h.resident_id for h in seen.hits], kw
+        others = [h.resident_id for h in seen.hits if h.resident_id not in (
+            world.ids["DV母"], world.ids["DV子"])]
+        assert [h.resident_id for h in shown.hits] == others, kw
     one = world.settings.with_(lookup_max_results=1)
     capped = search(world.db, one, world.people["clerk"],
                     LookupQuery(purpose=PURPOSE, name="佐藤 そら", address="旭町"))
@@ -168,12 +174,12 @@ def test_she_takes_her_place_in_the_ranking_and_the_cap(world: World) -> None:
 
 def test_a_search_listing_a_restricted_resident_is_high_and_says_so(world: World) -> None:
     since = world.seq()
-    _search(world, "clerk", name="サトウ", address="栄町1-1-1")
+    _search(world, "clerk", name="佐藤 みどり", address="栄町1-1-1")
     _search(world, "dv", name="サトウ", address="栄町1-1-1")
     _search(world, "clerk", name="高橋", birth="1980-01-01")
     clerk, dv, plain = world.events(since)
-    restricted = sorted([world.ids["DV母"], world.ids["DV子"]])
-    for ev in (clerk, dv):
+    for ev, restricted in ((clerk, [world.ids["DV母"]]),
+                           (dv, sorted([world.ids["DV母"], world.ids["DV子"]]))):
         assert ev["action"] == "register.search" and ev["severity"] == "high"
         assert sorted(ev["details"]["restricted"]) == restricted
     assert clerk["details"]["withheld"] is True and dv["details"]["withheld"] is False
