@@ -201,11 +201,18 @@ def _build(db: Database, settings: Settings, n: int) -> dict[str, Any]:
 
 
 def _reuse(db: Database, n: int) -> dict[str, Any] | None:
-    """The marker of a complete register of ``n`` at the current schema (else it is built
-    anew); a PostgreSQL register built before the VACUUM step gets it now."""
+    """The marker of a complete register of ``n`` at the current schema, sealed under this
+    checkout's key (else it is built anew); a PostgreSQL register built before the VACUUM
+    step gets it now."""
     from services.schema import current_revision, head_revision
 
     if current_revision(db) != head_revision():
+        return None
+    from core.sealed import SealingError, sealer_of
+
+    try:  # a register built by another checkout (another key) is built anew here
+        sealer_of(db.engine.dialect).ready()
+    except SealingError:
         return None
     mark = _marker(db)
     if not mark or mark.get("residents") != n or mark.get("seed") != SEED:
