@@ -179,6 +179,13 @@ def _sql(statement: str, **params: Any) -> Callable[[World], None]:
     return attempt
 
 
+def _confirmed_by(login: str) -> Callable[[World], None]:
+    """Raw SQL marking the applied grant confirmed by ``login``."""
+    return _sql("UPDATE rights_change SET verdict = 'confirmed', confirmed_by = :login,"
+                " confirmed_user = :u WHERE id = :i", login=login,
+                u=lambda w: w.who[login].user_id, i=lambda w: w.grant_line)
+
+
 def _with_role(w: World, login: str, role: str) -> None:
     with w.db.write() as s:
         s.connection().execute(text(
@@ -240,9 +247,7 @@ ROWS: list[Row] = [
     Row("confirm one's own change as its applier", {
         "service": Try(_confirm_as_applier, "access.confirm"),
         "cli": NoDoor("no command confirms a change", _no_command("access", "confirm", "1")),
-        "sql": Try(_sql("UPDATE rights_change SET verdict = 'confirmed', confirmed_by = 'kato',"
-                        " confirmed_user = :u WHERE id = :i",
-                        u=lambda w: w.who["kato"].user_id, i=lambda w: w.grant_line)),
+        "sql": Try(_confirmed_by("kato")),
         "screen": Elsewhere("tests/screens/test_access_review.py::"
                             "test_self_confirmation_is_refused_on_screen"),
     }),
@@ -250,9 +255,7 @@ ROWS: list[Row] = [
         "service": Try(lambda w: confirm_change(w.db, w.who["takaha"], w.grant_line,
                                                 "confirmed"), "access.confirm"),
         "cli": NoDoor("no command confirms a change", _no_command("access", "confirm", "1")),
-        "sql": Try(_sql("UPDATE rights_change SET verdict = 'confirmed',"
-                        " confirmed_by = 'takaha', confirmed_user = :u WHERE id = :i",
-                        u=lambda w: w.who["takaha"].user_id, i=lambda w: w.grant_line)),
+        "sql": Try(_confirmed_by("takaha")),
         "screen": Elsewhere("tests/screens/test_access_review.py::"
                             "test_self_confirmation_is_refused_on_screen"),
     }),
