@@ -1,0 +1,184 @@
+"""The one gate every service act passes through (docs/architecture.md, "The gate").
+
+An act is one write transaction. The gate opens it, reads the caller's permissions (and,
+for a sensitive act, the time of their last password) on the act's own connection, so the
+check and the act see the same database state and cost no extra round trip. Inside, the
+act's code may refuse anywhere with ``Refusal`` — a rule of four eyes, a state that does
+not allow the step, a missing permission found late. A refusal rolls the whole transaction
+back and is recorded once, in a transaction of its own, under the act's action and its
+target as the act last set it; the caller gets ``Refused`` (or ``StepUpNeeded``). The same
+holds for input that cannot be used (``BadInput``) and a number that cannot be sealed
+(``SealingError``): recorded, then raised as they are. The act records its own success in
+the same transaction with ``Act.record``, so an act and its event commit together or not
+at all.
+
+The operator of a CLI admin command (an ``Actor``, not a signed-in ``Identity``) is trusted
+like the other admin commands: the permission check is for console accounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, NoReturn
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from auth.access import NOT_ALLOWED, permissions_on
+from auth.identity import Identity
+from auth.models import ConsoleSession
+from auth.roles import Perm
+from auth.stepup import StepUpNeeded
+from core.actor import Actor
+from core.clock import aware, now
+from core.db import Database
+from core.errors import BadInput, JukiError, Refused
+from core.sealed import SealingError
+from core.settings import Settings
+from logs.audit import record, record_alone
+
+Who = Identity | Actor
+
+class Refusal(Exception):
+    """Raised anywhere inside an act: the act rolls back and the refusal is recorded once.
+
+    ``reason`` is the machine-readable word in the event's details (``permission``,
+    ``four_eyes``, ``state`` …); ``details`` are added beside it; ``error`` is the class the
+    caller receives with ``message``."""
+
+    def __init__(self, message: str, reason: str, *, severity: str = "warning",
+                 error: type[Refused] = Refused, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.severity = severity
+        self.error = error
+        self.details = details
+
+    def raised(self) -> Refused:
+        """The error the caller receives."""
+        if self.error is StepUpNeeded:
+            return StepUpNeeded()
+        return self.error(self.message)
+
+
+def lacking(perm: Perm, what: str) -> Refusal:
+    """The refusal for a permission the caller does not hold now."""
+    return Refusal(NOT_ALLOWED.format(what=what), "permission", permission=str(perm))
+
+
+@dataclass
+class Act:
+    """One act under way: its session, who acts, and what the event will say."""
+
+    s: Session
+    who: Who
+    action: str
+    target: str = ""
+    purpose: str = ""
+    perms: frozenset[Perm] = field(default_factory=frozenset)
+    trusted: bool = False  # a CLI operator: every permission check passes
+
+    @property
+    def actor(self) -> Actor:
+        return self.who.actor if isinstance(self.who, Identity) else self.who
+
+    @property
+    def ident(self) -> Identity | None:
+        return self.who if isinstance(self.who, Identity) else None
+
+    def holds(self, perm: Perm) -> bool:
+        return self.trusted or perm in self.perms
+
+    def need(self, perm: Perm, what: str) -> None:
+        """Refuse (recorded, after the rollback) unless the caller holds ``perm`` now."""
+        if not self.holds(perm):
+            raise lacking(perm, what)
+
+    def refuse(self, message: str, reason: str, *, severity: str = "warning",
+               **details: Any) -> NoReturn:
+        raise Refusal(message, reason, severity=severity, **details)
+
+    def record(self, *, outcome: str = "success", severity: str = "info",
+               details: dict[str, Any] | None = None, target: str | None = None,
+               action: str | None = None, purpose: str | None = None) -> dict[str, Any]:
+        """Record the act's event in its own transaction (it commits with the act)."""
+        return record(
+            self.s, self.actor, action or self.action,
+            target=self.target if target is None else target,
+            purpose=self.purpose if purpose is None else purpose,
+            outcome=outcome, severity=severity, details=details,
+        )
+
+
+def _fresh(s: Session, ident: Identity, settings: Settings | None) -> bool:
+    """The session's last password is within ``step_up_minutes`` (read on the act's
+    connection). A script's identity without a console session has nothing to refresh."""
+    if not ident.session_id:
+        return True
+    last = s.connection().execute(
+        select(ConsoleSession.last_auth_at).where(  # type: ignore[call-overload]
+            ConsoleSession.id == ident.session_id)
+    ).scalar()
+    minutes = float((settings or Settings()).step_up_minutes)
+    return last is not None and now() - aware(last) <= timedelta(minutes=minutes)
+
+
+def _problem(exc: JukiError) -> tuple[str, dict[str, Any]]:
+    if isinstance(exc, SealingError):
+        return "high", {"reason": "identifier_key", "message": exc.message}
+    return "info", {"reason": "bad_input", "message": exc.message}
+
+
+@contextmanager
+def act(
+    db: Database, who: Who, action: str, *, perm: Perm | None, what: str,
+    target: str = "", purpose: str = "", step_up: bool = False,
+    settings: Settings | None = None, numbers: bool = False, write: bool = True,
+    translate: Callable[[Exception], Refusal | None] | None = None,
+) -> Iterator[Act]:
+    """Run one act: check ``perm`` (and, with ``step_up``, a recent password) inside its
+    transaction, yield the ``Act``, commit. Refusals, bad input and sealing failures roll
+    back and are recorded once. ``translate`` turns a database error (a unique index that
+    holds a rule) into a refusal; ``write=False`` runs a read that only records refusals."""
+    the_act: Act | None = None
+    refusal: Refusal | None = None
+    problem: JukiError | None = None
+    opened = db.write(numbers=numbers) if write else db.read()
+    try:
+        with opened as s:
+            the_act = Act(s, who, action, target=target, purpose=purpose)
+            if isinstance(who, Identity):
+                the_act.perms = permissions_on(s.connection(), who)
+                if perm is not None:
+                    the_act.need(perm, what)
+                if step_up and not _fresh(s, who, settings):
+                    raise Refusal(StepUpNeeded().message, "step_up", severity="info",
+                                  error=StepUpNeeded)
+            else:
+                the_act.trusted = True
+            yield the_act
+    except Refusal as r:
+        refusal = r
+    except (BadInput, SealingError) as exc:
+        problem = exc
+    except Exception as exc:
+        found = translate(exc) if translate is not None else None
+        if found is None:
+            raise
+        refusal = found
+    actor = who.actor if isinstance(who, Identity) else who
+    where = the_act.target if the_act is not None else target
+    if refusal is not None:
+        record_alone(db, actor, action, target=where, purpose=purpose, outcome="refused",
+                     severity=refusal.severity,
+                     details={"reason": refusal.reason, **refusal.details})
+        raise refusal.raised()
+    if problem is not None:
+        severity, details = _problem(problem)
+        record_alone(db, actor, action, target=where, purpose=purpose, outcome="refused",
+                     severity=severity, details=details)
+        raise problem
