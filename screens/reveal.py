@@ -16,7 +16,7 @@ from textual.timer import Timer
 from core.clock import aware, now
 from core.inert import as_text
 from screens.widgets import ReasonDialog
-from services.lookup.types import Revealed
+from services.disclosure import Revealed
 
 REMASKED = "個人番号を伏せました。"
 REVEALING = "確認しています…"

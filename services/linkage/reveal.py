@@ -18,9 +18,8 @@ from core.db import Database
 from core.errors import NotFound
 from core.settings import Settings
 from logs.audit import record
+from services.disclosure import Revealed, reason_line, refuse_restricted, shown_for_a_while
 from services.linkage.models import LinkProposal
-from services.lookup.record import reason_line, refuse_restricted, shown_for_a_while
-from services.lookup.types import Revealed
 from services.refusals import recorded_refusals
 from services.register.models import Resident
 

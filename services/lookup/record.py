@@ -21,8 +21,8 @@ the record (``register.open``, ``register.reveal_my_number``: actor, purpose, ta
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Any, NoReturn
+from datetime import date
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -30,16 +30,22 @@ from auth.access import current_permissions, require
 from auth.identity import Identity
 from auth.roles import Perm
 from auth.stepup import require_recent_auth
-from core.clock import now
 from core.db import Database
-from core.errors import NotFound, Refused
+from core.errors import NotFound
 from core.freetext import field_text
 from core.settings import Settings
-from logs.audit import record, record_alone
+from logs.audit import record
+from services.disclosure import (
+    REASON_MAX,
+    Revealed,
+    reason_line,
+    refuse_restricted,
+    shown_for_a_while,
+)
 from services.jp import format_both
 from services.linkage.models import DRAFT, PENDING, LinkProposal
 from services.lookup.search import check_purpose
-from services.lookup.types import Change, Member, ResidentRecord, Revealed
+from services.lookup.types import Change, Member, ResidentRecord
 from services.refusals import recorded_refusals
 from services.register.models import (
     CITY,
@@ -57,34 +63,11 @@ from services.restricted import withheld
 
 ACTION_OPEN = "register.open"
 ACTION_REVEAL = "register.reveal_my_number"
-REASON_MAX = 200
 NOT_RECORDED = "（記載なし）"
-RESTRICTED_REFUSAL = (
-    "この住民記録はDV等支援措置の対象です。表示には支援措置担当の権限が必要です。"
-    "（この操作は記録されました）"
-)
 
 
 def _target(resident_id: int) -> str:
     return f"resident:{resident_id}"
-
-
-def reason_line(reason: str, what: str) -> str:
-    """The typed reason on one line, or BadInput naming 理由."""
-    return field_text("理由", reason, limit=REASON_MAX, required=f"{what}理由を入力してください。")
-
-
-def refuse_restricted(
-    db: Database, ident: Identity, action: str, resident_id: int, purpose: str
-) -> NoReturn:
-    """Record the refused attempt on a restricted record (severity high), then refuse."""
-    record_alone(
-        db, ident.actor, action, target=_target(resident_id), purpose=purpose,
-        outcome="refused", severity="high",
-        details={"reason": "permission", "permission": str(Perm.OPEN_RESTRICTED),
-                 "restricted": True},
-    )
-    raise Refused(RESTRICTED_REFUSAL)
 
 
 def _date(d: date | None, empty: str = NOT_RECORDED) -> str:
@@ -237,18 +220,6 @@ def open_record(
     if refused:
         refuse_restricted(db, ident, ACTION_OPEN, resident_id, purpose)
     return result
-
-
-def _spaced(number: str) -> str:
-    return f"{number[:4]} {number[4:8]} {number[8:]}"
-
-
-def shown_for_a_while(number: str, settings: Settings) -> Revealed:
-    """A number to show in full until ``settings.reveal_seconds`` from now."""
-    return Revealed(
-        number=_spaced(number),
-        expires_at=now() + timedelta(seconds=float(settings.reveal_seconds)),
-    )
 
 
 @recorded_refusals(ACTION_REVEAL, "resident")

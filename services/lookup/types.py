@@ -7,7 +7,7 @@ that both sides agree on names before either is finished.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import ClassVar
 
 
@@ -98,9 +98,3 @@ class ResidentRecord:
     changes: tuple[Change, ...]
     link_id: int | None = None  # the active My Number link (to propose its unlinking)
     open_proposal: int | None = None  # a draft or pending linkage proposal for the resident
-
-
-@dataclass(frozen=True)
-class Revealed:
-    number: str  # the 12 digits, formatted "1234 5678 9012"
-    expires_at: datetime  # the screen re-masks at this time (settings.reveal_seconds)
