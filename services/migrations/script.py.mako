@@ -4,6 +4,9 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 """
+# Frozen history: a migration repeats the shapes of the ones before it (tables, indexes,
+# the same trigger for two dialects) on purpose. Once released it never changes, so it
+# shares no helper with another migration that a later edit could change under it.
 
 from __future__ import annotations
 

@@ -10,6 +10,9 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-26 07:55:13.298993
 """
+# Frozen history: a migration repeats the shapes of the ones before it (tables, indexes,
+# the same trigger for two dialects) on purpose. Once released it never changes, so it
+# shares no helper with another migration that a later edit could change under it.
 
 from __future__ import annotations
 

@@ -8,6 +8,9 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-26 08:45:00
 """
+# Frozen history: a migration repeats the shapes of the ones before it (tables, indexes,
+# the same trigger for two dialects) on purpose. Once released it never changes, so it
+# shares no helper with another migration that a later edit could change under it.
 
 from __future__ import annotations
 
