@@ -29,7 +29,7 @@ ROLES: dict[str, tuple[str, frozenset[Perm]]] = {
         }),
     ),
     # DV等支援措置: opening a restricted record is granted explicitly, never with a
-    # clerk's or reviewer's ordinary rights (DOMAIN.md §2).
+    # clerk's or reviewer's ordinary rights (docs/domain.md §7).
     "dv_officer": ("支援措置担当", frozenset({Perm.LOOKUP, Perm.OPEN_RESTRICTED})),
     "admin": ("システム管理者", frozenset({Perm.USER_ADMIN, Perm.ACCESS_ADMIN})),
     "security_officer": (

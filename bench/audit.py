@@ -8,7 +8,7 @@ transaction of its own, no head row read or locked, so the gap is the chain's co
 
     python bench/audit.py [--quick] [--no-pg] [--pg URL]
 
-The last line of output is one JSON object (see DESIGN / the preamble's bench rule).
+The last line of output is one JSON object, as for every bench script (README, "Performance").
 """
 
 from __future__ import annotations

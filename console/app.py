@@ -1,7 +1,7 @@
 """The Textual app: sign-in, home, idle lock, the session's absolute limit, sign-out.
 
 The app owns the session's life; the screens own their forms. Every database call runs
-in a thread worker (DESIGN.md rule 6) and every decision is the service's
+in a thread worker (docs/architecture.md rule 10) and every decision is the service's
 (``auth.signin``): the app only reacts to its answers. The built-in screenshot is not
 offered anywhere (palette, keys, ``TEXTUAL_SCREENSHOT``); an attempt is refused and
 recorded. Quitting, a hang-up and a crash all end the session in the trail.

@@ -1,4 +1,4 @@
-"""The acting user, passed explicitly to every service call (DESIGN.md rule 2)."""
+"""The acting user, passed explicitly to every service call (docs/architecture.md rule 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Make untrusted text inert before it is shown (DESIGN.md rule 5).
+"""Make untrusted text inert before it is shown (docs/architecture.md rule 7).
 
 Names, addresses, CSV cells and log fields can carry terminal escape sequences, bidi
 overrides that reorder what a clerk reads, or Textual markup such as

@@ -1,4 +1,4 @@
-"""The audit trail: one append-only, hash-chained table (DESIGN.md "Audit trail").
+"""The audit trail: one append-only, hash-chained table (docs/architecture.md §3).
 
 Each event's hash is SHA-256 over the previous hash and a canonical encoding of the
 event (a compact JSON array of its fields in a fixed order; details are stored as

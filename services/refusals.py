@@ -1,4 +1,4 @@
-"""A refused attempt leaves an event, whatever refused it (DESIGN.md rule 2).
+"""A refused attempt leaves an event, whatever refused it (docs/architecture.md rule 3).
 
 Rules that say no (a permission, four eyes, a too-broad query) record their refusal where
 they decide. Two kinds of "no" arise below the rule, in the middle of the act, and roll

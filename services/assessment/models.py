@@ -18,7 +18,7 @@ ANSWERS = ("実施", "一部実施", "未実施", "該当なし")
 
 
 class Incident(SQLModel, table=True):
-    """An incident recorded for the assessment; ``serious``: a 重大事故 (DOMAIN.md §5)."""
+    """An incident recorded for the assessment; ``serious``: a 重大事故 (docs/domain.md §13)."""
 
     __tablename__ = "assessment_incident"
 

@@ -1,6 +1,6 @@
 """The threshold judgment (しきい値判断) of the privacy assessment, as a pure function.
 
-DOMAIN.md §5: from 対象人数, 取扱者数 and whether a 重大事故 happened in the past year to
+docs/domain.md §13: from 対象人数, 取扱者数 and whether a 重大事故 happened in the past year to
 the assessments the law requires, printed in the form's own wording (the bands and the
 judgment as the 基礎項目評価書 writes them). ``RULES`` is the one place the table lives,
 so a correction is one edit. The 10万人以上 rows are confirmed by published municipal
@@ -36,7 +36,7 @@ WORDING: dict[tuple[str, ...], str] = {
 }
 
 ANY, LOW, HIGH = "any", "low", "high"  # LOW: < 500 handlers and no incident; HIGH: the rest
-# DOMAIN.md §5, row by row: (対象人数 band index, 取扱者数 / 重大事故, required evaluations)
+# docs/domain.md §13, row by row: (対象人数 band index, 取扱者数 / 重大事故, required evaluations)
 RULES: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (0, ANY, ()),
     (1, ANY, (BASIC,)),

@@ -1,4 +1,4 @@
-"""Japanese text rules shared by lookup, linkage review and import (DOMAIN.md §6).
+"""Japanese text rules shared by lookup, linkage review and import (docs/domain.md §4, §5).
 
 Pure functions, no database: 和暦 dates (``wareki``), kana readings (``kana``), 異体字
 in names (``variants``) and address notation (``address``). Each comparison comes in two

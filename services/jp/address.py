@@ -1,10 +1,10 @@
 """Address notation: one key for 「2丁目1番地2号」, 「2-1-2」 and 「二丁目一番地二号」.
 
-The same 住所 reaches the register in several notations (DOMAIN.md §6): kanji or
+The same 住所 reaches the register in several notations (docs/domain.md §5.3): kanji or
 arabic numerals, 丁目/番地/号 or dashes, ケ/ヶ/が in place names (霞ケ関 = 霞が関),
 の/ノ (丸の内 = 丸ノ内), 番地の (123番地の4 = 123-4). ``normalize_address`` maps all of them to
 one key; ``address_difference`` tells the linkage reviewer whether two addresses differ
-only in notation or really differ (DOMAIN.md §3 rule 4: flag, never silently match).
+only in notation or really differ (docs/domain.md §8.4: flag, never silently match).
 
 Kanji numerals are read only where they are numbers — before 丁目/丁/番地/番/号/地割/条,
 around dashes and after a number's 番地の — so place names keep theirs (八丁堀, 四日市,

@@ -4,7 +4,7 @@ Readings arrive in hiragana or katakana, full or half width, with spaces, and ol
 stored small kana as large (キャ as キヤ). ``normalize_kana`` folds all of that so a
 search matches. Voicing (ヤマサキ / ヤマザキ) and long vowels (サイトウ / サイトー) are real
 ambiguities of a reading, so they are NOT folded: ``kana_difference`` names them, and the
-linkage reviewer sees the flag instead of a silent match (DOMAIN.md §3 rule 4).
+linkage reviewer sees the flag instead of a silent match (docs/domain.md §8.4).
 """
 
 from __future__ import annotations

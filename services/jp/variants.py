@@ -1,7 +1,7 @@
 """異体字 in names: an explicit table, a fold key for search, and an explanation per row.
 
 A legal name is written as the person writes it — 髙 is not 高, 﨑 is not 崎 — yet a
-clerk searching 高橋 must be offered 髙橋 (DOMAIN.md §6). Unicode NFKC does not fold
+clerk searching 高橋 must be offered 髙橋 (docs/domain.md §5.1). Unicode NFKC does not fold
 these pairs, so the table below does. It is a search aid only: stored names are never
 rewritten, and a match found through the table is reported as a variant match.
 

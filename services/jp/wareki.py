@@ -1,4 +1,4 @@
-"""和暦 and 西暦 dates: read what staff type, print what documents print (DOMAIN.md §6).
+"""和暦 and 西暦 dates: read what staff type, print what documents print (docs/domain.md §4).
 
 Staff type 令和7年12月12日, 令和元年5月1日, R7.12.12, H1.1.8, S60.4.1 or 1985-04-01 and
 expect one answer. A 和暦 date that its era never reached (平成31年5月1日 is 令和元年5月1日,

@@ -1,6 +1,6 @@
 """住基ネット照会: the query rule and the httpx client for the 市町村CS endpoint.
 
-DOMAIN.md §3 rule 2: when the applicant gave no number, the city may ask 住基ネット (J-LIS)
+docs/domain.md §9: when the applicant gave no number, the city may ask 住基ネット (J-LIS)
 for it, but only with the 4 items 氏名・生年月日・性別・住所, or the 3 items without 性別 —
 the address is always there. ``build_query`` is that rule, in one place: anything
 narrower raises ``NarrowQuery`` (a ``Refused``) naming what is missing, and
@@ -466,7 +466,7 @@ def query_jukinet(
 def _marked(db: Database, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
     """The candidates, each marked ``restricted`` when its 住民票コード is a resident of ours
     under DV等支援措置: the query is then recorded with high severity, as any look at such
-    a record is (DOMAIN.md §2), and the candidate is withheld from a reader without the
+    a record is (docs/domain.md §7), and the candidate is withheld from a reader without the
     DV permission."""
     codes = [c.resident_code for c in candidates if c.resident_code]
     if not codes:

@@ -1,4 +1,4 @@
-"""The reviewer reads the proposed number itself (DOMAIN.md §3 rule 1: take the number
+"""The reviewer reads the proposed number itself (docs/domain.md §8.1: take the number
 from the applicant, then check it).
 
 The check digit lets through about 1.7% of single-digit typos, so the reviewer compares

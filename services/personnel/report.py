@@ -1,6 +1,6 @@
 """The report of a change round (帳票): every rights change, who applied it, who confirmed it.
 
-DOMAIN.md §4 — after each round of personnel changes the section prints the changed
+docs/domain.md §10 — after each round of personnel changes the section prints the changed
 rights, a different person re-confirms each revocation and addition, and the record is
 kept. ``export_round_report`` writes that record as a PDF (A4, Japanese, the report font
 embedded, dates in 和暦, blank 確認印 boxes for the paper round of stamps) or a CSV

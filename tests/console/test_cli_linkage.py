@@ -17,7 +17,7 @@ from core.sealed import sealer_of
 from services.register.models import MyNumberLink
 from tests.services.linkage_setup import as_schema_owner, make_resident, twelve_digit_runs
 
-BAD = "983205673210"  # DOMAIN.md's invalid example
+BAD = "983205673210"  # an invalid example of docs/domain.md §3.1
 
 
 def test_check_exits_0_on_sound_links_and_1_on_a_planted_bad_one(

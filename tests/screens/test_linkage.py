@@ -75,7 +75,7 @@ from tests.screens.drive import (
 )
 
 _codes = itertools.count(1)
-BAD_NUMBER = "123456789010"  # DOMAIN.md §3: invalid (the check digit should be 8)
+BAD_NUMBER = "123456789010"  # docs/domain.md §3.1: invalid (the check digit should be 8)
 
 
 # --- the register and the staff ---------------------------------------------------------

@@ -37,7 +37,7 @@ ADMIN = Actor(login="os:admin")
 PASSWORD = "asa-no-kaze-ga-fuku"
 PURPOSE = "住民票の写し等の交付"
 SEEDED = 400
-KNOWN_NUMBER = "123456789018"  # valid check digit (DOMAIN.md §3)
+KNOWN_NUMBER = "123456789018"  # valid check digit (docs/domain.md §3.1)
 SMALL_NUMBER = "983205673214"
 
 _codes = itertools.count(1)

@@ -1,4 +1,4 @@
-"""The threshold judgment (DOMAIN.md §5) at every band edge, as a pure function.
+"""The threshold judgment (docs/domain.md §13) at every band edge, as a pure function.
 
 Each row: 対象人数, 取扱者数, incident → the three bands as the form words them and
 what is required. The edges are taken on both sides (999/1,000, 9,999/10,000,
@@ -69,7 +69,7 @@ def test_the_wording_of_each_judgment() -> None:
 
 
 def test_the_reference_city_needs_the_basic_assessment() -> None:
-    """DOMAIN.md §5: about 48,000 residents, fewer than 500 handlers, no incident."""
+    """docs/domain.md §13: about 48,000 residents, fewer than 500 handlers, no incident."""
     j = judge(48_000, 120, False)
     assert j.summary == ("1万人以上10万人未満 / 500人未満 / 発生なし → "
                          "基礎項目評価の実施が義務付けられる")

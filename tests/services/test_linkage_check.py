@@ -42,7 +42,7 @@ from tests.services.linkage_setup import (
 )
 
 ACTOR = Actor(login="os:checker")
-BAD = "123456789010"  # DOMAIN.md's invalid example: the check digit should be 8
+BAD = "123456789010"  # an invalid example of docs/domain.md §3.1: the check digit should be 8
 
 
 def _plant(db: Database, resident_id: int, number: str, source: str = "初期移行") -> int:

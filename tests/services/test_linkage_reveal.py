@@ -1,4 +1,4 @@
-"""The reviewer reads the proposed number itself before deciding (DOMAIN §3 rule 1):
+"""The reviewer reads the proposed number itself before deciding (docs/domain.md §8.1):
 reveal_proposed_number needs the review and the reveal permission, a reason, and leaves
 only the last four digits in the trail."""
 

@@ -1,4 +1,4 @@
-"""個人番号 check digit (DOMAIN.md §3), validation and masking."""
+"""個人番号 check digit (docs/domain.md §3.1), validation and masking."""
 
 from __future__ import annotations
 
