@@ -25,7 +25,8 @@ from core.db import Database
 from core.errors import Refused
 from core.settings import Settings
 from services.linkage.proposals import approve, compare, open_proposal, pending
-from services.linkage.report import CSV_HEADER, export_report, linkage_report
+from services.linkage.report import linkage_report
+from services.linkage.report_export import CSV_HEADER, export_report
 from services.lookup.record import open_record
 from services.lookup.search import search
 from services.lookup.types import LookupQuery
