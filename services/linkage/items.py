@@ -1,6 +1,6 @@
 """The items a reviewer compares: application side against register side, item by item.
 
-DOMAIN.md §3 rule 4: compare all four items (氏名・生年月日・性別・住所, with the
+docs/domain.md, "My Number": compare all four items (氏名・生年月日・性別・住所, with the
 振り仮名 beside the name); differences in 異体字, kana and address notation are flagged
 for the reviewer, never silently matched. ``services.jp`` names each difference.
 

@@ -1,7 +1,7 @@
 """Linkage tables: the proposal (申請), its reviews (確認) and each link's 4-item fingerprint.
 
 A link is made only through a proposal that someone other than the proposer confirmed
-(DOMAIN.md §3 rule 3). The chain kept for the record is ``my_number_link`` ↔ proposal
+(docs/domain.md, "My Number"). The chain kept for the record is ``my_number_link`` ↔ proposal
 (``my_number_link.proposal_id`` and ``link_proposal.link_id``) ← reviews
 (``link_review.proposal_id``).
 
