@@ -477,7 +477,8 @@ _AUDIT_MORE: dict[str, Callable[[argparse.Namespace], int]] = {
 def cmd_linkage_report(args: argparse.Namespace) -> int:
     from core.actor import Actor
     from services.jp import format_wareki, parse_date
-    from services.linkage.report import check_period, export_report
+    from services.linkage.report import check_period
+    from services.linkage.report_export import export_report
 
     start = parse_date(args.date_from, field="--from (開始日)")
     end = parse_date(args.date_to, field="--to (終了日)")

@@ -1,6 +1,6 @@
 """個人番号紐付け (F3): the review queue, the caller's drafts, opening a proposal.
 
-The queue is the service's (``services.linkage.proposals.pending``): pending proposals,
+The queue is the service's (``services.linkage.queue.pending``): pending proposals,
 oldest submission first, each with how long it has waited, the resident, the masked
 number, the proposer, approvals so far against those required, 【相違あり】 when the
 application differs from the register and 【支援措置】 when the resident is restricted.
@@ -30,9 +30,10 @@ from screens.proposal import SUBMITTED, ProposalForm, ReviewScreen, age_text
 from screens.resident import restricted_cell
 from screens.table import Table
 from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service, holds
+from services.linkage.application import SOURCES
 from services.linkage.items import ItemRow
 from services.linkage.models import DRAFT, KIND_LABELS
-from services.linkage.proposals import SOURCES, ProposalView, QueueRow
+from services.linkage.views import ProposalView, QueueRow
 from services.restricted import WITHHELD_NOTE
 
 DIFF_MARK = "【相違あり】"
@@ -155,7 +156,7 @@ class LinkageScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="linkage-queue", exit_on_error=False)
     def _load(self, seq: int, source: str) -> None:
-        from services.linkage.proposals import drafts, pending
+        from services.linkage.queue import drafts, pending
 
         env = self.env
 
@@ -229,7 +230,8 @@ class LinkageScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="linkage-open", exit_on_error=False)
     def _open(self, proposal_id: int, draft: bool) -> None:
-        from services.linkage.proposals import compare, open_proposal
+        from services.linkage.queue import open_proposal
+        from services.linkage.views import compare
 
         env = self.env
 

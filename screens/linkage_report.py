@@ -30,7 +30,8 @@ from screens.table import Table
 from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
 
 if TYPE_CHECKING:
-    from services.linkage.report import ReportFile, ReportRow
+    from services.linkage.report import ReportRow
+    from services.linkage.report_export import ReportFile
 
 TITLE = "紐付け記録"
 FORMATS: tuple[tuple[str, str], ...] = (("画面", "screen"), ("CSV", "csv"), ("PDF", "pdf"))
@@ -147,7 +148,8 @@ class LinkageReportScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="linkage-report", exit_on_error=False)
     def _run(self, start: date, end: date, fmt: str) -> None:
-        from services.linkage.report import export_report, linkage_report
+        from services.linkage.report import linkage_report
+        from services.linkage.report_export import export_report
         from services.reports.output import period_text
 
         env = self.env

@@ -1,6 +1,6 @@
 """個人番号の紐付け: the proposal form (起票) and the review screen (確認).
 
-The screens help; ``services.linkage.proposals`` decides. The form sends what the clerk
+The screens help; ``services.linkage`` decides. The form sends what the clerk
 typed, untouched, and shows the service's refusal as it is worded (a bad check digit:
 「個人番号: …」, and nothing is saved). The number is typed into a masked field and is
 never painted again: a saved proposal shows it only as ``**** **** 1234``.
@@ -55,6 +55,14 @@ from screens.widgets import (
     holds,
     message_text,
 )
+from services.linkage.application import (
+    NUMBER_CHECK_DOCS,
+    OTHER_ID_DOCS,
+    PHOTO_ID_DOCS,
+    SOURCES,
+    parse_my_number,
+)
+from services.linkage.decision import Decision
 from services.linkage.items import ItemRow
 from services.linkage.models import (
     KIND_LABELS,
@@ -63,15 +71,7 @@ from services.linkage.models import (
     STATUS_LABELS,
     VERDICT_LABELS,
 )
-from services.linkage.proposals import (
-    NUMBER_CHECK_DOCS,
-    OTHER_ID_DOCS,
-    PHOTO_ID_DOCS,
-    SOURCES,
-    Decision,
-    ProposalView,
-    parse_my_number,
-)
+from services.linkage.views import ProposalView, compare
 from services.register.mynumber import normalize_my_number
 from services.restricted import WITHHELD_NOTE
 
@@ -404,7 +404,8 @@ class ProposalForm(Screen[ProposalView | None]):
     def _keep(self, draft: ProposalView | None, v: FormValues, *, submit_it: bool
               ) -> ProposalView:
         """In a worker: a new proposal (submitted when asked), or the draft amended."""
-        from services.linkage.proposals import Application, amend, propose
+        from services.linkage.acts import amend, propose
+        from services.linkage.application import Application
 
         env = self.env
         application = Application(name=v.name, kana=v.kana, birth=v.birth, sex=v.sex,
@@ -425,7 +426,7 @@ class ProposalForm(Screen[ProposalView | None]):
 
     @work(thread=True, exclusive=True, group="proposal-save", exit_on_error=False)
     def _save(self, submit_it: bool, draft: ProposalView | None, v: FormValues) -> None:
-        from services.linkage.proposals import submit
+        from services.linkage.acts import submit
 
         env = self.env
 
@@ -547,7 +548,7 @@ class ProposalForm(Screen[ProposalView | None]):
 
     @work(thread=True, exclusive=True, group="proposal-save", exit_on_error=False)
     def _fill(self, draft: ProposalView, candidate: Candidate) -> None:
-        from services.linkage.proposals import amend
+        from services.linkage.acts import amend
 
         env = self.env
         answer_from_service(
@@ -826,7 +827,7 @@ class ReviewScreen(Screen[None], TimedReveal):
 
     @work(thread=True, exclusive=True, group="review-decide", exit_on_error=False)
     def _decide(self, verdict: str, proposal_id: int, version: int, comment: str) -> None:
-        from services.linkage.proposals import approve, reject
+        from services.linkage.decision import approve, reject
 
         env = self.env
 
@@ -847,12 +848,11 @@ class ReviewScreen(Screen[None], TimedReveal):
         self.say(message)
 
     def _decided(self, decision: Decision) -> None:
-        """Say what the review did, then fetch the proposal again (status, the record)."""
+        """Show the proposal as the decision left it (the service returns it), and say
+        what the review did."""
         self.busy = False
-        self.decision = decision
-        self._paint()
+        self._reloaded(decision.view, compare(decision.view), keep_message=True)
         self.say(decision.message, "info")
-        self._reload(self.view.id, keep_message=True)
 
     # --- reload ----------------------------------------------------------------------
 
@@ -861,7 +861,7 @@ class ReviewScreen(Screen[None], TimedReveal):
 
     @work(thread=True, exclusive=True, group="review-reload", exit_on_error=False)
     def _reload(self, proposal_id: int, keep_message: bool = False) -> None:
-        from services.linkage.proposals import compare, open_proposal
+        from services.linkage.queue import open_proposal
 
         env = self.env
         answer_from_service(self, env, lambda: open_proposal(env.db, env.identity, proposal_id),

@@ -279,7 +279,7 @@ class ResidentScreen(RecordOpener, TimedReveal):
     @work(thread=True, exclusive=True, group="propose-unlink", exit_on_error=False)
     def _propose_unlink(self, link_id: int, reason: str) -> None:
         from screens.proposal import SUBMITTED
-        from services.linkage.proposals import propose_unlink
+        from services.linkage.acts import propose_unlink
 
         env = self.env
         answer_from_service(

@@ -46,20 +46,26 @@ class Refusal(Exception):
     """Raised anywhere inside an act: the act rolls back and the refusal is recorded once.
 
     ``reason`` is the machine-readable word in the event's details (``permission``,
-    ``four_eyes``, ``state`` …); ``details`` are added beside it; ``error`` is the class the
-    caller receives with ``message``."""
+    ``four_eyes``, ``state`` …); ``details`` are added beside it (any name, ``message``
+    too); ``error`` is the class the caller receives with ``message``. ``raising`` is the
+    error itself, for one that carries more than its message (a query refused with the
+    items it lacks, bad input recorded with what was typed beside it)."""
 
-    def __init__(self, message: str, reason: str, *, severity: str = "warning",
-                 error: type[Refused] = Refused, **details: Any) -> None:
+    def __init__(self, message: str, reason: str, /, *, severity: str = "warning",
+                 error: type[Refused] = Refused, raising: JukiError | None = None,
+                 **details: Any) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
         self.severity = severity
         self.error = error
+        self.raising = raising
         self.details = details
 
-    def raised(self) -> Refused:
+    def raised(self) -> JukiError:
         """The error the caller receives."""
+        if self.raising is not None:
+            return self.raising
         if self.error is StepUpNeeded:
             return StepUpNeeded()
         return self.error(self.message)

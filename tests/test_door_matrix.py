@@ -39,8 +39,8 @@ from core.db import Database
 from core.errors import BadInput, JukiError, NotFound, Refused
 from core.settings import Settings
 from logs.audit import events_after, last_seq
-from services.linkage.proposals import approve, reject
-from services.linkage.report import export_report as linkage_export
+from services.linkage.decision import approve, reject
+from services.linkage.report_export import export_report as linkage_export
 from services.lookup.record import open_record, reveal_my_number
 from services.lookup.search import search
 from services.lookup.types import LookupQuery

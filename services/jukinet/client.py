@@ -4,7 +4,7 @@ docs/domain.md §9: when the applicant gave no number, the city may ask 住基�
 for it, but only with the 4 items 氏名・生年月日・性別・住所, or the 3 items without 性別 —
 the address is always there. ``build_query`` is that rule, in one place: anything
 narrower raises ``NarrowQuery`` (a ``Refused``) naming what is missing, and
-``query_jukinet`` records the refusal and sends nothing. The simulator
+``query_jukinet`` refuses it through ``services.gate`` (recorded) and sends nothing. The simulator
 (``services.jukinet.sim``) applies the same rule again on its side.
 
 ``query_jukinet`` needs ``Perm.LINK_PROPOSE``. It posts the query as JSON to
@@ -20,6 +20,10 @@ many candidates were withheld. A timeout, a
 connection error, an HTTP error or an answer that cannot be read raise
 ``JukinetUnavailable`` with a Japanese message; the query touches no proposal, so a draft
 given as ``proposal_id`` stays a draft, unchanged, and the clerk can ask again.
+
+No transaction is open while the query is on the wire: the permission, the draft and the
+items are checked in a read before it (``services.gate``), and the answer is marked and
+recorded in a transaction after it.
 
 The HTTP client ignores proxy variables from the environment (``trust_env=False``): the
 市町村CS sits on the city's closed network, and a proxy set for the internet must not
@@ -37,9 +41,8 @@ from datetime import date
 from typing import Any, ClassVar
 
 import httpx
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from auth.access import current_permissions, require
 from auth.identity import Identity
 from auth.roles import Perm
 from core.clock import today_in_japan
@@ -49,12 +52,12 @@ from core.freetext import mask_my_numbers, problem
 from core.inert import clean_line
 from core.settings import Settings
 from logs.audit import record_alone
+from services import gate
 from services.jp import normalize_address, parse_date
 from services.linkage.models import DRAFT, STATUS_LABELS, LinkProposal
-from services.refusals import SEALING, recorded_refusals
 from services.register.models import Resident
 from services.register.mynumber import is_valid_my_number, mask_my_number
-from services.restricted import may_see_restricted, withheld
+from services.restricted import withheld
 
 ACTION = "jukinet.query"
 PURPOSE = "個人番号の紐付け確認"
@@ -315,15 +318,14 @@ class _Draft:
     restricted: bool
 
 
-def _draft(db: Database, proposal_id: int | None) -> _Draft | None:
+def _draft(s: Session, proposal_id: int | None) -> _Draft | None:
     if proposal_id is None:
         return None
-    with db.read() as s:
-        row = s.exec(
-            select(LinkProposal, Resident)
-            .join(Resident, Resident.id == LinkProposal.resident_id)  # type: ignore[arg-type]
-            .where(LinkProposal.id == proposal_id)
-        ).first()
+    row = s.exec(
+        select(LinkProposal, Resident)
+        .join(Resident, Resident.id == LinkProposal.resident_id)  # type: ignore[arg-type]
+        .where(LinkProposal.id == proposal_id)
+    ).first()
     if row is None:
         raise NotFound(f"申請 #{proposal_id} が見つかりません。")
     p, r = row
@@ -359,7 +361,20 @@ def endpoint(settings: Settings) -> httpx.URL:
     return base.join("query")
 
 
-@recorded_refusals(ACTION, "jukinet", SEALING)
+def _query(name: str, kana: str, birth: str | date | None, sex: str, address: str,
+           base: dict[str, Any]) -> JukinetQuery:
+    """``build_query``, its refusals recorded with the items given (never their values)."""
+    given = _items_given(name, kana, birth, sex, address)
+    try:
+        return build_query(name=name, kana=kana, birth=birth, sex=sex, address=address)
+    except NarrowQuery as exc:
+        raise gate.Refusal(exc.message, exc.reason, raising=exc, **base,
+                           missing=list(exc.missing), given=given) from None
+    except BadInput as exc:  # nothing sent; the refusal is recorded like any other
+        raise gate.Refusal(exc.message, "bad_input", severity="info", raising=exc, **base,
+                           message=exc.message, given=given) from None
+
+
 def query_jukinet(
     db: Database,
     settings: Settings,
@@ -375,52 +390,41 @@ def query_jukinet(
     """Ask 住基ネット who matches these items; the candidates, with their 個人番号.
 
     Refused (recorded, nothing sent) without LINK_PROPOSE or when the query is narrower
-    than the 4 / 3 items (``NarrowQuery``); BadInput (nothing sent) for a value that
-    cannot be read; NotFound for an unknown ``proposal_id``. ``JukinetUnavailable``
+    than the 4 / 3 items (``NarrowQuery``); BadInput (recorded, nothing sent) for a value
+    that cannot be read; NotFound for an unknown ``proposal_id``. ``JukinetUnavailable``
     (recorded) on a timeout, no connection, an HTTP error or an unreadable answer.
     ``proposal_id`` ties the query to the draft it serves, in the trail only: the
     proposal is never changed here, whatever happens.
     """
-    target = f"proposal:{proposal_id}" if proposal_id is not None else "jukinet"
-    require(db, ident, Perm.LINK_PROPOSE, action=ACTION, what="住基ネットへの照会",
-            target=target, purpose=PURPOSE)
-    draft = _draft(db, proposal_id)
-    base: dict[str, Any] = {}
-    severity = "info"
-    if draft is not None:
-        target = f"resident:{draft.resident_id}"
-        base = {"proposal": draft.id, "proposal_status": draft.status,
-                "proposal_version": draft.version}
-        severity = "high" if draft.restricted else "info"
+    with gate.act(db, ident, ACTION, perm=Perm.LINK_PROPOSE, what="住基ネットへの照会",
+                  target=f"proposal:{proposal_id}" if proposal_id is not None else "jukinet",
+                  purpose=PURPOSE, write=False) as a:
+        draft = _draft(a.s, proposal_id)
+        base: dict[str, Any] = {}
+        severity = "info"
+        if draft is not None:
+            a.target = f"resident:{draft.resident_id}"
+            base = {"proposal": draft.id, "proposal_status": draft.status,
+                    "proposal_version": draft.version}
+            severity = "high" if draft.restricted else "info"
+        q = _query(name, kana, birth, sex, address, base)
+    target = a.target
 
-    def _record(outcome: str, sev: str, details: dict[str, Any]) -> None:
+    def _failed(details: dict[str, Any]) -> None:
         record_alone(db, ident.actor, ACTION, target=target, purpose=PURPOSE,
-                     outcome=outcome, severity=sev, details={**base, **details})
+                     outcome="failure", severity="warning", details={**base, **details})
 
-    try:
-        q = build_query(name=name, kana=kana, birth=birth, sex=sex, address=address)
-    except NarrowQuery as exc:
-        _record("refused", "warning", {
-            "reason": exc.reason, "missing": list(exc.missing),
-            "given": _items_given(name, kana, birth, sex, address),
-        })
-        raise
-    except BadInput as exc:  # nothing sent; the refusal is recorded like any other
-        _record("refused", "info", {"reason": "bad_input", "message": exc.message,
-                                    "given": _items_given(name, kana, birth, sex, address)})
-        raise
     try:
         url = endpoint(settings)
     except JukinetUnavailable as exc:
-        _record("failure", "warning", {"items": q.items, "reason": exc.reason})
+        _failed({"items": q.items, "reason": exc.reason})
         raise JukinetUnavailable(exc.message + _kept(draft), exc.reason) from None
     timeout = max(0.1, float(settings.jukinet_timeout_seconds))
     sent = {"items": q.items, "sent": _sent(q), "endpoint": str(url)}
 
     def _fail(reason: str, message: str, **extra: Any) -> JukinetUnavailable:
-        _record("failure", "warning", {**sent, "reason": reason,
-                                       "elapsed_ms": round((time.perf_counter() - t0) * 1000),
-                                       **extra})
+        _failed({**sent, "reason": reason,
+                 "elapsed_ms": round((time.perf_counter() - t0) * 1000), **extra})
         return JukinetUnavailable(f"{message}{_kept(draft)}", reason)
 
     t0 = time.perf_counter()
@@ -449,21 +453,23 @@ def query_jukinet(
         raise _fail("malformed", "住基ネットの応答を読み取れませんでした。",
                     part=str(exc) if isinstance(exc, _Malformed) else "json") from None
     elapsed = time.perf_counter() - t0
-    candidates = _marked(db, candidates)
-    may_see = may_see_restricted(current_permissions(db, ident))
-    shown = tuple(withheld(c, may_see=may_see) for c in candidates)
-    restricted = any(c.restricted for c in candidates)
-    _record("success", "high" if restricted else severity, {
-        **sent, "candidates": len(candidates),
-        "numbers": [c.number_masked for c in candidates],
-        "restricted": restricted,
-        "withheld": sum(c.withheld for c in shown),
-        "elapsed_ms": round(elapsed * 1000),
-    })
+    with gate.act(db, ident, ACTION, perm=None, what="住基ネットへの照会", target=target,
+                  purpose=PURPOSE) as done:
+        candidates = _marked(done.s, candidates)
+        shown = tuple(withheld(c, may_see=done.holds(Perm.OPEN_RESTRICTED))
+                      for c in candidates)
+        restricted = any(c.restricted for c in candidates)
+        done.record(severity="high" if restricted else severity, details={
+            **base, **sent, "candidates": len(candidates),
+            "numbers": [c.number_masked for c in candidates],
+            "restricted": restricted,
+            "withheld": sum(c.withheld for c in shown),
+            "elapsed_ms": round(elapsed * 1000),
+        })
     return JukinetAnswer(query=q, candidates=shown, elapsed_seconds=elapsed)
 
 
-def _marked(db: Database, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
+def _marked(s: Session, candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
     """The candidates, each marked ``restricted`` when its 住民票コード is a resident of ours
     under DV等支援措置: the query is then recorded with high severity, as any look at such
     a record is (docs/domain.md §7), and the candidate is withheld from a reader without the
@@ -471,11 +477,10 @@ def _marked(db: Database, candidates: tuple[Candidate, ...]) -> tuple[Candidate,
     codes = [c.resident_code for c in candidates if c.resident_code]
     if not codes:
         return candidates
-    with db.read() as s:
-        dv = set(s.exec(select(Resident.resident_code).where(
-            Resident.resident_code.in_(codes),  # type: ignore[attr-defined]
-            Resident.dv_support == True,  # noqa: E712 - SQL comparison
-        )).all())
+    dv = set(s.exec(select(Resident.resident_code).where(
+        Resident.resident_code.in_(codes),  # type: ignore[attr-defined]
+        Resident.dv_support == True,  # noqa: E712 - SQL comparison
+    )).all())
     return tuple(replace(c, restricted=c.resident_code in dv) for c in candidates)
 
 

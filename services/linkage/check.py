@@ -33,16 +33,15 @@ from typing import Any
 from sqlalchemy import String, and_, case, exists, func, or_, type_coerce
 from sqlalchemy import select as sa_select
 
-from auth.access import require
 from auth.identity import Identity
 from auth.roles import Perm
 from core.actor import Actor
 from core.clock import japan, now
 from core.db import Database
-from core.errors import NotFound, Refused
+from core.errors import NotFound
 from core.freetext import field_text
 from core.sealed import SealingError, sealer_of
-from logs.audit import record, record_alone
+from services import gate
 from services.linkage.items import changed_items, fingerprint
 from services.linkage.models import (
     APPROVE,
@@ -52,7 +51,6 @@ from services.linkage.models import (
     LinkProposal,
     LinkReview,
 )
-from services.refusals import SEALING, recorded_refusals
 from services.register.models import LINK_ACTIVE, LINK_MIGRATED, MyNumberLink, Resident
 from services.register.mynumber import is_valid_my_number, mask_my_number
 
@@ -120,11 +118,11 @@ def _decided(link_t: Any) -> Any:
     return case((or_(migrated, approved), 1), else_=0)
 
 
-@recorded_refusals(CHECK_ACTION, "my_number_link", SEALING)
 def check_links(db: Database, actor: Actor) -> CheckReport:
     """Scan every active link; record fingerprints that are missing; record the run.
 
-    One write transaction: on SQLite the scan holds the write lock (a few seconds for
+    One write transaction (``services.gate``; a key that cannot open the numbers is
+    refused and recorded): on SQLite the scan holds the write lock (a few seconds for
     50,000 links) so the baseline and the scan agree. Only the columns the check needs
     are read, as plain rows.
     """
@@ -149,8 +147,9 @@ def check_links(db: Database, actor: Actor) -> CheckReport:
         .where(link_t.c.status == LINK_ACTIVE)
         .order_by(link_t.c.id)
     )
-    with db.write() as s:
-        conn = s.connection()
+    with gate.act(db, actor, CHECK_ACTION, perm=None, what="紐付けの定期確認",
+                  target="my_number_link") as a:
+        conn = a.s.connection()
         rows = _opened(conn, conn.execute(stmt).all())
         by_number: dict[str, list[Any]] = defaultdict(list)
         by_resident: dict[int, list[Any]] = defaultdict(list)
@@ -200,8 +199,7 @@ def check_links(db: Database, actor: Actor) -> CheckReport:
         for i in range(0, len(baseline), 5000):
             conn.execute(fp_t.insert(), baseline[i: i + 5000])
         report = CheckReport(len(rows), tuple(findings), len(baseline), current)
-        record(
-            s, actor, CHECK_ACTION, target="my_number_link",
+        a.record(
             outcome="alert" if findings else "success",
             severity="warning" if findings else "info",
             details={"links": report.links, "baselined": report.baselined,
@@ -243,45 +241,38 @@ def _finding(kind: str, row: Any, detail: str) -> Finding:
     )
 
 
-@recorded_refusals("linkage.reconfirm", "link")
 def reconfirm(db: Database, ident: Identity, link_id: int, *, comment: str) -> None:
     """A reviewer confirms a flagged link still belongs to its resident after a change.
 
     Needs LINK_REVIEW and a comment (what was checked); the fingerprint is taken again
     (origin 再確認) and the old and new origins are recorded.
     """
-    action = "linkage.reconfirm"
-    target = f"link:{link_id}"
-    require(db, ident, Perm.LINK_REVIEW, action=action, what="紐付けの再確認", target=target)
-    field_text("コメント", comment, limit=2000, required="何を確かめたかを入力してください。")
-    with db.write() as s:
+    with gate.act(db, ident, "linkage.reconfirm", perm=Perm.LINK_REVIEW,
+                  what="紐付けの再確認", target=f"link:{link_id}") as a:
+        field_text("コメント", comment, limit=2000, required="何を確かめたかを入力してください。")
+        s = a.s
         link = s.get(MyNumberLink, link_id)
         if link is None:
             raise NotFound(f"紐付け #{link_id} が見つかりません。")
         if link.status != LINK_ACTIVE:
-            refused = "この紐付けは解除されています。"
+            a.refuse("この紐付けは解除されています。", "link_not_active", severity="info",
+                     link=link_id)
+        resident = s.get(Resident, link.resident_id)
+        assert resident is not None
+        fp = s.get(LinkFingerprint, link_id)
+        before = changed_items(fp, resident) if fp is not None else ["(基準なし)"]
+        if fp is None:
+            fp = LinkFingerprint(link_id=link_id, origin=ORIGIN_RECONFIRM,
+                                 taken_at=now(), taken_by=ident.login, **fingerprint(resident))
         else:
-            refused = ""
-            resident = s.get(Resident, link.resident_id)
-            assert resident is not None
-            fp = s.get(LinkFingerprint, link_id)
-            before = changed_items(fp, resident) if fp is not None else ["(基準なし)"]
-            if fp is None:
-                fp = LinkFingerprint(link_id=link_id, origin=ORIGIN_RECONFIRM,
-                                     taken_at=now(), taken_by=ident.login, **fingerprint(resident))
-            else:
-                for col, value in fingerprint(resident).items():
-                    setattr(fp, col, value)
-                fp.origin, fp.taken_at, fp.taken_by = ORIGIN_RECONFIRM, now(), ident.login
-            s.add(fp)
-            record(s, ident.actor, action, target=f"resident:{link.resident_id}", details={
-                "link": link_id, "number": mask_my_number(link.number),
-                "changed": before, "comment_given": True,
-            })
-    if refused:
-        record_alone(db, ident.actor, action, target=target, outcome="refused",
-                     details={"reason": "link_not_active", "link": link_id})
-        raise Refused(refused)
+            for col, value in fingerprint(resident).items():
+                setattr(fp, col, value)
+            fp.origin, fp.taken_at, fp.taken_by = ORIGIN_RECONFIRM, now(), ident.login
+        s.add(fp)
+        a.record(target=f"resident:{link.resident_id}", details={
+            "link": link_id, "number": mask_my_number(link.number),
+            "changed": before, "comment_given": True,
+        })
 
 
 def drift_lines(db: Database, ident: Identity) -> list[str]:

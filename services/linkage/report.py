@@ -1,8 +1,9 @@
 """The record kept (紐付け記録): every link and unlink in a period, who proposed, who confirmed.
 
-DOMAIN.md §3 rule 3 — more than one person confirms, and the record of who proposed and
-who confirmed is kept. This module turns that record into rows (for a screen) and into
-a CSV or PDF file (``juki linkage report``).
+docs/domain.md, "My Number" — more than one person confirms, and the record of who
+proposed and who confirmed is kept. This module turns that record into rows (for a
+screen, and for ``services.linkage.report_export``, which makes the CSV or PDF file of
+``juki linkage report``) and says who may read it.
 
 Which rows a period holds (dates are whole office days, Japan time, both ends included):
 
@@ -32,34 +33,32 @@ may not; a caller needs ``Perm.LINK_REVIEW`` (the reviewers who keep the record)
 OS operator (``Actor.cli()``), like the other admin commands: whoever can run ``juki`` on
 the host already holds the database credentials. Every report is recorded as
 ``linkage.report`` with the period, format, row count and, for a file, its path and
-SHA-256; a refusal is recorded too.
+SHA-256; a refusal (``services.gate``) is recorded too.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import Connection, and_, exists, select
 
-from auth.access import NOT_ALLOWED, current_permissions
+from auth.access import NOT_ALLOWED
 from auth.identity import Identity
 from auth.models import User
 from auth.roles import Perm
 from core.actor import Actor
-from core.clock import aware, now
+from core.clock import aware
 from core.db import Database
-from core.errors import BadInput, Refused
-from core.files import make_dirs
+from core.errors import BadInput
 from core.freetext import mask_my_numbers
-from core.settings import Settings
-from logs.audit import record, record_alone
-from logs.outputs import refuse_bad_output
+from logs.audit import record_alone
+from services import gate
 from services.jp.wareki import format_wareki
 from services.linkage.models import (
     APPROVED,
@@ -70,28 +69,17 @@ from services.linkage.models import (
     LinkProposal,
     LinkReview,
 )
-from services.refusals import SEALING, recorded_refusals
 from services.register.models import LINK_ACTIVE, LINK_REVOKED, MyNumberLink, Resident
 from services.register.mynumber import mask_my_number
-from services.reports.csv import csv_bytes
-from services.reports.output import (
-    day_bounds,
-    local,
-    period_text,
-    wareki_datetime,
-    write_private,
-)
-from services.reports.pdf import Column, DocumentMeta, JapaneseDocument
-from services.restricted import may_see_restricted, withheld
+from services.reports.output import day_bounds, wareki_datetime
+from services.restricted import withheld
 
 ACTION = "linkage.report"
 FORMATS = ("csv", "pdf")
 MIGRATION = "初期移行"
 STATUS_LABELS = {LINK_ACTIVE: "有効", LINK_REVOKED: "解除済み"}
 NO_RECORD = "申請・確認の記録なし"
-TITLE = "個人番号 紐付け記録"
-
-# 12 digits in a row (ASCII or full-width), optionally in groups of four.
+TARGET = "my_number_link"
 
 
 @dataclass(frozen=True)
@@ -160,58 +148,30 @@ class ReportRow:
                 else self.proposer_login)
 
 
-@dataclass(frozen=True)
-class ReportMeta:
-    """What a PDF prints besides the rows: period, who printed it, when, with which font."""
-
-    start: date
-    end: date
-    printed_by: str
-    printed_at: datetime
-    font: str  # the TrueType file (the setting ``report_font``)
-    include_migration: bool = True
-    office: str = ""  # e.g. 若葉市 市民課 (PDF metadata)
-
-
-@dataclass(frozen=True)
-class ReportFile:
-    """A written report: where, what, and the SHA-256 recorded in the audit trail."""
-
-    path: Path
-    format: str
-    rows: int
-    sha256: str
-    start: date
-    end: date
-
-
 # --- who may ----------------------------------------------------------------------------
 
 
 Who = Identity | Actor
 
 
-def _check(
-    db: Database, who: Who, target: str, details: dict[str, Any]
-) -> tuple[Actor, bool]:
-    """The actor to record and whether they may see restricted residents whole; an
-    Identity needs LINK_REVIEW or AUDIT_READ (refusal recorded). The CLI's OS operator
-    holds no DV permission: their files show restricted residents withheld."""
-    if isinstance(who, Actor):
-        return who, False
-    perms = current_permissions(db, who)
-    if Perm.LINK_REVIEW in perms or Perm.AUDIT_READ in perms:
-        return who.actor, may_see_restricted(perms)
-    record_alone(db, who.actor, ACTION, target=target, outcome="refused", severity="warning",
-                 details={"reason": "permission",
-                          "permission": f"{Perm.LINK_REVIEW} | {Perm.AUDIT_READ}", **details})
-    raise Refused(NOT_ALLOWED.format(what="紐付け記録の出力"))
+@contextmanager
+def reading(db: Database, who: Who, query: dict[str, Any]) -> Iterator[tuple[gate.Act, bool]]:
+    """The gate for reading the record (``services.gate``, a read): an Identity needs
+    LINK_REVIEW or AUDIT_READ (the refusal recorded with ``query``: period and format).
+    Yields the act and whether the reader sees restricted residents whole; the CLI's OS
+    operator holds no DV permission, so their files show them withheld. A key that
+    cannot open the numbers read inside is refused and recorded."""
+    with gate.act(db, who, ACTION, perm=None, what="紐付け記録の出力", target=TARGET,
+                  write=False) as a:
+        if not (a.holds(Perm.LINK_REVIEW) or a.holds(Perm.AUDIT_READ)):
+            a.refuse(NOT_ALLOWED.format(what="紐付け記録の出力"), "permission",
+                     permission=f"{Perm.LINK_REVIEW} | {Perm.AUDIT_READ}", **query)
+        yield a, a.ident is not None and a.holds(Perm.OPEN_RESTRICTED)
 
 
-def _printed_by(who: Who) -> str:
-    if isinstance(who, Identity):
-        return f"{who.login} ({who.name})" if who.name else who.login
-    return who.login
+def period_query(start: date, end: date, fmt: str) -> dict[str, str]:
+    """The request as a refused event names it."""
+    return {"from": start.isoformat(), "to": end.isoformat(), "format": fmt}
 
 
 def check_period(start: date, end: date) -> None:
@@ -258,12 +218,13 @@ def _shown(row: ReportRow, may_see: bool) -> ReportRow:
 
 
 def build_rows(
-    db: Database, start: date, end: date, *, include_migration: bool = True,
+    conn: Connection, start: date, end: date, *, include_migration: bool = True,
     may_see: bool = False,
 ) -> list[ReportRow]:
-    """The rows of the period, oldest act first; no permission check, nothing recorded.
+    """The rows of the period read on ``conn``, oldest act first; no permission check,
+    nothing recorded.
 
-    For callers that already checked (``linkage_report``, ``export_report``); a screen
+    For callers inside ``reading`` (``linkage_report``, ``export_report``); a screen
     calls ``linkage_report``. Restricted residents are withheld unless ``may_see``.
     """
     check_period(start, end)
@@ -313,23 +274,21 @@ def build_rows(
                ~has_proposal(KIND_UNLINK))
     )
     rows: list[ReportRow] = []
-    with db.read() as s:
-        conn = s.connection()
-        proposals = conn.execute(decided).all()
-        reviews: dict[int, list[Any]] = defaultdict(list)
-        ids = [p.id for p in proposals]
-        for i in range(0, len(ids), 1000):
-            chunk = ids[i: i + 1000]
-            for v in conn.execute(
-                select(v_t.c.proposal_id, v_t.c.reviewer_login, v_t.c.verdict, v_t.c.version,
-                       v_t.c.created_at, u_t.c.name)
-                .select_from(v_t.outerjoin(u_t, u_t.c.id == v_t.c.reviewer_id))
-                .where(v_t.c.proposal_id.in_(chunk))
-                .order_by(v_t.c.created_at, v_t.c.id)
-            ):
-                reviews[v.proposal_id].append(v)
-        linked = conn.execute(unrecorded_links).all()
-        revoked = conn.execute(unrecorded_revokes).all()
+    proposals = conn.execute(decided).all()
+    reviews: dict[int, list[Any]] = defaultdict(list)
+    ids = [p.id for p in proposals]
+    for i in range(0, len(ids), 1000):
+        chunk = ids[i: i + 1000]
+        for v in conn.execute(
+            select(v_t.c.proposal_id, v_t.c.reviewer_login, v_t.c.verdict, v_t.c.version,
+                   v_t.c.created_at, u_t.c.name)
+            .select_from(v_t.outerjoin(u_t, u_t.c.id == v_t.c.reviewer_id))
+            .where(v_t.c.proposal_id.in_(chunk))
+            .order_by(v_t.c.created_at, v_t.c.id)
+        ):
+            reviews[v.proposal_id].append(v)
+    linked = conn.execute(unrecorded_links).all()
+    revoked = conn.execute(unrecorded_revokes).all()
     for p in proposals:
         rows.append(ReportRow(
             link_id=p.link_id, kind=p.kind, status=p.link_status,
@@ -369,7 +328,7 @@ def build_rows(
     return rows
 
 
-def _summary(rows: Sequence[ReportRow]) -> dict[str, int]:
+def summary(rows: Sequence[ReportRow]) -> dict[str, int]:
     return {
         "links": sum(1 for r in rows if r.kind == KIND_LINK),
         "unlinks": sum(1 for r in rows if r.kind == KIND_UNLINK),
@@ -380,225 +339,27 @@ def _summary(rows: Sequence[ReportRow]) -> dict[str, int]:
     }
 
 
-def _details(start: date, end: date, fmt: str, rows: Sequence[ReportRow],
-             include_migration: bool) -> dict[str, Any]:
-    return {"from": start.isoformat(), "to": end.isoformat(), "format": fmt,
-            "rows": len(rows), "include_migration": include_migration, **_summary(rows)}
+def report_details(start: date, end: date, fmt: str, rows: Sequence[ReportRow],
+                   include_migration: bool) -> dict[str, Any]:
+    """What the event of a report says: the period, format, row count and summary."""
+    return {**period_query(start, end, fmt), "rows": len(rows),
+            "include_migration": include_migration, **summary(rows)}
 
 
-@recorded_refusals(ACTION, "my_number_link", SEALING)
 def linkage_report(
     db: Database, ident: Who, *, start: date, end: date, include_migration: bool = True
 ) -> list[ReportRow]:
     """The record of the period for a screen; needs LINK_REVIEW or AUDIT_READ; recorded.
 
     ``ident`` is the signed-in user (an ``Identity``), or ``Actor.cli()`` for the OS
-    operator of the CLI. BadInput when start is after end.
+    operator of the CLI. BadInput (not recorded) when start is after end. The rows are
+    read in a read transaction and the event recorded after it, so a long period never
+    holds SQLite's write lock while it is read.
     """
     check_period(start, end)
-    actor, may_see = _check(db, ident, "my_number_link",
-                            {"from": start.isoformat(), "to": end.isoformat(),
-                             "format": "screen"})
-    rows = build_rows(db, start, end, include_migration=include_migration, may_see=may_see)
-    record_alone(db, actor, ACTION, target="my_number_link",
-                 details=_details(start, end, "screen", rows, include_migration))
+    with reading(db, ident, period_query(start, end, "screen")) as (a, may_see):
+        rows = build_rows(a.s.connection(), start, end, include_migration=include_migration,
+                          may_see=may_see)
+    record_alone(db, a.actor, ACTION, target=TARGET,
+                 details=report_details(start, end, "screen", rows, include_migration))
     return rows
-
-
-# --- files ------------------------------------------------------------------------------
-
-CSV_HEADER = (
-    "紐付けID", "種別", "状態", "住民票コード", "氏名", "個人番号", "取得元", "申請書等の番号",
-    "番号確認", "身元確認", "申請ID", "申請者", "申請日時", "確認者 (判断・日時)", "決定日時",
-    "反映日時", "備考",
-)
-
-
-def _note(row: ReportRow) -> str:
-    parts = [row.note] if row.note else []
-    if row.restricted:
-        parts.append("支援措置対象 (氏名のほかは表示しません)" if row.withheld else "支援措置対象")
-    return "; ".join(parts)
-
-
-def csv_row(row: ReportRow) -> list[str]:
-    """One row as the CSV's cells (in ``CSV_HEADER`` order)."""
-    return [
-        str(row.link_id), row.kind_label, row.status_label, row.resident_code,
-        row.resident_name, row.number_masked, row.source, row.reference, row.number_check,
-        "、".join(row.identity_checks), "" if row.proposal_id is None else str(row.proposal_id),
-        row.proposer_label, wareki_datetime(row.proposed_at),
-        " / ".join(r.label for r in row.reviews), wareki_datetime(row.decided_at),
-        wareki_datetime(row.at), _note(row),
-    ]
-
-
-def render_csv(rows: Sequence[ReportRow]) -> bytes:
-    """The CSV bytes: UTF-8 with BOM, CRLF, every cell inert (``services.reports.csv``)."""
-    return csv_bytes(CSV_HEADER, (csv_row(r) for r in rows))
-
-
-def write_csv(rows: Sequence[ReportRow], path: str | Path, *, force: bool = False) -> str:
-    """Write the CSV privately (0600, atomic; an existing file only with ``force``);
-    return its SHA-256 (hex). Records nothing."""
-    return write_private(path, render_csv(rows), force=force)
-
-
-PDF_COLUMNS = (
-    Column("紐付け・申請", 1.25),
-    Column("種別・状態", 1.5),
-    Column("住民 (氏名・住民票コード)", 3.0),
-    Column("個人番号", 1.9),
-    Column("取得元・申請書等の番号", 2.6),
-    Column("確認した書類", 3.2),
-    Column("申請者・申請日時", 2.9),
-    Column("確認者・判断・日時", 4.2),
-    Column("決定・反映日時", 2.3),
-    Column("備考", 2.6),
-)
-
-
-def _pdf_cells(row: ReportRow) -> list[list[str]]:
-    checks = []
-    if row.number_check:
-        checks.append(f"番号確認: {row.number_check}")
-    if row.identity_checks:
-        checks.append(f"身元確認: {'、'.join(row.identity_checks)}")
-    return [
-        [f"#{row.link_id}", f"申請 #{row.proposal_id}" if row.proposal_id else ""],
-        [row.kind_label, row.status_label],
-        [row.resident_name, row.resident_code],
-        [row.number_masked],
-        [row.source, row.reference],
-        checks,
-        [row.proposer_label, wareki_datetime(row.proposed_at)],
-        [r.label for r in row.reviews],
-        [wareki_datetime(row.decided_at or row.at)],
-        [_note(row)],
-    ]
-
-
-def _restricted_line(counts: dict[str, int]) -> str:
-    if counts["withheld"]:
-        return "支援措置対象者は氏名のみ表示しています。"
-    if counts["restricted"]:
-        return "支援措置対象者を含みます (取扱注意)。"
-    return ""
-
-
-def render_pdf(rows: Sequence[ReportRow], meta: ReportMeta) -> bytes:
-    """The PDF bytes: A4 landscape, the font embedded, every page numbered and dated."""
-    period = period_text(meta.start, meta.end)
-    doc = JapaneseDocument(
-        DocumentMeta(title=TITLE, printed_at=meta.printed_at, printed_by=meta.printed_by,
-                     header_note=f"対象期間: {period}", author=meta.office),
-        font_path=meta.font,
-    )
-    counts = _summary(rows)
-    doc.paragraph(
-        f"対象期間: {period} (日本時間、両端の日を含む)",
-        f"件数: {len(rows)} 件 (紐付け {counts['links']} 件、紐付け解除 {counts['unlinks']} 件。"
-        f"うち初期移行 {counts['migrated']} 件、申請・確認の記録のないもの "
-        f"{counts['unrecorded']} 件)",
-        "初期移行の紐付け: " + ("含む" if meta.include_migration else "含まない"),
-        "個人番号は下4桁のみ表示しています。" + _restricted_line(counts),
-    )
-    doc.spacer(2)
-    doc.table(
-        PDF_COLUMNS, [_pdf_cells(r) for r in rows],
-        empty="対象期間に紐付け・紐付け解除の記録はありません。",
-    )
-    return doc.render()
-
-
-def write_pdf(rows: Sequence[ReportRow], path: str | Path, meta: ReportMeta, *,
-              force: bool = False) -> str:
-    """Write the PDF privately (0600, atomic; an existing file only with ``force``);
-    return its SHA-256 (hex). Records nothing."""
-    return write_private(path, render_pdf(rows, meta), force=force)
-
-
-def default_path(settings: Settings, start: date, end: date, fmt: str) -> Path:
-    """<data_dir>/reports/linkage-report_<from>_<to>_<printed>.<fmt> (folder made 0700)."""
-    folder = settings.resolved_data_dir / "reports"
-    make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
-    stem = (f"linkage-report_{start.isoformat()}_{end.isoformat()}_"
-            f"{local(now()).strftime('%Y%m%dT%H%M%S')}")
-    path, n = folder / f"{stem}.{fmt}", 1
-    while path.exists():  # two reports in one second keep both files
-        n += 1
-        path = folder / f"{stem}-{n}.{fmt}"
-    return path
-
-
-@recorded_refusals(ACTION, "my_number_link", SEALING)
-def export_report(
-    db: Database,
-    settings: Settings,
-    who: Who,
-    *,
-    start: date,
-    end: date,
-    fmt: str,
-    path: str | Path | None = None,
-    include_migration: bool = True,
-    force: bool = False,
-) -> ReportFile:
-    """Write the record of the period as CSV or PDF and record it (with the file's SHA-256).
-
-    ``who``: an ``Identity`` (needs LINK_REVIEW or AUDIT_READ) or the CLI operator's
-    ``Actor``. The file is written 0600 (``path``, or a new name under data_dir/reports);
-    the audit event commits after the file is in place, and if it cannot be recorded
-    the file is removed: no report leaves without its record. A ``path`` that is there
-    already is replaced only with ``force``, and never when it is not a regular file
-    (refusal recorded).
-    """
-    if fmt not in FORMATS:
-        raise BadInput(f"形式: {' / '.join(FORMATS)} のいずれかを指定してください。")
-    check_period(start, end)
-    actor, may_see = _check(db, who, "my_number_link",
-                            {"from": start.isoformat(), "to": end.isoformat(), "format": fmt})
-    if path:
-        refuse_bad_output(db, actor, ACTION, Path(path), force=force, target="my_number_link")
-    rows = build_rows(db, start, end, include_migration=include_migration, may_see=may_see)
-    if fmt == "csv":
-        data = render_csv(rows)
-    else:
-        data = render_pdf(rows, ReportMeta(
-            start=start, end=end, printed_by=_printed_by(who), printed_at=now(),
-            font=settings.report_font, include_migration=include_migration,
-        ))
-    target = Path(path) if path else default_path(settings, start, end, fmt)
-    digest = write_private(target, data, force=force)
-    try:
-        with db.write() as s:
-            record(s, actor, ACTION, target="my_number_link", details={
-                **_details(start, end, fmt, rows, include_migration),
-                "sha256": digest, "file": str(target.resolve()), "bytes": len(data),
-            })
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return ReportFile(path=target, format=fmt, rows=len(rows), sha256=digest, start=start,
-                      end=end)
-
-
-__all__ = [
-    "ACTION",
-    "CSV_HEADER",
-    "FORMATS",
-    "ReportFile",
-    "ReportMeta",
-    "ReportRow",
-    "ReviewEntry",
-    "build_rows",
-    "check_period",
-    "csv_row",
-    "default_path",
-    "export_report",
-    "linkage_report",
-    "render_csv",
-    "render_pdf",
-    "write_csv",
-    "write_pdf",
-]

@@ -73,7 +73,7 @@ def test_grant_approve_and_revoke_are_guarded_too(db: Database, settings: Settin
     from auth.accounts import add_user
     from auth.signin import sign_in
     from core.errors import NotFound
-    from services.linkage.proposals import approve
+    from services.linkage.decision import approve
     from services.personnel.apply import apply_change
     from services.personnel.inventory import decide
     from tests.services.lookup_data import ADMIN

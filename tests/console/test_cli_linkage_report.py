@@ -27,7 +27,8 @@ from core.db import Database
 from core.settings import Settings
 from logs.audit import events_after
 from services.jp import format_wareki, format_wareki_short
-from services.linkage.proposals import approve, propose_unlink
+from services.linkage.acts import propose_unlink
+from services.linkage.decision import approve
 from services.reports.output import local
 from tests.services.linkage_setup import (
     full_proposal,

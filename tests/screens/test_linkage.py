@@ -1,6 +1,6 @@
 """個人番号紐付け (F3) through Pilot: propose → review → approve, four eyes, differences.
 
-The service decides (services.linkage.proposals); these tests drive the screens as the
+The service decides (services.linkage); these tests drive the screens as the
 clerk and the reviewer would and check what is painted, what the database holds and
 what the audit trail recorded. Refusal texts are not copied here: each is taken from the
 service itself (its constant, or the same call made again), so the screen is shown to
@@ -43,16 +43,11 @@ from screens.proposal import (
 )
 from screens.resident import NO_NUMBER, RESTRICTED_MARK, ReasonDialog, ResidentScreen
 from screens.widgets import MessageLine
+from services.linkage.acts import propose
+from services.linkage.application import Application, parse_my_number
+from services.linkage.decision import approve, reject
 from services.linkage.models import STATUS_LABELS, LinkProposal
-from services.linkage.proposals import (
-    ALREADY_DECIDED,
-    SELF_REVIEW,
-    Application,
-    approve,
-    parse_my_number,
-    propose,
-    reject,
-)
+from services.linkage.rules import ALREADY_DECIDED, SELF_REVIEW
 from services.lookup.keys import resident_keys
 from services.register.models import (
     LINK_ACTIVE,

@@ -21,7 +21,9 @@ from console.app import JukiApp
 from console.context import Context
 from core.errors import Refused
 from screens.linkage_report import LinkageReportScreen
-from services.linkage.proposals import Application, approve, open_proposal
+from services.linkage.application import Application
+from services.linkage.decision import approve
+from services.linkage.queue import open_proposal
 from services.linkage.report import linkage_report
 from services.register.mynumber import mask_my_number
 from tests.screens.drive import PASSWORD, SIZE, audit, settle, sign_in

@@ -23,7 +23,9 @@ from core.actor import Actor
 from core.db import Database
 from core.settings import Settings
 from logs.audit import events_after
-from services.linkage.proposals import Application, ProposalView, propose
+from services.linkage.acts import propose
+from services.linkage.application import Application
+from services.linkage.views import ProposalView
 from services.register.models import Household, Resident, format_address
 from services.register.mynumber import my_number_check_digit
 

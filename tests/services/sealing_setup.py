@@ -11,7 +11,7 @@ from sqlalchemy import text
 from core.db import Database
 from core.sealed import sealer_of
 from core.settings import Settings
-from services.linkage.proposals import approve
+from services.linkage.decision import approve
 from services.register.models import MyNumberLink
 from tests.services.linkage_setup import full_proposal, make_resident, staff
 

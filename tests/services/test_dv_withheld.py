@@ -24,8 +24,11 @@ from core.actor import Actor
 from core.db import Database
 from core.errors import Refused
 from core.settings import Settings
-from services.linkage.proposals import approve, compare, open_proposal, pending
-from services.linkage.report import CSV_HEADER, export_report, linkage_report
+from services.linkage.decision import approve
+from services.linkage.queue import open_proposal, pending
+from services.linkage.report import linkage_report
+from services.linkage.report_export import CSV_HEADER, export_report
+from services.linkage.views import compare
 from services.lookup.record import open_record
 from services.lookup.search import search
 from services.lookup.types import LookupQuery
@@ -353,8 +356,8 @@ def test_a_transfer_carries_the_restricted_flag_with_the_items(
 
 def test_every_withheld_row_type_declares_what_it_keeps() -> None:
     """Fail closed: a field added to a row later is withheld unless named as kept."""
-    from services.linkage.proposals import ProposalView, QueueRow
     from services.linkage.report import ReportRow
+    from services.linkage.views import ProposalView, QueueRow
     from services.lookup.types import Hit, Member
 
     for cls in (Hit, Member, QueueRow, ProposalView, ReportRow):

@@ -41,16 +41,9 @@ from logs.audit import events_after, last_seq
 from services.assessment import incidents, inspection
 from services.capture import save_capture
 from services.linkage import check as linkage_check
+from services.linkage.acts import amend, propose, propose_unlink, submit, withdraw
+from services.linkage.decision import approve, reject
 from services.linkage.models import LinkProposal
-from services.linkage.proposals import (
-    amend,
-    approve,
-    propose,
-    propose_unlink,
-    reject,
-    submit,
-    withdraw,
-)
 from services.linkage.reveal import reveal_proposed_number
 from services.lookup.record import open_record, reveal_my_number
 from services.lookup.search import search

@@ -126,3 +126,24 @@ def test_a_cli_operator_is_trusted(probe: Database) -> None:
         _write(a, "ok")
         a.record()
     assert _notes(probe) == 1
+
+
+def test_a_refusal_may_raise_its_own_error_and_name_any_detail(
+    probe: Database, settings: Settings,
+) -> None:
+    """An error carrying more than its message reaches the caller as it is; the event
+    may hold a ``message`` beside the reason."""
+    clerk = enrol(probe, settings, "clerk", ["clerk"])
+    before = last_seq(probe)
+    typed = BadInput("生年月日: 日付を読み取れません。")
+    with pytest.raises(BadInput) as caught, gate.act(
+        probe, clerk, "probe.write", perm=Perm.LINK_PROPOSE, what="試し", target="x:1",
+    ) as a:
+        _write(a, "never")
+        raise gate.Refusal(typed.message, "bad_input", severity="info", raising=typed,
+                           message=typed.message, given=["氏名"])
+    assert caught.value is typed
+    (ev,) = events_after(probe, before)
+    assert (ev["outcome"], ev["severity"], ev["target"]) == ("refused", "info", "x:1")
+    assert '"given":["氏名"]' in ev["details"] and '"message":"生年月日' in ev["details"]
+    assert _notes(probe) == 0

@@ -50,15 +50,8 @@ from core.errors import JukiError
 from core.settings import Settings
 from logs import stream
 from logs.audit import verify
-from services.linkage.proposals import (
-    amend,
-    approve,
-    propose,
-    propose_unlink,
-    reject,
-    submit,
-    withdraw,
-)
+from services.linkage.acts import amend, propose, propose_unlink, submit, withdraw
+from services.linkage.decision import approve, reject
 from services.personnel.apply import apply_change
 from services.personnel.confirm import confirm_change
 from services.personnel.rounds import import_round

@@ -28,7 +28,8 @@ from services.jukinet.client import (
     build_query,
     query_jukinet,
 )
-from services.linkage.proposals import drafts, open_proposal, propose
+from services.linkage.acts import propose
+from services.linkage.queue import drafts, open_proposal
 from services.register.models import STATUS_REMOVED, MyNumberLink, Resident
 from services.register.mynumber import is_valid_my_number, mask_my_number
 from tests.conftest import JukinetSim

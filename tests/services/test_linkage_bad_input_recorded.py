@@ -13,7 +13,7 @@ from core.errors import BadInput
 from core.settings import Settings
 from logs.audit import events_after, last_seq
 from services.jukinet.client import query_jukinet
-from services.linkage.proposals import propose
+from services.linkage.acts import propose
 from tests.services.linkage_setup import make_resident, staff
 
 

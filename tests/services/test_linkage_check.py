@@ -20,6 +20,7 @@ from core.errors import BadInput, Refused
 from core.sealed import sealer_of
 from core.settings import Settings
 from logs.audit import events_after, verify
+from services.linkage.acts import propose_unlink
 from services.linkage.check import (
     BAD_CHECK_DIGIT,
     ITEMS_CHANGED,
@@ -28,8 +29,8 @@ from services.linkage.check import (
     check_links,
     reconfirm,
 )
+from services.linkage.decision import approve
 from services.linkage.models import LinkFingerprint
-from services.linkage.proposals import approve, propose_unlink
 from services.register.models import MyNumberLink
 from services.register.seed import seed_register
 from tests.services.linkage_setup import (

@@ -21,8 +21,9 @@ from core.actor import Actor
 from core.db import Database
 from core.sealed import sealer_of
 from core.settings import Settings
+from services.linkage.acts import propose_unlink
 from services.linkage.check import check_links
-from services.linkage.proposals import approve, propose_unlink, reject
+from services.linkage.decision import approve, reject
 from services.register.models import MyNumberLink
 from services.schema import _config, ensure_key_file, init_schema
 from tests.services.linkage_setup import (

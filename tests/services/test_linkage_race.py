@@ -23,7 +23,7 @@ from core.db import Database
 from core.settings import Settings
 from logs.audit import events_after, verify
 from services.linkage.models import LinkReview
-from services.linkage.proposals import open_proposal
+from services.linkage.queue import open_proposal
 from services.register.models import MyNumberLink
 from tests.services.linkage_setup import (
     PASSWORD,
@@ -43,7 +43,7 @@ from core.db import Database
 from core.errors import JukiError
 from core.settings import Settings
 from auth.signin import sign_in
-from services.linkage.proposals import approve, reject
+from services.linkage.decision import approve, reject
 
 url, login, password, pid, version, verdict, go = sys.argv[1:8]
 settings = Settings(database_url=url, audit_jsonl="-", argon2_profile="test")

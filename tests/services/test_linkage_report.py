@@ -28,12 +28,13 @@ from core.errors import BadInput, Refused
 from core.settings import Settings
 from logs.audit import verify
 from services.jp import format_wareki
-from services.linkage.proposals import amend, approve, propose_unlink, reject
-from services.linkage.report import (
+from services.linkage.acts import amend, propose_unlink
+from services.linkage.decision import approve, reject
+from services.linkage.report import linkage_report
+from services.linkage.report_export import (
     CSV_HEADER,
     ReportMeta,
     export_report,
-    linkage_report,
     render_csv,
     write_pdf,
 )

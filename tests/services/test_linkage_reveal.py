@@ -80,7 +80,7 @@ def test_a_draft_without_a_number_has_nothing_to_show(
 def test_the_record_names_the_open_proposal_until_it_is_decided(
     db: Database, settings: Settings,
 ) -> None:
-    from services.linkage.proposals import approve
+    from services.linkage.decision import approve
     from services.lookup.record import open_record
 
     people = staff(db, settings, ["clerk", "rev1"])

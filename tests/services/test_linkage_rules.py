@@ -27,6 +27,9 @@ from core.db import Database
 from core.errors import BadInput, Refused
 from core.settings import Settings
 from logs.audit import events_after, verify
+from services.linkage.acts import amend, propose, propose_unlink, submit, withdraw
+from services.linkage.application import parse_my_number
+from services.linkage.decision import approve, reject
 from services.linkage.items import (
     DIFF_BIRTH,
     DIFF_KANA,
@@ -40,21 +43,8 @@ from services.linkage.items import (
     compare_sides,
 )
 from services.linkage.models import LinkProposal, LinkReview
-from services.linkage.proposals import (
-    amend,
-    approve,
-    compare,
-    drafts,
-    link_history,
-    open_proposal,
-    parse_my_number,
-    pending,
-    propose,
-    propose_unlink,
-    reject,
-    submit,
-    withdraw,
-)
+from services.linkage.queue import drafts, link_history, open_proposal, pending
+from services.linkage.views import compare
 from services.register.models import MyNumberLink
 from services.register.mynumber import my_number_check_digit
 from tests.services.linkage_setup import (

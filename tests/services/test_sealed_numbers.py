@@ -21,8 +21,8 @@ from core.db import Database
 from core.sealed import PREFIX, SealingError, create_key_file
 from core.settings import Settings
 from services.linkage.check import UNREADABLE, check_links
+from services.linkage.decision import approve
 from services.linkage.models import LinkProposal
-from services.linkage.proposals import approve
 from services.lookup.record import reveal_my_number
 from services.lookup.search import search
 from services.lookup.types import LookupQuery
