@@ -250,7 +250,8 @@ class AccessRoundScreen(WorkspaceScreen[None]):
         env, round_id = self.env, self.round_id
 
         def run() -> RoundReport:
-            # not at the top: the report is optional in an installation (report_available)
+            # not at the top: the report and its PDF library load in the worker (and it is
+            # optional in an installation: report_available)
             from services.personnel.report import export_round_report
 
             return export_round_report(env.db, env.settings, env.identity, round_id, fmt)
