@@ -21,26 +21,35 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from auth.roles import Perm, role_label
-from auth.stepup import STEP_UP_MESSAGE
 from core.inert import as_text
 from screens.table import Table
 from screens.widgets import (
+    LOADING,
+    RECORDING,
     CommentDialog,
     MessageLine,
     WorkspaceEnv,
-    answer_from_service,
     holds,
     refill_table,
 )
-from services.jp.wareki import format_wareki
-from services.personnel.inventory import STILL_OPEN, CampaignSummary, LineView
+from screens.workspace import WorkspaceScreen
+from services.jp.wareki import format_wareki, parse_date
+from services.personnel.inventory import (
+    STILL_OPEN,
+    CampaignSummary,
+    LineView,
+    campaign_lines,
+    decide,
+    list_campaigns,
+    reviewer_lines,
+    start_campaign,
+)
 from services.personnel.inventory_models import OPEN, REVOKE
 
 PAGE = 100
@@ -51,8 +60,6 @@ FLAG_SHORT = {"dormant": "長期未使用", "contract": "契約期間終了", "t
               "unlinked": "ひも付きなし"}
 DECISION_STYLES = {"継続": "green", "削除": "bold red", "未判定": "bold yellow",
                    "未判定のため削除": "bold red"}
-LOADING = "読み込んでいます…"
-WORKING = "記録しています…"
 NO_CAMPAIGN = "棚卸しはまだありません。"
 NO_CAMPAIGN_ADMIN = "棚卸しはまだありません。s で開始できます。"
 EMPTY = "この条件に当てはまる行はありません。"
@@ -105,11 +112,15 @@ def campaign_text(c: CampaignSummary) -> Text:
     )
 
 
-class AccessInventoryScreen(Screen[None]):
+class AccessInventoryScreen(WorkspaceScreen[None]):
     """The 棚卸し. Keys: k keep, x revoke, m/f/u filters, s start, n/p pages, Esc back."""
 
     CSS_PATH = "access_inventory.tcss"
     AUTO_FOCUS = "#inventory-lines"
+    PAGED = "#inventory-lines"
+    FIELD = "#deadline"
+    page_size = PAGE
+    # Its keys: declared like every screen's, alike in shape only (a pair in duplicates).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "戻る", id="access_inventory.back"),
         Binding("k", "decide('keep')", "継続", id="access_inventory.keep"),
@@ -123,17 +134,13 @@ class AccessInventoryScreen(Screen[None]):
     ]
 
     def __init__(self, env: WorkspaceEnv) -> None:
-        super().__init__()
-        self.env = env
+        super().__init__(env)
         self.campaign: CampaignSummary | None = None
         self.lines: list[LineView] = []
         """Every line the filters let through, in the service's order (a page is shown)."""
         self.filters = {"mine": False, "flagged": False, "undecided": False}
-        self.page = 0
-        self.busy = False
         self.loaded = False
         """Whether a load has answered (lines shown, or a refusal said)."""
-        self._seq = 0
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -165,15 +172,8 @@ class AccessInventoryScreen(Screen[None]):
     # --- loading ---------------------------------------------------------------------
 
     def reload(self) -> None:
-        self._seq += 1
         self.query_one("#inventory-count", Static).update(as_text(LOADING, "dim"))
-        self._load(self._seq, dict(self.filters))
-
-    @work(thread=True, exclusive=True, group="access-inventory-load", exit_on_error=False)
-    def _load(self, seq: int, filters: dict[str, bool]) -> None:
-        from services.personnel.inventory import campaign_lines, list_campaigns, reviewer_lines
-
-        env = self.env
+        env, filters = self.env, dict(self.filters)
 
         def fetch() -> tuple[CampaignSummary | None, list[LineView]]:
             camps = list_campaigns(env.db, env.identity)
@@ -190,18 +190,15 @@ class AccessInventoryScreen(Screen[None]):
                                            undecided=filters["undecided"])
             return camp, lines
 
-        answer_from_service(self, env, fetch, lambda got: self._loaded(seq, *got),
-                            lambda message: self._failed(seq, message))
+        self.load(fetch, lambda got: self._loaded(*got), self._failed,
+                  group="access-inventory-load")
 
-    def _failed(self, seq: int, message: str) -> None:
-        if seq == self._seq:
-            self.loaded = True
-            self.query_one("#inventory-count", Static).update("")
-            self.say(message)
+    def _failed(self, message: str) -> None:
+        self.loaded = True
+        self.query_one("#inventory-count", Static).update("")
+        self.say(message)
 
-    def _loaded(self, seq: int, camp: CampaignSummary | None, lines: list[LineView]) -> None:
-        if seq != self._seq:
-            return
+    def _loaded(self, camp: CampaignSummary | None, lines: list[LineView]) -> None:
         self.campaign, self.lines, self.loaded = camp, lines, True
         title = self.query_one("#inventory-title", Static)
         if camp is None:
@@ -209,39 +206,24 @@ class AccessInventoryScreen(Screen[None]):
                                  else NO_CAMPAIGN, "dim"))
         else:
             title.update(campaign_text(camp))
-        self.page = min(self.page, max(0, (len(lines) - 1) // PAGE))
-        self._show()
+        self.repage()
+
+    def paged(self) -> list[LineView]:
+        return self.lines
 
     def shown_lines(self) -> list[LineView]:
         """The lines on the current page, in table order."""
-        return self.lines[self.page * PAGE:(self.page + 1) * PAGE]
+        return self.page_items()
 
-    def _show(self) -> None:
+    def show_page(self) -> None:
         shown = self.shown_lines()
         refill_table(self.query_one("#inventory-lines", DataTable),
                      ((str(line.id), line_cells(line)) for line in shown))
-        first = self.page * PAGE + 1
         count = self.query_one("#inventory-count", Static)
         if shown:
-            count.update(as_text(COUNT.format(first=first, last=first + len(shown) - 1,
-                                              total=len(self.lines), page=self.page + 1),
-                                 "bold"))
+            count.update(as_text(COUNT.format(**self.page_numbers()), "bold"))
         else:
             count.update(as_text(EMPTY if self.campaign is not None else "", "dim"))
-
-    def action_page(self, step: int) -> None:
-        pages = max(1, (len(self.lines) + PAGE - 1) // PAGE)
-        page = min(max(self.page + step, 0), pages - 1)
-        if page != self.page:
-            self.page = page
-            self.query_one("#inventory-lines", DataTable).move_cursor(row=0)
-            self._show()
-
-    def table_rows(self) -> list[list[str]]:
-        """The table's cells as plain text, row by row (tests, screen readers)."""
-        table = self.query_one("#inventory-lines", DataTable)
-        return [[cell.plain if isinstance(cell, Text) else str(cell)
-                 for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
     # --- filters -----------------------------------------------------------------------
 
@@ -264,9 +246,8 @@ class AccessInventoryScreen(Screen[None]):
     # --- deciding ------------------------------------------------------------------------
 
     def current_line(self) -> LineView | None:
-        shown = self.shown_lines()
-        row = self.query_one("#inventory-lines", DataTable).cursor_row
-        return shown[row] if 0 <= row < len(shown) else None
+        line: LineView | None = self.item_at_cursor()
+        return line
 
     def action_decide(self, decision: str) -> None:
         if self.busy:
@@ -278,35 +259,21 @@ class AccessInventoryScreen(Screen[None]):
         if decision != REVOKE:
             self._start(decision, line, "")
             return
-
-        def chosen(comment: str | None) -> None:
-            if comment is None:
-                self.query_one(MessageLine).clear()
-                return
-            self._start(decision, line, comment)
-
         prompt = REVOKE_PROMPT.format(login=line.login,
                                       name=line.staff_name or line.account_name)
-        self.app.push_screen(CommentDialog(REVOKE_TITLE, prompt, ok_label="削除する",
-                                           max_length=COMMENT_MAX), chosen)
+        self.ask(CommentDialog(REVOKE_TITLE, prompt, ok_label="削除する",
+                               max_length=COMMENT_MAX),
+                 lambda comment: self._start(decision, line, comment))
 
     def _start(self, decision: str, line: LineView, comment: str) -> None:
-        self.busy = True
-        self.say(WORKING, "info")
-        self._decide(decision, line, comment)
-
-    @work(thread=True, exclusive=True, group="access-inventory-act", exit_on_error=False)
-    def _decide(self, decision: str, line: LineView, comment: str) -> None:
-        from services.personnel.inventory import decide
-
+        if not self.begin(RECORDING):
+            return
         env = self.env
-        answer_from_service(
-            self, env,
+        self.call_service(
             lambda: decide(env.db, env.identity, line.id, decision, comment,
                            settings=env.settings),
             self._decided, lambda message: self._done(message, "error"),
-            retry=lambda: self._decide(decision, line, comment),
-            cancelled=lambda: self._done(STEP_UP_MESSAGE, "error"),
+            group="access-inventory-act", step_up=True,
         )
 
     def _decided(self, done: LineView) -> None:
@@ -319,10 +286,7 @@ class AccessInventoryScreen(Screen[None]):
         self._done(said, "info")
 
     def _done(self, message: str, kind: str) -> None:
-        self.busy = False
-        self.say(message, kind)
-        if kind == "error":
-            self.notify(message, title="判定できません", severity="error", markup=False)
+        self.finish(message, kind, title="判定できません" if kind == "error" else "")
         self.reload()
 
     # --- starting a campaign ---------------------------------------------------------------
@@ -332,69 +296,29 @@ class AccessInventoryScreen(Screen[None]):
         if camp is not None and camp.state == OPEN:  # the service would refuse it too
             self.say(STILL_OPEN.format(id=camp.id, deadline=format_wareki(camp.deadline)))
             return
-        field = self.query_one("#deadline", Input)
-        field.display = True
-        field.focus()
+        self.open_field()
 
     @on(Input.Submitted, "#deadline")
     def _submit_deadline(self, event: Input.Submitted) -> None:
-        if self.busy:
+        if not self.begin(STARTING):
             return
-        self.busy = True
-        self.say(STARTING, "info")
-        self._start_campaign(event.value)
-
-    @work(thread=True, exclusive=True, group="access-inventory-start", exit_on_error=False)
-    def _start_campaign(self, raw: str) -> None:
-        from services.jp.wareki import parse_date
-        from services.personnel.inventory import start_campaign
-
-        env = self.env
+        env, raw = self.env, event.value
 
         def start() -> CampaignSummary:
             deadline = parse_date(raw, field="期限")
             return start_campaign(env.db, env.settings, env.identity, deadline=deadline)
 
-        answer_from_service(
-            self, env, start,
+        self.call_service(
+            start,
             lambda camp: self._started(STARTED.format(
                 id=camp.id, deadline=format_wareki(camp.deadline), lines=camp.lines,
                 flagged=camp.flagged)),
-            self._start_refused,
+            lambda message: self.finish(message, "error", title="開始できません"),
+            group="access-inventory-start",
         )
 
-    def _start_refused(self, message: str) -> None:
-        self.busy = False
-        self.say(message)
-        self.notify(message, title="開始できません", severity="error", markup=False)
-
     def _started(self, message: str) -> None:
-        self.busy = False
-        self.say(message, "info")
-        self.notify(message, title="棚卸し", markup=False)
-        self._close_deadline()
+        self.finish(message, title="棚卸し")
+        self.close_field()
         self.page = 0
         self.reload()
-
-    def _close_deadline(self) -> None:
-        field = self.query_one("#deadline", Input)
-        field.value = ""
-        field.display = False
-        self.query_one("#inventory-lines", DataTable).focus()
-
-    # --- helpers -----------------------------------------------------------------------
-
-    def action_back(self) -> None:
-        """Esc in the deadline field closes the field; elsewhere it leaves the screen."""
-        field = self.query_one("#deadline", Input)
-        if field.display and self.focused is field:
-            self._close_deadline()
-            return
-        self.dismiss()
-
-    def say(self, message: object, kind: str = "error") -> None:
-        self.query_one(MessageLine).show(message, kind)
-
-    @property
-    def message(self) -> str:
-        return self.query_one(MessageLine).plain

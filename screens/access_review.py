@@ -14,29 +14,27 @@ check again on every call.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from core.errors import BadInput
 from core.inert import as_text
+from screens.round_words import span_text
 from screens.table import Table
-from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service, refill_table
-from services.jp.wareki import format_wareki
-from services.personnel.rounds import Imported, RoundSummary
+from screens.widgets import LOADING, MessageLine, WorkspaceEnv, refill_table
+from screens.workspace import WorkspaceScreen
+from services.personnel.rounds import Imported, RoundSummary, import_round, list_rounds
 from services.reports.output import wareki_datetime
 
 PAGE = 50
 ROUND_COLUMNS = ("異動処理", "ファイル", "発令日", "取込者", "取込日時", "行数", "変更",
                  "未適用", "確認待ち", "確認済み", "異議あり")
-LOADING = "読み込んでいます…"
 EMPTY = "異動処理はまだありません。i で異動ファイルを取り込めます。"
 COUNT = "異動処理 {first}〜{last}件目 (新しい順、{page}頁)"
 IMPORT_PROMPT = "サーバー上の異動ファイルのパス (Enter で取込、Esc で取消)"
@@ -48,12 +46,6 @@ UNREADABLE = "異動ファイル: {path} を読めません ({why})。"
 NOT_A_FILE = "異動ファイル: {path} はファイルではありません。"
 TOO_BIG = "異動ファイル: {path} は大きすぎます ({mb} MB まで)。"
 MAX_MB = 50
-
-
-def span_text(first: date, last: date) -> str:
-    """令和8年4月1日, or 令和8年4月1日〜令和8年4月10日 for a round over several days."""
-    a, b = format_wareki(first), format_wareki(last)
-    return a if a == b else f"{a}〜{b}"
 
 
 def round_cells(r: RoundSummary) -> list[Text]:
@@ -91,11 +83,14 @@ def read_change_file(raw: str) -> tuple[str, bytes]:
             from None
 
 
-class AccessReviewScreen(Screen[None]):
+class AccessReviewScreen(WorkspaceScreen[None]):
     """The rounds. Keys: Enter open, i import, t 棚卸し, n/p pages, r reload, Esc back."""
 
     CSS_PATH = "access_review.tcss"
     AUTO_FOCUS = "#rounds"
+    PAGED = "#rounds"
+    FIELD = "#import-path"
+    # Its keys: declared like every screen's, alike in shape only (a pair in duplicates).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "戻る", id="access.back"),
         Binding("i", "import_file", "取込", id="access.import"),
@@ -106,14 +101,10 @@ class AccessReviewScreen(Screen[None]):
     ]
 
     def __init__(self, env: WorkspaceEnv) -> None:
-        super().__init__()
-        self.env = env
-        self.page = 0
+        super().__init__(env)
         self.rounds: list[RoundSummary] = []
         """The rounds on this page, in table order."""
         self.has_next = False
-        self._seq = 0
-        self.busy = False
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -134,33 +125,23 @@ class AccessReviewScreen(Screen[None]):
     # --- loading ---------------------------------------------------------------------
 
     def action_reload(self) -> None:
-        self._seq += 1
         self.query_one("#rounds-count", Static).update(as_text(LOADING, "dim"))
-        self._load(self._seq, self.page)
+        page, db = self.page, self.env.db
+        self.load(lambda: list_rounds(db, limit=(page + 1) * PAGE + 1),
+                  lambda rows: self._loaded(page, rows), self._failed, group="access-rounds")
 
     def action_page(self, step: int) -> None:
+        """The service pages (newest first, one more row tells whether a next page is)."""
         if (step > 0 and not self.has_next) or (step < 0 and self.page == 0):
             return
         self.page += step
         self.action_reload()
 
-    @work(thread=True, exclusive=True, group="access-rounds", exit_on_error=False)
-    def _load(self, seq: int, page: int) -> None:
-        from services.personnel.rounds import list_rounds
+    def _failed(self, message: str) -> None:
+        self.query_one("#rounds-count", Static).update("")
+        self.say(message)
 
-        env = self.env
-        answer_from_service(self, env, lambda: list_rounds(env.db, limit=(page + 1) * PAGE + 1),
-                            lambda rows: self._loaded(seq, page, rows),
-                            lambda message: self._failed(seq, message))
-
-    def _failed(self, seq: int, message: str) -> None:
-        if seq == self._seq:
-            self.query_one("#rounds-count", Static).update("")
-            self.say(message)
-
-    def _loaded(self, seq: int, page: int, rows: list[RoundSummary]) -> None:
-        if seq != self._seq:
-            return
+    def _loaded(self, page: int, rows: list[RoundSummary]) -> None:
         shown = rows[page * PAGE:(page + 1) * PAGE]
         if not shown and page > 0:  # the page emptied (cannot shrink today, but be safe)
             self.page = 0
@@ -179,11 +160,13 @@ class AccessReviewScreen(Screen[None]):
     @on(DataTable.RowSelected, "#rounds")
     def _chosen(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:
+            # not at the top: F4 opens without loading a round's services (apply, confirm)
             from screens.access_round import AccessRoundScreen
 
             self.app.push_screen(AccessRoundScreen(self.env, int(event.row_key.value)))
 
     def action_inventory(self) -> None:
+        # not at the top: F4 opens without loading the 棚卸し's services
         from screens.access_inventory import AccessInventoryScreen
 
         self.app.push_screen(AccessInventoryScreen(self.env))
@@ -191,64 +174,28 @@ class AccessReviewScreen(Screen[None]):
     # --- importing ---------------------------------------------------------------------
 
     def action_import_file(self) -> None:
-        field = self.query_one("#import-path", Input)
-        field.display = True
-        field.focus()
-
-    def action_back(self) -> None:
-        """Esc in the path field closes the field; elsewhere it leaves the workspace."""
-        field = self.query_one("#import-path", Input)
-        if field.display and self.focused is field:
-            self._close_import()
-            return
-        self.dismiss()
-
-    def _close_import(self) -> None:
-        field = self.query_one("#import-path", Input)
-        field.value = ""
-        field.display = False
-        self.query_one("#rounds", DataTable).focus()
+        self.open_field()
 
     @on(Input.Submitted, "#import-path")
     def _submit_import(self, event: Input.Submitted) -> None:
-        if self.busy:
+        if not self.begin(IMPORTING):
             return
-        self.busy = True
-        self.say(IMPORTING, "info")
-        self._import(event.value)
-
-    @work(thread=True, exclusive=True, group="access-import", exit_on_error=False)
-    def _import(self, raw: str) -> None:
-        from services.personnel.rounds import import_round
-
-        env = self.env
+        env, raw = self.env, event.value
 
         def run() -> Imported:
             name, data = read_change_file(raw)
             return import_round(env.db, env.settings, env.identity, name=name, data=data)
 
-        answer_from_service(self, env, run, self._imported, self._import_refused)
-
-    def _import_refused(self, message: str) -> None:
-        self.busy = False
-        self.say(message)
-        self.notify(message, title="取込できません", severity="error", markup=False)
+        self.call_service(
+            run, self._imported,
+            lambda message: self.finish(message, "error", title="取込できません"),
+            group="access-import",
+        )
 
     def _imported(self, done: Imported) -> None:
-        self.busy = False
-        line = IMPORTED.format(id=done.round_id, rows=done.rows, people=done.people,
-                               revokes=done.revokes, grants=done.grants, now=done.applied_now)
-        self.say(line, "info")
-        self.notify(line, title="取込", markup=False)
-        self._close_import()
+        self.finish(IMPORTED.format(id=done.round_id, rows=done.rows, people=done.people,
+                                    revokes=done.revokes, grants=done.grants,
+                                    now=done.applied_now), title="取込")
+        self.close_field()
         self.page = 0
         self.action_reload()
-
-    # --- helpers -----------------------------------------------------------------------
-
-    def say(self, message: object, kind: str = "error") -> None:
-        self.query_one(MessageLine).show(message, kind)
-
-    @property
-    def message(self) -> str:
-        return self.query_one(MessageLine).plain

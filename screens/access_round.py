@@ -21,26 +21,26 @@ from importlib.util import find_spec
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from auth.roles import role_label
-from auth.stepup import STEP_UP_MESSAGE
 from core.inert import as_text
-from screens.access_review import span_text
+from screens.round_words import span_text
 from screens.table import Table
 from screens.widgets import (
+    LOADING,
+    RECORDING,
     CommentDialog,
     MessageLine,
     WorkspaceEnv,
-    answer_from_service,
     refill_table,
 )
+from screens.workspace import WorkspaceScreen
 from services.jp.wareki import format_wareki
-from services.personnel.rounds import RightsLine, RoundSummary
+from services.personnel.apply import apply_change
+from services.personnel.rounds import RightsLine, RoundSummary, get_round, round_lines
 
 if TYPE_CHECKING:
     from services.personnel.report import RoundReport
@@ -50,8 +50,6 @@ LINE_COLUMNS = ("発令日", "職員番号", "氏名", "ログイン名", "変�
                 "確認者", "理由", "コメント")
 STATE_STYLES = {"未適用": "bold", "確認待ち": "bold yellow", "確認済み": "green",
                 "異議あり": "bold red", "取消": "dim"}
-LOADING = "読み込んでいます…"
-WORKING = "記録しています…"
 EMPTY = "この異動処理に権限の変更はありません。"
 COUNT = "権限変更 {first}〜{last}件目 / {total}件 ({page}頁)"
 NO_LINE = "権限変更の行を選んでください。"
@@ -96,11 +94,14 @@ def report_available() -> bool:
     return find_spec("services.personnel.report") is not None
 
 
-class AccessRoundScreen(Screen[None]):
+class AccessRoundScreen(WorkspaceScreen[None]):
     """A round's rights changes. Keys: a apply, c confirm, d dispute, r/v report, Esc back."""
 
     CSS_PATH = "access_round.tcss"
     AUTO_FOCUS = "#lines"
+    PAGED = "#lines"
+    page_size = PAGE
+    # Its keys: declared like every screen's, alike in shape only (a pair in duplicates).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "戻る", id="access_round.back"),
         Binding("a", "apply", "適用", id="access_round.apply"),
@@ -113,15 +114,11 @@ class AccessRoundScreen(Screen[None]):
     ]
 
     def __init__(self, env: WorkspaceEnv, round_id: int) -> None:
-        super().__init__()
-        self.env = env
+        super().__init__(env)
         self.round_id = round_id
         self.summary: RoundSummary | None = None
         self.lines: list[RightsLine] = []
         """Every line of the round, in the service's order (the table shows one page)."""
-        self.page = 0
-        self.busy = False
-        self._seq = 0
         self._reports = report_available()
 
     def compose(self) -> ComposeResult:
@@ -149,32 +146,20 @@ class AccessRoundScreen(Screen[None]):
     # --- loading ---------------------------------------------------------------------
 
     def reload(self) -> None:
-        self._seq += 1
         self.query_one("#lines-count", Static).update(as_text(LOADING, "dim"))
-        self._load(self._seq)
-
-    @work(thread=True, exclusive=True, group="access-round-load", exit_on_error=False)
-    def _load(self, seq: int) -> None:
-        from services.personnel.rounds import get_round, round_lines
-
-        env = self.env
+        db, round_id = self.env.db, self.round_id
 
         def fetch() -> tuple[RoundSummary, list[RightsLine]]:
-            summary = get_round(env.db, self.round_id)
-            lines = round_lines(env.db, self.round_id)
-            return summary, lines
+            return get_round(db, round_id), round_lines(db, round_id)
 
-        answer_from_service(self, env, fetch, lambda got: self._loaded(seq, *got),
-                            lambda message: self._failed(seq, message))
+        self.load(fetch, lambda got: self._loaded(*got), self._failed,
+                  group="access-round-load")
 
-    def _failed(self, seq: int, message: str) -> None:
-        if seq == self._seq:
-            self.query_one("#lines-count", Static).update("")
-            self.say(message)
+    def _failed(self, message: str) -> None:
+        self.query_one("#lines-count", Static).update("")
+        self.say(message)
 
-    def _loaded(self, seq: int, summary: RoundSummary, lines: list[RightsLine]) -> None:
-        if seq != self._seq:
-            return
+    def _loaded(self, summary: RoundSummary, lines: list[RightsLine]) -> None:
         self.summary, self.lines = summary, lines
         waiting = summary.applied - summary.confirmed - summary.disputed
         self.query_one("#round-title", Static).update(Text.assemble(
@@ -183,43 +168,28 @@ class AccessRoundScreen(Screen[None]):
             f"  変更 {summary.changes}件: 未適用 {summary.pending}・確認待ち {waiting}・"
             f"確認済み {summary.confirmed}・異議あり {summary.disputed}",
         ))
-        self.page = min(self.page, max(0, (len(lines) - 1) // PAGE))
-        self._show()
+        self.repage()
+
+    def paged(self) -> list[RightsLine]:
+        return self.lines
 
     def shown_lines(self) -> list[RightsLine]:
         """The lines on the current page, in table order."""
-        return self.lines[self.page * PAGE:(self.page + 1) * PAGE]
+        return self.page_items()
 
-    def _show(self) -> None:
+    def show_page(self) -> None:
         shown = self.shown_lines()
         refill_table(self.query_one("#lines", DataTable),
                      ((str(line.id), line_cells(line)) for line in shown))
-        first = self.page * PAGE + 1
         self.query_one("#lines-count", Static).update(
-            as_text(COUNT.format(first=first, last=first + len(shown) - 1,
-                                 total=len(self.lines), page=self.page + 1), "bold")
-            if shown else as_text(EMPTY, "dim"))
-
-    def action_page(self, step: int) -> None:
-        pages = max(1, (len(self.lines) + PAGE - 1) // PAGE)
-        page = min(max(self.page + step, 0), pages - 1)
-        if page != self.page:
-            self.page = page
-            self.query_one("#lines", DataTable).move_cursor(row=0)
-            self._show()
-
-    def table_rows(self) -> list[list[str]]:
-        """The table's cells as plain text, row by row (tests, screen readers)."""
-        table = self.query_one("#lines", DataTable)
-        return [[cell.plain if isinstance(cell, Text) else str(cell)
-                 for cell in table.get_row_at(i)] for i in range(table.row_count)]
+            as_text(COUNT.format(**self.page_numbers()), "bold") if shown
+            else as_text(EMPTY, "dim"))
 
     # --- acting on a line ----------------------------------------------------------------
 
     def current_line(self) -> RightsLine | None:
-        shown = self.shown_lines()
-        row = self.query_one("#lines", DataTable).cursor_row
-        return shown[row] if 0 <= row < len(shown) else None
+        line: RightsLine | None = self.item_at_cursor()
+        return line
 
     def _target(self) -> RightsLine | None:
         if self.busy:
@@ -243,90 +213,54 @@ class AccessRoundScreen(Screen[None]):
         line = self._target()
         if line is None:
             return
-
-        def chosen(comment: str | None) -> None:
-            if comment is None:
-                self.query_one(MessageLine).clear()
-                return
-            self._start("disputed", line, comment)
-
-        self.app.push_screen(CommentDialog(DISPUTE_TITLE, DISPUTE_PROMPT, ok_label="異議を記録",
-                                           max_length=COMMENT_MAX, required=DISPUTE_REQUIRED),
-                             chosen)
+        self.ask(CommentDialog(DISPUTE_TITLE, DISPUTE_PROMPT, ok_label="異議を記録",
+                               max_length=COMMENT_MAX, required=DISPUTE_REQUIRED),
+                 lambda comment: self._start("disputed", line, comment))
 
     def _start(self, what: str, line: RightsLine, comment: str) -> None:
-        self.busy = True
-        self.say(WORKING, "info")
-        self._act(what, line, comment)
-
-    @work(thread=True, exclusive=True, group="access-round-act", exit_on_error=False)
-    def _act(self, what: str, line: RightsLine, comment: str) -> None:
-        from services.personnel.apply import apply_change
-        from services.personnel.confirm import confirm_change
-
+        if not self.begin(RECORDING):
+            return
         env = self.env
 
         def run() -> None:
             if what == "apply":
                 apply_change(env.db, env.identity, line.id, settings=env.settings)
-            else:
-                confirm_change(env.db, env.identity, line.id, what, comment)
+                return
+            # not at the top: loaded in the worker, so the round opens without waiting for it
+            from services.personnel.confirm import confirm_change
+
+            confirm_change(env.db, env.identity, line.id, what, comment)
 
         def acted(_: None) -> None:
             said = {"apply": APPLIED, "confirmed": CONFIRMED, "disputed": DISPUTED}[what]
             self._done(said.format(id=line.id, name=line.name, change=change_text(line)), "info")
 
-        answer_from_service(
-            self, env, run, acted, lambda message: self._done(message, "error"),
-            retry=lambda: self._act(what, line, comment),
-            cancelled=lambda: self._done(STEP_UP_MESSAGE, "error"),
-        )
+        self.call_service(run, acted, lambda message: self._done(message, "error"),
+                          group="access-round-act", step_up=True)
 
     def _done(self, message: str, kind: str) -> None:
-        self.busy = False
-        self.say(message, kind)
+        self.finish(message, kind)
         self.reload()
 
     # --- the report ----------------------------------------------------------------------
 
     def action_report(self, fmt: str) -> None:
-        if self.busy:
+        if not self.begin(REPORTING):
             return
-        self.busy = True
-        self.say(REPORTING, "info")
-        self._report(fmt)
-
-    @work(thread=True, exclusive=True, group="access-round-report", exit_on_error=False)
-    def _report(self, fmt: str) -> None:
-        env = self.env
+        env, round_id = self.env, self.round_id
 
         def run() -> RoundReport:
+            # not at the top: the report and its PDF library load in the worker (and it is
+            # optional in an installation: report_available)
             from services.personnel.report import export_round_report
 
-            return export_round_report(env.db, env.settings, env.identity, self.round_id, fmt)
+            return export_round_report(env.db, env.settings, env.identity, round_id, fmt)
 
-        answer_from_service(
-            self, env, run,
-            lambda written: self._reported(WRITTEN.format(
+        self.call_service(
+            run,
+            lambda written: self.finish(WRITTEN.format(
                 fmt=written.format.upper(), n=written.rows, path=written.path,
-                sha256=written.sha256), "info"),
-            lambda message: self._reported(message, "error"),
+                sha256=written.sha256), title="帳票"),
+            lambda message: self.finish(message, "error", title="帳票"),
+            group="access-round-report",
         )
-
-    def _reported(self, message: str, kind: str) -> None:
-        self.busy = False
-        self.say(message, kind)
-        self.notify(message, title="帳票", severity="error" if kind == "error" else "information",
-                    markup=False)
-
-    # --- helpers -----------------------------------------------------------------------
-
-    def action_back(self) -> None:
-        self.dismiss()
-
-    def say(self, message: object, kind: str = "error") -> None:
-        self.query_one(MessageLine).show(message, kind)
-
-    @property
-    def message(self) -> str:
-        return self.query_one(MessageLine).plain

@@ -6,7 +6,8 @@ counts what waits (「新着 12 件 — End で最新へ」). Filters: actor, ac
 under it), outcome, severity, a resident mentioned by the event, a time range (Japan
 time, 西暦 or 和暦). Enter opens the whole event below the tail; alerts (outcome
 ``alert`` or severity ``high``) stand out with ▲ and colour. How the lines are kept,
-read and drawn for volume is ``screens.audit_tail_view``.
+read and drawn for volume is ``screens.audit_tail_view``; how new ones are fetched,
+``screens.audit_tail_poller``.
 
 The screen holds no SQL and no rule: ``services.audit_tail`` checks ``AUDIT_READ`` live
 and records opening and every filter applied (``audit.read``), and refuses (recorded) a
@@ -16,35 +17,34 @@ user without it. Every value from the trail is inert.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.cells import set_cell_size
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, Static
 
-from core.errors import JukiError
 from core.inert import as_text, clean, clean_line
 from logs.tail import Page
-from screens.audit_tail_view import (
-    PAGE,
-    Poller,
-    TailBatch,
-    TailFailed,
-    TailView,
-    quiet_collector,
+from screens.audit_tail_poller import Poller, TailBatch, TailFailed
+from screens.audit_tail_view import PAGE, TailView, quiet_collector
+from screens.widgets import LOADING, MessageLine, WorkspaceEnv
+from screens.workspace import WorkspaceScreen
+from services.audit_tail import (
+    OUTCOME_LABELS,
+    SEVERITY_LABELS,
+    TailReader,
+    open_tail,
+    parse_filter,
 )
-from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service, log_unexpected
-from services.audit_tail import OUTCOME_LABELS, SEVERITY_LABELS, TailReader
 
 FOLLOWING = "追従中 (↑/PgUp で一時停止)"
 PAUSED = "一時停止 — 新着 {n} 件 — End で最新へ"
 PAUSED_NONE = "一時停止 — End で最新へ"
-LOADING = "読み込んでいます…"
 SHOWN = "表示 {n:,} 件"
 SEARCHING = "さかのぼって検索中 (#{seq} 以前)"
 DETAIL_HINT = "Enter で詳細"
@@ -86,11 +86,12 @@ def _alerting(event: dict[str, Any]) -> bool:
 # --- the screen ---------------------------------------------------------------------------
 
 
-class AuditTailScreen(Screen[None]):
+class AuditTailScreen(WorkspaceScreen[None]):
     """The audit workspace. Keys: / filters, Enter detail, End newest, Esc back."""
 
     CSS_PATH = "audit_tail.tcss"
     AUTO_FOCUS = "#tail"
+    # Its keys: declared like every screen's, alike in shape only (a pair in duplicates).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "戻る", id="audit_tail.back"),
         Binding("slash", "focus_filters", "絞り込み", id="audit_tail.filters"),
@@ -98,8 +99,7 @@ class AuditTailScreen(Screen[None]):
     ]
 
     def __init__(self, env: WorkspaceEnv) -> None:
-        super().__init__()
-        self.env = env
+        super().__init__(env)
         self.reader: TailReader | None = None
         self.poller: Poller | None = None
         self.gen = 0
@@ -178,13 +178,7 @@ class AuditTailScreen(Screen[None]):
         self.gen += 1
         self._stop_poller()
         self._status(LOADING)
-        self._open(self.gen, self.filter_inputs(), reason)
-
-    @work(thread=True, exclusive=True, group="audit-tail-open", exit_on_error=False)
-    def _open(self, gen: int, typed: dict[str, str], reason: str) -> None:
-        from services.audit_tail import open_tail, parse_filter
-
-        env = self.env
+        env, gen, typed = self.env, self.gen, self.filter_inputs()
 
         def run() -> tuple[TailReader, Page, int]:
             flt = parse_filter(**typed)
@@ -193,8 +187,8 @@ class AuditTailScreen(Screen[None]):
             page = reader.older(head + 1, PAGE)
             return reader, page, head
 
-        answer_from_service(self, env, run, lambda got: self._opened(gen, *got),
-                            lambda message: self._failed(gen, message))
+        self.call_service(run, lambda got: self._opened(gen, *got),
+                          lambda message: self._failed(gen, message), group="audit-tail-open")
 
     def _failed(self, gen: int, message: str) -> None:
         if gen != self.gen:
@@ -207,7 +201,7 @@ class AuditTailScreen(Screen[None]):
             return
         self.reader = reader
         self.filter_details = reader.filter.as_details()
-        self.query_one(MessageLine).clear()
+        self.hush()
         self.query_one(TailView).reset(gen, page)
         self._start_poller(gen, head)
 
@@ -279,33 +273,29 @@ class AuditTailScreen(Screen[None]):
             return
         self._page(self.gen, message.direction, message.seq)
 
-    @work(thread=True, group="audit-tail-page", exit_on_error=False)
     def _page(self, gen: int, direction: int, seq: int) -> None:
         reader = self.reader
         assert reader is not None
-        try:
+        view = self.query_one(TailView)
+
+        def read() -> Callable[[], None]:
+            """Read the page in the worker; what to do with it runs on the UI thread."""
             if direction < 0:
                 page = reader.older(seq, PAGE)
-                self.app.call_from_thread(self.query_one(TailView).prepend, gen, page)
-                return
+                return lambda: view.prepend(gen, page)
             if direction == 2:  # back to the head: a fresh window, following
                 head = reader.head()
                 page = reader.older(head + 1, PAGE)
-                self.app.call_from_thread(self._rewound, gen, page, head)
-                return
+                return lambda: self._rewound(gen, page, head)
             lines, covered = reader.newer(seq, PAGE)
             poller = self.poller
             reached = poller is not None and covered >= poller.after
             if direction == 0:
-                self.app.call_from_thread(
-                    self.query_one(TailView).reset, gen, Page(lines, 0), attached=reached)
-            else:
-                self.app.call_from_thread(
-                    self.query_one(TailView).extend, gen, lines, covered, reached)
-        except JukiError as exc:
-            self.app.call_from_thread(self._failed, gen, exc.message)
-        except Exception as exc:
-            self.app.call_from_thread(self._failed, gen, log_unexpected(self.env.settings, exc))
+                return lambda: view.reset(gen, Page(lines, 0), attached=reached)
+            return lambda: view.extend(gen, lines, covered, reached)
+
+        self.call_service(read, lambda show: show(), lambda message: self._failed(gen, message),
+                          group="audit-tail-page", exclusive=False)
 
     def _rewound(self, gen: int, page: Page, head: int) -> None:
         if gen != self.gen:
@@ -322,23 +312,15 @@ class AuditTailScreen(Screen[None]):
         if self.query_one("#tail-detail").display:
             self._detail(message.seq)
 
-    @work(thread=True, exclusive=True, group="audit-tail-detail", exit_on_error=False)
     def _detail(self, seq: int) -> None:
         reader = self.reader
-        if reader is None:
-            return
-        try:
-            event = reader.event(seq)
-        except JukiError as exc:
-            self.app.call_from_thread(self.say, exc.message)
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self.say, log_unexpected(self.env.settings, exc))
-            return
-        if event is not None:
-            self.app.call_from_thread(self._show_detail, event)
+        if reader is not None:
+            self.call_service(lambda: reader.event(seq), self._show_detail,
+                              group="audit-tail-detail")
 
-    def _show_detail(self, event: dict[str, Any]) -> None:
+    def _show_detail(self, event: dict[str, Any] | None) -> None:
+        if event is None:
+            return
         self.detail_event = event
         pane = self.query_one("#tail-detail")
         pane.display = True
@@ -371,10 +353,3 @@ class AuditTailScreen(Screen[None]):
         self.query_one("#tail-status", Static).update(as_text(text, "bold"), layout=False)
 
     status: str = ""
-
-    def say(self, message: object, kind: str = "error") -> None:
-        self.query_one(MessageLine).show(message, kind)
-
-    @property
-    def message(self) -> str:
-        return self.query_one(MessageLine).plain

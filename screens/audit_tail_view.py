@@ -1,21 +1,20 @@
-"""The audit tail's scroll view, its poller and how one line looks (操作ログ, F5).
+"""The audit tail's scroll view and how one line looks (操作ログ, F5).
 
 Built for a trail of a million events with hundreds more a second, in the manner of
 Textualize/toolong: ``TailView`` is a Line-API scroll view over an index of seq numbers
 (a window of at most ``MAX_WINDOW`` lines, never the whole trail) that renders only the
-visible lines, through an LRU cache of strips. A ``Poller`` thread asks the service for
-what committed after the last seq every ``POLL_SECONDS`` and posts batches to the view.
-Scrolling up pauses following and counts what waits; ``End`` jumps back to the newest.
-Near the top of the window an older page is read by seq range; a window that grew too
-far from the newest lets go of the head and reads newer pages when scrolled down again.
-The view asks for pages with ``TailView.Want``; the screen reads them in its workers.
-Every value from the trail passes ``core.inert`` before it is drawn.
+visible lines, through an LRU cache of strips. New lines arrive from the poller
+(``screens.audit_tail_poller``) in batches the screen appends. Scrolling up pauses
+following and counts what waits; ``End`` jumps back to the newest. Near the top of the
+window an older page is read by seq range; a window that grew too far from the newest
+lets go of the head and reads newer pages when scrolled down again. The view asks for
+pages with ``TailView.Want``; the screen reads them in its workers. Every value from the
+trail passes ``core.inert`` before it is drawn.
 """
 
 from __future__ import annotations
 
 import gc
-import threading
 from array import array
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -32,20 +31,14 @@ from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollTo, ScrollUp
 from textual.strip import Strip
 
-from core.errors import JukiError
 from core.inert import clean_line
-from core.settings import Settings
 from logs.tail import Page, TailLine
-from screens.widgets import log_unexpected
-from services.audit_tail import MAX_BATCH, OUTCOME_LABELS, SEVERITY_LABELS, TailReader
+from services.audit_tail import OUTCOME_LABELS, SEVERITY_LABELS
 
 MAX_WINDOW = 10_000
 """Lines the view holds at most; older (or newer) ones are read again by seq when needed."""
 PAGE = 300
 """Lines read per page when scrolling back (and for the first screen)."""
-POLL_SECONDS = 0.025
-"""How often the poller asks for new lines: at 500 events a second a batch (13 lines)
-is a fraction of a 40-row terminal, so every line is painted at least once."""
 NEAR_EDGE = 40
 """Rows from the window's top (or bottom) at which the next page is read."""
 
@@ -123,62 +116,6 @@ def quiet_collector() -> None:
     gc.set_threshold(10_000, 50, 100)
 
 
-# --- messages from the poller thread ------------------------------------------------------
-
-
-class TailBatch(Message):
-    """Lines that committed after the last poll (for filter generation ``gen``)."""
-
-    def __init__(self, gen: int, lines: list[TailLine]) -> None:
-        super().__init__()
-        self.gen = gen
-        self.lines = lines
-
-
-class TailFailed(Message):
-    def __init__(self, gen: int, message: str) -> None:
-        super().__init__()
-        self.gen = gen
-        self.message = message
-
-
-class Poller(threading.Thread):
-    """Polls the service for new lines and posts them; stops when told or when refused.
-
-    Posting never blocks; while the view has more than a few batches queued the poller
-    waits, so a busy screen receives fewer, larger batches instead of a backlog.
-    """
-
-    def __init__(
-        self, reader: TailReader, after: int, view: TailView, gen: int, settings: Settings,
-    ) -> None:
-        super().__init__(daemon=True, name=f"audit-tail-poll-{gen}")
-        self.reader = reader
-        self.settings = settings
-        self.after = after
-        self.view = view
-        self.gen = gen
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        while not self.halt.is_set():
-            try:
-                lines, self.after = self.reader.newer(self.after)
-            except JukiError as exc:
-                self.view.post_message(TailFailed(self.gen, exc.message))
-                return
-            except Exception as exc:  # the database went away: say so, stop polling
-                message = log_unexpected(self.settings, exc)
-                self.view.post_message(TailFailed(self.gen, message))
-                return
-            if lines:
-                self.view.post_message(TailBatch(self.gen, lines))
-            while self.view.message_queue_size > 3 and not self.halt.is_set():
-                self.halt.wait(0.02)
-            if len(lines) < MAX_BATCH:  # a full batch: more is waiting, ask again at once
-                self.halt.wait(POLL_SECONDS)
-
-
 # --- the view -------------------------------------------------------------------------------
 
 
@@ -195,6 +132,7 @@ class TailView(ScrollView, can_focus=True):
         Binding("enter", "detail", "詳細", id="audit_tail.detail"),
     ]
 
+    # The messages it posts: declared alike in shape to other widgets' (a pair in duplicates).
     class Want(Message):
         """The view needs lines: ``direction`` -1 a page older than ``seq``, +1 a page newer
         than ``seq``, 0 a window from the start of the trail, 2 a window at the head."""

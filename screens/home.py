@@ -12,22 +12,15 @@ words it, fetched in a worker each time the screen comes to the front.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from auth.roles import Perm
 from core.clock import minute_text
 from core.inert import as_text
-from screens.widgets import (
-    WorkspaceEnv,
-    answer_from_service,
-    message_text,
-    perm_label,
-    roles_text,
-)
+from screens.widgets import WorkspaceEnv, message_text, perm_label, roles_text
+from screens.workspace import WorkspaceScreen
 from screens.workspaces import Workspace, workspaces_for
 
 EMPTY = "利用できる業務画面はまだありません。"
@@ -39,14 +32,13 @@ def _row(label: str, value: object) -> Text:
     return Text.assemble((f"{label:　<6}", "bold"), as_text(value))
 
 
-class HomeScreen(Screen[None]):
+class HomeScreen(WorkspaceScreen[None]):
     """The desk after sign-in. Keys: the workspaces' F-keys, ctrl+l lock, ctrl+o sign out."""
 
     CSS_PATH = "home.tcss"
 
     def __init__(self, env: WorkspaceEnv) -> None:
-        super().__init__()
-        self.env = env
+        super().__init__(env)
         self.todo: list[str] = []
         """What the home screen now says this person must act on (plain lines)."""
         self.workspaces: list[Workspace] = workspaces_for(env.identity.permissions)
@@ -104,13 +96,17 @@ class HomeScreen(Screen[None]):
         """In front again (signed in, a workspace closed, unlocked): ask anew."""
         self._load_todo()
 
-    @work(thread=True, exclusive=True, group="home-todo", exit_on_error=False)
     def _load_todo(self) -> None:
-        from services.todo import todo_lines
-
         env = self.env
-        answer_from_service(self, env, lambda: todo_lines(env.db, env.settings, env.identity),
-                            self._show_todo, lambda message: self._show_todo([message]))
+
+        def todo() -> list[str]:
+            # not at the top: this screen loads before the first paint, the services after
+            from services.todo import todo_lines
+
+            return todo_lines(env.db, env.settings, env.identity)
+
+        self.call_service(todo, self._show_todo, lambda message: self._show_todo([message]),
+                          group="home-todo")
 
     def _show_todo(self, lines: list[str]) -> None:
         self.todo = list(lines)

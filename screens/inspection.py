@@ -15,24 +15,24 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
 
-from core.errors import JukiError
 from core.inert import as_text
 from screens.table import Table
-from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
+from screens.widgets import LOADING, MessageLine, WorkspaceEnv
+from screens.workspace import WorkspaceScreen
+from services.assessment import inspection
 from services.assessment.inspection import ANSWERS, SheetView, year_label
 from services.jp.wareki import format_wareki
 from services.reports.output import wareki_datetime
 
+# What the screen says: constants alike in shape to other screens' (a pair in duplicates).
 TITLE = "自己点検"
 COLUMNS = ("番号", "区分", "点検項目", "回答", "根拠・備考", "回答者")
-LOADING = "読み込んでいます…"
 NONE_YET = "自己点検はまだ始まっていません（juki inspect start YEAR）。"
 NO_SHEET = "自分の所属（{dept}）の点検表は{year}にありません。F7 / F8 で他の所属を表示できます。"
 SAVED = "{code} に「{answer}」を登録しました。"
@@ -52,10 +52,12 @@ def row_cells(sheet: SheetView) -> list[list[Text]]:
     ]
 
 
-class InspectionScreen(Screen[None]):
+class InspectionScreen(WorkspaceScreen[None]):
     """Keys: Enter pick item, F5 register, F9 sign off, F7 / F8 department, F10 threshold."""
 
     CSS_PATH = "inspection.tcss"
+    PAGED = "#insp-rows"
+    # Its keys: declared like every screen's, alike in shape only (a pair in duplicates).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "戻る", id="inspection.back"),
         Binding("f5", "save", "登録", id="inspection.save", priority=True),
@@ -66,14 +68,12 @@ class InspectionScreen(Screen[None]):
     ]
 
     def __init__(self, env: WorkspaceEnv) -> None:
-        super().__init__()
-        self.env = env
+        super().__init__(env)
         self.year: int | None = None
         self.departments: list[tuple[str, int]] = []  # (所属, sheet id)
         self.index = 0
         self.sheet: SheetView | None = None
         self.item_code = ""
-        self.busy = False
         self.loaded = False  # the first answer (a sheet, none, or a refusal) has arrived
 
     def compose(self) -> ComposeResult:
@@ -98,27 +98,22 @@ class InspectionScreen(Screen[None]):
 
     # --- loading -------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="inspection", exit_on_error=False)
-    def _load(self, sheet_id: int | None) -> None:
-        from services.assessment import inspection
-
+    def _load(self, chosen: int | None) -> None:
         env = self.env
-        try:
+
+        def fetch() -> tuple[int | None, list[tuple[str, int]], SheetView | None, str]:
             insp = inspection.latest_inspection(env.db)
             if insp is None:
-                self.app.call_from_thread(self._shown, None, [], None, "")
-                return
+                return None, [], None, ""
             depts = [(s.department, s.id) for s in insp.sheets]
             mine = inspection.my_department(env.db, env.identity)
-            if sheet_id is None:
-                sheet_id = next((sid for d, sid in depts if d == mine), None)
+            sheet_id = chosen if chosen is not None else next(
+                (sid for d, sid in depts if d == mine), None)
             sheet = inspection.get_sheet(env.db, env.identity, sheet_id) \
                 if sheet_id is not None else None
-            self.app.call_from_thread(self._shown, insp.fiscal_year, depts, sheet, mine)
-        except JukiError as exc:
-            self.app.call_from_thread(self._say, exc.message)
-        except Exception as exc:
-            self.app.call_from_thread(self._say, log_unexpected(env.settings, exc))
+            return insp.fiscal_year, depts, sheet, mine
+
+        self.call_service(fetch, lambda got: self._shown(*got), self._say, group="inspection")
 
     def _shown(self, year: int | None, depts: list[tuple[str, int]],
                sheet: SheetView | None, mine: str) -> None:
@@ -167,38 +162,31 @@ class InspectionScreen(Screen[None]):
     def _save_pressed(self) -> None:
         self.action_save()
 
-    def _nothing_here(self) -> bool:
-        """No sheet shown: say why instead of ignoring the key."""
-        if self.sheet is not None:
-            return False
-        if self.loaded:
+    def _sheet_for_key(self) -> SheetView | None:
+        """The sheet shown, for a key to act on; None while busy, or with no sheet shown
+        (then the line says why instead of ignoring the key)."""
+        if self.busy:
+            return None
+        if self.sheet is None and self.loaded:
             self._say(NONE_YET if self.year is None else NO_SHEET_SHOWN)
-        return True
+        return self.sheet
 
     def action_save(self) -> None:
-        if self.busy or self._nothing_here():
+        sheet = self._sheet_for_key()
+        if sheet is None:
             return
         if not self.item_code:
             self._say(PICK_ROW)
             return
         self.busy = True
-        self._answer(self.sheet.id, self.item_code,
-                     str(self.query_one("#insp-answer", Select).value),
-                     self.query_one("#insp-note", Input).value)
-
-    @work(thread=True, exclusive=True, group="inspection", exit_on_error=False)
-    def _answer(self, sheet_id: int, code: str, value: str, note: str) -> None:
-        from services.assessment import inspection
-
-        env = self.env
-        try:
-            sheet = inspection.answer(env.db, env.identity, sheet_id, code, value, note)
-            self.app.call_from_thread(self._after, sheet,
-                                      SAVED.format(code=code, answer=value))
-        except JukiError as exc:
-            self.app.call_from_thread(self._say, exc.message)
-        except Exception as exc:
-            self.app.call_from_thread(self._say, log_unexpected(env.settings, exc))
+        env, sheet_id, code = self.env, sheet.id, self.item_code
+        value = str(self.query_one("#insp-answer", Select).value)
+        note = self.query_one("#insp-note", Input).value
+        self.call_service(
+            lambda: inspection.answer(env.db, env.identity, sheet_id, code, value, note),
+            lambda sheet: self._after(sheet, SAVED.format(code=code, answer=value)),
+            self._say, group="inspection",
+        )
 
     def _after(self, sheet: SheetView, message: str) -> None:
         assert self.year is not None
@@ -208,23 +196,16 @@ class InspectionScreen(Screen[None]):
     # --- signing off -------------------------------------------------------------------------
 
     def action_sign_off(self) -> None:
-        if self.busy or self._nothing_here():
+        sheet = self._sheet_for_key()
+        if sheet is None:
             return
         self.busy = True
-        self._sign(self.sheet.id)
-
-    @work(thread=True, exclusive=True, group="inspection", exit_on_error=False)
-    def _sign(self, sheet_id: int) -> None:
-        from services.assessment import inspection
-
-        env = self.env
-        try:
-            sheet = inspection.sign_off(env.db, env.identity, sheet_id)
-            self.app.call_from_thread(self._after, sheet, SIGNED.format(dept=sheet.department))
-        except JukiError as exc:
-            self.app.call_from_thread(self._say, exc.message)
-        except Exception as exc:
-            self.app.call_from_thread(self._say, log_unexpected(env.settings, exc))
+        env, sheet_id = self.env, sheet.id
+        self.call_service(
+            lambda: inspection.sign_off(env.db, env.identity, sheet_id),
+            lambda sheet: self._after(sheet, SIGNED.format(dept=sheet.department)),
+            self._say, group="inspection",
+        )
 
     def action_department(self, step: int) -> None:
         if self.busy or not self.departments:
@@ -238,21 +219,16 @@ class InspectionScreen(Screen[None]):
 
     def action_threshold(self) -> None:
         self.query_one("#insp-threshold", Static).update(as_text(LOADING, "dim"))
-        self._threshold()
-
-    @work(thread=True, exclusive=True, group="threshold", exit_on_error=False)
-    def _threshold(self) -> None:
-        from services.assessment.assess import assess_threshold
-
         env = self.env
-        try:
-            lines = assess_threshold(env.db, env.identity).lines()
-            self.app.call_from_thread(self._threshold_shown, "\n".join(lines))
-        except JukiError as exc:
-            self.app.call_from_thread(self._threshold_shown, exc.message)
-        except Exception as exc:
-            self.app.call_from_thread(self._threshold_shown,
-                                      log_unexpected(env.settings, exc))
+
+        def judged() -> str:
+            # not at the top: loaded in the worker, so F6 opens without waiting for it
+            from services.assessment.assess import assess_threshold
+
+            return "\n".join(assess_threshold(env.db, env.identity).lines())
+
+        self.call_service(judged, self._threshold_shown, self._threshold_shown,
+                          group="threshold")
 
     def _threshold_shown(self, text: str) -> None:
         self.threshold_text = text
@@ -264,18 +240,8 @@ class InspectionScreen(Screen[None]):
 
     # --- the rest ----------------------------------------------------------------------------
 
-    def table_rows(self) -> list[list[str]]:
-        table = self.query_one("#insp-rows", DataTable)
-        return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-
-    def action_back(self) -> None:
-        self.dismiss()
-
     def _say(self, message: object, kind: str = "error") -> None:
+        """Say it, and the screen is ready for the next key (a refusal ends the wait too)."""
         self.busy = False
         self.loaded = True
-        self.query_one(MessageLine).show(message, kind)
-
-    @property
-    def message(self) -> str:
-        return self.query_one(MessageLine).plain
+        self.say(message, kind)

@@ -17,33 +17,34 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Select, Static
 
 from auth.roles import Perm
 from core.inert import as_text
-from screens.proposal import SUBMITTED, ProposalForm, ReviewScreen, age_text
-from screens.resident import restricted_cell
+from screens.proposal_form import ProposalForm
+from screens.proposal_review import ReviewScreen
+from screens.proposal_words import DIFF_STYLE, SUBMITTED, age_text
 from screens.table import Table
-from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service, holds
+from screens.widgets import LOADING, MessageLine, WorkspaceEnv, holds, restricted_cell
+from screens.workspace import WorkspaceScreen
 from services.linkage.application import SOURCES
 from services.linkage.items import ItemRow
 from services.linkage.models import DRAFT, KIND_LABELS
-from services.linkage.views import ProposalView, QueueRow
+from services.linkage.queue import drafts, open_proposal, pending
+from services.linkage.views import ProposalView, QueueRow, compare
 from services.restricted import WITHHELD_NOTE
 
+# What the screen says: constants alike in shape to other screens' (a pair in duplicates).
 DIFF_MARK = "【相違あり】"
-DIFF_STYLE = "bold black on yellow"
 SCOPES: tuple[tuple[str, str], ...] = (
     ("すべての申請", "all"), ("自分の申請", "mine"), ("他の職員の申請", "others"),
 )
 QUEUE_COLUMNS = ("", "経過", "種別", "住民", "個人番号", "入手元", "申請者", "承認", "相違")
 DRAFT_COLUMNS = ("", "申請", "作成から", "住民", "個人番号", "入手元")
-LOADING = "読み込んでいます…"
 OPENING = "申請を開いています…"
 QUEUE_COUNT = "確認待ち {n}件 (古い順)"
 QUEUE_EMPTY = "確認待ちの申請はありません。"
@@ -86,11 +87,12 @@ def draft_cells(row: QueueRow) -> list[Text]:
     ]
 
 
-class LinkageScreen(Screen[None]):
+class LinkageScreen(WorkspaceScreen[None]):
     """The linkage workspace. Keys: Enter open, / filters, d drafts, r reload, t record, Esc."""
 
     CSS_PATH = "linkage.tcss"
     AUTO_FOCUS = "#queue"
+    # Its keys: declared like every screen's, alike in shape only (a pair in duplicates).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "戻る", id="linkage.back"),
         Binding("slash", "focus_filters", "絞り込み", id="linkage.filters"),
@@ -100,12 +102,10 @@ class LinkageScreen(Screen[None]):
     ]
 
     def __init__(self, env: WorkspaceEnv) -> None:
-        super().__init__()
-        self.env = env
+        super().__init__(env)
         self.rows: list[QueueRow] = []
         """The queue as the service returned it (before the mine/others filter)."""
         self.drafts: list[QueueRow] = []
-        self._seq = 0
         self._opening = False
 
     # --- layout ----------------------------------------------------------------------
@@ -149,15 +149,9 @@ class LinkageScreen(Screen[None]):
         self._show()
 
     def action_reload(self) -> None:
-        self._seq += 1
         self.query_one("#queue-count", Static).update(as_text(LOADING, "dim"))
-        source = self.query_one("#filter-source", Select).value
-        self._load(self._seq, "" if source is Select.NULL else str(source))
-
-    @work(thread=True, exclusive=True, group="linkage-queue", exit_on_error=False)
-    def _load(self, seq: int, source: str) -> None:
-        from services.linkage.queue import drafts, pending
-
+        chosen = self.query_one("#filter-source", Select).value
+        source = "" if chosen is Select.NULL else str(chosen)
         env = self.env
 
         def fetch() -> tuple[list[QueueRow], list[QueueRow]]:
@@ -165,20 +159,15 @@ class LinkageScreen(Screen[None]):
             own = drafts(env.db, env.identity) if env.identity.can(Perm.LINK_PROPOSE) else []
             return rows, own
 
-        answer_from_service(self, env, fetch, lambda got: self._loaded(seq, *got),
-                            lambda message: self._failed(seq, message))
+        self.load(fetch, lambda got: self._loaded(*got), self._failed, group="linkage-queue")
 
-    def _failed(self, seq: int, message: str) -> None:
-        if seq != self._seq:
-            return
+    def _failed(self, message: str) -> None:
         self.rows, self.drafts = [], []
         self._show()
         self.query_one("#queue-count", Static).update("")
         self.say(message)
 
-    def _loaded(self, seq: int, rows: list[QueueRow], own: list[QueueRow]) -> None:
-        if seq != self._seq:
-            return
+    def _loaded(self, rows: list[QueueRow], own: list[QueueRow]) -> None:
         self.rows, self.drafts = rows, own
         self._show()
 
@@ -226,21 +215,14 @@ class LinkageScreen(Screen[None]):
             return
         self._opening = True
         self.say(OPENING, "info")
-        self._open(proposal_id, draft)
-
-    @work(thread=True, exclusive=True, group="linkage-open", exit_on_error=False)
-    def _open(self, proposal_id: int, draft: bool) -> None:
-        from services.linkage.queue import open_proposal
-        from services.linkage.views import compare
-
         env = self.env
 
         def fetch() -> tuple[ProposalView, list[ItemRow]]:
             view = open_proposal(env.db, env.identity, proposal_id)
             return view, compare(view)
 
-        answer_from_service(self, env, fetch, lambda got: self._opened(*got, draft),
-                            self._open_failed)
+        self.call_service(fetch, lambda got: self._opened(*got, draft), self._open_failed,
+                          group="linkage-open")
 
     def _open_failed(self, message: str) -> None:
         self._opening = False
@@ -248,7 +230,7 @@ class LinkageScreen(Screen[None]):
 
     def _opened(self, view: ProposalView, rows: list[ItemRow], draft: bool) -> None:
         self._opening = False
-        self.query_one(MessageLine).clear()
+        self.hush()
         if self.app.screen is not self:  # the user moved on, or the screen is locked
             return
         if draft and view.status == DRAFT and view.proposer_id == self.env.identity.user_id:
@@ -277,16 +259,7 @@ class LinkageScreen(Screen[None]):
 
     def action_report(self) -> None:
         """The record of links kept (who may see it is the service's rule)."""
+        # not at the top: its PDF library takes a second to load, F3 opens without it
         from screens.linkage_report import LinkageReportScreen
 
         self.app.push_screen(LinkageReportScreen(self.env))
-
-    def action_back(self) -> None:
-        self.dismiss()
-
-    def say(self, message: object, kind: str = "error") -> None:
-        self.query_one(MessageLine).show(message, kind)
-
-    @property
-    def message(self) -> str:
-        return self.query_one(MessageLine).plain

@@ -16,20 +16,22 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
 
-from core.errors import BadInput, JukiError
+from core.clock import JST, now
+from core.errors import BadInput
 from core.inert import as_text
-from screens.resident import restricted_cell
 from screens.table import Table
-from screens.widgets import MessageLine, WorkspaceEnv, log_unexpected
+from screens.widgets import MessageLine, WorkspaceEnv, restricted_cell
+from screens.workspace import WorkspaceScreen
+from services.jp import parse_date
+from services.reports.output import period_text, wareki_datetime
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the report service (and its PDF library) loads in the worker
     from services.linkage.report import ReportRow
     from services.linkage.report_export import ReportFile
 
@@ -47,15 +49,11 @@ DATE_HINT = "R7.12.1 / 令和7年12月1日 / 2025-12-01"
 
 def _office_today() -> date:
     """Today in Japan time: the report's days are office days (JST)."""
-    from core.clock import JST, now
-
     return now().astimezone(JST).date()
 
 
 def report_cells(row: ReportRow) -> list[Text]:
     """One record line (every value inert; the number only masked, as the service gives it)."""
-    from services.reports.output import wareki_datetime
-
     reviews = " / ".join(r.label for r in row.reviews)
     return [
         restricted_cell(row.restricted),
@@ -74,11 +72,13 @@ def report_cells(row: ReportRow) -> list[Text]:
     ]
 
 
-class LinkageReportScreen(Screen[None]):
+class LinkageReportScreen(WorkspaceScreen[None]):
     """The record of links. Keys: Enter / 出力 run, F7 / F8 page, Esc back."""
 
     CSS_PATH = "linkage_report.tcss"
     AUTO_FOCUS = "#report-from"
+    PAGED = "#report-rows"
+    # Its keys: declared like every screen's, alike in shape only (a pair in duplicates).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "戻る", id="linkage_report.back"),
         Binding("f5", "run", "出力", id="linkage_report.run", priority=True),
@@ -89,14 +89,11 @@ class LinkageReportScreen(Screen[None]):
     page_size: int = PAGE_SIZE
 
     def __init__(self, env: WorkspaceEnv, *, today: date | None = None) -> None:
-        super().__init__()
-        self.env = env
+        super().__init__(env)
         self.today = today or _office_today()
         self.rows: list[ReportRow] = []
-        self.page = 0
         self.period = ""
         self.written: ReportFile | None = None
-        self.busy = False
 
     def compose(self) -> ComposeResult:
         start = self.today.replace(day=1) if self.today.day > 1 \
@@ -131,8 +128,6 @@ class LinkageReportScreen(Screen[None]):
 
     def action_run(self) -> None:
         """Read the dates here (the message names the field); the service does the rest."""
-        from services.jp import parse_date
-
         if self.busy:
             return
         try:
@@ -142,53 +137,47 @@ class LinkageReportScreen(Screen[None]):
             self.say(exc.message)
             return
         fmt = str(self.query_one("#report-format", Select).value)
-        self.busy = True
-        self.say(WORKING, "info")
-        self._run(start, end, fmt)
-
-    @work(thread=True, exclusive=True, group="linkage-report", exit_on_error=False)
-    def _run(self, start: date, end: date, fmt: str) -> None:
-        from services.linkage.report import linkage_report
-        from services.linkage.report_export import export_report
-        from services.reports.output import period_text
-
+        self.begin(WORKING)
         env = self.env
-        try:
-            if fmt == "screen":
-                rows = linkage_report(env.db, env.identity, start=start, end=end)
-                self.app.call_from_thread(self._listed, period_text(start, end), rows)
-            else:
-                written = export_report(env.db, env.settings, env.identity, start=start,
-                                        end=end, fmt=fmt)
-                self.app.call_from_thread(self._exported, written)
-        except JukiError as exc:
-            self.app.call_from_thread(self._refused, exc.message)
-        except Exception as exc:
-            self.app.call_from_thread(self._refused, log_unexpected(env.settings, exc))
+
+        def listed() -> list[ReportRow]:
+            # not at the top: its PDF library takes a second; loaded in the worker instead
+            from services.linkage.report import linkage_report
+
+            return linkage_report(env.db, env.identity, start=start, end=end)
+
+        def exported() -> ReportFile:
+            from services.linkage.report_export import export_report  # not at the top: as above
+
+            return export_report(env.db, env.settings, env.identity, start=start, end=end,
+                                 fmt=fmt)
+
+        if fmt == "screen":
+            self.call_service(listed, lambda rows: self._listed(period_text(start, end), rows),
+                              self._refused, group="linkage-report")
+        else:
+            self.call_service(exported, self._exported, self._refused, group="linkage-report")
 
     def _refused(self, message: str) -> None:
-        self.busy = False
-        self.say(message)
+        self.finish(message, "error")
 
     def _listed(self, period: str, rows: list[ReportRow]) -> None:
         self.busy = False
-        self.query_one(MessageLine).clear()
+        self.hush()
         self.period, self.rows, self.page = period, rows, 0
-        self._show()
+        self.show_page()
 
     def _exported(self, written: ReportFile) -> None:
-        self.busy = False
         self.written = written
-        self.say(WRITTEN.format(fmt=written.format.upper(), n=written.rows,
-                                path=written.path, sha256=written.sha256), "info")
+        self.finish(WRITTEN.format(fmt=written.format.upper(), n=written.rows,
+                                   path=written.path, sha256=written.sha256))
 
     # --- the paged table -----------------------------------------------------------------
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-len(self.rows) // self.page_size))
+    def paged(self) -> list[ReportRow]:
+        return self.rows
 
-    def _show(self) -> None:
+    def show_page(self) -> None:
         table = self.query_one("#report-rows", DataTable)
         table.clear()
         first = self.page * self.page_size
@@ -200,26 +189,3 @@ class LinkageReportScreen(Screen[None]):
                                               page=self.page + 1, pages=self.pages), "bold"))
         else:
             count.update(as_text(EMPTY.format(period=self.period), "dim"))
-
-    def action_page(self, step: int) -> None:
-        page = min(max(0, self.page + step), self.pages - 1)
-        if page != self.page and self.rows:
-            self.page = page
-            self._show()
-
-    def table_rows(self) -> list[list[str]]:
-        """The rows of this page as painted (plain text), for tests and screen readers."""
-        table = self.query_one("#report-rows", DataTable)
-        return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-
-    # --- the rest --------------------------------------------------------------------------
-
-    def action_back(self) -> None:
-        self.dismiss()
-
-    def say(self, message: object, kind: str = "error") -> None:
-        self.query_one(MessageLine).show(message, kind)
-
-    @property
-    def message(self) -> str:
-        return self.query_one(MessageLine).plain

@@ -17,10 +17,11 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from auth.identity import Identity
+from core.crashlog import log_unexpected
 from core.errors import Refused
 from core.inert import as_text
 from core.settings import Settings
-from screens.widgets import MessageLine, log_unexpected
+from screens.widgets import MessageLine, password_refused
 
 if TYPE_CHECKING:
     from core.db import Database
@@ -32,6 +33,7 @@ class LockScreen(Screen[None]):
     CSS_PATH = "lock.tcss"
     AUTO_FOCUS = "#unlock-password"
 
+    # The messages it posts: declared alike in shape to other widgets' (a pair in duplicates).
     class Unlocked(Message):
         """The service accepted the password; the session goes on."""
 
@@ -52,6 +54,7 @@ class LockScreen(Screen[None]):
         self.identity = identity
 
     def compose(self) -> ComposeResult:
+        # A dialog box's layout, alike in shape to the others' (a pair in duplicates).
         with Vertical(id="lock-box"):
             yield Static("画面をロックしました", id="lock-title")
             yield Static(as_text(f"ログイン名: {self.identity.login}"), id="lock-login")
@@ -88,6 +91,7 @@ class LockScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="unlock", exit_on_error=False)
     def _attempt(self, password: str) -> None:
+        # not at the top: this screen loads before the first paint, the database layer after
         from auth.signin import SessionState, check_session, unlock
 
         try:
@@ -109,7 +113,5 @@ class LockScreen(Screen[None]):
 
     def _refused(self, message: str) -> None:
         self._set_busy(False)
-        self.query_one(MessageLine).show(message)
-        field = self.query_one("#unlock-password", Input)
-        field.value = ""
-        field.focus()
+        password_refused(self.query_one(MessageLine), self.query_one("#unlock-password", Input),
+                         message)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -35,10 +35,11 @@ from textual.widgets import (
 
 from auth.roles import Perm
 from core.inert import as_text
-from screens.resident import RecordOpener, restricted_cell
+from screens.resident import RecordOpener
 from screens.table import Table
-from screens.widgets import MessageLine, WorkspaceEnv, answer_from_service
+from screens.widgets import MessageLine, WorkspaceEnv, restricted_cell
 from services.jp import format_wareki
+from services.lookup.search import purposes, search
 from services.lookup.types import Hit, LookupQuery, SearchResult
 from services.restricted import WITHHELD_NOTE
 
@@ -60,8 +61,6 @@ PAGE_LINE = (
 
 def _purposes(env: WorkspaceEnv) -> tuple[str, ...]:
     """The configured 事務 as the service lists them (settings only, no database)."""
-    from services.lookup.search import purposes
-
     return tuple(purposes(env.settings))
 
 
@@ -70,6 +69,9 @@ class LookupScreen(RecordOpener):
 
     CSS_PATH = "lookup.tcss"
     AUTO_FOCUS = "#purpose"
+    PAGED = "#results"
+    page_size = PAGE_SIZE
+    # Its keys: declared like every screen's, alike in shape only (a pair in duplicates).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "戻る", id="lookup.back"),
         Binding("slash", "focus_form", "検索条件", id="lookup.focus_form"),
@@ -80,14 +82,11 @@ class LookupScreen(RecordOpener):
     ]
 
     def __init__(self, env: WorkspaceEnv) -> None:
-        super().__init__()
-        self.env = env
+        super().__init__(env)
         self.hits: tuple[Hit, ...] = ()
         """The current result (at most the cap); the table shows one page of it."""
-        self.page = 0
         self.result: SearchResult | None = None
         self._purpose_of_result = ""
-        self._seq = 0
 
     # --- layout ----------------------------------------------------------------------
 
@@ -153,9 +152,6 @@ class LookupScreen(RecordOpener):
         else:
             self.query_one("#name", Input).focus()
 
-    def action_back(self) -> None:
-        self.dismiss()
-
     def _value(self, selector: str) -> str:
         return self.query_one(selector, Input).value
 
@@ -180,36 +176,25 @@ class LookupScreen(RecordOpener):
     @on(Button.Pressed, "#search")
     def submit(self) -> None:
         """Send the form to the service, purpose or not: the service is the gate."""
-        self._seq += 1
         self.query_one("#search", Button).disabled = True
         self.say(SEARCHING, "info")
-        self._search(self._seq, self.query_from_form())
-
-    @work(thread=True, exclusive=True, group="lookup-search", exit_on_error=False)
-    def _search(self, seq: int, query: LookupQuery) -> None:
-        from services.lookup.search import search
-
-        env = self.env
-        answer_from_service(self, env, lambda: search(env.db, env.settings, env.identity, query),
-                            lambda result: self._found(seq, query, result),
-                            lambda message: self._refused(seq, message))
+        env, query = self.env, self.query_from_form()
+        self.load(lambda: search(env.db, env.settings, env.identity, query),
+                  lambda result: self._found(query, result), self._refused,
+                  group="lookup-search")
 
     def _ready(self) -> None:
         chosen = self.query_one("#purpose", Select).value is not Select.NULL
         self.query_one("#search", Button).disabled = not chosen
 
-    def _refused(self, seq: int, message: str) -> None:
-        if seq != self._seq:
-            return
+    def _refused(self, message: str) -> None:
         self._ready()
         self._set_result(None, "")
         self.say(message)
 
-    def _found(self, seq: int, query: LookupQuery, result: SearchResult) -> None:
-        if seq != self._seq:
-            return
+    def _found(self, query: LookupQuery, result: SearchResult) -> None:
         self._ready()
-        self.query_one(MessageLine).clear()
+        self.hush()
         self._set_result(result, query.purpose)
         if result.hits:
             self.query_one("#results", DataTable).focus()
@@ -230,24 +215,17 @@ class LookupScreen(RecordOpener):
             template = COUNT_CAPPED if result.capped else COUNT
             count.update(as_text(template.format(n=len(result.hits), cap=result.cap),
                                  "bold yellow" if result.capped else "bold"))
-        self._show_page()
+        self.show_page()
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-len(self.hits) // PAGE_SIZE))
+    def paged(self) -> tuple[Hit, ...]:
+        return self.hits
 
-    def action_page(self, step: int) -> None:
-        target = min(max(0, self.page + step), self.pages - 1)
-        if target != self.page:
-            self.page = target
-            self._show_page()
-
-    def _show_page(self) -> None:
+    def show_page(self) -> None:
         """Mount only this page's rows (PAGE_SIZE at most)."""
         table = self.query_one("#results", DataTable)
         table.clear()
         first = self.page * PAGE_SIZE
-        shown = self.hits[first:first + PAGE_SIZE]
+        shown = self.shown_rows()
         for hit in shown:
             table.add_row(*self._cells(hit), key=str(hit.resident_id))
         line = self.query_one("#page-line", Static)
@@ -279,8 +257,7 @@ class LookupScreen(RecordOpener):
 
     def shown_rows(self) -> list[Hit]:
         """The hits on the current page, in table order (for tests and screen readers)."""
-        first = self.page * PAGE_SIZE
-        return list(self.hits[first:first + PAGE_SIZE])
+        return self.page_items()
 
     @on(DataTable.RowSelected, "#results")
     def _row_chosen(self, event: DataTable.RowSelected) -> None:

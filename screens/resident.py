@@ -1,4 +1,4 @@
-"""The resident record (住民票) screen, the reason dialog, and opening a record.
+"""The resident record (住民票) screen, and opening a record (from a list or a household).
 
 The record arrives from ``services.lookup.record.open_record`` already checked and
 recorded; this screen only shows it. My Number is masked; ``r`` asks a reason and the
@@ -15,14 +15,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import (
     DataTable,
     Footer,
@@ -33,22 +32,26 @@ from textual.widgets import (
 )
 
 from auth.roles import Perm
-from auth.stepup import STEP_UP_MESSAGE
 from core.inert import as_text
+from screens.proposal_words import SUBMITTED
 from screens.reveal import TimedReveal
 from screens.table import Table
 from screens.widgets import (
+    RESTRICTED_MARK,
+    RESTRICTED_STYLE,
     MessageLine,
     ReasonDialog,
     WorkspaceEnv,
-    answer_from_service,
     holds,
+    restricted_cell,
 )
+from screens.workspace import WorkspaceScreen
+from services.disclosure import Revealed
 from services.jp import format_both
 from services.lookup.types import ResidentRecord
 
-RESTRICTED_MARK = "【支援措置】"
-RESTRICTED_STYLE = "bold white on red"
+if TYPE_CHECKING:
+    from services.linkage.views import ProposalView
 
 RESTRICTED_TITLE = "DV等支援措置の対象者です"
 RESTRICTED_PROMPT = (
@@ -69,20 +72,8 @@ def date_both(d: date | None) -> str:
     return format_both(d) if d is not None else "—"
 
 
-def restricted_cell(restricted: bool) -> Text:
-    return Text(RESTRICTED_MARK, style=RESTRICTED_STYLE) if restricted else Text("")
-
-
-class RecordOpener(Screen[None]):
-    """A screen that opens residents' records: asks the reason for 支援措置, then the service.
-
-    The subclass holds ``env`` and one ``MessageLine`` for the service's answer.
-    """
-
-    env: WorkspaceEnv
-
-    def say(self, message: object, kind: str = "error") -> None:
-        self.query_one(MessageLine).show(message, kind)
+class RecordOpener(WorkspaceScreen[None]):
+    """A screen that opens residents' records: asks the reason for 支援措置, then the service."""
 
     def open_resident(self, resident_id: int, *, restricted: bool, purpose: str) -> None:
         """Open a record: a restricted one asks a reason first (the service asks for it too)."""
@@ -91,30 +82,27 @@ class RecordOpener(Screen[None]):
             self._open_record(resident_id, purpose, "")
             return
 
-        def chosen(reason: str | None) -> None:
-            if reason is None:
-                self.query_one(MessageLine).clear()
-                return
+        def chosen(reason: str) -> None:
             self.say(OPENING, "info")
             self._open_record(resident_id, purpose, reason)
 
-        self.app.push_screen(ReasonDialog(RESTRICTED_TITLE, RESTRICTED_PROMPT), chosen)
+        self.ask(ReasonDialog(RESTRICTED_TITLE, RESTRICTED_PROMPT), chosen)
 
-    @work(thread=True, exclusive=True, group="open-record", exit_on_error=False)
     def _open_record(self, resident_id: int, purpose: str, reason: str) -> None:
-        from services.lookup.record import open_record
-
         env = self.env
-        answer_from_service(
-            self, env,
-            lambda: open_record(
-                env.db, env.settings, env.identity, resident_id, purpose=purpose, reason=reason,
-            ),
-            lambda rec: self._record_opened(rec, purpose), self.say,
-        )
+
+        def opened() -> ResidentRecord:
+            # not at the top: loaded in the worker, so F2 opens without waiting for it
+            from services.lookup.record import open_record
+
+            return open_record(env.db, env.settings, env.identity, resident_id,
+                               purpose=purpose, reason=reason)
+
+        self.call_service(opened, lambda rec: self._record_opened(rec, purpose),
+                          group="open-record")
 
     def _record_opened(self, rec: ResidentRecord, purpose: str) -> None:
-        self.query_one(MessageLine).clear()
+        self.hush()
         if self.app.screen is self:  # not if the user moved on or the screen is locked
             self.app.push_screen(ResidentScreen(self.env, rec, purpose))
 
@@ -137,8 +125,7 @@ class ResidentScreen(RecordOpener, TimedReveal):
     ]
 
     def __init__(self, env: WorkspaceEnv, record: ResidentRecord, purpose: str) -> None:
-        super().__init__()
-        self.env = env
+        super().__init__(env)
         self.record = record
         self.purpose = purpose
         self._member_restricted: dict[str, bool] = {}
@@ -244,7 +231,8 @@ class ResidentScreen(RecordOpener, TimedReveal):
 
     def action_propose_link(self) -> None:
         """Open the linkage proposal form for this resident (the service decides on save)."""
-        from screens.proposal import SUBMITTED, ProposalForm
+        # not at the top: the lookup workspace (F2) loads no linkage screen until asked
+        from screens.proposal_form import ProposalForm
 
         rec = self.record
 
@@ -266,28 +254,23 @@ class ResidentScreen(RecordOpener, TimedReveal):
         if link_id is None:
             self.say(NO_NUMBER, "info")
             return
+        self.ask(ReasonDialog(UNLINK_TITLE, UNLINK_PROMPT, ok_label="解除を申請する"),
+                 lambda reason: self._propose_unlink(link_id, reason))
 
-        def chosen(reason: str | None) -> None:
-            if reason is None:
-                self.query_one(MessageLine).clear()
-                return
-            self._propose_unlink(link_id, reason)
-
-        self.app.push_screen(
-            ReasonDialog(UNLINK_TITLE, UNLINK_PROMPT, ok_label="解除を申請する"), chosen)
-
-    @work(thread=True, exclusive=True, group="propose-unlink", exit_on_error=False)
     def _propose_unlink(self, link_id: int, reason: str) -> None:
-        from screens.proposal import SUBMITTED
-        from services.linkage.acts import propose_unlink
-
         env = self.env
-        answer_from_service(
-            self, env,
-            lambda: propose_unlink(env.db, env.settings, env.identity, link_id, reason=reason),
-            lambda view: (self.say(SUBMITTED.format(id=view.id), "info"),
-                          self._proposed(view.id)), self.say,
-        )
+
+        def unlink() -> ProposalView:
+            # not at the top: the lookup workspace (F2) loads no linkage service until asked
+            from services.linkage.acts import propose_unlink
+
+            return propose_unlink(env.db, env.settings, env.identity, link_id, reason=reason)
+
+        def proposed(view: ProposalView) -> None:
+            self.say(SUBMITTED.format(id=view.id), "info")
+            self._proposed(view.id)
+
+        self.call_service(unlink, proposed, group="propose-unlink")
 
     @on(DataTable.RowSelected, "#members")
     def _member_chosen(self, event: DataTable.RowSelected) -> None:
@@ -300,20 +283,16 @@ class ResidentScreen(RecordOpener, TimedReveal):
 
     # --- reveal and re-mask ----------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="reveal", exit_on_error=False)
     def _reveal(self, reason: str) -> None:
-        from services.lookup.record import reveal_my_number
-
         env = self.env
-        answer_from_service(
-            self, env,
-            lambda: reveal_my_number(
-                env.db, env.settings, env.identity, self.record.resident_id,
-                purpose=self.purpose, reason=reason,
-            ),
-            self.show_revealed, self.say,
-            retry=lambda: self._reveal(reason), cancelled=lambda: self.say(STEP_UP_MESSAGE),
-        )
+
+        def revealed() -> Revealed:
+            from services.lookup.record import reveal_my_number  # not at the top: see _open_record
+
+            return reveal_my_number(env.db, env.settings, env.identity, self.record.resident_id,
+                                    purpose=self.purpose, reason=reason)
+
+        self.call_service(revealed, self.show_revealed, group="reveal", step_up=True)
 
     @property
     def number_shown(self) -> str:

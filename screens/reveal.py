@@ -16,6 +16,7 @@ from textual.timer import Timer
 from core.clock import aware, now
 from core.inert import as_text
 from screens.widgets import ReasonDialog
+from screens.workspace import WorkspaceScreen
 from services.disclosure import Revealed
 
 REMASKED = "個人番号を伏せました。"
@@ -24,9 +25,9 @@ REVEAL_TITLE = "個人番号の表示"
 REVEAL_TICK = 0.25  # how often the countdown is redrawn (seconds)
 
 
-class TimedReveal:
-    """Mixed into a Screen (listed after it) that shows one number and has ``say``; the
-    screen repaints the number's line in ``number_changed``."""
+class TimedReveal(WorkspaceScreen[None]):
+    """A workspace screen that shows one number; it repaints the number's line in
+    ``number_changed``."""
 
     revealed: Revealed | None = None
     """The number on screen now; None while masked."""
@@ -41,13 +42,12 @@ class TimedReveal:
 
         def chosen(reason: str | None) -> None:
             if reason is None:
-                self.say("", "info")  # type: ignore[attr-defined]
+                self.say("", "info")
                 return
-            self.say(REVEALING, "info")  # type: ignore[attr-defined]
+            self.say(REVEALING, "info")
             reveal(reason)
 
-        self.app.push_screen(  # type: ignore[attr-defined]
-            ReasonDialog(REVEAL_TITLE, prompt, ok_label="表示する"), chosen)
+        self.app.push_screen(ReasonDialog(REVEAL_TITLE, prompt, ok_label="表示する"), chosen)
 
     def revealed_text(self) -> Text | None:
         """The number with its countdown while shown; None while masked."""
@@ -60,13 +60,12 @@ class TimedReveal:
         )
 
     def show_revealed(self, shown: Revealed) -> None:
-        if self.app.screen is not self:  # type: ignore[attr-defined]  # covered meanwhile
+        if self.app.screen is not self:  # covered meanwhile
             return
-        self.say("", "info")  # type: ignore[attr-defined]
+        self.say("", "info")
         self.revealed = shown
         self._stop_timer()
-        self._reveal_timer = self.set_interval(  # type: ignore[attr-defined]
-            REVEAL_TICK, self._tick)
+        self._reveal_timer = self.set_interval(REVEAL_TICK, self._tick)
         self._tick()
 
     def _tick(self) -> None:
@@ -82,7 +81,7 @@ class TimedReveal:
         self.revealed = None
         self.number_changed()
         if was_shown and not quiet:
-            self.say(REMASKED, "info")  # type: ignore[attr-defined]
+            self.say(REMASKED, "info")
 
     def _stop_timer(self) -> None:
         if self._reveal_timer is not None:

@@ -20,9 +20,10 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from auth.identity import Identity
+from core.crashlog import log_unexpected
 from core.errors import JukiError
 from core.settings import Settings
-from screens.widgets import Desk, MessageLine, log_unexpected
+from screens.widgets import Desk, MessageLine, password_refused
 
 READY_MARK = "ログイン名"  # what bench/startup.py waits for: the form is painted
 _LOAD_LOCK = threading.Lock()
@@ -143,7 +144,4 @@ class SignInScreen(Screen[None]):
 
     def _refused(self, message: str) -> None:
         self._set_busy(False)
-        self.query_one(MessageLine).show(message)
-        password = self.query_one("#password", Input)
-        password.value = ""
-        password.focus()
+        password_refused(self.query_one(MessageLine), self.query_one("#password", Input), message)

@@ -1,26 +1,26 @@
-"""Pieces shared by the screens: labels, the inert message line, the comment dialog,
-the unexpected-error path.
+"""Pieces shared by the screens: labels, the 支援措置 mark, the inert message line, the
+comment, reason and password dialogs, ``log_unexpected`` (the unexpected-error line).
 
 Everything shown here that did not come from our own constants passes ``core.inert``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Input, Static
 
 from auth.identity import Identity
 from auth.roles import Perm, role_label
-from core.crashlog import log_unexpected
+from core.crashlog import log_unexpected as log_unexpected  # the console imports it from here
 from core.inert import as_text
 from core.settings import Settings
 
@@ -52,6 +52,20 @@ def roles_text(roles: Iterable[str]) -> str:
     return "、".join(f"{role_label(r)} ({r})" for r in roles) or "なし"
 
 
+LOADING = "読み込んでいます…"
+"""A list or a sheet is being read (every workspace's count line says it alike)."""
+RECORDING = "記録しています…"
+"""An act is being recorded (a decision, a confirmation)."""
+
+RESTRICTED_MARK = "【支援措置】"
+RESTRICTED_STYLE = "bold white on red"
+
+
+def restricted_cell(restricted: bool) -> Text:
+    """The DV等支援措置 mark that every list and record shows before such a resident."""
+    return Text(RESTRICTED_MARK, style=RESTRICTED_STYLE) if restricted else Text("")
+
+
 def message_text(value: object, style: str = "") -> Text:
     """An inert line that may wrap (refusals can be longer than a narrow terminal)."""
     text = as_text(value, style)
@@ -81,6 +95,13 @@ class MessageLine(Static):
         self.plain = ""
         self.set_classes("")
         self.update("")
+
+
+def password_refused(line: MessageLine, field: Input, message: str) -> None:
+    """A refused password (sign-in, unlock): say why, empty the field, the cursor in it."""
+    line.show(message)
+    field.value = ""
+    field.focus()
 
 
 class CommentDialog(ModalScreen[str | None]):
@@ -119,6 +140,7 @@ class CommentDialog(ModalScreen[str | None]):
         self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
+        # A dialog box's layout, alike in shape to the others' (a pair in duplicates).
         with Vertical(id="comment-box"):
             yield Static(as_text(self.title_text), id="comment-title")
             yield Static(message_text(self.prompt_text), id="comment-prompt")
@@ -190,6 +212,7 @@ def holds(env: WorkspaceEnv, *perms: Perm) -> bool:
 class StepUpDialog(ModalScreen[str | None]):
     """Asks the password again before a sensitive act (``auth.stepup``); Esc cancels."""
 
+    # Style and keys: declared alike in shape to the other dialogs' (a pair in duplicates).
     DEFAULT_CSS = """
     StepUpDialog { align: center middle; }
     StepUpDialog #stepup-box {
@@ -221,75 +244,6 @@ class StepUpDialog(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def ask_step_up(screen: Screen[object], env: WorkspaceEnv, message: str,
-                retry: Callable[[], None], cancelled: Callable[[], None]) -> None:
-    """Ask the password (``StepUpDialog``); when ``auth.stepup.reauthenticate`` takes it,
-    run ``retry`` (the act again), else say why and run ``cancelled``. Call on the UI
-    thread, e.g. from a worker that caught ``StepUpNeeded``."""
-    app = screen.app
-
-    def answered(password: str | None) -> None:
-        if not password:
-            cancelled()
-            return
-
-        def check() -> None:
-            from auth.stepup import reauthenticate
-            from core.errors import JukiError
-
-            try:
-                reauthenticate(env.db, env.settings, env.identity, password)
-            except JukiError as exc:
-                app.call_from_thread(app.notify, exc.message, severity="error", markup=False)
-                app.call_from_thread(cancelled)
-                return
-            except Exception as exc:
-                line = log_unexpected(env.settings, exc)
-                app.call_from_thread(app.notify, line, severity="error", markup=False)
-                app.call_from_thread(cancelled)
-                return
-            app.call_from_thread(retry)
-
-        screen.run_worker(check, thread=True, group="step-up", exit_on_error=False)
-
-    app.push_screen(StepUpDialog(message), answered)
-
-
-T = TypeVar("T")
-
-
-def answer_from_service(
-    screen: Screen[object], env: WorkspaceEnv, call: Callable[[], T],
-    done: Callable[[T], object], failed: Callable[[str], object], *,
-    retry: Callable[[], None] | None = None, cancelled: Callable[[], None] | None = None,
-) -> None:
-    """Run in a worker thread: call ``call()``; hand its result to ``done`` on the UI thread,
-    a refusal's Japanese message (or the logged line of an unexpected error) to ``failed``.
-    With ``retry``, a ``StepUpNeeded`` asks the password (``ask_step_up``) and then runs
-    ``retry``, else ``cancelled``; without it, the step-up's message goes to ``failed``.
-
-    One place for the shape every screen worker repeats, so none forgets the log."""
-    from core.errors import JukiError
-
-    app = screen.app
-    try:
-        result = call()
-    except JukiError as exc:
-        if retry is not None:
-            from auth.stepup import StepUpNeeded
-
-            if isinstance(exc, StepUpNeeded):
-                app.call_from_thread(ask_step_up, screen, env, exc.message, retry,
-                                     cancelled or (lambda: None))
-                return
-        app.call_from_thread(failed, exc.message)
-        return
-    except Exception as exc:
-        app.call_from_thread(failed, log_unexpected(env.settings, exc))
-        return
-    app.call_from_thread(done, result)
 
 
 def refill_table(table: DataTable, rows: Iterable[tuple[str, Sequence[Text]]]) -> int:

@@ -31,18 +31,11 @@ from screens.home import HomeScreen
 from screens.linkage import DIFF_MARK, LinkageScreen
 from screens.lock import LockScreen
 from screens.lookup import LookupScreen
-from screens.proposal import (
-    APPROVE_REQUIRED,
-    DIFF_STYLE,
-    OWN_NOTE,
-    SAME,
-    SUBMITTED,
-    CommentDialog,
-    ProposalForm,
-    ReviewScreen,
-)
+from screens.proposal_form import ProposalForm
+from screens.proposal_review import APPROVE_REQUIRED, OWN_NOTE, SAME, ReviewScreen
+from screens.proposal_words import DIFF_STYLE, SUBMITTED
 from screens.resident import NO_NUMBER, RESTRICTED_MARK, ReasonDialog, ResidentScreen
-from screens.widgets import MessageLine
+from screens.widgets import CommentDialog, MessageLine
 from services.linkage.acts import propose
 from services.linkage.application import Application, parse_my_number
 from services.linkage.decision import approve, reject

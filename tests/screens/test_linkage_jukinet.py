@@ -21,14 +21,8 @@ from console.app import JukiApp
 from console.context import Context
 from core.db import Database
 from core.settings import Settings
-from screens.proposal import (
-    CANDIDATES_WITHHELD,
-    JUKINET_CHECK,
-    JUKINET_SOURCE,
-    JUKINET_WITHHELD,
-    CandidateDialog,
-    ProposalForm,
-)
+from screens.jukinet_candidates import CANDIDATES_WITHHELD, CandidateDialog
+from screens.proposal_form import JUKINET_CHECK, JUKINET_SOURCE, JUKINET_WITHHELD, ProposalForm
 from screens.resident import RESTRICTED_MARK
 from services.jukinet.client import JukinetUnavailable, query_jukinet
 from services.register.mynumber import mask_my_number
