@@ -176,13 +176,14 @@ class InspectionScreen(Screen[None]):
         return True
 
     def action_save(self) -> None:
-        if self.busy or self._nothing_here():
+        sheet = self.sheet
+        if self.busy or self._nothing_here() or sheet is None:
             return
         if not self.item_code:
             self._say(PICK_ROW)
             return
         self.busy = True
-        self._answer(self.sheet.id, self.item_code,
+        self._answer(sheet.id, self.item_code,
                      str(self.query_one("#insp-answer", Select).value),
                      self.query_one("#insp-note", Input).value)
 
@@ -208,10 +209,11 @@ class InspectionScreen(Screen[None]):
     # --- signing off -------------------------------------------------------------------------
 
     def action_sign_off(self) -> None:
-        if self.busy or self._nothing_here():
+        sheet = self.sheet
+        if self.busy or self._nothing_here() or sheet is None:
             return
         self.busy = True
-        self._sign(self.sheet.id)
+        self._sign(sheet.id)
 
     @work(thread=True, exclusive=True, group="inspection", exit_on_error=False)
     def _sign(self, sheet_id: int) -> None:

@@ -279,14 +279,18 @@ class ResidentScreen(RecordOpener, TimedReveal):
     @work(thread=True, exclusive=True, group="propose-unlink", exit_on_error=False)
     def _propose_unlink(self, link_id: int, reason: str) -> None:
         from screens.proposal import SUBMITTED
-        from services.linkage.proposals import propose_unlink
+        from services.linkage.proposals import ProposalView, propose_unlink
 
         env = self.env
+
+        def proposed(view: ProposalView) -> None:
+            self.say(SUBMITTED.format(id=view.id), "info")
+            self._proposed(view.id)
+
         answer_from_service(
             self, env,
             lambda: propose_unlink(env.db, env.settings, env.identity, link_id, reason=reason),
-            lambda view: (self.say(SUBMITTED.format(id=view.id), "info"),
-                          self._proposed(view.id)), self.say,
+            proposed, self.say,
         )
 
     @on(DataTable.RowSelected, "#members")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from rich.text import Text
 from textual import on
@@ -223,8 +223,8 @@ class StepUpDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def ask_step_up(screen: Screen[object], env: WorkspaceEnv, message: str,
-                retry: Callable[[], None], cancelled: Callable[[], None]) -> None:
+def ask_step_up(screen: Screen[Any], env: WorkspaceEnv, message: str,
+                retry: Callable[[], object], cancelled: Callable[[], object]) -> None:
     """Ask the password (``StepUpDialog``); when ``auth.stepup.reauthenticate`` takes it,
     run ``retry`` (the act again), else say why and run ``cancelled``. Call on the UI
     thread, e.g. from a worker that caught ``StepUpNeeded``."""
@@ -261,9 +261,9 @@ T = TypeVar("T")
 
 
 def answer_from_service(
-    screen: Screen[object], env: WorkspaceEnv, call: Callable[[], T],
+    screen: Screen[Any], env: WorkspaceEnv, call: Callable[[], T],
     done: Callable[[T], object], failed: Callable[[str], object], *,
-    retry: Callable[[], None] | None = None, cancelled: Callable[[], None] | None = None,
+    retry: Callable[[], object] | None = None, cancelled: Callable[[], object] | None = None,
 ) -> None:
     """Run in a worker thread: call ``call()``; hand its result to ``done`` on the UI thread,
     a refusal's Japanese message (or the logged line of an unexpected error) to ``failed``.

@@ -37,7 +37,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 import httpx
-from sqlmodel import select
+from sqlmodel import col, select
 
 from auth.access import current_permissions, require
 from auth.identity import Identity
@@ -321,7 +321,7 @@ def _draft(db: Database, proposal_id: int | None) -> _Draft | None:
     with db.read() as s:
         row = s.exec(
             select(LinkProposal, Resident)
-            .join(Resident, Resident.id == LinkProposal.resident_id)  # type: ignore[arg-type]
+            .join(Resident, col(Resident.id) == col(LinkProposal.resident_id))
             .where(LinkProposal.id == proposal_id)
         ).first()
     if row is None:
@@ -473,7 +473,7 @@ def _marked(db: Database, candidates: tuple[Candidate, ...]) -> tuple[Candidate,
         return candidates
     with db.read() as s:
         dv = set(s.exec(select(Resident.resident_code).where(
-            Resident.resident_code.in_(codes),  # type: ignore[attr-defined]
+            col(Resident.resident_code).in_(codes),
             Resident.dv_support == True,  # noqa: E712 - SQL comparison
         )).all())
     return tuple(replace(c, restricted=c.resident_code in dv) for c in candidates)

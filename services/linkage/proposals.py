@@ -46,7 +46,7 @@ from typing import Any, ClassVar, NoReturn
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from auth.access import NOT_ALLOWED, current_permissions, require
 from auth.identity import Identity
@@ -54,7 +54,7 @@ from auth.models import User
 from auth.roles import Perm
 from auth.stepup import require_recent_auth
 from core.clock import aware, now
-from core.db import Database
+from core.db import Database, rowcount
 from core.errors import BadInput, NotFound, Refused
 from core.freetext import field_text
 from core.settings import Settings
@@ -857,11 +857,11 @@ def withdraw(
         current = now()
         result = s.execute(
             update(LinkProposal)
-            .where(LinkProposal.id == proposal_id, LinkProposal.version == version,
-                   LinkProposal.status.in_((DRAFT, PENDING)))  # type: ignore[attr-defined]
+            .where(col(LinkProposal.id) == proposal_id, col(LinkProposal.version) == version,
+                   col(LinkProposal.status).in_((DRAFT, PENDING)))
             .values(status=WITHDRAWN, decided_at=current, updated_at=current)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             raise _Refusal(ALREADY_DECIDED.format(state="処理済み"), "already_decided")
         s.refresh(p)
         record(s, ident.actor, action, target=act.target,
@@ -943,7 +943,7 @@ def _decide(
             )
         current = now()
         s.add(LinkReview(
-            proposal_id=p.id, reviewer_id=ident.user_id, reviewer_login=ident.login,
+            proposal_id=proposal_id, reviewer_id=ident.user_id, reviewer_login=ident.login,
             verdict=verdict, comment=text, version=p.version, created_at=current,
         ))
         s.flush()
@@ -954,12 +954,12 @@ def _decide(
         if decided:
             result = s.execute(
                 update(LinkProposal)
-                .where(LinkProposal.id == p.id, LinkProposal.status == PENDING,
-                       LinkProposal.version == p.version)
+                .where(col(LinkProposal.id) == p.id, col(LinkProposal.status) == PENDING,
+                       col(LinkProposal.version) == p.version)
                 .values(status=APPROVED if verdict == APPROVE else REJECTED,
                         decided_at=current, updated_at=current)
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(result) != 1:
                 raise _Refusal(ALREADY_DECIDED.format(state="処理済み"), "already_decided",
                                "info", _details(p))
             if verdict == APPROVE:
@@ -967,7 +967,7 @@ def _decide(
                 # only as the consequence of an approved proposal (migration 0013).
                 link_id, effect = _apply(s, ident, p, resident, current)
                 if p.kind == KIND_LINK:
-                    s.execute(update(LinkProposal).where(LinkProposal.id == p.id)
+                    s.execute(update(LinkProposal).where(col(LinkProposal.id) == p.id)
                               .values(link_id=link_id))
             s.refresh(p)
         record(s, ident.actor, action, target=act.target, details=_details(
@@ -1053,8 +1053,8 @@ def _view(db: Database, ident: Identity, proposal_id: int) -> ProposalView:
         resident = _resident(s, p.resident_id)
         proposer = s.get(User, p.proposer_id)
         reviews = s.exec(
-            select(LinkReview, User).join(User, User.id == LinkReview.reviewer_id)  # type: ignore[arg-type]
-            .where(LinkReview.proposal_id == p.id).order_by(LinkReview.id)  # type: ignore[arg-type]
+            select(LinkReview, User).join(User, col(User.id) == col(LinkReview.reviewer_id))
+            .where(col(LinkReview.proposal_id) == p.id).order_by(col(LinkReview.id))
         ).all()
         return withheld(ProposalView(
             id=proposal_id, kind=p.kind, status=p.status, version=p.version,
@@ -1117,9 +1117,9 @@ def _queue(
     with db.read() as s:
         stmt = (
             select(LinkProposal, Resident, User)
-            .join(Resident, Resident.id == LinkProposal.resident_id)  # type: ignore[arg-type]
-            .join(User, User.id == LinkProposal.proposer_id)  # type: ignore[arg-type]
-            .where(LinkProposal.status.in_(statuses))  # type: ignore[attr-defined]
+            .join(Resident, col(Resident.id) == col(LinkProposal.resident_id))
+            .join(User, col(User.id) == col(LinkProposal.proposer_id))
+            .where(col(LinkProposal.status).in_(statuses))
         )
         if source:
             stmt = stmt.where(LinkProposal.source == source)
@@ -1130,15 +1130,16 @@ def _queue(
         if resident_id is not None:
             stmt = stmt.where(LinkProposal.resident_id == resident_id)
         if min_age is not None:
-            stmt = stmt.where(LinkProposal.submitted_at <= current - min_age)  # type: ignore[operator]
+            stmt = stmt.where(col(LinkProposal.submitted_at) <= current - min_age)
         if only_mine:
             stmt = stmt.where(LinkProposal.proposer_id == ident.user_id)
-        order = LinkProposal.submitted_at if statuses == (PENDING,) else LinkProposal.created_at
-        stmt = stmt.order_by(order, LinkProposal.id).limit(max(1, limit))  # type: ignore[arg-type]
+        order = (col(LinkProposal.submitted_at) if statuses == (PENDING,)
+                 else col(LinkProposal.created_at))
+        stmt = stmt.order_by(order, col(LinkProposal.id)).limit(max(1, limit))
         found = s.exec(stmt).all()
         ids = [p.id for p, _, _ in found]
         reviews = s.exec(select(LinkReview).where(
-            LinkReview.proposal_id.in_(ids)  # type: ignore[attr-defined]
+            col(LinkReview.proposal_id).in_(ids)
         )).all() if ids else []
     rows: list[QueueRow] = []
     for p, resident, user in found:
@@ -1213,7 +1214,7 @@ def link_history(db: Database, ident: Identity, link_id: int) -> list[ProposalVi
             raise NotFound(f"紐付け #{link_id} が見つかりません。")
         ids = s.exec(
             select(LinkProposal.id).where(LinkProposal.link_id == link_id)
-            .order_by(LinkProposal.id)  # type: ignore[arg-type]
+            .order_by(col(LinkProposal.id))
         ).all()
         resident_id = link.resident_id
     record_alone(db, ident.actor, action, target=f"resident:{resident_id}",
