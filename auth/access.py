@@ -13,27 +13,25 @@ permission missing it rolls back and records the refusal with ``refused``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Connection, and_, bindparam, exists, false, select
 
 from auth.identity import Identity
 from auth.models import ConsoleSession, User, UserRole
 from auth.roles import Perm, permissions_of
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import Refused
 from logs.audit import record_alone
 
 NOT_ALLOWED = "この操作の権限がありません ({what})。"
 
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
-_R: Any = UserRole.__table__.c  # type: ignore[attr-defined]
-_S: Any = ConsoleSession.__table__.c  # type: ignore[attr-defined]
+_U = columns(User)
+_R = columns(UserRole)
+_S = columns(ConsoleSession)
 
 # The account's roles (a NULL role when it holds none), only while the account is enabled.
 _ROLES = (
     select(_R.role)
-    .select_from(User.__table__.outerjoin(UserRole.__table__, _R.user_id == _U.id))  # type: ignore[attr-defined]
+    .select_from(table(User).outerjoin(table(UserRole), _R.user_id == _U.id))
     .where(_U.id == bindparam("user_id"), _U.disabled == false())
 )
 # … and only while the console session is open (a session that is gone counts as ended).
@@ -54,7 +52,7 @@ def permissions_on(conn: Connection, ident: Identity) -> frozenset[Perm]:
         )
     else:
         rows = conn.execute(_ROLES, {"user_id": ident.user_id})
-    return permissions_of([role for (role,) in rows if role is not None])
+    return permissions_of([row[0] for row in rows if row[0] is not None])
 
 
 def current_permissions(db: Database, ident: Identity) -> frozenset[Perm]:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from auth.models import User, UserRole
 from auth.passwords import hash_password, password_problems
@@ -108,7 +108,7 @@ def add_user(
         raise BadInput(message) from exc
 
 
-def roles_of(session, user_id: int) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+def roles_of(session: Session, user_id: int) -> tuple[str, ...]:
     rows = session.exec(select(UserRole.role).where(UserRole.user_id == user_id)).all()
     return tuple(sorted(rows))
 

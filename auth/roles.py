@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from enum import StrEnum
 
 
@@ -44,7 +45,7 @@ def role_label(role: str) -> str:
     return ROLES[role][0] if role in ROLES else role
 
 
-def permissions_of(roles: list[str] | tuple[str, ...] | frozenset[str]) -> frozenset[Perm]:
+def permissions_of(roles: list[str] | tuple[str, ...] | AbstractSet[str]) -> frozenset[Perm]:
     perms: set[Perm] = set()
     for role in roles:
         if role in ROLES:

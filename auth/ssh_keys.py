@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from auth.models import User, UserSshKey
 from auth.ssh_pubkey import KeyLineError, fingerprint_of, parse_key_file
@@ -76,8 +76,8 @@ def binding_refusal(
     owners: set[str] = set()
     if fingerprints:
         rows = s.exec(
-            select(User.login).join(UserSshKey, UserSshKey.user_id == User.id)  # type: ignore[arg-type]
-            .where(UserSshKey.fingerprint.in_(list(fingerprints)))  # type: ignore[attr-defined]
+            select(User.login).join(UserSshKey, col(UserSshKey.user_id) == User.id)
+            .where(col(UserSshKey.fingerprint).in_(list(fingerprints)))
         ).all()
         owners = set(rows)
     if login in owners:
@@ -124,8 +124,8 @@ def add_keys(db: Database, actor: Actor, login: str, text: str, name: str) -> li
             user = _user(s, login)
             fps = [k.fingerprint for k in keys]
             taken = s.exec(select(UserSshKey.fingerprint, User.login).join(
-                User, UserSshKey.user_id == User.id,  # type: ignore[arg-type]
-            ).where(UserSshKey.fingerprint.in_(fps))).all()  # type: ignore[attr-defined]
+                User, col(UserSshKey.user_id) == User.id,
+            ).where(col(UserSshKey.fingerprint).in_(fps))).all()
             if user is None:
                 refusal = "unknown_login"
             elif taken or len(set(fps)) != len(fps):
@@ -164,7 +164,7 @@ def list_keys(db: Database, login: str) -> list[BoundKey]:
         if user is None:
             raise NotFound(f"ログイン名 {login} のアカウントはありません。")
         rows = s.exec(select(UserSshKey).where(UserSshKey.user_id == user.id)
-                      .order_by(UserSshKey.added_at, UserSshKey.id)).all()  # type: ignore[arg-type]
+                      .order_by(col(UserSshKey.added_at), col(UserSshKey.id))).all()
         return [BoundKey(r.fingerprint, r.key_type, r.comment, r.added_at) for r in rows]
 
 

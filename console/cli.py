@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, NoReturn
 
 from console.cli_io import add_output as _add_output
@@ -560,25 +561,25 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def _assess():  # type: ignore[no-untyped-def]
+def _assess() -> ModuleType:
     from console import cli_assess
 
     return cli_assess
 
 
-def _transfer():  # type: ignore[no-untyped-def]
+def _transfer() -> ModuleType:
     from console import cli_transfer
 
     return cli_transfer
 
 
-def _register():  # type: ignore[no-untyped-def]
+def _register() -> ModuleType:
     from console import cli_register
 
     return cli_register
 
 
-def _personnel():  # type: ignore[no-untyped-def]
+def _personnel() -> ModuleType:
     from console import cli_personnel
 
     return cli_personnel

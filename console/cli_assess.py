@@ -19,7 +19,7 @@ from core.clock import japan
 EXIT_OK = 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     """The ``assess`` and ``inspect`` command groups (called by console/cli.py)."""
     assess = sub.add_parser("assess", help="特定個人情報保護評価 (しきい値判断・事故の記録)")
     a_sub = assess.add_subparsers(dest="assess_cmd", required=True)

@@ -9,21 +9,26 @@ input (a date; nothing written).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from console.cli_io import context as _context
 from console.cli_io import out as _out
 
+if TYPE_CHECKING:  # the services load when a command runs, not when the CLI starts
+    from services.personnel.inventory import LineView
+
 EXIT_OK = 0
 
 
-def _flag_counts(lines) -> str:  # type: ignore[no-untyped-def]
+def _flag_counts(lines: Sequence[LineView]) -> str:
     from services.personnel.inventory_models import FLAG_LABELS
 
     return "、".join(f"{label} {sum(1 for ln in lines if key in ln.flags):,}"
                      for key, label in FLAG_LABELS.items())
 
 
-def _line_cells(line) -> list[str]:  # type: ignore[no-untyped-def]
+def _line_cells(line: LineView) -> list[str]:
     from services.jp.wareki import format_wareki
     from services.personnel.inventory_models import CLOSE_REVOKED
 
@@ -43,7 +48,7 @@ def _line_cells(line) -> list[str]:  # type: ignore[no-untyped-def]
     ]
 
 
-def _print_lines(lines) -> None:  # type: ignore[no-untyped-def]
+def _print_lines(lines: Iterable[LineView]) -> None:
     from core.inert import clean_line
 
     for line in lines:

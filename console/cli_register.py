@@ -23,7 +23,7 @@ def _progress(phase: str, done: int, total: int) -> None:
     _err(f"取込: {done:,}{of} 行を{'検査' if phase == '検査' else '書き込み'}しました")
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     """The ``register`` command group (called by console/cli.py)."""
     reg = sub.add_parser("register", help="住民記録 (既存住民基本台帳システムからの取込)")
     r_sub = reg.add_subparsers(dest="register_cmd", required=True)

@@ -17,7 +17,7 @@ from console.cli_io import out as _out
 EXIT_OK = 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     """The ``transfer`` command group (called by console/cli.py)."""
     tr = sub.add_parser("transfer", help="連携システムへの転送 (宛名管理システム・中間サーバー …)")
     t_sub = tr.add_subparsers(dest="transfer_cmd", required=True)

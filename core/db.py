@@ -13,12 +13,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    CursorResult,
+    Engine,
+    Result,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlmodel import Session
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlmodel import Session, SQLModel
 
 from core.errors import JukiError
 from core.files import PRIVATE, create_file, keep_mode
@@ -56,11 +68,12 @@ class Database:
         self._writer = self.engine.execution_options(juki_begin="IMMEDIATE")
 
     @classmethod
-    def for_settings(cls, settings: Settings, **kw: object) -> Database:
+    def for_settings(cls, settings: Settings, *, busy_timeout_ms: int = 30000,
+                     echo: bool = False) -> Database:
         """The configured database, with the configured key for My Numbers."""
-        return cls(settings.resolved_database_url,  # type: ignore[arg-type]
+        return cls(settings.resolved_database_url, busy_timeout_ms=busy_timeout_ms, echo=echo,
                    key_file=settings.resolved_identifier_key_file,
-                   file_mode=settings.data_file_mode, **kw)
+                   file_mode=settings.data_file_mode)
 
     @property
     def is_sqlite(self) -> bool:
@@ -138,6 +151,28 @@ def _unwrapped() -> Iterator[None]:
         raise
 
 
+def table(model: type[SQLModel]) -> Table:
+    """A table model's Core table, typed (SQLModel leaves ``__table__`` undeclared), for
+    the statements that go below the ORM: bulk writes, joins by column, raw selects."""
+    found = inspect(model).local_table
+    if not isinstance(found, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return found
+
+
+def columns(model: type[SQLModel]) -> ReadOnlyColumnCollection[str, Column[Any]]:
+    """A table model's columns, typed: ``columns(User).login`` is the Core column."""
+    return table(model).c
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE run through ``Session.execute`` matched: the session
+    types its result as a plain Result, though it is a CursorResult at run time."""
+    if not isinstance(result, CursorResult):
+        raise TypeError("not the result of an UPDATE or DELETE")
+    return result.rowcount
+
+
 def _sqlite_files(path: Path, mode: int) -> None:
     """Make the database file with ``mode`` before SQLite would make it with the umask's;
     one of ours left wider by an older version (and its -wal, -shm) is narrowed."""
@@ -148,7 +183,7 @@ def _sqlite_files(path: Path, mode: int) -> None:
 
 def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _connect(dbapi_conn: Any, _record: object) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -158,6 +193,6 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("juki_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")

@@ -73,8 +73,9 @@ class JsonServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         """``http://host:port/``, an IPv6 host in brackets, so it can be pasted as is."""
-        host, port = self.server_address[0], self.server_address[1]
-        shown = f"[{host}]" if ":" in str(host) else host
+        raw, port = self.server_address[0], self.server_address[1]
+        host = raw if isinstance(raw, str) else bytes(raw).decode()
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
 
 

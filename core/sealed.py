@@ -164,6 +164,7 @@ class Sealer:
 
 def attach(dialect: Dialect, sealer: Sealer) -> None:
     """Give an engine's dialect the sealer its ``SealedNumber`` columns use."""
+    # An attribute of our own on SQLAlchemy's dialect: the one object every column sees.
     dialect.juki_sealer = sealer  # type: ignore[attr-defined]
 
 

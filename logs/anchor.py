@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -221,8 +222,8 @@ def _stored_hashes(db: Database, seqs: list[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     with db.engine.connect() as conn:
         for i in range(0, len(seqs), 500):
-            for seq, hash_ in conn.execute(query, {"seqs": seqs[i: i + 500]}):
-                found[int(seq)] = str(hash_)
+            for row in conn.execute(query, {"seqs": seqs[i: i + 500]}):
+                found[int(row[0])] = str(row[1])
     return found
 
 
@@ -281,7 +282,8 @@ def verify(
     stored = _stored_hashes(
         db, sorted({a.seq for a in anchors if a.seq > 0} | {w.seq for w in others})
     )
-    seen = {"anchors": len(anchors), "anchored_seq": newest, "file_found": file_found}
+    verdict = partial(AnchoredResult, anchors=len(anchors), anchored_seq=newest,
+                      file_found=file_found)
     good = 0  # the newest witnessed seq that still matches
     for a in anchors:
         if a.seq == 0:
@@ -290,21 +292,19 @@ def verify(
         have = stored.get(a.seq)
         if have is None:
             where = f"{a.ts} のアンカー、{name} {a.line} 行目"
-            return AnchoredResult(_cut(db, count, a.seq, where), **seen)
+            return verdict(_cut(db, count, a.seq, where))
         if have != a.hash:
             where = f"アンカー ({a.ts}、{name} {a.line} 行目) "
-            return AnchoredResult(_replaced(count, a.seq, good, where), **seen)
+            return verdict(_replaced(count, a.seq, good, where))
         good = a.seq
     for w in others:
         have = stored.get(w.seq)
         if have is None:  # every later one is missing too: name the newest
-            return AnchoredResult(_cut(db, count, others[-1].seq, others[-1].source), **seen)
+            return verdict(_cut(db, count, others[-1].seq, others[-1].source))
         if w.hash is not None and have != w.hash:
-            return AnchoredResult(
-                _replaced(count, w.seq, min(good, w.seq - 1), f" {w.source} "), **seen
-            )
+            return verdict(_replaced(count, w.seq, min(good, w.seq - 1), f" {w.source} "))
         good = w.seq
-    return AnchoredResult(
-        result, **seen, witnessed_seq=others[-1].seq if others else 0,
+    return verdict(
+        result, witnessed_seq=others[-1].seq if others else 0,
         witnessed_by=tuple(dict.fromkeys(w.kind for w in others)),
     )

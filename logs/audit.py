@@ -348,7 +348,8 @@ def verify(db: Database, batch: int = 5000) -> VerifyResult:
         return VerifyResult(
             False, count, None, "連鎖の末尾記録 (audit_head) がありません (削除の疑い)。"
         )
-    head_seq, head_hash = head
+    head_seq: int = head[0]
+    head_hash: str = head[1]
     if head_seq > count:
         return VerifyResult(
             False, count, count + 1,

@@ -158,7 +158,7 @@ def _exact(flt: TailFilter, rows: list[Any]) -> list[TailLine]:
             continue
         if flt.resident is not None and not mentions_resident(row[4], row[7], flt.resident):
             continue
-        out.append(TailLine(*row[:7]))
+        out.append(TailLine._make(row[:7]))
     return out
 
 
@@ -187,7 +187,7 @@ def after(
     else:
         covered = upto
     if not flt.action and flt.resident is None:
-        return [TailLine(*r) for r in rows], covered
+        return [TailLine._make(r) for r in rows], covered
     return _exact(flt, rows), covered
 
 
@@ -217,7 +217,7 @@ def before(
             )
             rows = list(conn.execute(text(sql), params).all())
             lines = (
-                [TailLine(*r) for r in rows] if not flt.action and flt.resident is None
+                [TailLine._make(r) for r in rows] if not flt.action and flt.resident is None
                 else _exact(flt, rows)
             )
             found.extend(lines)

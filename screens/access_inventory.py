@@ -227,7 +227,8 @@ class AccessInventoryScreen(WorkspaceScreen[None]):
 
     # --- filters -----------------------------------------------------------------------
 
-    def action_toggle(self, name: str) -> None:
+    # Our filter's toggle(name), a different action from textual's toggle(attribute).
+    def action_toggle(self, name: str) -> None:  # type: ignore[override]
         self.filters[name] = not self.filters[name]
         self.page = 0
         self._show_filters()

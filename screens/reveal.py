@@ -37,7 +37,7 @@ class TimedReveal(WorkspaceScreen[None]):
         """Repaint the line that shows the number (masked or revealed)."""
         raise NotImplementedError
 
-    def ask_reveal(self, prompt: str, reveal: Callable[[str], None]) -> None:
+    def ask_reveal(self, prompt: str, reveal: Callable[[str], object]) -> None:
         """Ask the reason, then ``reveal(reason)`` (a worker that calls the service)."""
 
         def chosen(reason: str | None) -> None:

@@ -8,6 +8,7 @@ painting; the service records every attempt, and this screen only shows its answ
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import on, work
@@ -29,7 +30,7 @@ READY_MARK = "ログイン名"  # what bench/startup.py waits for: the form is p
 _LOAD_LOCK = threading.Lock()
 
 
-def load_sign_in():  # type: ignore[no-untyped-def]
+def load_sign_in() -> Callable[..., Identity]:
     """Import the sign-in service (SQLAlchemy and all), one thread at a time.
 
     The app warms this up after the first paint while the user types. A sign-in worker

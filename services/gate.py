@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from auth.access import NOT_ALLOWED, permissions_on
 from auth.identity import Identity
@@ -126,8 +126,8 @@ def _fresh(s: Session, ident: Identity, settings: Settings | None) -> bool:
     if not ident.session_id:
         return True
     last = s.connection().execute(
-        select(ConsoleSession.last_auth_at).where(  # type: ignore[call-overload]
-            ConsoleSession.id == ident.session_id)
+        select(col(ConsoleSession.last_auth_at)).where(
+            col(ConsoleSession.id) == ident.session_id)
     ).scalar()
     minutes = float((settings or Settings()).step_up_minutes)
     return last is not None and now() - aware(last) <= timedelta(minutes=minutes)

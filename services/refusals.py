@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from auth.identity import Identity
 from core.actor import Actor
@@ -66,6 +66,6 @@ def recorded_refusals(
                                  severity=severity, details=details)
                 raise
 
-        return run  # type: ignore[return-value]
+        return cast(_F, run)  # wraps keeps fn's signature
 
     return wrap

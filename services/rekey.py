@@ -25,14 +25,14 @@ from sqlalchemy import String, bindparam, select, type_coerce, update
 
 from core.actor import Actor
 from core.clock import JST, now
-from core.db import Database
+from core.db import Database, table
 from core.sealed import NO_KEY, Sealer, SealingError, create_key_file, sealer_of
 from logs.audit import record
 from services.linkage.models import LinkProposal
 from services.register.models import IdentifierKey, MyNumberLink
 
 ACTION = "db.rotate_key"
-TABLES: tuple[Any, ...] = (MyNumberLink.__table__, LinkProposal.__table__)  # type: ignore[attr-defined]
+TABLES: tuple[Any, ...] = (table(MyNumberLink), table(LinkProposal))
 BATCH = 2000
 
 
@@ -134,7 +134,7 @@ def rotate_key(db: Database, actor: Actor) -> Rotation:
             for statement in restore:
                 conn.exec_driver_sql(statement)
             check = new.check_value()
-            key_t = IdentifierKey.__table__  # type: ignore[attr-defined]
+            key_t = table(IdentifierKey)
             if conn.execute(update(key_t).where(key_t.c.id == 1)
                             .values(check_value=check, created_at=now())).rowcount == 0:
                 conn.execute(key_t.insert().values(id=1, check_value=check, created_at=now()))

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import fields, is_dataclass, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from auth.roles import Perm
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")  # a row is a dataclass
 
 WITHHELD_NOTE = "支援措置対象のため、氏名のほかは表示しません"
 _ALWAYS = frozenset({"restricted", "withheld"})
@@ -53,11 +56,11 @@ def _blank(value: Any) -> Any:
 
 def _strip(row: T) -> T:
     kept = getattr(type(row), "KEPT_WHEN_WITHHELD", frozenset()) | _ALWAYS
-    changes = {f.name: _blank(getattr(row, f.name)) for f in fields(row)  # type: ignore[arg-type]
+    changes = {f.name: _blank(getattr(row, f.name)) for f in fields(row)
                if f.name not in kept}
-    if any(f.name == "withheld" for f in fields(row)):  # type: ignore[arg-type]
+    if any(f.name == "withheld" for f in fields(row)):
         changes["withheld"] = True
-    return replace(row, **changes)  # type: ignore[type-var]
+    return replace(row, **changes)
 
 
 def withheld(row: T, *, may_see: bool) -> T:

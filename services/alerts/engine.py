@@ -23,7 +23,7 @@ from auth.identity import Identity
 from auth.roles import Perm
 from core.actor import Actor
 from core.clock import iso, now
-from core.db import Database
+from core.db import Database, columns, table
 from core.settings import Settings
 from logs.audit import AuditEvent, record
 from services.alerts.models import AlertCursor
@@ -31,8 +31,8 @@ from services.alerts.rules import RULES, Event, Finding
 
 SCANNER = Actor(login="system:alerts")
 BATCH = 5000
-_E: Any = AuditEvent.__table__.c  # type: ignore[attr-defined]
-_C: Any = AlertCursor.__table__.c  # type: ignore[attr-defined]
+_E = columns(AuditEvent)
+_C = columns(AlertCursor)
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def _cursor(conn: Any, postgresql: bool) -> int:
         stmt = stmt.with_for_update()
     seq = conn.execute(stmt).scalar()
     if seq is None:
-        conn.execute(AlertCursor.__table__.insert().values(id=1, seq=0))  # type: ignore[attr-defined]
+        conn.execute(table(AlertCursor).insert().values(id=1, seq=0))
         return 0
     return int(seq)
 
@@ -86,7 +86,7 @@ def scan(db: Database, settings: Settings, batch: int = BATCH) -> Scanned:
         for f in raised:
             record(s, SCANNER, f"alert.{f.rule}", target=f.target, outcome="alert",
                    severity="high", details={"key": f.key, "message": f.message, **f.details})
-        conn.execute(update(AlertCursor.__table__).where(  # type: ignore[attr-defined]
+        conn.execute(update(table(AlertCursor)).where(
             _C.id == 1).values(seq=last))
     return Scanned(len(rows), tuple(raised), last)
 

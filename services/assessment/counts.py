@@ -29,7 +29,7 @@ from sqlalchemy import and_, func, select
 from auth.models import User, UserRole
 from auth.roles import Perm, permissions_of
 from core.clock import aware, iso
-from core.db import Database
+from core.db import Database, columns
 from logs.audit import AuditEvent
 from services.personnel.models import Staff
 from services.register.models import Resident
@@ -48,11 +48,11 @@ REPLAYED = (
     "access.inventory.suspend",
 )
 
-_R: Any = Resident.__table__.c  # type: ignore[attr-defined]
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
-_UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
-_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
-_A: Any = AuditEvent.__table__.c  # type: ignore[attr-defined]
+_R = columns(Resident)
+_U = columns(User)
+_UR = columns(UserRole)
+_S = columns(Staff)
+_A = columns(AuditEvent)
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,8 @@ def count_handlers(db: Database, as_of: date, *, today: date | None = None) -> H
             ).mappings()
             for ev in events:
                 _undo(ev, users)
-        employment = dict(conn.execute(
-            select(_S.user_id, _S.employment).where(_S.user_id.is_not(None))).all())
+        employment: dict[int, str] = {r[0]: r[1] for r in conn.execute(
+            select(_S.user_id, _S.employment).where(_S.user_id.is_not(None)))}
     handlers = [
         u for u in users.values()
         if u["exists"] and not u["disabled"] and permissions_of(u["roles"]) & REGISTER_PERMS

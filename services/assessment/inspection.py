@@ -41,7 +41,7 @@ from auth.models import User, UserRole
 from auth.roles import Perm, permissions_of
 from core.actor import Actor
 from core.clock import now
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import BadInput, NotFound, Refused
 from core.freetext import field_text
 from core.settings import Settings
@@ -66,12 +66,12 @@ VIEW_PERMS = (Perm.LOOKUP, Perm.ACCESS_CONFIRM, Perm.AUDIT_READ, Perm.ACCESS_ADM
 START_PERMS = (Perm.ACCESS_ADMIN, Perm.ACCESS_CONFIRM)
 NO_NOTE = "該当なし"
 
-_I: Any = Inspection.__table__.c  # type: ignore[attr-defined]
-_SH: Any = InspectionSheet.__table__.c  # type: ignore[attr-defined]
-_AN: Any = InspectionAnswer.__table__.c  # type: ignore[attr-defined]
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
-_UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
-_ST: Any = Staff.__table__.c  # type: ignore[attr-defined]
+_I = columns(Inspection)
+_SH = columns(InspectionSheet)
+_AN = columns(InspectionAnswer)
+_U = columns(User)
+_UR = columns(UserRole)
+_ST = columns(Staff)
 
 
 # --- the items --------------------------------------------------------------------------
@@ -309,6 +309,7 @@ def start_inspection(db: Database, settings: Settings, who: Who, year: int, *,
                                  [i.__dict__ for i in items], ensure_ascii=False))
             s.add(row)
             s.flush()
+            assert row.id is not None
             for dept in depts:
                 s.add(InspectionSheet(inspection_id=row.id, department=dept))
             s.flush()
@@ -338,13 +339,13 @@ def _summary(conn: Any, insp: Any) -> InspectionSummary:
     items = _items(insp["items"])
     counts = dict(conn.execute(
         select(_AN.sheet_id, func.count()).select_from(
-            InspectionAnswer.__table__.join(  # type: ignore[attr-defined]
-                InspectionSheet.__table__, _SH.id == _AN.sheet_id))  # type: ignore[attr-defined]
+            table(InspectionAnswer).join(
+                table(InspectionSheet), _SH.id == _AN.sheet_id))
         .where(_SH.inspection_id == insp["id"]).group_by(_AN.sheet_id)).all())
     sheets = tuple(
         SheetSummary(id=r["id"], department=r["department"], answered=counts.get(r["id"], 0),
                      items=len(items), signed_by=r["signed_by"], signed_at=r["signed_at"])
-        for r in conn.execute(select(InspectionSheet.__table__).where(  # type: ignore[attr-defined]
+        for r in conn.execute(select(table(InspectionSheet)).where(
             _SH.inspection_id == insp["id"]).order_by(_SH.department)).mappings()
     )
     return InspectionSummary(id=insp["id"], fiscal_year=insp["fiscal_year"],
@@ -355,7 +356,7 @@ def _summary(conn: Any, insp: Any) -> InspectionSummary:
 def get_inspection(db: Database, year: int) -> InspectionSummary:
     with db.read() as s:
         conn = s.connection()
-        insp = conn.execute(select(Inspection.__table__).where(  # type: ignore[attr-defined]
+        insp = conn.execute(select(table(Inspection)).where(
             _I.fiscal_year == year)).mappings().first()
         if insp is None:
             raise NotFound(f"{year_label(year)}の自己点検はまだ始まっていません"
@@ -366,22 +367,22 @@ def get_inspection(db: Database, year: int) -> InspectionSummary:
 def latest_inspection(db: Database) -> InspectionSummary | None:
     with db.read() as s:
         conn = s.connection()
-        insp = conn.execute(select(Inspection.__table__).order_by(  # type: ignore[attr-defined]
+        insp = conn.execute(select(table(Inspection)).order_by(
             _I.fiscal_year.desc()).limit(1)).mappings().first()
         return None if insp is None else _summary(conn, insp)
 
 
 def _sheet(conn: Any, sheet_id: int) -> Any:
     return conn.execute(
-        select(InspectionSheet.__table__, _I.fiscal_year, _I.due_on, _I["items"])  # type: ignore[attr-defined]
-        .select_from(InspectionSheet.__table__.join(  # type: ignore[attr-defined]
-            Inspection.__table__, _I.id == _SH.inspection_id))  # type: ignore[attr-defined]
+        select(table(InspectionSheet), _I.fiscal_year, _I.due_on, _I["items"])
+        .select_from(table(InspectionSheet).join(
+            table(Inspection), _I.id == _SH.inspection_id))
         .where(_SH.id == sheet_id)).mappings().first()
 
 
 def _sheet_view(conn: Any, sh: Any) -> SheetView:
     answers = {a["item_code"]: a for a in conn.execute(
-        select(InspectionAnswer.__table__).where(  # type: ignore[attr-defined]
+        select(table(InspectionAnswer)).where(
             _AN.sheet_id == sh["id"])).mappings()}
     rows = []
     for item in _items(sh["items"]):
@@ -458,14 +459,14 @@ def answer(db: Database, ident: Identity, sheet_id: int, item_code: str, value: 
                 raise Refused(f"{sh['department']}の点検表は承認済みのため変更できません。")
             values = dict(answer=value, note=note, answered_by=ident.login,
                           answered_user=ident.user_id, answered_at=now())
-            changed = conn.execute(update(InspectionAnswer.__table__).where(  # type: ignore[attr-defined]
+            changed = conn.execute(update(table(InspectionAnswer)).where(
                 _AN.sheet_id == sheet_id, _AN.item_code == item_code).values(**values)).rowcount
             if not changed:
-                conn.execute(InspectionAnswer.__table__.insert().values(  # type: ignore[attr-defined]
+                conn.execute(table(InspectionAnswer).insert().values(
                     sheet_id=sheet_id, item_code=item_code, **values))
             # The sheet must still be unsigned when this commits (a sign-off in between
             # takes the row lock first on PostgreSQL; SQLite writers queue).
-            still = conn.execute(update(InspectionSheet.__table__).where(  # type: ignore[attr-defined]
+            still = conn.execute(update(table(InspectionSheet)).where(
                 _SH.id == sheet_id, _SH.signed_at.is_(None)).values(
                     signed_by=_SH.signed_by)).rowcount
             if not still:
@@ -524,7 +525,7 @@ def sign_off(db: Database, ident: Identity, sheet_id: int, comment: str = "") ->
                 reason = "incomplete"
                 raise Refused(f"未回答の項目が {len(view.rows) - view.answered} 件あります。"
                               "すべて回答されてから承認してください。")
-            won = conn.execute(update(InspectionSheet.__table__).where(  # type: ignore[attr-defined]
+            won = conn.execute(update(table(InspectionSheet)).where(
                 _SH.id == sheet_id, _SH.signed_at.is_(None)).values(
                     signed_by=ident.login, signed_user=ident.user_id, signed_at=now(),
                     sign_comment=comment)).rowcount
@@ -565,9 +566,9 @@ def waiting_lines(db: Database, settings: Settings, ident: Identity,
         conn = s.connection()
         mine = department_of(conn, ident.user_id)
         open_sheets = conn.execute(
-            select(InspectionSheet.__table__, _I.fiscal_year, _I.due_on, _I["items"])  # type: ignore[attr-defined]
-            .select_from(InspectionSheet.__table__.join(  # type: ignore[attr-defined]
-                Inspection.__table__, _I.id == _SH.inspection_id))  # type: ignore[attr-defined]
+            select(table(InspectionSheet), _I.fiscal_year, _I.due_on, _I["items"])
+            .select_from(table(InspectionSheet).join(
+                table(Inspection), _I.id == _SH.inspection_id))
             .where(_SH.signed_at.is_(None)).order_by(_I.fiscal_year, _SH.department)
         ).mappings().all()
         ready = 0

@@ -46,7 +46,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import and_
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core.actor import Actor
 from core.db import Database
@@ -133,11 +133,11 @@ def find_candidates(db: Database, q: JukinetQuery) -> list[dict[str, str]]:
         rows = s.exec(
             select(Resident, MyNumberLink)
             .join(MyNumberLink, and_(
-                MyNumberLink.resident_id == Resident.id,
-                MyNumberLink.status == LINK_ACTIVE,
-            ), isouter=True)  # type: ignore[arg-type]
+                col(MyNumberLink.resident_id) == Resident.id,
+                col(MyNumberLink.status) == LINK_ACTIVE,
+            ), isouter=True)
             .where(Resident.birth_date == q.birth, Resident.status == STATUS_RESIDENT)
-            .order_by(Resident.resident_code)  # type: ignore[arg-type]
+            .order_by(col(Resident.resident_code))
         ).all()
 
         def taken(number: str) -> bool:

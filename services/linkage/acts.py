@@ -20,12 +20,12 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from auth.identity import Identity
 from auth.roles import Perm
 from core.clock import now
-from core.db import Database
+from core.db import Database, rowcount
 from core.errors import BadInput, NotFound
 from core.settings import Settings
 from services import gate
@@ -263,11 +263,11 @@ def withdraw(
         current = now()
         result = a.s.execute(
             update(LinkProposal)
-            .where(LinkProposal.id == proposal_id, LinkProposal.version == version,
-                   LinkProposal.status.in_((DRAFT, PENDING)))  # type: ignore[attr-defined]
+            .where(col(LinkProposal.id) == proposal_id, col(LinkProposal.version) == version,
+                   col(LinkProposal.status).in_((DRAFT, PENDING)))
             .values(status=WITHDRAWN, decided_at=current, updated_at=current)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             a.refuse(ALREADY_DECIDED.format(state="処理済み"), "already_decided")
         a.s.refresh(p)
         a.record(details=details(p, reason_given=bool(why)))

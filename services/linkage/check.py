@@ -37,7 +37,7 @@ from auth.identity import Identity
 from auth.roles import Perm
 from core.actor import Actor
 from core.clock import japan, now
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import NotFound
 from core.freetext import field_text
 from core.sealed import SealingError, sealer_of
@@ -101,7 +101,7 @@ def _decided(link_t: Any) -> Any:
     """True for a link that may stand: 初期移行 naming no proposal, or named by the link
     proposal for its resident and number approved by its required number (at least 1) of
     distinct reviewers other than the proposer — the database trigger's rule, read back."""
-    p_t, r_t = LinkProposal.__table__, LinkReview.__table__  # type: ignore[attr-defined]
+    p_t, r_t = table(LinkProposal), table(LinkReview)
     approvals = (
         sa_select(func.count(r_t.c.reviewer_id.distinct()))
         .where(r_t.c.proposal_id == p_t.c.id, r_t.c.verdict == APPROVE,
@@ -128,8 +128,8 @@ def check_links(db: Database, actor: Actor) -> CheckReport:
     """
     findings: list[Finding] = []
     current = now()
-    link_t, res_t, fp_t = (MyNumberLink.__table__, Resident.__table__,  # type: ignore[attr-defined]
-                           LinkFingerprint.__table__)  # type: ignore[attr-defined]
+    link_t, res_t, fp_t = (table(MyNumberLink), table(Resident),
+                           table(LinkFingerprint))
     stmt = (
         sa_select(
             link_t.c.id.label("link_id"), link_t.c.resident_id, link_t.c.last4,
@@ -262,7 +262,7 @@ def reconfirm(db: Database, ident: Identity, link_id: int, *, comment: str) -> N
         fp = s.get(LinkFingerprint, link_id)
         before = changed_items(fp, resident) if fp is not None else ["(基準なし)"]
         if fp is None:
-            fp = LinkFingerprint(link_id=link_id, origin=ORIGIN_RECONFIRM,
+            fp = LinkFingerprint(link_id=link_id, origin=ORIGIN_RECONFIRM, proposal_id=None,
                                  taken_at=now(), taken_by=ident.login, **fingerprint(resident))
         else:
             for col, value in fingerprint(resident).items():
@@ -288,9 +288,9 @@ def drift_lines(db: Database, ident: Identity) -> list[str]:
 
     if Perm.LINK_REVIEW not in current_permissions(db, ident):
         return []
-    link_t, res_t, fp_t = (MyNumberLink.__table__, Resident.__table__,  # type: ignore[attr-defined]
-                           LinkFingerprint.__table__)  # type: ignore[attr-defined]
-    changed = sa_select(RegisterImportChange.resident_id).distinct()  # type: ignore[call-overload]
+    link_t, res_t, fp_t = (table(MyNumberLink), table(Resident),
+                           table(LinkFingerprint))
+    changed = sa_select(columns(RegisterImportChange).resident_id).distinct()
     stmt = (
         sa_select(link_t.c.id, res_t.c.family_name, res_t.c.given_name, res_t.c.birth_date,
                   res_t.c.sex, res_t.c.address, fp_t.c.name_fp, fp_t.c.birth_fp,

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from auth.identity import Identity
 from auth.roles import Perm
 from core.clock import now
-from core.db import Database
+from core.db import Database, rowcount
 from core.errors import BadInput
 from core.freetext import field_text
 from core.settings import Settings
@@ -159,7 +159,7 @@ def _decide(
             )
         current = now()
         s.add(LinkReview(
-            proposal_id=p.id, reviewer_id=ident.user_id, reviewer_login=ident.login,
+            proposal_id=proposal_id, reviewer_id=ident.user_id, reviewer_login=ident.login,
             verdict=verdict, comment=text, version=p.version, created_at=current,
         ))
         s.flush()
@@ -170,19 +170,19 @@ def _decide(
         if decided:
             result = s.execute(
                 update(LinkProposal)
-                .where(LinkProposal.id == p.id, LinkProposal.status == PENDING,
-                       LinkProposal.version == p.version)
+                .where(col(LinkProposal.id) == p.id, col(LinkProposal.status) == PENDING,
+                       col(LinkProposal.version) == p.version)
                 .values(status=APPROVED if verdict == APPROVE else REJECTED,
                         decided_at=current, updated_at=current)
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(result) != 1:
                 raise already_decided(p, "処理済み")
             if verdict == APPROVE:
                 # After the decision: the database admits the link (or the revocation)
                 # only as the consequence of an approved proposal (migration 0013).
                 link_id, effect = _apply(s, ident, p, resident, current)
                 if p.kind == KIND_LINK:
-                    s.execute(update(LinkProposal).where(LinkProposal.id == p.id)
+                    s.execute(update(LinkProposal).where(col(LinkProposal.id) == p.id)
                               .values(link_id=link_id))
             s.refresh(p)
         a.record(details=details(

@@ -54,7 +54,7 @@ from auth.models import User
 from auth.roles import Perm
 from core.actor import Actor
 from core.clock import aware
-from core.db import Database
+from core.db import Database, table
 from core.errors import BadInput
 from core.freetext import mask_my_numbers
 from logs.audit import record_alone
@@ -229,9 +229,9 @@ def build_rows(
     """
     check_period(start, end)
     lo, hi = day_bounds(start, end)
-    p_t, r_t, l_t = (LinkProposal.__table__, Resident.__table__,  # type: ignore[attr-defined]
-                     MyNumberLink.__table__)  # type: ignore[attr-defined]
-    v_t, u_t = LinkReview.__table__, User.__table__  # type: ignore[attr-defined]
+    p_t, r_t, l_t = (table(LinkProposal), table(Resident),
+                     table(MyNumberLink))
+    v_t, u_t = table(LinkReview), table(User)
     decided = (
         select(
             p_t.c.id, p_t.c.kind, p_t.c.link_id, p_t.c.source, p_t.c.reference,

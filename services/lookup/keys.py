@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from sqlmodel import SQLModel
+
 from services.jp import (
     is_kana,
     name_exact_key,
@@ -111,7 +113,7 @@ def _address(town: str, chome: int | None, banchi: int | None, go: int | None) -
     return key, block
 
 
-def resident_keys(row: Mapping[str, Any]) -> dict[str, str]:
+def resident_keys(row: Mapping[str, Any] | SQLModel) -> dict[str, str]:
     """Every key column for a resident row (a dict or a model with the same names).
 
     Needs family_name, given_name, family_kana, given_kana, town, chome, banchi, go.

@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from auth.access import current_permissions, require
 from auth.identity import Identity
@@ -140,7 +140,7 @@ def _changes(s: Session, resident_id: int) -> tuple[Change, ...]:
     rows = s.exec(
         select(ResidentChange)
         .where(ResidentChange.resident_id == resident_id)
-        .order_by(ResidentChange.occurred_on.desc(), ResidentChange.id.desc())  # type: ignore[attr-defined, union-attr]
+        .order_by(col(ResidentChange.occurred_on).desc(), col(ResidentChange.id).desc())
     ).all()
     return tuple(
         Change(kind=c.kind, occurred_on=c.occurred_on, notified_on=c.notified_on,
@@ -165,11 +165,12 @@ def _record_of(s: Session, r: Resident, may_see: bool) -> ResidentRecord:
         select(MyNumberLink.id, MyNumberLink.last4).where(
             MyNumberLink.resident_id == (r.id or 0), MyNumberLink.status == LINK_ACTIVE)
     ).first()
-    masked = mask_my_number(link.last4) if link else ""
+    link_id, last4 = link if link else (None, "")
+    masked = mask_my_number(last4) if link else ""
     proposal = s.exec(select(LinkProposal.id).where(
         LinkProposal.resident_id == (r.id or 0),
-        LinkProposal.status.in_((DRAFT, PENDING)),  # type: ignore[attr-defined]
-    ).order_by(LinkProposal.id.desc())).first()  # type: ignore[union-attr]
+        col(LinkProposal.status).in_((DRAFT, PENDING)),
+    ).order_by(col(LinkProposal.id).desc())).first()
     return ResidentRecord(
         resident_id=r.id or 0,
         items=_items(r, household, head, masked),
@@ -180,7 +181,7 @@ def _record_of(s: Session, r: Resident, may_see: bool) -> ResidentRecord:
         my_number_masked=masked,
         members=_members(s, r.household_id, may_see),
         changes=_changes(s, r.id or 0),
-        link_id=link.id if link else None,
+        link_id=link_id,
         open_proposal=proposal,
     )
 

@@ -71,7 +71,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, case, literal, or_, select, true
 from sqlalchemy.ext.compiler import compiles
@@ -81,7 +81,7 @@ from auth.access import permissions_on, refused
 from auth.identity import Identity
 from auth.roles import Perm
 from core.clock import today_in_japan
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import BadInput
 from core.freetext import mask_my_numbers, problem
 from core.settings import Settings
@@ -118,9 +118,9 @@ from services.restricted import may_see_restricted, withheld
 ACTION = "register.search"
 MY_NUMBER_GIVEN = "指定あり"
 
-R = Resident.__table__.c  # type: ignore[attr-defined]
-_H = Household.__table__.c  # type: ignore[attr-defined]
-_L = MyNumberLink.__table__.c  # type: ignore[attr-defined]
+R = columns(Resident)
+_H = columns(Household)
+_L = columns(MyNumberLink)
 
 _CODE_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−]")
 
@@ -380,7 +380,8 @@ class _Filter(ColumnElement[Any]):
     """
 
     inherit_cache = True
-    _traverse_internals: ClassVar[list[tuple[str, Any]]] = [
+    # SQLAlchemy declares it per instance (not ClassVar); every element sets it per class.
+    _traverse_internals: list[tuple[str, Any]] = [  # noqa: RUF012
         ("col", InternalTraversal.dp_clauseelement)
     ]
 
@@ -391,7 +392,7 @@ class _Filter(ColumnElement[Any]):
 
 @compiles(_Filter)
 def _filter_default(element: _Filter, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.col, **kw)  # type: ignore[no-any-return]
+    return compiler.process(element.col, **kw)
 
 
 @compiles(_Filter, "sqlite")
@@ -534,6 +535,9 @@ def _prefix(col: Any, name: str, flipped: bool = False) -> ColumnElement[bool]:
 def _name_arms(kana: bool, split: bool, off: type[_Filter] | None) -> list[ColumnElement[bool]]:
     """The name condition as arms of an OR, one per index (whole name, 名); ``off`` wraps
     the columns when the name does not drive."""
+    family: ColumnElement[Any]
+    given: ColumnElement[Any]
+    whole: ColumnElement[Any]
     if kana:
         family, given, whole = R.family_kana_key, R.given_kana_key, R.kana_key
     else:
@@ -573,10 +577,10 @@ def _template(f: _Form) -> Any:
         order = [R.kana_key, R.id]
     stmt = select(*_COLUMNS, rank)
     if f.my_number:
-        stmt = stmt.join(MyNumberLink.__table__, _L.resident_id == R.id)  # type: ignore[arg-type]
+        stmt = stmt.join(table(MyNumberLink), _L.resident_id == R.id)
         where += [_L.number == bindparam("number"), _L.status == "active"]
     if f.household_no:
-        stmt = stmt.join(Household.__table__, _H.id == R.household_id)  # type: ignore[arg-type]
+        stmt = stmt.join(table(Household), _H.id == R.household_id)
         where.append(_H.household_no.in_(bindparam("households", expanding=True)))
     if f.resident_code:
         where.append(R.resident_code == bindparam("code"))
@@ -591,7 +595,7 @@ def _template(f: _Form) -> Any:
         where.append(R.dv_support == true())  # ix_resident_dv_support's own condition
     places: list[ColumnElement[bool]] = []
     if f.address is not None:
-        col = R.block_key if f.address[0] else R.address_key
+        col: ColumnElement[Any] = R.block_key if f.address[0] else R.address_key
         col = col if f.drives == "address" else off(col)
         # The same range twice, the second written the other way round: PostgreSQL turns
         # (A AND X) OR (B AND X) into X AND (A OR B) when both X are written alike, and

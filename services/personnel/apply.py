@@ -28,7 +28,7 @@ from auth.signin import sign_in
 from auth.stepup import require_recent_auth
 from core.actor import Actor
 from core.clock import now, today_in_japan
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
 from logs.audit import record, record_alone
@@ -59,12 +59,12 @@ from services.personnel.policy import load_policy
 from services.personnel.rounds import Who, actor_of
 
 SYSTEM = Actor(login="system:apply-due")
-_PC: Any = PersonnelChange.__table__.c  # type: ignore[attr-defined]
-_RC: Any = RightsChange.__table__.c  # type: ignore[attr-defined]
-_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
-_CS: Any = ConsoleSession.__table__.c  # type: ignore[attr-defined]
-_UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
+_PC = columns(PersonnelChange)
+_RC = columns(RightsChange)
+_S = columns(Staff)
+_CS = columns(ConsoleSession)
+_UR = columns(UserRole)
+_U = columns(User)
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def apply_due(db: Database, settings: Settings, actor: Actor = SYSTEM, *,
 def _registry(conn: Any, s: Any, actor: Actor, day: date, policy: Any) -> int:
     """Due personnel-change rows into the staff registry, in date and file order."""
     rows = conn.execute(
-        select(PersonnelChange.__table__).where(  # type: ignore[attr-defined]
+        select(table(PersonnelChange)).where(
             _PC.applied_at.is_(None), _PC.effective_on <= day)
         .order_by(_PC.effective_on, _PC.round_id, _PC.line_no)
     ).mappings().all()
@@ -113,20 +113,20 @@ def _registry(conn: Any, s: Any, actor: Actor, day: date, policy: Any) -> int:
     done = 0
     for r in rows:
         claimed = conn.execute(
-            update(PersonnelChange.__table__).where(  # type: ignore[attr-defined]
+            update(table(PersonnelChange)).where(
                 _PC.id == r["id"], _PC.applied_at.is_(None)).values(applied_at=stamp)
         ).rowcount
         if not claimed:
             continue
-        staff = conn.execute(select(Staff.__table__).where(  # type: ignore[attr-defined]
+        staff = conn.execute(select(table(Staff)).where(
             _S.staff_no == r["staff_no"])).mappings().first()
         values = _staff_after(r, staff, policy)
         if staff is None:
-            conn.execute(Staff.__table__.insert().values(  # type: ignore[attr-defined]
+            conn.execute(table(Staff).insert().values(
                 staff_no=r["staff_no"], name=r["name"], kana="", employment="正規",
                 updated_at=stamp, **values))
         else:
-            conn.execute(update(Staff.__table__).where(  # type: ignore[attr-defined]
+            conn.execute(update(table(Staff)).where(
                 _S.id == staff["id"]).values(updated_at=stamp, **values))
         done += 1
     if done:
@@ -158,7 +158,7 @@ def _staff_after(r: Any, staff: Any, policy: Any) -> dict[str, Any]:
 def _account_of(conn: Any, staff_no: str) -> tuple[int | None, str]:
     row = conn.execute(
         select(_S.user_id, _U.login).select_from(
-            Staff.__table__.outerjoin(User.__table__, _U.id == _S.user_id))  # type: ignore[attr-defined]
+            table(Staff).outerjoin(table(User), _U.id == _S.user_id))
         .where(_S.staff_no == staff_no)
     ).first()
     if row is None or row.user_id is None:
@@ -169,7 +169,7 @@ def _account_of(conn: Any, staff_no: str) -> tuple[int | None, str]:
 def end_sessions(conn: Any, user_id: int, reason: str) -> int:
     """End every open console session of ``user_id``; their consoles close on next check."""
     return int(conn.execute(
-        update(ConsoleSession.__table__).where(  # type: ignore[attr-defined]
+        update(table(ConsoleSession)).where(
             _CS.user_id == user_id, _CS.ended_at.is_(None))
         .values(ended_at=now(), end_reason=reason)
     ).rowcount or 0)
@@ -177,7 +177,7 @@ def end_sessions(conn: Any, user_id: int, reason: str) -> int:
 
 def _revocations(conn: Any, s: Any, actor: Actor, day: date) -> tuple[int, int]:
     lines = conn.execute(
-        select(RightsChange.__table__).where(  # type: ignore[attr-defined]
+        select(table(RightsChange)).where(
             _RC.state == PENDING, _RC.action.in_(AUTOMATIC), _RC.effective_on <= day)
         .order_by(_RC.effective_on, _RC.id)
     ).mappings().all()
@@ -188,7 +188,7 @@ def _revocations(conn: Any, s: Any, actor: Actor, day: date) -> tuple[int, int]:
         user_id, login = _account_of(conn, line["staff_no"])
         note = "" if user_id is not None else "アカウントなし"
         claimed = conn.execute(
-            update(RightsChange.__table__).where(  # type: ignore[attr-defined]
+            update(table(RightsChange)).where(
                 _RC.id == line["id"], _RC.state == PENDING)
             .values(state=APPLIED, applied_by=actor.login, applied_user=actor.user_id,
                     applied_at=stamp, note=note)
@@ -198,10 +198,10 @@ def _revocations(conn: Any, s: Any, actor: Actor, day: date) -> tuple[int, int]:
         applied += 1
         if user_id is not None:
             if line["action"] == REVOKE:
-                conn.execute(delete(UserRole.__table__).where(  # type: ignore[attr-defined]
+                conn.execute(delete(table(UserRole)).where(
                     _UR.user_id == user_id, _UR.role == line["role"]))
             else:
-                conn.execute(update(User.__table__).where(  # type: ignore[attr-defined]
+                conn.execute(update(table(User)).where(
                     _U.id == user_id).values(disabled=True))
             touched.add(user_id)
         record(
@@ -230,7 +230,7 @@ def apply_change(db: Database, who: Who, line_id: int, *, today: date | None = N
     try:
         with db.write() as s:
             conn = s.connection()
-            line = conn.execute(select(RightsChange.__table__).where(  # type: ignore[attr-defined]
+            line = conn.execute(select(table(RightsChange)).where(
                 _RC.id == line_id)).mappings().first()
             if line is None:
                 raise NotFound(f"権限変更 #{line_id} はありません。")
@@ -250,7 +250,7 @@ def apply_change(db: Database, who: Who, line_id: int, *, today: date | None = N
                     "自分自身のアカウントへの権限付与はできません。別の管理者に依頼してください。"
                 )
             claimed = conn.execute(
-                update(RightsChange.__table__).where(  # type: ignore[attr-defined]
+                update(table(RightsChange)).where(
                     _RC.id == line_id, _RC.state == PENDING)
                 .values(state=APPLIED, applied_by=actor.login, applied_user=actor.user_id,
                         applied_at=now())
@@ -261,10 +261,10 @@ def apply_change(db: Database, who: Who, line_id: int, *, today: date | None = N
                 held = conn.execute(select(_UR.id).where(
                     and_(_UR.user_id == user_id, _UR.role == line["role"]))).first()
                 if held is None:
-                    conn.execute(UserRole.__table__.insert().values(  # type: ignore[attr-defined]
+                    conn.execute(table(UserRole).insert().values(
                         user_id=user_id, role=line["role"]))
             else:
-                conn.execute(update(User.__table__).where(  # type: ignore[attr-defined]
+                conn.execute(update(table(User)).where(
                     _U.id == user_id).values(disabled=False, failed_count=0))
             record(s, actor, f"access.{line['action']}", target=login, details={
                 "line": line_id, "round": line["round_id"], "staff_no": line["staff_no"],

@@ -52,7 +52,7 @@ from auth.roles import Perm, permissions_of
 from auth.stepup import require_recent_auth
 from core.actor import Actor
 from core.clock import JST, aware, now
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import BadInput, NotFound, Refused
 from core.freetext import field_text
 from core.settings import Settings
@@ -86,14 +86,14 @@ COMMENT_MAX = 500
 ANY_OFFICER = "（セキュリティ管理者）"
 OFFICER_ROLE = "security_officer"  # reviews the unassigned lines
 
-_C: Any = InventoryCampaign.__table__.c  # type: ignore[attr-defined]
-_L: Any = InventoryLine.__table__.c  # type: ignore[attr-defined]
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
-_UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
-_CS: Any = ConsoleSession.__table__.c  # type: ignore[attr-defined]
-_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
-_CAMPAIGNS: Any = InventoryCampaign.__table__  # type: ignore[attr-defined]
-_LINES: Any = InventoryLine.__table__  # type: ignore[attr-defined]
+_C = columns(InventoryCampaign)
+_L = columns(InventoryLine)
+_U = columns(User)
+_UR = columns(UserRole)
+_CS = columns(ConsoleSession)
+_S = columns(Staff)
+_CAMPAIGNS = table(InventoryCampaign)
+_LINES = table(InventoryLine)
 
 
 # --- what callers get back --------------------------------------------------------------
@@ -252,7 +252,7 @@ def _strip_roles(conn: Any, user_id: int) -> tuple[str, ...]:
     """Delete every role of the account; the roles that were there (one statement, so two
     transactions at once never both claim the same role)."""
     gone = conn.execute(
-        delete(UserRole.__table__).where(_UR.user_id == user_id)  # type: ignore[attr-defined]
+        delete(table(UserRole)).where(_UR.user_id == user_id)
         .returning(_UR.role)
     ).scalars().all()
     return tuple(sorted(gone))
@@ -261,7 +261,7 @@ def _strip_roles(conn: Any, user_id: int) -> tuple[str, ...]:
 def _end_sessions(conn: Any, user_id: int) -> int:
     """End the account's open console sessions; its consoles close at their next check."""
     return int(conn.execute(
-        update(ConsoleSession.__table__).where(  # type: ignore[attr-defined]
+        update(table(ConsoleSession)).where(
             _CS.user_id == user_id, _CS.ended_at.is_(None))
         .values(ended_at=now(), end_reason="revoked")
     ).rowcount or 0)
@@ -277,7 +277,7 @@ def _strip_many(conn: Any, user_ids: list[int]) -> dict[int, tuple[str, ...]]:
     out: dict[int, list[str]] = {}
     for chunk in _chunks(user_ids):
         for user_id, role in conn.execute(
-            delete(UserRole.__table__).where(_UR.user_id.in_(chunk))  # type: ignore[attr-defined]
+            delete(table(UserRole)).where(_UR.user_id.in_(chunk))
             .returning(_UR.user_id, _UR.role)
         ):
             out.setdefault(user_id, []).append(role)
@@ -290,7 +290,7 @@ def _end_many(conn: Any, user_ids: list[int]) -> dict[int, int]:
     stamp = now()
     for chunk in _chunks(user_ids):
         for (user_id,) in conn.execute(
-            update(ConsoleSession.__table__).where(  # type: ignore[attr-defined]
+            update(table(ConsoleSession)).where(
                 _CS.user_id.in_(chunk), _CS.ended_at.is_(None))
             .values(ended_at=stamp, end_reason="revoked").returning(_CS.user_id)
         ):
@@ -356,7 +356,7 @@ def _snapshot(conn: Any, at: datetime, dormant_days: int,
         roles.setdefault(user_id, set()).add(role)
     staff_of = {
         st["user_id"]: st for st in conn.execute(
-            select(Staff.__table__).where(_S.user_id.is_not(None))  # type: ignore[attr-defined]
+            select(table(Staff)).where(_S.user_id.is_not(None))
         ).mappings()
     }
     reviewers = _reviewers(users, roles, staff_of)
@@ -774,7 +774,7 @@ def close_campaign(db: Database, settings: Settings, who: Who, campaign_id: int,
             decided = conn.execute(
                 select(_L.decision, func.count()).where(_L.campaign_id == campaign_id)
                 .group_by(_L.decision)).all()
-            tally = {d: int(n) for d, n in decided}
+            tally = {row[0]: int(row[1]) for row in decided}
             record(s, actor, CLOSE, target=target,
                    severity="warning" if undecided or suspended else "info", details={
                        "campaign": campaign_id, "deadline": camp["deadline"].isoformat(),
@@ -801,7 +801,7 @@ def _suspend_untrained(s: Any, conn: Any, actor: Actor, camp: Any,
     rows = conn.execute(
         select(_L.id, _L.login, _L.user_id, _L.removed_roles, _S.training_on)
         .select_from(_LINES.outerjoin(
-            Staff.__table__, _S.user_id == _L.user_id))  # type: ignore[attr-defined]
+            table(Staff), _S.user_id == _L.user_id))
         .where(_L.campaign_id == camp["id"], _L.flag_training)
         .order_by(_L.login)
     ).all()

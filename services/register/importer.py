@@ -41,7 +41,7 @@ from sqlalchemy import Connection, func, select, text
 
 from core.actor import Actor
 from core.clock import now
-from core.db import Database
+from core.db import Database, table
 from logs.audit import record, record_alone
 from services.linkage.check import ORIGIN_BASELINE
 from services.linkage.items import fingerprint
@@ -80,13 +80,13 @@ BATCH = 5000
 CHUNK = 900  # values in one IN (...) list
 ACTION = "register.import"
 
-_R: Any = Resident.__table__
-_H: Any = Household.__table__
-_C: Any = ResidentChange.__table__
-_L: Any = MyNumberLink.__table__
-_FP: Any = LinkFingerprint.__table__
-_I: Any = RegisterImport.__table__
-_IC: Any = RegisterImportChange.__table__
+_R = table(Resident)
+_H = table(Household)
+_C = table(ResidentChange)
+_L = table(MyNumberLink)
+_FP = table(LinkFingerprint)
+_I = table(RegisterImport)
+_IC = table(RegisterImportChange)
 
 # Columns a daily row may overwrite (when the file has the column); the status columns
 # follow from 変更区分, the keys from resident_keys.
@@ -229,10 +229,10 @@ def _next_id(conn: Connection, table: Any) -> int:
 def _move_sequences(conn: Connection, tables: Iterable[str]) -> None:
     if conn.dialect.name != "postgresql":
         return
-    for table in tables:
+    for name in tables:
         conn.execute(text(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-            f" (SELECT COALESCE(max(id), 0) + 1 FROM {table}), false)"
+            f"SELECT setval(pg_get_serial_sequence('{name}', 'id'),"
+            f" (SELECT COALESCE(max(id), 0) + 1 FROM {name}), false)"
         ))
 
 
@@ -514,9 +514,9 @@ def _apply_changes(conn: Connection, parsed: RegisterFile, name: str, actor: Act
             head_resident_id=head["id"], town=head["town"], chome=head["chome"],
             banchi=head["banchi"], go=head["go"], katagaki=head["katagaki"],
             address=head["address"]))
-    for batch, table in ((change_rows, _C), (key_rows, _IC), (baselines, _FP)):
+    for batch, target in ((change_rows, _C), (key_rows, _IC), (baselines, _FP)):
         for i in range(0, len(batch), BATCH):
-            conn.execute(table.insert(), batch[i: i + BATCH])
+            conn.execute(target.insert(), batch[i: i + BATCH])
     if created:
         _move_sequences(conn, ("household", "resident"))
     ordered = {k: counts[k] for k in _KIND_ORDER if counts[k]}

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy import Table as SATable
 
 from core.actor import Actor
-from core.db import Database
+from core.db import Database, table
 from core.errors import BadInput
 from logs.audit import record, record_alone
 from services.lookup.keys import resident_keys
@@ -898,10 +898,10 @@ def _next_id(conn: Connection, table: SATable) -> int:
 
 def write_rows(conn: Connection, rows: RegisterRows) -> None:
     """Insert the rows in foreign-key order and move PostgreSQL's id sequences past them."""
-    _insert(conn, Household.__table__, rows.households)  # type: ignore[arg-type]
-    _insert(conn, Resident.__table__, rows.residents)  # type: ignore[arg-type]
-    _insert(conn, ResidentChange.__table__, rows.changes)  # type: ignore[arg-type]
-    _insert(conn, MyNumberLink.__table__, rows.links)  # type: ignore[arg-type]
+    _insert(conn, table(Household), rows.households)
+    _insert(conn, table(Resident), rows.residents)
+    _insert(conn, table(ResidentChange), rows.changes)
+    _insert(conn, table(MyNumberLink), rows.links)
     if conn.dialect.name == "postgresql":
         for name in ("household", "resident", "resident_change", "my_number_link"):
             conn.execute(text(
@@ -935,12 +935,12 @@ def seed_register(db: Database, actor: Actor, *, residents: int, seed: int = 1) 
     counts: dict[str, int] = {}
     with db.write() as session:
         conn = session.connection()
-        resident_table: SATable = Resident.__table__  # type: ignore[assignment]
+        resident_table: SATable = table(Resident)
         existing = conn.execute(select(func.count()).select_from(resident_table)).scalar_one()
         if not existing:
             rows = build_register(
                 residents, seed,
-                first_household_id=_next_id(conn, Household.__table__),  # type: ignore[arg-type]
+                first_household_id=_next_id(conn, table(Household)),
                 first_resident_id=_next_id(conn, resident_table),
             )
             write_rows(conn, rows)

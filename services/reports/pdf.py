@@ -44,7 +44,7 @@ from core.inert import clean_line
 from core.settings import Settings
 from services.reports.output import wareki_datetime, write_private
 
-DEFAULT_FONT: str = Settings.__dataclass_fields__["report_font"].default
+DEFAULT_FONT = str(Settings.__dataclass_fields__["report_font"].default)
 GETA = "〓"  # printed for a character the font cannot draw
 
 MARGIN = 12 * mm
@@ -404,7 +404,7 @@ def _numbered_canvas(
 
         def showPage(self) -> None:
             self._held.append(dict(self.__dict__))
-            self._startPage()
+            self._startPage()  # type: ignore[attr-defined]  # Canvas's own; not in the stubs
 
         def save(self) -> None:
             pages = len(self._held)

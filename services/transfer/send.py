@@ -48,11 +48,11 @@ from typing import Any
 import httpx
 from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.actor import Actor
 from core.clock import now, today_in_japan
-from core.db import Database
+from core.db import Database, rowcount
 from core.errors import BadInput, JukiError
 from core.settings import Settings
 from logs.audit import record
@@ -114,13 +114,14 @@ def _open_run(s: Session, dest: str) -> TransferRun | None:
 def _changed_residents(s: Session, rule: str, since: date | None, after: int,
                        watermark: int) -> list[int]:
     if rule == RULE_ALL:
-        return list(s.exec(select(Resident.id).order_by(Resident.id)).all())  # type: ignore[arg-type]
-    q = select(ResidentChange.resident_id).distinct().where(ResidentChange.id <= watermark)
+        return [rid for rid in s.exec(select(Resident.id).order_by(col(Resident.id))).all()
+                if rid is not None]
+    q = select(ResidentChange.resident_id).distinct().where(col(ResidentChange.id) <= watermark)
     if rule == RULE_SINCE:
-        q = q.where(or_(ResidentChange.occurred_on >= since,  # type: ignore[operator]
-                        ResidentChange.notified_on >= since))  # type: ignore[operator]
+        q = q.where(or_(col(ResidentChange.occurred_on) >= since,
+                        col(ResidentChange.notified_on) >= since))
     else:
-        q = q.where(ResidentChange.id > after)  # type: ignore[operator]
+        q = q.where(col(ResidentChange.id) > after)
     return sorted(s.exec(q).all())
 
 
@@ -137,7 +138,7 @@ def _plan(db: Database, actor: Actor, dest: Destination, since: date | None,
         else:
             prev = s.exec(select(TransferRun).where(
                 TransferRun.destination == dest.id, TransferRun.status == RUN_DONE,
-            ).order_by(TransferRun.id.desc())).first()  # type: ignore[union-attr]
+            ).order_by(col(TransferRun.id).desc())).first()
             rule, after = (RULE_AFTER_RUN, prev.watermark) if prev else (RULE_ALL, 0)
         ids = _changed_residents(s, rule, since, after, watermark)
         chunks = [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
@@ -163,9 +164,9 @@ def _abandon(db: Database, actor: Actor, run: TransferRun, dest: Destination) ->
     """Close an open run planned with another allowlist: what it still had to send goes
     in a new run with today's list, never with the old one."""
     with db.write() as s:
-        done = s.execute(update(TransferRun).where(
-            TransferRun.id == run.id, TransferRun.status == RUN_OPEN,  # type: ignore[arg-type]
-        ).values(status=RUN_ABANDONED, finished_at=now())).rowcount
+        done = rowcount(s.execute(update(TransferRun).where(
+            col(TransferRun.id) == run.id, col(TransferRun.status) == RUN_OPEN,
+        ).values(status=RUN_ABANDONED, finished_at=now())))
         if done:
             record(s, actor, "transfer.abandon", target=f"transfer_run:{run.id}",
                    purpose=f"{dest.name}への転送", outcome="success", severity="warning",
@@ -210,20 +211,20 @@ def batch_records(db: Database, items: tuple[str, ...], ids: list[int]) -> list[
     with db.read() as s:
         rows = s.exec(
             select(Resident, Household)
-            .join(Household, Household.id == Resident.household_id)  # type: ignore[arg-type]
-            .where(Resident.id.in_(ids))  # type: ignore[union-attr]
-            .order_by(Resident.id)  # type: ignore[arg-type]
+            .join(Household, col(Household.id) == col(Resident.household_id))
+            .where(col(Resident.id).in_(ids))
+            .order_by(col(Resident.id))
         ).all()
         latest: dict[int, ResidentChange] = {}
         for ch in s.exec(select(ResidentChange).where(
-                ResidentChange.resident_id.in_(ids))).all():  # type: ignore[attr-defined]
+                col(ResidentChange.resident_id).in_(ids))).all():
             have = latest.get(ch.resident_id)
             if have is None or (ch.occurred_on, ch.id or 0) >= (have.occurred_on, have.id or 0):
                 latest[ch.resident_id] = ch
         numbers: dict[int, str] = {}
         if MY_NUMBER in items:  # the number is read only for a destination that may have it
             numbers = dict(s.exec(select(MyNumberLink.resident_id, MyNumberLink.number).where(
-                MyNumberLink.resident_id.in_(ids),  # type: ignore[attr-defined]
+                col(MyNumberLink.resident_id).in_(ids),
                 MyNumberLink.status == LINK_ACTIVE)).all())
         return [build_record(items, Source(r, h, latest.get(r.id or 0), numbers.get(r.id or 0, "")))
                 for r, h in rows]
@@ -301,7 +302,7 @@ def send_transfer(
         run = s.get(TransferRun, run_id)
         assert run is not None
         batches = list(s.exec(select(TransferBatch).where(TransferBatch.run_id == run_id)
-                              .order_by(TransferBatch.seq)).all())  # type: ignore[arg-type]
+                              .order_by(col(TransferBatch.seq))).all())
         s.expunge_all()
     keys = [b.key for b in batches]
     pending = [b for b in batches if b.status == BATCH_PENDING]
@@ -322,7 +323,8 @@ def send_transfer(
                 "of": run.batches, "items": list(items),
                 "records": batch_records(db, items, ids),
             }
-            tried, error = 0, None
+            tried = 0
+            error: _Rejected | httpx.HTTPError | None = None
             while tried < attempts:
                 tried += 1
                 try:
@@ -339,17 +341,17 @@ def send_transfer(
             with db.write() as s:
                 if error is None:
                     s.execute(update(TransferBatch).where(
-                        TransferBatch.id == batch.id,  # type: ignore[arg-type]
-                        TransferBatch.status == BATCH_PENDING,  # type: ignore[arg-type]
+                        col(TransferBatch.id) == batch.id,
+                        col(TransferBatch.status) == BATCH_PENDING,
                     ).values(status=BATCH_SENT, sent_at=now(),
                              attempts=TransferBatch.attempts + tried))
                     sent_now += 1
                     continue
                 reason = _reason(error)
                 s.execute(update(TransferBatch).where(
-                    TransferBatch.id == batch.id).values(  # type: ignore[arg-type]
+                    col(TransferBatch.id) == batch.id).values(
                     attempts=TransferBatch.attempts + tried))
-                s.execute(update(TransferRun).where(TransferRun.id == run_id).values(  # type: ignore[arg-type]
+                s.execute(update(TransferRun).where(col(TransferRun.id) == run_id).values(
                     attempts=TransferRun.attempts + 1, last_error=reason))
                 acked = len(batches) - len(pending) + sent_now
                 record(s, actor, ACTION, target=f"transfer_run:{run_id}",
@@ -363,10 +365,10 @@ def send_transfer(
                 f"もう一度 juki transfer send {dest.id} を実行すると続きから再開します。"
             )
     with db.write() as s:
-        closed = s.execute(update(TransferRun).where(
-            TransferRun.id == run_id, TransferRun.status == RUN_OPEN,  # type: ignore[arg-type]
+        closed = rowcount(s.execute(update(TransferRun).where(
+            col(TransferRun.id) == run_id, col(TransferRun.status) == RUN_OPEN,
         ).values(status=RUN_DONE, finished_at=now(), attempts=TransferRun.attempts + 1,
-                 last_error="")).rowcount
+                 last_error="")))
         if closed:  # another sender that finished the same run has recorded it
             record(s, actor, ACTION, target=f"transfer_run:{run_id}",
                    purpose=f"{dest.name}への転送", outcome="success",
@@ -381,6 +383,6 @@ def list_runs(db: Database, dest: str | None = None, limit: int = 20) -> list[Tr
         q = select(TransferRun)
         if dest:
             q = q.where(TransferRun.destination == dest)
-        rows = list(s.exec(q.order_by(TransferRun.id.desc()).limit(limit)).all())  # type: ignore[union-attr]
+        rows = list(s.exec(q.order_by(col(TransferRun.id).desc()).limit(limit)).all())
         s.expunge_all()
     return rows
