@@ -29,7 +29,6 @@ from console.commands import (
 )
 from console.commands import console as bare
 from console.commands.common import EXIT_BAD, EXIT_CHECK, EXIT_OK, Group, Parser, err
-from core.crashlog import log_unexpected_from_env
 from core.errors import JukiError
 from core.settings import SettingsError
 
@@ -69,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:
+        from core.crashlog import log_unexpected_from_env  # on use: only on a failure (start-up)
+
         err(log_unexpected_from_env(exc))
         return EXIT_CHECK
 
