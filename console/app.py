@@ -5,6 +5,10 @@ in a thread worker (docs/architecture.md rule 10) and every decision is the serv
 (``auth.signin``): the app only reacts to its answers. The built-in screenshot is not
 offered anywhere (palette, keys, ``TEXTUAL_SCREENSHOT``); an attempt is refused and
 recorded. Quitting, a hang-up and a crash all end the session in the trail.
+
+Start-up time: the sign-in form paints before SQLAlchemy loads (about a quarter of a
+second; bench/startup), so the services (``auth.signin``, ``logs.audit``, capture) are
+imported where a worker first uses them, each marked ``# on use``.
 """
 
 from __future__ import annotations
@@ -31,11 +35,12 @@ from textual.timer import Timer
 from auth.identity import Identity
 from auth.roles import Perm
 from core.actor import Actor, ssh_client_address
+from core.crashlog import log_unexpected
 from core.errors import JukiError
 from screens.home import HomeScreen
 from screens.lock import LockScreen
 from screens.signin import SignInScreen
-from screens.widgets import CommentDialog, WorkspaceEnv, log_unexpected
+from screens.widgets import CommentDialog, WorkspaceEnv
 from screens.workspaces import workspaces_for
 
 if TYPE_CHECKING:
@@ -149,7 +154,7 @@ class JukiApp(App[int]):
     def _warm_up(self) -> None:
         """After the first paint, load the database layer while the user types."""
         try:
-            from screens.signin import load_sign_in
+            from screens.signin import load_sign_in  # on use: after the first paint
 
             load_sign_in()  # under the lock a sign-in worker also takes (no import race)
             _ = self.ctx.db
@@ -208,7 +213,7 @@ class JukiApp(App[int]):
 
     @work(thread=True, group="session-record", exit_on_error=False)
     def _record_lock(self, ident: Identity, reason: str) -> None:
-        from auth.signin import lock
+        from auth.signin import lock  # on use: SQLAlchemy after the first paint
 
         try:
             lock(self.ctx.db, ident, reason)
@@ -250,7 +255,7 @@ class JukiApp(App[int]):
 
     @work(thread=True, group="session-record", exit_on_error=False)
     def _sign_out(self, ident: Identity, reason: str, then_exit: bool = False) -> None:
-        from auth.signin import sign_out
+        from auth.signin import sign_out  # on use: SQLAlchemy after the first paint
 
         try:
             sign_out(self.ctx.db, ident, reason)
@@ -280,7 +285,7 @@ class JukiApp(App[int]):
 
     @work(thread=True, exclusive=True, group="session-check", exit_on_error=False)
     def _check_session(self, ident: Identity) -> None:
-        from auth.signin import SessionState, check_session
+        from auth.signin import SessionState, check_session  # on use: after the first paint
 
         try:
             state = check_session(self.ctx.db, self.ctx.settings, ident)
@@ -391,7 +396,7 @@ class JukiApp(App[int]):
 
     @work(thread=True, group="capture", exit_on_error=False)
     def _save_capture(self, ident: Identity, svg: str, reason: str) -> None:
-        from services.capture import save_capture
+        from services.capture import save_capture  # on use: SQLAlchemy after the first paint
 
         try:
             saved = save_capture(self.ctx.db, self.ctx.settings, ident, svg, reason)
@@ -410,7 +415,7 @@ class JukiApp(App[int]):
 
     @work(thread=True, group="session-record", exit_on_error=False)
     def _record_capture_refusal(self, actor: Actor, how: str) -> None:
-        from logs.audit import record_alone
+        from logs.audit import record_alone  # on use: SQLAlchemy after the first paint
 
         try:
             record_alone(
@@ -420,7 +425,7 @@ class JukiApp(App[int]):
         except Exception as exc:
             log_unexpected(self.ctx.settings, exc)
 
-    # --- no traceback reaches the user (rule 7) --------------------------------------
+    # --- no traceback reaches the user (docs/architecture.md rule 12) -------------------
 
     def _fatal_error(self) -> None:
         # Textual's default prints a traceback *with locals* (a typed password among
@@ -474,7 +479,7 @@ def run_console(ctx: Context, **kw: Any) -> int:
 
 
 def _record_end(ctx: Context, ident: Identity, reason: str) -> None:
-    from auth.signin import sign_out
+    from auth.signin import sign_out  # on use: SQLAlchemy after the first paint
 
     try:
         sign_out(ctx.db, ident, reason)

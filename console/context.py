@@ -39,6 +39,7 @@ class Context:
         if self._db is None:
             with self._lock:
                 if self._db is None:
+                    # on use (start-up time): SQLAlchemy loads after the first paint
                     from core.db import Database
                     from logs import anchor, stream
 

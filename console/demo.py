@@ -2,6 +2,8 @@
 
 Only an empty register is prepared: when residents are already there, nothing is
 added or changed (a real register never gets demo accounts with a published password).
+Loaded by ``juki demo`` when it runs (console/commands/demo.py), so its services weigh
+on no other command's start-up.
 """
 
 from __future__ import annotations
@@ -9,8 +11,20 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
+from sqlalchemy import func
+from sqlmodel import select
+
+from auth.accounts import add_user, list_users
+from auth.roles import role_label
 from console.context import Context
+from core.actor import Actor
+from services.personnel.rounds import import_round
+from services.personnel.staff import import_staff
+from services.register.models import Resident
+from services.register.seed import seed_register
+from services.schema import init_schema
 
 DEMO_PASSWORD = "sakura-demo-2026"
 DEMO_RESIDENTS = 3000
@@ -45,11 +59,6 @@ def _pad(text: str, width: int) -> str:
 
 
 def _resident_count(ctx: Context) -> int:
-    from sqlalchemy import func
-    from sqlmodel import select
-
-    from services.register.models import Resident
-
     with ctx.db.read() as s:
         return int(s.exec(select(func.count()).select_from(Resident)).one())
 
@@ -73,13 +82,6 @@ def _personnel_demo(ctx: Context, out: Callable[[str], None]) -> None:
     """A staff registry and one change round for the F4 workspace: clerk2 (中村 翼) is
     promoted to 係長 today — the clerk role went at once, the reviewer role waits for an
     admin (admin1) to apply it and then for someone else (security1) to re-confirm."""
-    from datetime import date
-
-    from auth.accounts import add_user
-    from core.actor import Actor
-    from services.personnel.rounds import import_round
-    from services.personnel.staff import import_staff
-
     add_user(ctx.db, ctx.settings, Actor.cli(), login="clerk2", name="中村 翼",
              roles=["clerk"], password=DEMO_PASSWORD, department="市民課 住民記録係")
     import_staff(ctx.db, Actor.cli(), name="demo-staff.csv", data=DEMO_STAFF.encode())
@@ -93,16 +95,9 @@ def _personnel_demo(ctx: Context, out: Callable[[str], None]) -> None:
 
 def prepare_demo(ctx: Context, out: Callable[[str], None]) -> None:
     """Prepare the demo register if it is empty, then tell the user how to sign in."""
-    from auth.accounts import add_user, list_users
-    from auth.roles import role_label
-    from core.actor import Actor
-    from services.schema import init_schema
-
     init_schema(ctx.db)
     where = ctx.db.url.render_as_string(hide_password=True)
     if _resident_count(ctx) == 0:
-        from services.register.seed import seed_register
-
         out(f"デモ用データベースを用意しています: {where}")
         out(f"合成の住民記録を {DEMO_RESIDENTS} 人分作成しています…")
         summary = seed_register(ctx.db, Actor.cli(), residents=DEMO_RESIDENTS, seed=DEMO_SEED)

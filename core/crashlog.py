@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 
 from core.files import open_append
-from core.settings import Settings
+from core.settings import Settings, SettingsError, load_settings
 
 NAME = "juki-error.log"
 UNEXPECTED = "予期しないエラーが起きました ({kind})。詳細: {path}"
@@ -36,3 +36,14 @@ def log_unexpected(settings: Settings, exc: BaseException) -> str:
     except OSError:
         pass
     return UNEXPECTED.format(kind=type(exc).__name__, path=path)
+
+
+def log_unexpected_from_env(exc: BaseException) -> str:
+    """``log_unexpected`` where the settings may not have been read yet (a command that
+    failed early): the data directory the settings name (file or variables), or the
+    default one when they cannot be read."""
+    try:
+        settings = load_settings()
+    except SettingsError:
+        settings = Settings()
+    return log_unexpected(settings, exc)

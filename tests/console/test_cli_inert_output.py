@@ -3,7 +3,7 @@
 A name in the accounts table, a header of a register file, a key in a TOML file, a value
 in the trail: each can hold terminal escape sequences (ESC, BEL, CSI as the C1 byte
 U+009B), bidi overrides or line separators. Plain output passes through
-``core.inert.clean`` (console/cli_io.py, the one place every line goes); JSON output and
+``core.inert.clean`` (console/commands/common.py, the one place every line goes); JSON output and
 JSON-lines files escape those characters as ``\\uXXXX`` (``core.inert.dumps``), so the
 data stays exact for ``json.loads`` and the chain still verifies from an export.
 """

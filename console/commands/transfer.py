@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from console.cli_io import context as _context
-from console.cli_io import out as _out
+from console.commands.common import EXIT_OK, Group, Subparsers, context, out, run_chosen
+from console.commands.options import add_simulator
+from core.actor import Actor
+from core.clock import iso
+from core.settings import load_settings
 
-EXIT_OK = 0
 
-
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """The ``transfer`` command group (called by console/cli.py)."""
+def add_parsers(sub: Subparsers) -> None:
     tr = sub.add_parser("transfer", help="連携システムへの転送 (宛名管理システム・中間サーバー …)")
     t_sub = tr.add_subparsers(dest="transfer_cmd", required=True)
     send = t_sub.add_parser("send", help="異動のあった住民の、転送してよい項目だけを送る")
@@ -27,79 +27,79 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     send.add_argument("--since", metavar="DATE",
                       help="この日以降に異動・届出のあった住民"
                       " (既定: 前回の転送以降に入力された異動)")
+    send.set_defaults(handler=_send)
     runs = t_sub.add_parser("list", help="転送の記録 (新しい順)")
     runs.add_argument("dest", nargs="?", metavar="DEST", help="転送先で絞る")
+    runs.set_defaults(handler=_list)
     check = t_sub.add_parser("check", help="転送設定 (TOML) を検査して転送先と項目を表示する")
     check.add_argument("file", nargs="?", metavar="FILE.toml", help="既定: 設定 transfer_config")
+    check.set_defaults(handler=_check)
     sim = t_sub.add_parser("sim", help="転送受信のシミュレータ (デモ・試験用、ループバックのみ)")
-    sim.add_argument("--host", default="127.0.0.1", help="待ち受けるアドレス (ループバックのみ)")
-    sim.add_argument("--port", type=int, default=8771, help="ポート (既定 8771。0 は空き番号)")
-    sim.add_argument("--out", required=True, metavar="FILE",
-                     help="受信したバッチの保存先 (JSON lines)")
+    add_simulator(sim, host="待ち受けるアドレス (ループバックのみ)", port=8771,
+                  port_help="ポート (既定 8771。0 は空き番号)",
+                  received="受信したバッチの保存先 (JSON lines)")
     sim.add_argument("--fail", action="store_true", help="HTTP 500 を返す状態で始める")
     sim.add_argument("--delay", type=float, default=0.0, help="保存・応答を遅らせる秒数")
+    sim.set_defaults(handler=_sim)
 
 
-def cmd_transfer(args: argparse.Namespace) -> int:
-    if args.transfer_cmd == "sim":
-        from services.transfer.sim import run
+def _sim(args: argparse.Namespace) -> int:
+    from services.transfer.sim import run as serve  # on use: SQLAlchemy (start-up time)
 
-        return run(Path(args.out), _out, host=args.host, port=args.port, fail=args.fail,
-                   delay=args.delay)
-    if args.transfer_cmd == "check":
-        return _check(args)
-    if args.transfer_cmd == "list":
-        return _list(args)
-    return _send(args)
+    return serve(Path(args.out), out, host=args.host, port=args.port, fail=args.fail,
+                 delay=args.delay)
 
 
 def _send(args: argparse.Namespace) -> int:
-    from core.actor import Actor
+    # on use (start-up time): the transfer loads SQLAlchemy
     from services.jp.wareki import parse_date
     from services.transfer.config import load_config
     from services.transfer.send import RULE_LABELS, send_transfer
 
     since = parse_date(args.since, field="--since (基準日)") if args.since else None
-    ctx = _context()
+    ctx = context()
     config = load_config(ctx.settings)
     config.get(args.dest)  # an unknown DEST is bad input before anything is opened
     done = send_transfer(ctx.db, ctx.settings, Actor.cli(), args.dest, since=since,
-                         config=config, out=_out)
+                         config=config, out=out)
     rule = RULE_LABELS.get(done.rule, done.rule)
     if done.since is not None:
         rule += f" ({done.since.isoformat()} 以降)"
-    _out(f"{done.destination.name} ({done.destination.id}) への転送 #{done.run_id} を"
-         f"終えました: {done.records:,} 件、{done.batches:,} バッチ"
-         f" (今回送信 {done.sent_now:,})。対象: {rule}。")
-    _out("項目: " + "、".join(done.destination.items))
+    out(f"{done.destination.name} ({done.destination.id}) への転送 #{done.run_id} を"
+        f"終えました: {done.records:,} 件、{done.batches:,} バッチ"
+        f" (今回送信 {done.sent_now:,})。対象: {rule}。")
+    out("項目: " + "、".join(done.destination.items))
     return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
-    from core.settings import load_settings
-    from services.transfer.config import load_config
+    from services.transfer.config import load_config  # on use: httpx (start-up time)
 
     config = load_config(load_settings(), args.file)
-    _out(f"転送設定 {config.source}: 転送先 {len(config.destinations)} 件、誤りはありません。")
+    out(f"転送設定 {config.source}: 転送先 {len(config.destinations)} 件、誤りはありません。")
     for d in config.destinations.values():
-        _out(f"{d.id}\t{d.name}\t{d.endpoint}")
+        out(f"{d.id}\t{d.name}\t{d.endpoint}")
         for item in d.items:
-            _out(f"\t{item}\t{d.basis[item]}")
+            out(f"\t{item}\t{d.basis[item]}")
     return EXIT_OK
 
 
 def _list(args: argparse.Namespace) -> int:
-    from core.clock import iso
+    # on use (start-up time): the transfer loads SQLAlchemy, core.inert Rich
     from core.inert import clean_line
     from services.transfer.send import list_runs
 
-    ctx = _context()
+    ctx = context()
     runs = list_runs(ctx.db, args.dest)
     if not runs:
-        _out("転送の記録はありません。")
+        out("転送の記録はありません。")
     for r in runs:
-        _out("\t".join(clean_line(str(v)) for v in (
+        out("\t".join(clean_line(str(v)) for v in (
             f"#{r.id}", r.destination, r.status, f"{r.records:,}件", f"{r.batches}バッチ",
             r.rule, iso(r.planned_at), r.last_error or "-",
         )))
     return EXIT_OK
+
+
+
+GROUP = Group("transfer", add_parsers, run_chosen)

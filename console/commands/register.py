@@ -11,20 +11,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from console.cli_io import err as _err
-from console.cli_io import out as _out
+from console.commands.common import EXIT_OK, Group, Subparsers, context, err, out
+from core.actor import Actor
 from core.errors import BadInput
 
-EXIT_OK = 0
 
-
-def _progress(phase: str, done: int, total: int) -> None:
-    of = f" / {total:,}" if total else ""
-    _err(f"取込: {done:,}{of} 行を{'検査' if phase == '検査' else '書き込み'}しました")
-
-
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """The ``register`` command group (called by console/cli.py)."""
+def add_parsers(sub: Subparsers) -> None:
     reg = sub.add_parser("register", help="住民記録 (既存住民基本台帳システムからの取込)")
     r_sub = reg.add_subparsers(dest="register_cmd", required=True)
     imp = r_sub.add_parser(
@@ -34,9 +26,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="全件の取込 (空の住民記録に、住民記録全体を読み込む)")
 
 
-def cmd_register(args: argparse.Namespace) -> int:
-    from console.context import Context
-    from core.actor import Actor
+def _progress(phase: str, done: int, total: int) -> None:
+    of = f" / {total:,}" if total else ""
+    err(f"取込: {done:,}{of} 行を{'検査' if phase == '検査' else '書き込み'}しました")
+
+
+def run(args: argparse.Namespace) -> int:
+    # on use (start-up time): the import loads SQLAlchemy, core.inert Rich
     from core.inert import clean_line
     from services.register.importer import import_register
 
@@ -45,9 +41,12 @@ def cmd_register(args: argparse.Namespace) -> int:
         data = path.read_bytes()
     except OSError as exc:
         raise BadInput(f"FILE: {clean_line(str(path))} を読めません ({exc.strerror})。") from None
-    ctx = Context.from_env()
+    ctx = context()
     result = import_register(ctx.db, Actor.cli(), data, name=path.name, full=args.full,
                              progress=_progress)
     for line in result.summary():
-        _out(clean_line(line))
+        out(clean_line(line))
     return EXIT_OK
+
+
+GROUP = Group("register", add_parsers, run)

@@ -1,0 +1,34 @@
+"""``juki`` with no command: the console itself, in this terminal (``juki demo`` too)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from console.commands.common import context
+from core.errors import BadInput
+
+if TYPE_CHECKING:
+    from console.context import Context
+
+
+def require_tty() -> None:
+    """Refuse (bad input) when there is no terminal to draw the console on."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise BadInput(
+            "端末 (TTY) がないためコンソールを起動できません。"
+            "ssh -t で接続するか、端末から実行してください。"
+        )
+
+
+def start(ctx: Context) -> int:
+    """Run the console on ``ctx`` in this terminal; its exit code."""
+    require_tty()
+    from console.app import run_console  # on use: loads Textual (start-up time)
+
+    return run_console(ctx)
+
+
+def run(args: argparse.Namespace) -> int:
+    return start(context())
