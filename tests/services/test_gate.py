@@ -126,3 +126,18 @@ def test_a_cli_operator_is_trusted(probe: Database) -> None:
         _write(a, "ok")
         a.record()
     assert _notes(probe) == 1
+
+
+def test_bad_input_may_pass_unrecorded(probe: Database, settings: Settings) -> None:
+    """``record_bad_input=False``: rolled back and raised, no event (a sealing failure is
+    still recorded)."""
+    clerk = enrol(probe, settings, "clerk", ["clerk"])
+    before = last_seq(probe)
+    with pytest.raises(BadInput, match="理由"), gate.act(
+        probe, clerk, "probe.write", perm=Perm.LINK_PROPOSE, what="試し",
+        record_bad_input=False,
+    ) as a:
+        _write(a, "half")
+        raise BadInput("理由: 入力してください。")
+    assert events_after(probe, before) == []
+    assert _notes(probe) == 0
