@@ -13,7 +13,7 @@ changes nothing (recorded as such). Each applied daily change keeps its natural 
 ``register_import_change``, so a change repeated in a later, overlapping file is skipped.
 
 Removed residents stay: 転出・死亡・消除 set 状態 消除 and 消除日, never delete a row.
-Every resident row written gets its search keys from ``services.lookup.keys``.
+Every resident row written gets its search keys from ``services.register.keys``.
 
 Linkage drift: when a change alters any of the 4 items (氏名・生年月日・性別・住所) of a
 resident with an active My Number link, the link is listed in the result and the audit
@@ -46,7 +46,6 @@ from logs.audit import record, record_alone
 from services.linkage.check import ORIGIN_BASELINE
 from services.linkage.items import fingerprint
 from services.linkage.models import LinkFingerprint
-from services.lookup.keys import resident_keys
 from services.refusals import SEALING, recorded_refusals
 from services.register.import_models import (
     MODE_CHANGES,
@@ -54,6 +53,7 @@ from services.register.import_models import (
     RegisterImport,
     RegisterImportChange,
 )
+from services.register.keys import resident_keys
 from services.register.layout import (
     PROGRESS_EVERY,
     REMOVING,

@@ -34,8 +34,8 @@ from core.actor import Actor
 from core.db import Database
 from core.errors import BadInput
 from logs.audit import record, record_alone
-from services.lookup.keys import resident_keys
 from services.register import names
+from services.register.keys import resident_keys
 from services.register.models import (
     CITY,
     HEAD,

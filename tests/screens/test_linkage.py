@@ -53,7 +53,7 @@ from services.linkage.proposals import (
     propose,
     reject,
 )
-from services.lookup.keys import resident_keys
+from services.register.keys import resident_keys
 from services.register.models import (
     LINK_ACTIVE,
     Household,
