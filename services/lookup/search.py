@@ -84,7 +84,7 @@ from services import gate
 from services.lookup.breadth import TOO_BROAD, Breadth, breadth_problem
 from services.lookup.query import Parsed, check_purpose, parse_query, purposes
 from services.lookup.ranking import hit_of, restricted_apart_from_address
-from services.lookup.statement import form_of, statement_for, values_of
+from services.lookup.statement import form_of, planned_per_search, statement_for, values_of
 from services.lookup.types import LookupQuery, SearchResult
 from services.restricted import withheld
 
@@ -118,13 +118,13 @@ def search(db: Database, settings: Settings, ident: Identity, query: LookupQuery
             a.record(outcome="refused", severity="warning",
                      details={"query": normalized, "reason": "too_broad"})
         else:
-            result = _run(a, db, settings, parsed, normalized)
+            result = _run(a, settings, parsed, normalized)
     if problem is not None or result is None:
         raise BadInput(problem or TOO_BROAD)
     return result
 
 
-def _run(a: gate.Act, db: Database, settings: Settings, parsed: Parsed,
+def _run(a: gate.Act, settings: Settings, parsed: Parsed,
          normalized: dict[str, str]) -> SearchResult:
     """The query and its ``register.search`` event, inside the act's transaction.
 
@@ -135,14 +135,11 @@ def _run(a: gate.Act, db: Database, settings: Settings, parsed: Parsed,
     conn: Connection = a.s.connection()
     cap = max(1, int(settings.lookup_max_results))
     stmt = statement_for(form_of(parsed, cap + 1))
-    if not db.is_sqlite:
-        # A prefix range's best plan depends on its value: never a generic plan for
-        # this statement, however often the driver has prepared it.
-        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
-    rows: list[Any] = list(conn.execute(stmt, values_of(parsed)).all())
-    if not may_see:
-        rows = restricted_apart_from_address(conn, parsed, rows, cap + 1,
-                                             Breadth.of(settings))
+    with planned_per_search(conn):
+        rows: list[Any] = list(conn.execute(stmt, values_of(parsed)).all())
+        if not may_see:
+            rows = restricted_apart_from_address(conn, parsed, rows, cap + 1,
+                                                 Breadth.of(settings))
     capped = len(rows) > cap
     rows = rows[:cap]
     hits = tuple(withheld(hit_of(parsed, row, row.rank), may_see=may_see) for row in rows)

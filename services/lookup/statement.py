@@ -5,11 +5,13 @@ values. Every comparison is a B-tree range on a key column of ``services.registe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, literal, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, literal, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -270,3 +272,26 @@ def build_statement(p: Parsed, limit: int) -> Any:
     """The one SELECT for a parsed, narrow-enough query, its values bound (for EXPLAIN in
     benches; ``search`` runs the shared form with ``values_of``, which is the same SQL)."""
     return statement_for(form_of(p, limit)).params(values_of(p))
+
+
+@contextmanager
+def planned_per_search(conn: Connection) -> Iterator[None]:
+    """Run the statements inside with a plan made for their values, never a generic one.
+
+    A prefix range's best plan depends on its value. psycopg prepares a statement on the
+    server once it has run five times on a connection, and PostgreSQL may then settle on
+    a generic plan for it; with the driver's prepare threshold lifted for these
+    statements they are planned each time, as ``SET LOCAL plan_cache_mode =
+    force_custom_plan`` would have them, without its round trip. The connection's
+    threshold is put back for whatever runs on it next. SQLite: nothing to do.
+    """
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name != "postgresql" or not hasattr(raw, "prepare_threshold"):
+        yield
+        return
+    threshold = raw.prepare_threshold
+    raw.prepare_threshold = None
+    try:
+        yield
+    finally:
+        raw.prepare_threshold = threshold
