@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
 
 from sqlmodel import Session, select  # noqa: E402
 
+import services.linkage  # noqa: E402, F401 - registers the import's linkage drift hook
 from bench._db import postgres_db, postgres_reachable, sqlite_db  # noqa: E402
 from core.actor import Actor  # noqa: E402
 from core.db import Database  # noqa: E402

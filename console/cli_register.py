@@ -35,6 +35,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def cmd_register(args: argparse.Namespace) -> int:
+    import services.linkage  # noqa: F401 - registers the import's linkage drift hook
     from console.context import Context
     from core.actor import Actor
     from core.inert import clean_line

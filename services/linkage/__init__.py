@@ -5,3 +5,7 @@ propose_unlink, approve, reject, open_proposal, compare, pending, drafts,
 link_history), ``services.linkage.items`` (the side-by-side rows and difference kinds) and
 ``services.linkage.check`` (check_links, reconfirm).
 """
+
+# The register import calls linkage through a hook it owns (services.register.hooks):
+# importing this package registers the drift hook.
+from services.linkage import import_drift as _import_drift  # noqa: F401

@@ -33,7 +33,7 @@ from sqlalchemy import Table as SATable
 from core.actor import Actor
 from core.db import Database
 from core.errors import BadInput
-from logs.audit import record, record_alone
+from services import gate
 from services.register import names
 from services.register.keys import resident_keys
 from services.register.models import (
@@ -931,13 +931,16 @@ def seed_register(db: Database, actor: Actor, *, residents: int, seed: int = 1) 
         raise BadInput("住民の人数: 1以上の整数を指定してください。")
     if residents > MAX_RESIDENTS:
         raise BadInput(f"住民の人数: {MAX_RESIDENTS:,} 人以下にしてください。")
-    existing = 0
     counts: dict[str, int] = {}
-    with db.write() as session:
-        conn = session.connection()
+    with gate.act(db, actor, "register.seed", perm=None, what="合成データの作成",
+                  target="register") as a:
+        conn = a.s.connection()
         resident_table: SATable = Resident.__table__  # type: ignore[assignment]
         existing = conn.execute(select(func.count()).select_from(resident_table)).scalar_one()
-        if not existing:
+        if existing:  # the refusal is the act's outcome, committed alone
+            a.record(outcome="refused", severity="warning",
+                     details={"existing_residents": existing, "requested": residents})
+        else:
             rows = build_register(
                 residents, seed,
                 first_household_id=_next_id(conn, Household.__table__),  # type: ignore[arg-type]
@@ -945,21 +948,13 @@ def seed_register(db: Database, actor: Actor, *, residents: int, seed: int = 1) 
             )
             write_rows(conn, rows)
             counts = rows.counts()
-            record(
-                session, actor, "register.seed", target="register",
-                details={**counts, "seed": seed, "as_of": REFERENCE_DATE.isoformat()},
-            )
-    if not existing:
-        _analyze(db)
+            a.record(details={**counts, "seed": seed, "as_of": REFERENCE_DATE.isoformat()})
     if existing:
-        record_alone(
-            db, actor, "register.seed", target="register", outcome="refused",
-            severity="warning", details={"existing_residents": existing, "requested": residents},
-        )
         raise BadInput(
             f"住民記録が既に {existing:,} 人分あります。"
             "合成データは住民記録が空のときだけ作成できます。"
         )
+    _analyze(db)
     return (
         f"住民 {counts['residents']:,} 人 (世帯 {counts['households']:,}、"
         f"消除 {counts['removed']:,}、外国人住民 {counts['foreign']:,}、"
