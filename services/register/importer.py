@@ -27,6 +27,11 @@ in as 初期移行 links, as the demo seed does.
 
 A full load goes into an empty register only; a register that has residents takes daily
 files (a second full load would have to reconcile, which this does not do).
+
+One concern, applying a checked register file (reading and checking the file is
+``services.register.layout``): the full load and the daily changes share the act, the
+already-applied check, the event, the 異動履歴 summaries and the batched writes, and
+differ only in how rows become residents.
 """
 
 from __future__ import annotations

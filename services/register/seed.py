@@ -17,6 +17,12 @@ are left without a linked number, so the linkage workflow has work to show.
 
 Seeding refuses (BadInput, CLI exit 2) when the register already has residents: the
 demo data is for an empty register, and appending would mix fictional and real records.
+
+One file, longer than most, because it is one concern: one generator whose parts draw
+from one random stream in a fixed order (households, then their members, then the
+foreign residents, removals, flags and numbers). Split across files the order that
+makes a seed reproduce byte for byte would be a contract between modules; here it is
+read top to bottom. The names and weights it draws from are in ``services.register.names``.
 """
 
 from __future__ import annotations
