@@ -8,14 +8,18 @@ import re
 import unicodedata
 from typing import Any
 
+from sqlalchemy import Connection
+
 from services.jp import ADDRESS_NOTATION, KANA_SMALL, NAME_VARIANT, explain_variants
 from services.lookup.breadth import Breadth, breadth_problem
 from services.lookup.query import Parsed
 from services.lookup.statement import (
     apart_from_address,
+    form_of,
     restricted_form,
     statement_for,
     values_of,
+    with_restricted,
 )
 from services.lookup.types import Hit
 from services.register.keys import NameQuery, kana_fold, name_fold
@@ -128,21 +132,30 @@ def hit_of(p: Parsed, row: Any, rank: int) -> Hit:
     )
 
 
-def restricted_apart_from_address(conn: Any, parsed: Parsed, rows: list[Any],
-                                   limit: int, limits: Breadth) -> list[Any]:
-    """``rows`` (the main query's, at most ``limit``) as a reader without the permission
-    gets them: restricted residents dropped, then those the query matches apart from its
-    address and 世帯番号 (``apart_from_address``) merged in rank order, at most ``limit``
-    — only when that rest is narrow enough alone by the breadth rule, so that a short
-    name part made narrow by an address never lists every restricted resident it begins.
+def fetched(conn: Connection, parsed: Parsed, limit: int, limits: Breadth, *,
+            may_see: bool) -> list[Any]:
+    """The rows of a search, at most ``limit``, in rank order, in one statement.
+
+    A reader without the DV permission gets them as the module docstring of
+    ``services.lookup.search`` says (point 8): the main query's restricted residents
+    dropped, then those the query matches apart from its address and 世帯番号
+    (``apart_from_address``) merged in rank order — only when that rest is narrow enough
+    alone by the breadth rule, so that a short name part made narrow by an address never
+    lists every restricted resident it begins. Both queries travel as one UNION ALL
+    (``with_restricted``).
 
     Exact within the cap: a restricted row of the main query matches the second query
     too, so when the main query was cut at ``limit`` the merged list has at least
     ``limit`` rows before any unrestricted row it did not fetch."""
-    kept = [r for r in rows if not r.dv_support]
+    main = form_of(parsed, limit)
+    values = values_of(parsed)
+    if may_see:
+        return list(conn.execute(statement_for(main), values).all())
     loose = apart_from_address(parsed)
-    if loose is not None and breadth_problem(loose, limits) is None:
-        stmt = statement_for(restricted_form(loose, limit))
-        kept += conn.execute(stmt, values_of(loose)).all()
+    if loose is None or breadth_problem(loose, limits) is not None:
+        kept = [r for r in conn.execute(statement_for(main), values) if not r.dv_support]
+    else:
+        both = with_restricted(main, restricted_form(loose, limit))
+        kept = [r for r in conn.execute(both, values) if r.arm == 1 or not r.dv_support]
     kept.sort(key=lambda r: (r.rank, r.kana_key, r.id))
     return kept[:limit]

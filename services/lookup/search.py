@@ -65,8 +65,9 @@ What a search does, in order:
 
 Where each step lives: ``services.lookup.query`` (2, 3), ``.breadth`` (4), ``.statement``
 (5, 6: ``driver``, ``_Filter``, ``_Unindexed``, the cached statement per form),
-``.ranking`` (7, 8: the reasons, the ``Hit``, the restricted merge), this module (1, 9:
-the act).
+``.ranking`` (7, 8: the rows fetched — for a reader without the DV permission both
+queries as one UNION ALL —, the restricted merge, the reasons, the ``Hit``), this module
+(1, 9: the act).
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ from core.settings import Settings
 from services import gate
 from services.lookup.breadth import TOO_BROAD, Breadth, breadth_problem
 from services.lookup.query import Parsed, check_purpose, parse_query, purposes
-from services.lookup.ranking import hit_of, restricted_apart_from_address
-from services.lookup.statement import form_of, planned_per_search, statement_for, values_of
+from services.lookup.ranking import fetched, hit_of
+from services.lookup.statement import planned_per_search
 from services.lookup.types import LookupQuery, SearchResult
 from services.restricted import withheld
 
@@ -134,12 +135,8 @@ def _run(a: gate.Act, settings: Settings, parsed: Parsed,
     may_see = a.holds(Perm.OPEN_RESTRICTED)
     conn: Connection = a.s.connection()
     cap = max(1, int(settings.lookup_max_results))
-    stmt = statement_for(form_of(parsed, cap + 1))
     with planned_per_search(conn):
-        rows: list[Any] = list(conn.execute(stmt, values_of(parsed)).all())
-        if not may_see:
-            rows = restricted_apart_from_address(conn, parsed, rows, cap + 1,
-                                                 Breadth.of(settings))
+        rows = fetched(conn, parsed, cap + 1, Breadth.of(settings), may_see=may_see)
     capped = len(rows) > cap
     rows = rows[:cap]
     hits = tuple(withheld(hit_of(parsed, row, row.rank), may_see=may_see) for row in rows)

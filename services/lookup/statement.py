@@ -11,7 +11,19 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    case,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -267,6 +279,19 @@ def statement_for(f: Form) -> Any:
         where.append(R.status != STATUS_REMOVED)
     return stmt.where(and_(*where)).order_by(*order).limit(f.limit)
 
+
+
+@lru_cache(maxsize=256)
+def with_restricted(main: Form, restricted: Form) -> Any:
+    """The main statement and the restricted residents' one (``restricted_form``) as one
+    UNION ALL, so a reader without the DV permission waits for one round trip, not two.
+    Each arm keeps its own index, order and limit; ``arm`` says which one a row came
+    from (0 the main, 1 the restricted). Both arms take the main query's values: the
+    restricted arm's are the same names with the same values, fewer."""
+    found = statement_for(main).subquery("found")
+    kept = statement_for(restricted).subquery("restricted")
+    return union_all(select(literal_column("0").label("arm"), *found.c),
+                     select(literal_column("1").label("arm"), *kept.c))
 
 def build_statement(p: Parsed, limit: int) -> Any:
     """The one SELECT for a parsed, narrow-enough query, its values bound (for EXPLAIN in
