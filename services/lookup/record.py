@@ -1,6 +1,6 @@
 """住民記録照会 — opening one resident's record, and revealing its 個人番号.
 
-``open_record`` returns every item of DOMAIN.md §2 with Japanese labels, dates as
+``open_record`` returns every item of docs/domain.md §2 with Japanese labels, dates as
 和暦 with the 西暦 beside them (``format_both``), the household's members and the
 異動履歴 newest first; the 個人番号 only masked. ``reveal_my_number`` shows the number
 itself to a user who holds ``Perm.REVEAL_MY_NUMBER`` and types a reason; the screen
@@ -78,7 +78,7 @@ def _or(value: str, empty: str = NOT_RECORDED) -> str:
 def _items(
     r: Resident, household: Household | None, head: Resident | None, masked: str
 ) -> tuple[tuple[str, str], ...]:
-    """(label, value) for every item of DOMAIN.md §2, in the order of a 住民票."""
+    """(label, value) for every item of docs/domain.md §2, in the order of a 住民票."""
     items: list[tuple[str, str]] = [
         ("氏名", f"{r.family_name} {r.given_name}"),
         ("氏名の振り仮名", f"{r.family_kana} {r.given_kana}"),

@@ -85,7 +85,7 @@ class Change:
 
 @dataclass(frozen=True)
 class ResidentRecord:
-    """Everything of DOMAIN.md §2 for one resident; My Number only masked."""
+    """Everything of docs/domain.md §2 for one resident; My Number only masked."""
 
     resident_id: int
     items: tuple[tuple[str, str], ...]  # (Japanese label, display value), dates as 和暦 (西暦)

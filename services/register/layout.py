@@ -1,6 +1,6 @@
 """The register file layout (docs/register-import.md): read, decode and check every row.
 
-One row per person with every item of DOMAIN.md §2, the 世帯番号, the 状態 and, in a
+One row per person with every item of docs/domain.md §2, the 世帯番号, the 状態 and, in a
 daily file (異動分), the change event: 変更区分, 異動日, 届出日. The first row names the
 columns (any order; unknown columns are refused so that a misspelt one is not silently
 dropped). UTF-8 (BOM or not) or CP932 as the register system writes it; comma or tab;

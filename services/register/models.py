@@ -1,4 +1,4 @@
-"""Register tables: 世帯, 住民 (DOMAIN.md §2), 異動履歴 and the My Number link.
+"""Register tables: 世帯, 住民 (docs/domain.md §2), 異動履歴 and the My Number link.
 
 Values the staff read (続柄, 性別, 状態, 異動の種別, 在留資格 …) are stored in Japanese, as
 the register writes them; table and column names are English snake_case. Addresses keep
@@ -107,7 +107,7 @@ _DV_POSTGRESQL = text("dv_support")
 
 
 class Resident(SQLModel, table=True):
-    """住民票: every item of DOMAIN.md §2 for one person, kept after 消除."""
+    """住民票: every item of docs/domain.md §2 for one person, kept after 消除."""
 
     __tablename__ = "resident"
     __table_args__ = (

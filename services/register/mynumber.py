@@ -1,6 +1,6 @@
 """個人番号 (My Number): check digit, validation and masking.
 
-Check digit per 総務省令第85号 第5条 (DOMAIN.md §3): number the 11 base digits n = 1..11
+Check digit per 総務省令第85号 第5条 (docs/domain.md §3.1): number the 11 base digits n = 1..11
 from the right; weight Qn = n+1 for n <= 6 and n-5 for n >= 7; r = sum(Pn*Qn) mod 11;
 check = 0 if r <= 1 else 11 - r. The check digit is a first filter only: it lets some
 typos through, so a valid number still needs the linkage workflow's other checks.
@@ -45,7 +45,7 @@ def normalize_my_number(s: str) -> str:
 
 
 def mask_my_number(n: str) -> str:
-    """The masked display form ``**** **** 1234`` (DESIGN.md rule 8).
+    """The masked display form ``**** **** 1234`` (docs/domain.md §3.3, "Masked display").
 
     Accepts the full number or only its last four digits; shows no digit when fewer
     than four digits are given.

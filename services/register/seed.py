@@ -728,7 +728,7 @@ def build_register(
             else:
                 b.place(hh, apartment_share=0.55 if size == 1 else 0.2)
 
-    # 無番地: a few houses in 奥山 (DOMAIN.md §6); always at least one.
+    # 無番地: a few houses in 奥山 (docs/domain.md §5.3); always at least one.
     plain = [h for h in households if h.katagaki != CARE_HOME[4] and not h.foreign]
     for hh in rng.sample(plain, min(len(plain), max(1, len(households) // 5000))):
         hh.town, hh.chome, hh.banchi, hh.go, hh.katagaki = b.mubanchi.name, None, None, None, ""
