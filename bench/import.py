@@ -31,12 +31,13 @@ if str(ROOT) not in sys.path:
 
 from sqlmodel import Session, select  # noqa: E402
 
+import services.linkage  # noqa: E402, F401 - registers the import's linkage drift hook
 from bench._db import postgres_db, postgres_reachable, sqlite_db  # noqa: E402
 from core.actor import Actor  # noqa: E402
 from core.db import Database  # noqa: E402
 from logs import stream  # noqa: E402
-from services.lookup.keys import resident_keys  # noqa: E402
 from services.register.importer import import_register  # noqa: E402
+from services.register.keys import resident_keys  # noqa: E402
 from services.register.layout import read_register  # noqa: E402
 from services.register.models import Household, Resident  # noqa: E402
 from tests.services.register_files import daily_changes, encode, full_from_seed  # noqa: E402

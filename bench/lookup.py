@@ -79,7 +79,9 @@ from core.settings import Settings  # noqa: E402
 from logs import stream  # noqa: E402
 from services.jp import format_wareki, format_wareki_short, is_kana  # noqa: E402
 from services.jp.variants import fold_variants  # noqa: E402
-from services.lookup.search import build_statement, driver, parse_query, search  # noqa: E402
+from services.lookup.query import parse_query  # noqa: E402
+from services.lookup.search import search  # noqa: E402
+from services.lookup.statement import build_statement, driver  # noqa: E402
 from services.lookup.types import LookupQuery  # noqa: E402
 from services.register.models import (  # noqa: E402
     STATUS_REMOVED,

@@ -145,11 +145,15 @@ def act(
     target: str = "", purpose: str = "", step_up: bool = False,
     settings: Settings | None = None, numbers: bool = False, write: bool = True,
     translate: Callable[[Exception], Refusal | None] | None = None,
+    record_bad_input: bool = True,
 ) -> Iterator[Act]:
     """Run one act: check ``perm`` (and, with ``step_up``, a recent password) inside its
     transaction, yield the ``Act``, commit. Refusals, bad input and sealing failures roll
     back and are recorded once. ``translate`` turns a database error (a unique index that
-    holds a rule) into a refusal; ``write=False`` runs a read that only records refusals."""
+    holds a rule) into a refusal; ``write=False`` runs a read that only records refusals.
+    ``record_bad_input=False``: a form's field that cannot be used is raised as it is,
+    rolled back but not recorded (an act whose typed fields were never recorded when
+    refused, such as opening a record: it keeps its trail as it was)."""
     the_act: Act | None = None
     refusal: Refusal | None = None
     problem: JukiError | None = None
@@ -170,6 +174,8 @@ def act(
     except Refusal as r:
         refusal = r
     except (BadInput, SealingError) as exc:
+        if isinstance(exc, BadInput) and not record_bad_input:
+            raise
         problem = exc
     except Exception as exc:
         found = translate(exc) if translate is not None else None

@@ -33,6 +33,7 @@ def _progress(phase: str, done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # on use (start-up time): the import loads SQLAlchemy, core.inert Rich
+    import services.linkage  # noqa: F401 - registers the import's linkage drift hook
     from core.inert import clean_line
     from services.register.importer import import_register
 

@@ -55,7 +55,7 @@ from core.loopback import JsonHandler, JsonServer
 from logs.audit import record_alone
 from services.jp import is_kana, normalize_address
 from services.jukinet.client import NOT_SENT, JukinetQuery, build_query
-from services.lookup.keys import kana_fold, name_fold, resident_keys
+from services.register.keys import kana_fold, name_fold, resident_keys
 from services.register.models import (
     CITY,
     LINK_ACTIVE,

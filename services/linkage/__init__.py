@@ -10,3 +10,7 @@ number for the reviewer), ``items`` (the side-by-side rows and difference kinds)
 ``check`` (check_links, reconfirm) and ``report`` (the record kept). Every act passes
 through ``services.gate``.
 """
+
+# The register import calls linkage through a hook it owns (services.register.hooks):
+# importing this package registers the drift hook.
+from services.linkage import import_drift as _import_drift  # noqa: F401

@@ -26,27 +26,24 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from auth.access import current_permissions, require
 from auth.identity import Identity
 from auth.roles import Perm
-from auth.stepup import require_recent_auth
 from core.db import Database
 from core.errors import NotFound
 from core.freetext import field_text
 from core.settings import Settings
-from logs.audit import record
+from services import gate
 from services.disclosure import (
     REASON_MAX,
     Revealed,
     reason_line,
-    refuse_restricted,
+    restricted_refusal,
     shown_for_a_while,
 )
 from services.jp import format_both
 from services.linkage.models import DRAFT, PENDING, LinkProposal
-from services.lookup.search import check_purpose
+from services.lookup.query import check_purpose
 from services.lookup.types import Change, Member, ResidentRecord
-from services.refusals import recorded_refusals
 from services.register.models import (
     CITY,
     HEAD,
@@ -193,74 +190,58 @@ def open_record(
     """Every item of one resident's record, recorded as ``register.open``.
 
     A DV等支援措置 record needs ``Perm.OPEN_RESTRICTED`` (else Refused, recorded with
-    severity high) and a reason (else BadInput naming 理由).
+    severity high) and a reason (else BadInput naming 理由). A field that cannot be used
+    is not recorded (as it never was): the record was not read.
     """
     purpose = (purpose or "").strip()
-    target = _target(resident_id)
-    require(db, ident, Perm.LOOKUP, action=ACTION_OPEN, what="住民記録の表示",
-            target=target, purpose=purpose)
-    purpose = check_purpose(settings, purpose)
-    typed = field_text("理由", reason, limit=REASON_MAX)
-    may_restricted = Perm.OPEN_RESTRICTED in current_permissions(db, ident)
-    refused = False
-    with db.write() as s:
-        r = s.get(Resident, resident_id)
-        if r is None:
-            raise NotFound("指定された住民記録が見つかりません。")
+    with gate.act(db, ident, ACTION_OPEN, perm=Perm.LOOKUP, what="住民記録の表示",
+                  target=_target(resident_id), purpose=purpose,
+                  record_bad_input=False) as a:
+        a.purpose = check_purpose(settings, purpose)
+        typed = field_text("理由", reason, limit=REASON_MAX)
+        r = _resident(a, resident_id)
         details: dict[str, Any] = {"restricted": bool(r.dv_support)}
-        if r.dv_support and not may_restricted:
-            refused = True  # recorded below, in a transaction of its own
-        else:
-            if r.dv_support:
-                details["reason"] = reason_line(reason, "DV等支援措置の対象者の記録を開く")
-            elif typed:
-                details["reason"] = typed
-            result = _record_of(s, r, may_restricted)
-            record(s, ident.actor, ACTION_OPEN, target=target, purpose=purpose,
-                   severity="high" if r.dv_support else "info", details=details)
-    if refused:
-        refuse_restricted(db, ident, ACTION_OPEN, resident_id, purpose)
+        if r.dv_support:
+            details["reason"] = reason_line(reason, "DV等支援措置の対象者の記録を開く")
+        elif typed:
+            details["reason"] = typed
+        result = _record_of(a.s, r, a.holds(Perm.OPEN_RESTRICTED))
+        a.record(severity="high" if r.dv_support else "info", details=details)
     return result
 
 
-@recorded_refusals(ACTION_REVEAL, "resident")
 def reveal_my_number(
     db: Database, settings: Settings, ident: Identity, resident_id: int, *,
     purpose: str, reason: str,
 ) -> Revealed:
     """The resident's 個人番号 in full, for ``settings.reveal_seconds``; recorded.
 
-    Needs ``Perm.REVEAL_MY_NUMBER`` and a reason; a DV等支援措置 record also needs
-    ``Perm.OPEN_RESTRICTED``. The event's details hold the reason and the last four
-    digits, never the number.
+    Needs ``Perm.REVEAL_MY_NUMBER``, a recent password and a reason; a DV等支援措置
+    record also needs ``Perm.OPEN_RESTRICTED``. The event's details hold the reason and
+    the last four digits, never the number.
     """
     purpose = (purpose or "").strip()
-    target = _target(resident_id)
-    require(db, ident, Perm.REVEAL_MY_NUMBER, action=ACTION_REVEAL, what="個人番号の表示",
-            target=target, purpose=purpose)
-    require_recent_auth(db, ident, settings, action=ACTION_REVEAL, target=target)
-    purpose = check_purpose(settings, purpose)
-    why = reason_line(reason, "個人番号を表示する")
-    may_restricted = Perm.OPEN_RESTRICTED in current_permissions(db, ident)
-    refused = False
-    number = ""
-    with db.write() as s:
-        r = s.get(Resident, resident_id)
-        if r is None:
-            raise NotFound("指定された住民記録が見つかりません。")
-        restricted = bool(r.dv_support)
-        if restricted and not may_restricted:
-            refused = True  # recorded below, in a transaction of its own
-        else:
-            link = _active_link(s, resident_id)
-            if link is None:
-                raise NotFound("この住民には個人番号が紐付けられていません。")
-            number = link.number
-            record(
-                s, ident.actor, ACTION_REVEAL, target=target, purpose=purpose,
-                severity="high" if restricted else "info",
-                details={"reason": why, "last4": link.last4, "restricted": restricted},
-            )
-    if refused:
-        refuse_restricted(db, ident, ACTION_REVEAL, resident_id, purpose)
+    with gate.act(db, ident, ACTION_REVEAL, perm=Perm.REVEAL_MY_NUMBER, what="個人番号の表示",
+                  target=_target(resident_id), purpose=purpose, step_up=True,
+                  settings=settings) as a:
+        a.purpose = check_purpose(settings, purpose)
+        why = reason_line(reason, "個人番号を表示する")
+        r = _resident(a, resident_id)
+        link = _active_link(a.s, resident_id)
+        if link is None:
+            raise NotFound("この住民には個人番号が紐付けられていません。")
+        number = link.number
+        a.record(severity="high" if r.dv_support else "info",
+                 details={"reason": why, "last4": link.last4, "restricted": bool(r.dv_support)})
     return shown_for_a_while(number, settings)
+
+
+def _resident(a: gate.Act, resident_id: int) -> Resident:
+    """The resident, or NotFound; a DV等支援措置 record only to a holder of
+    ``Perm.OPEN_RESTRICTED`` (else the refusal of severity high, recorded by the gate)."""
+    r = a.s.get(Resident, resident_id)
+    if r is None:
+        raise NotFound("指定された住民記録が見つかりません。")
+    if r.dv_support and not a.holds(Perm.OPEN_RESTRICTED):
+        raise restricted_refusal()
+    return r

@@ -13,19 +13,25 @@ changes nothing (recorded as such). Each applied daily change keeps its natural 
 ``register_import_change``, so a change repeated in a later, overlapping file is skipped.
 
 Removed residents stay: 転出・死亡・消除 set 状態 消除 and 消除日, never delete a row.
-Every resident row written gets its search keys from ``services.lookup.keys``.
+Every resident row written gets its search keys from ``services.register.keys``.
 
-Linkage drift: when a change alters any of the 4 items (氏名・生年月日・性別・住所) of a
-resident with an active My Number link, the link is listed in the result and the audit
-event, and if the link had no fingerprint yet (初期移行) one is recorded from the items
-BEFORE the change (origin 基準記録), so ``juki linkage check`` reports the change instead
-of taking the new items as its baseline. Daily rows never link numbers: a 個人番号 in a
-daily row is only compared (a different number than the linked one is reported); links
-go through the linkage workflow. A full load brings the numbers in as 初期移行 links, as
-the demo seed does.
+Linkage drift: every daily row that changes a resident with an active My Number link is
+handed, in the import's transaction, to the hooks of ``services.register.hooks`` (the
+register imports no other service); ``services.linkage`` registers the one that flags a
+link whose 4 items (氏名・生年月日・性別・住所) changed — listed in the result and the audit
+event — and records a baseline fingerprint from the items BEFORE the change when the link
+had none (初期移行), so ``juki linkage check`` reports the change. Daily rows never link
+numbers: a 個人番号 in a daily row is only compared (a different number than the linked
+one is reported); links go through the linkage workflow. A full load brings the numbers
+in as 初期移行 links, as the demo seed does.
 
 A full load goes into an empty register only; a register that has residents takes daily
 files (a second full load would have to reconcile, which this does not do).
+
+One concern, applying a checked register file (reading and checking the file is
+``services.register.layout``): the full load and the daily changes share the act, the
+already-applied check, the event, the 異動履歴 summaries and the batched writes, and
+differ only in how rows become residents.
 """
 
 from __future__ import annotations
@@ -34,7 +40,6 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
@@ -42,18 +47,16 @@ from sqlalchemy import Connection, func, select, text
 from core.actor import Actor
 from core.clock import now
 from core.db import Database, table
-from logs.audit import record, record_alone
-from services.linkage.check import ORIGIN_BASELINE
-from services.linkage.items import fingerprint
-from services.linkage.models import LinkFingerprint
-from services.lookup.keys import resident_keys
-from services.refusals import SEALING, recorded_refusals
+from logs.audit import record_alone
+from services import gate
+from services.register.hooks import LinkedChange, flagged_links
 from services.register.import_models import (
     MODE_CHANGES,
     MODE_FULL,
     RegisterImport,
     RegisterImportChange,
 )
+from services.register.keys import resident_keys
 from services.register.layout import (
     PROGRESS_EVERY,
     REMOVING,
@@ -80,13 +83,12 @@ BATCH = 5000
 CHUNK = 900  # values in one IN (...) list
 ACTION = "register.import"
 
-_R = table(Resident)
-_H = table(Household)
-_C = table(ResidentChange)
-_L = table(MyNumberLink)
-_FP = table(LinkFingerprint)
-_I = table(RegisterImport)
-_IC = table(RegisterImportChange)
+_R: Any = table(Resident)
+_H: Any = table(Household)
+_C: Any = table(ResidentChange)
+_L: Any = table(MyNumberLink)
+_I: Any = table(RegisterImport)
+_IC: Any = table(RegisterImportChange)
 
 # Columns a daily row may overwrite (when the file has the column); the status columns
 # follow from 変更区分, the keys from resident_keys.
@@ -144,7 +146,6 @@ class ImportResult:
         return out
 
 
-@recorded_refusals(ACTION, "register", SEALING)
 def import_register(
     db: Database, actor: Actor, data: bytes, *, name: str, full: bool,
     progress: Progress | None = None,
@@ -157,48 +158,59 @@ def import_register(
         _refuse(db, actor, name, mode, exc.sha256, exc.problems)
         raise
     try:
-        with db.write(numbers=True) as s:
-            conn = s.connection()
-            if conn.dialect.name == "postgresql":
-                # imports take turns (SQLite's BEGIN IMMEDIATE already does this), so a
-                # second one checks its rows against what the first one applied
-                conn.execute(text("LOCK TABLE register_import IN SHARE ROW EXCLUSIVE MODE"))
-            prior = conn.execute(select(_I.c.id, _I.c.imported_at).where(
-                _I.c.sha256 == parsed.sha256)).first()
-            if prior is not None:
-                result = ImportResult(mode, name, parsed.sha256, len(parsed.rows), {},
-                                      already=True, encoding=parsed.encoding,
-                                      delimiter=_delim(parsed.delimiter))
-                record(s, actor, ACTION, target=f"file:{name}", details={
-                    "sha256": parsed.sha256, "mode": mode, "rows": len(parsed.rows),
-                    "already_applied": True, "first_import": prior.id,
-                })
-                return result
-            entry = RegisterImport(sha256=parsed.sha256, mode=mode, file_name=name[:255],
-                                   rows=len(parsed.rows), imported_at=now(),
-                                   imported_by=actor.login)
-            s.add(entry)
-            s.flush()
-            assert entry.id is not None
-            if full:
-                result = _load_full(conn, parsed, name, progress)
-            else:
-                result = _apply_changes(conn, parsed, name, actor, entry.id, progress)
-            entry.counts = json.dumps(result.counts, ensure_ascii=False, sort_keys=True)
-            s.add(entry)
-            record(s, actor, ACTION, target=f"file:{name}", details={
-                "sha256": parsed.sha256, "mode": mode, "rows": len(parsed.rows),
-                "counts": result.counts, "skipped": result.skipped,
-                "encoding": parsed.encoding, "delimiter": result.delimiter,
-                "linked_changed": len(result.linked_changed),
-                "flagged_links": list(result.linked_changed[:200]),
-                "number_differs": len(result.number_differs),
-            })
-    except BadFile as exc:
+        with gate.act(db, actor, ACTION, perm=None, what="住民記録の取込", target="register",
+                      numbers=True, record_bad_input=False) as a:
+            result = _apply(a, parsed, name, full, progress)
+    except BadFile as exc:  # recorded by where its problems are, not by its message
         _refuse(db, actor, name, mode, parsed.sha256, exc.problems)
         raise
     if full:
         _analyze(db)
+    return result
+
+
+def _apply(a: gate.Act, parsed: RegisterFile, name: str, full: bool,
+           progress: Progress | None) -> ImportResult:
+    """The import inside its act: the same file again changes nothing; else the load or
+    the day's changes, the ``register_import`` row and the ``register.import`` event."""
+    mode = MODE_FULL if full else MODE_CHANGES
+    actor = a.actor
+    conn = a.s.connection()
+    if conn.dialect.name == "postgresql":
+        # imports take turns (SQLite's BEGIN IMMEDIATE already does this), so a
+        # second one checks its rows against what the first one applied
+        conn.execute(text("LOCK TABLE register_import IN SHARE ROW EXCLUSIVE MODE"))
+    prior = conn.execute(select(_I.c.id, _I.c.imported_at).where(
+        _I.c.sha256 == parsed.sha256)).first()
+    if prior is not None:
+        result = ImportResult(mode, name, parsed.sha256, len(parsed.rows), {},
+                              already=True, encoding=parsed.encoding,
+                              delimiter=_delim(parsed.delimiter))
+        a.record(target=f"file:{name}", details={
+            "sha256": parsed.sha256, "mode": mode, "rows": len(parsed.rows),
+            "already_applied": True, "first_import": prior.id,
+        })
+        return result
+    entry = RegisterImport(sha256=parsed.sha256, mode=mode, file_name=name[:255],
+                           rows=len(parsed.rows), imported_at=now(),
+                           imported_by=actor.login)
+    a.s.add(entry)
+    a.s.flush()
+    assert entry.id is not None
+    if full:
+        result = _load_full(conn, parsed, name, progress)
+    else:
+        result = _apply_changes(conn, parsed, name, actor, entry.id, progress)
+    entry.counts = json.dumps(result.counts, ensure_ascii=False, sort_keys=True)
+    a.s.add(entry)
+    a.record(target=f"file:{name}", details={
+        "sha256": parsed.sha256, "mode": mode, "rows": len(parsed.rows),
+        "counts": result.counts, "skipped": result.skipped,
+        "encoding": parsed.encoding, "delimiter": result.delimiter,
+        "linked_changed": len(result.linked_changed),
+        "flagged_links": list(result.linked_changed[:200]),
+        "number_differs": len(result.number_differs),
+    })
     return result
 
 
@@ -330,9 +342,9 @@ def _load_full(conn: Connection, parsed: RegisterFile, name: str,
         if progress and done // PROGRESS_EVERY > before_done // PROGRESS_EVERY:
             progress("書き込み", done, total)
     for batch in (changes, links):
-        table = _C if batch is changes else _L
+        target = _C if batch is changes else _L
         for i in range(0, len(batch), BATCH):
-            conn.execute(table.insert(), batch[i: i + BATCH])
+            conn.execute(target.insert(), batch[i: i + BATCH])
     _move_sequences(conn, ("household", "resident", "resident_change", "my_number_link"))
     removed = sum(1 for r in residents if r["status"] == STATUS_REMOVED)
     counts = {"住民": total - removed, "消除": removed, "世帯": len(hh_rows),
@@ -389,10 +401,6 @@ def _check_state(rows: list[Row], known: dict[str, dict[str, Any]]) -> list[Prob
     return problems
 
 
-def _four(d: dict[str, Any]) -> dict[str, str]:
-    return fingerprint(SimpleNamespace(**d))
-
-
 def _apply_changes(conn: Connection, parsed: RegisterFile, name: str, actor: Actor,
                    import_id: int, progress: Progress | None) -> ImportResult:
     all_rows = list(parsed.rows)
@@ -422,18 +430,14 @@ def _apply_changes(conn: Connection, parsed: RegisterFile, name: str, actor: Act
     links = {ln["resident_id"]: ln for ln in _by(
         conn, _L, "resident_id", [r["id"] for r in residents.values()])
         if ln["status"] == LINK_ACTIVE}
-    have_fp = {f["link_id"] for f in _by(conn, _FP, "link_id",
-                                          [ln["id"] for ln in links.values()])}
     next_r, next_h = _next_id(conn, _R), _next_id(conn, _H)
     created = False
     counts: Counter[str] = Counter()
-    drift: list[int] = []
+    linked: list[LinkedChange] = []
     differs: list[str] = []
-    baselines: list[dict[str, Any]] = []
     change_rows: list[dict[str, Any]] = []
     key_rows: list[dict[str, Any]] = []
     heads: dict[int, dict[str, Any]] = {}  # household id → head's values (to move it)
-    current = now()
     for n, row in enumerate(rows, 1):
         kind, v = row.kind, row.values
         cur = residents.get(row.code)
@@ -488,14 +492,8 @@ def _apply_changes(conn: Connection, parsed: RegisterFile, name: str, actor: Act
         if new["relationship"] == HEAD and new["status"] == STATUS_RESIDENT:
             heads[hh["id"]] = new
         link = links.get(new["id"])
-        if cur is not None and link is not None and _four(cur) != _four(new):
-            if link["id"] not in have_fp:
-                baselines.append({"link_id": link["id"], "origin": ORIGIN_BASELINE,
-                                  "proposal_id": None, "taken_at": current,
-                                  "taken_by": actor.login, **_four(cur)})
-                have_fp.add(link["id"])
-            if link["id"] not in drift:
-                drift.append(link["id"])
+        if cur is not None and link is not None:
+            linked.append(LinkedChange(link["id"], new["id"], cur, new))
         if row.my_number and link is not None and link["number"] != row.my_number:
             differs.append(f"{row.line}行目 {mask_my_number(row.my_number)}")
         before, after = _summaries(kind, cur, new,
@@ -514,11 +512,12 @@ def _apply_changes(conn: Connection, parsed: RegisterFile, name: str, actor: Act
             head_resident_id=head["id"], town=head["town"], chome=head["chome"],
             banchi=head["banchi"], go=head["go"], katagaki=head["katagaki"],
             address=head["address"]))
-    for batch, target in ((change_rows, _C), (key_rows, _IC), (baselines, _FP)):
+    for batch, target in ((change_rows, _C), (key_rows, _IC)):
         for i in range(0, len(batch), BATCH):
             conn.execute(target.insert(), batch[i: i + BATCH])
     if created:
         _move_sequences(conn, ("household", "resident"))
+    drift = flagged_links(conn, actor, linked)  # linkage's baseline and drift, same transaction
     ordered = {k: counts[k] for k in _KIND_ORDER if counts[k]}
     return ImportResult(MODE_CHANGES, name, parsed.sha256, len(all_rows), ordered,
                         skipped=skipped, linked_changed=tuple(drift),

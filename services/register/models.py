@@ -71,7 +71,7 @@ def format_address(
 
 
 def _search_key(length: int) -> Any:
-    """A search-key column (``services.lookup.keys``): collate "C" on PostgreSQL so that a
+    """A search-key column (``services.register.keys``): collate "C" on PostgreSQL so that a
     prefix is one B-tree range in code-point order, as SQLite's BINARY already is."""
     return Field(
         default="",
@@ -115,7 +115,7 @@ class Resident(SQLModel, table=True):
         Index("ix_resident_kana", "family_kana", "given_kana"),
         Index("ix_resident_given_kana", "given_kana"),
         Index("ix_resident_address", "town", "chome", "banchi", "go"),
-        # Search keys (services.lookup.keys). Each search runs on one range of one of
+        # Search keys (services.register.keys). Each search runs on one range of one of
         # these; the columns after the first let the other items be checked inside the
         # index, before any row is read.
         Index("ix_resident_name_key", "name_key", "address_key", "block_key"),
@@ -174,7 +174,7 @@ class Resident(SQLModel, table=True):
     alias: str = Field(default="", max_length=120)  # 通称 (氏 and 名 separated by a space)
     alias_kana: str = Field(default="", max_length=120)
     dv_support: bool = Field(default=False)  # DV等支援措置: lookups are restricted and alerted
-    # Search keys, filled by services.lookup.keys.resident_keys from the columns above;
+    # Search keys, filled by services.register.keys.resident_keys from the columns above;
     # never shown, never edited by hand.
     family_key: str = _search_key(64)
     given_key: str = _search_key(64)

@@ -17,6 +17,12 @@ are left without a linked number, so the linkage workflow has work to show.
 
 Seeding refuses (BadInput, CLI exit 2) when the register already has residents: the
 demo data is for an empty register, and appending would mix fictional and real records.
+
+One file, longer than most, because it is one concern: one generator whose parts draw
+from one random stream in a fixed order (households, then their members, then the
+foreign residents, removals, flags and numbers). Split across files the order that
+makes a seed reproduce byte for byte would be a contract between modules; here it is
+read top to bottom. The names and weights it draws from are in ``services.register.names``.
 """
 
 from __future__ import annotations
@@ -33,9 +39,9 @@ from sqlalchemy import Table as SATable
 from core.actor import Actor
 from core.db import Database, table
 from core.errors import BadInput
-from logs.audit import record, record_alone
-from services.lookup.keys import resident_keys
+from services import gate
 from services.register import names
+from services.register.keys import resident_keys
 from services.register.models import (
     CITY,
     HEAD,
@@ -931,13 +937,16 @@ def seed_register(db: Database, actor: Actor, *, residents: int, seed: int = 1) 
         raise BadInput("住民の人数: 1以上の整数を指定してください。")
     if residents > MAX_RESIDENTS:
         raise BadInput(f"住民の人数: {MAX_RESIDENTS:,} 人以下にしてください。")
-    existing = 0
     counts: dict[str, int] = {}
-    with db.write() as session:
-        conn = session.connection()
-        resident_table: SATable = table(Resident)
+    with gate.act(db, actor, "register.seed", perm=None, what="合成データの作成",
+                  target="register") as a:
+        conn = a.s.connection()
+        resident_table = table(Resident)
         existing = conn.execute(select(func.count()).select_from(resident_table)).scalar_one()
-        if not existing:
+        if existing:  # the refusal is the act's outcome, committed alone
+            a.record(outcome="refused", severity="warning",
+                     details={"existing_residents": existing, "requested": residents})
+        else:
             rows = build_register(
                 residents, seed,
                 first_household_id=_next_id(conn, table(Household)),
@@ -945,21 +954,13 @@ def seed_register(db: Database, actor: Actor, *, residents: int, seed: int = 1) 
             )
             write_rows(conn, rows)
             counts = rows.counts()
-            record(
-                session, actor, "register.seed", target="register",
-                details={**counts, "seed": seed, "as_of": REFERENCE_DATE.isoformat()},
-            )
-    if not existing:
-        _analyze(db)
+            a.record(details={**counts, "seed": seed, "as_of": REFERENCE_DATE.isoformat()})
     if existing:
-        record_alone(
-            db, actor, "register.seed", target="register", outcome="refused",
-            severity="warning", details={"existing_residents": existing, "requested": residents},
-        )
         raise BadInput(
             f"住民記録が既に {existing:,} 人分あります。"
             "合成データは住民記録が空のときだけ作成できます。"
         )
+    _analyze(db)
     return (
         f"住民 {counts['residents']:,} 人 (世帯 {counts['households']:,}、"
         f"消除 {counts['removed']:,}、外国人住民 {counts['foreign']:,}、"

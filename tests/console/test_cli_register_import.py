@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 
 from core.db import Database
 from logs.audit import events_after
+from services.linkage.check import ORIGIN_BASELINE
+from services.linkage.models import LinkFingerprint
 from services.register.import_models import RegisterImport
 from services.register.models import Household, MyNumberLink, Resident, ResidentChange
 from tests.conftest import Juki
@@ -71,6 +73,30 @@ def test_full_load_then_a_day_then_a_refused_file(juki: Juki, db: Database,
     assert missing.returncode == 2 and "FILE" in missing.stderr
     assert juki("audit", "verify").returncode == 0
 
+
+
+def test_a_day_that_changes_linked_residents_flags_their_links_through_the_cli(
+    juki: Juki, db: Database, tmp_path: Path,
+) -> None:
+    """The drift reaches linkage through the register's own hook (services.register.hooks),
+    which the command registers by importing services.linkage: the summary says how many
+    linked residents changed, the event lists them, each gets a baseline fingerprint."""
+    rows, _ = full_from_seed(300, seed=3)
+    full = tmp_path / "full.csv"
+    full.write_bytes(encode(rows))
+    assert juki("register", "import", str(full), "--full").returncode == 0
+    day = tmp_path / "day.csv"
+    day.write_bytes(encode(daily_changes(rows, 16)))
+    done = juki("register", "import", str(day))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4情報" in done.stdout and "juki linkage check" in done.stdout
+    details = json.loads(_events(db, "register.import")[-1]["details"])
+    assert details["linked_changed"] >= 1
+    with db.read() as s:
+        baselines = s.connection().execute(
+            select(LinkFingerprint.link_id).where(  # type: ignore[call-overload]
+                LinkFingerprint.origin == ORIGIN_BASELINE)).scalars().all()
+    assert sorted(baselines) == sorted(details["flagged_links"])
 
 def test_a_full_load_killed_halfway_leaves_the_register_as_it_was(
     juki: Juki, db: Database, tmp_path: Path,

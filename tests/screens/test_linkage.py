@@ -41,7 +41,7 @@ from services.linkage.application import Application, parse_my_number
 from services.linkage.decision import approve, reject
 from services.linkage.models import STATUS_LABELS, LinkProposal
 from services.linkage.rules import ALREADY_DECIDED, SELF_REVIEW
-from services.lookup.keys import resident_keys
+from services.register.keys import resident_keys
 from services.register.models import (
     LINK_ACTIVE,
     Household,

@@ -32,9 +32,9 @@ from screens.lookup import PAGE_SIZE, LookupScreen
 from screens.resident import RESTRICTED_MARK, ReasonDialog, ResidentScreen
 from screens.widgets import MessageLine
 from services.jp import format_wareki
-from services.lookup.keys import resident_keys
 from services.lookup.search import search
 from services.lookup.types import LookupQuery
+from services.register.keys import resident_keys
 from services.register.models import (
     Household,
     MyNumberLink,

@@ -3,7 +3,7 @@
 The hand-placed residents carry the cases the rules are about (髙橋/高橋, 山﨑 ヤマザキ /
 山崎 ヤマサキ, 渡邊/渡邉/渡辺, a reading stored with large kana, DV等支援措置, 消除, 和暦
 birthdays). They are written as any register writer must write them: through
-``services.lookup.keys.resident_keys``, the one place that computes the search keys.
+``services.register.keys.resident_keys``, the one place that computes the search keys.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from core.actor import Actor
 from core.db import Database
 from core.settings import Settings
 from logs.audit import events_after, last_seq
-from services.lookup.keys import resident_keys
+from services.register.keys import resident_keys
 from services.register.models import (
     Household,
     MyNumberLink,

@@ -146,4 +146,18 @@ def test_a_refusal_may_raise_its_own_error_and_name_any_detail(
     (ev,) = events_after(probe, before)
     assert (ev["outcome"], ev["severity"], ev["target"]) == ("refused", "info", "x:1")
     assert '"given":["氏名"]' in ev["details"] and '"message":"生年月日' in ev["details"]
+
+
+def test_bad_input_may_pass_unrecorded(probe: Database, settings: Settings) -> None:
+    """``record_bad_input=False``: rolled back and raised, no event (a sealing failure is
+    still recorded)."""
+    clerk = enrol(probe, settings, "clerk", ["clerk"])
+    before = last_seq(probe)
+    with pytest.raises(BadInput, match="理由"), gate.act(
+        probe, clerk, "probe.write", perm=Perm.LINK_PROPOSE, what="試し",
+        record_bad_input=False,
+    ) as a:
+        _write(a, "half")
+        raise BadInput("理由: 入力してください。")
+    assert events_after(probe, before) == []
     assert _notes(probe) == 0

@@ -12,7 +12,8 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 
 from core.db import Database
 from core.errors import BadInput, Refused
@@ -74,6 +75,34 @@ def test_someone_without_lookup_is_refused_and_it_is_recorded(world: World) -> N
         _search(world, "auditor", name="タカハシ イチロウ")
     [ev] = world.events(since)
     assert (ev["action"], ev["outcome"], ev["purpose"]) == ("register.search", "refused", PURPOSE)
+
+
+@pytest.mark.parametrize("who", ["clerk", "dv"])
+def test_a_search_is_one_transaction_of_two_statements_before_its_event(
+    world: World, who: str,
+) -> None:
+    """One act of the gate: one transaction, the permission read and one query (a clerk's
+    restricted residents come in the same statement, a UNION ALL), then the audit append
+    (on the driver's cursor, not counted here) and the commit."""
+    seen: list[str] = []
+    commits: list[int] = []
+
+    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        if not sql.startswith(("BEGIN", "PRAGMA")):
+            seen.append(sql.split()[0])
+
+    def commit(conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(Engine, "before_cursor_execute", statement)
+    event.listen(Engine, "commit", commit)
+    try:
+        result = _search(world, who, name="タカハシ イチロウ")
+    finally:
+        event.remove(Engine, "before_cursor_execute", statement)
+        event.remove(Engine, "commit", commit)
+    assert result.hits
+    assert seen == ["SELECT", "SELECT"] and commits == [1]
 
 
 # --- codes -------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """resident search keys
 
-The normalised keys the register lookup searches (``services.lookup.keys``): columns on
+The normalised keys the register lookup searches (``services.register.keys``): columns on
 ``resident`` (collate "C" on PostgreSQL, so a prefix is one B-tree range), filled for
 the residents already there, and the indexes each search shape runs on.
 
@@ -54,7 +54,7 @@ def _key_type(length: int) -> sa.types.TypeEngine:
 
 def _backfill() -> None:
     """Compute the keys of residents written before this revision, in id order."""
-    from services.lookup.keys import resident_keys
+    from services.register.keys import resident_keys
 
     bind = op.get_bind()
     resident = sa.table(
