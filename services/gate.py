@@ -41,16 +41,19 @@ from core.settings import Settings
 from logs.audit import record, record_alone
 
 Who = Identity | Actor
+Perms = Perm | tuple[Perm, ...]  # one permission, or any one of several
 
 class Refusal(Exception):
     """Raised anywhere inside an act: the act rolls back and the refusal is recorded once.
 
     ``reason`` is the machine-readable word in the event's details (``permission``,
-    ``four_eyes``, ``state`` …); ``details`` are added beside it; ``error`` is the class the
-    caller receives with ``message``."""
+    ``four_eyes``, ``state`` …); ``details`` are added beside it (any name, ``message``
+    too: the first two are positional); ``error`` is the class the caller receives with
+    ``message`` (``Refused`` by default; an act whose callers have always had ``BadInput``
+    or ``NotFound`` for a recorded refusal keeps giving them)."""
 
-    def __init__(self, message: str, reason: str, *, severity: str = "warning",
-                 error: type[Refused] = Refused, **details: Any) -> None:
+    def __init__(self, message: str, reason: str, /, *, severity: str = "warning",
+                 error: type[JukiError] = Refused, **details: Any) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
@@ -58,16 +61,22 @@ class Refusal(Exception):
         self.error = error
         self.details = details
 
-    def raised(self) -> Refused:
+    def raised(self) -> JukiError:
         """The error the caller receives."""
         if self.error is StepUpNeeded:
             return StepUpNeeded()
         return self.error(self.message)
 
 
-def lacking(perm: Perm, what: str) -> Refusal:
-    """The refusal for a permission the caller does not hold now."""
-    return Refusal(NOT_ALLOWED.format(what=what), "permission", permission=str(perm))
+def _wanted(perm: Perms) -> tuple[Perm, ...]:
+    return perm if isinstance(perm, tuple) else (perm,)
+
+
+def lacking(perm: Perms, what: str, **details: Any) -> Refusal:
+    """The refusal for a permission the caller does not hold now (for several, any one
+    would do: the event names them ``a | b``); ``details`` go beside it in the event."""
+    named = " | ".join(map(str, _wanted(perm)))
+    return Refusal(NOT_ALLOWED.format(what=what), "permission", permission=named, **details)
 
 
 @dataclass
@@ -90,13 +99,15 @@ class Act:
     def ident(self) -> Identity | None:
         return self.who if isinstance(self.who, Identity) else None
 
-    def holds(self, perm: Perm) -> bool:
-        return self.trusted or perm in self.perms
+    def holds(self, perm: Perms) -> bool:
+        """The caller holds ``perm`` now (for several: any one of them)."""
+        return self.trusted or any(p in self.perms for p in _wanted(perm))
 
-    def need(self, perm: Perm, what: str) -> None:
-        """Refuse (recorded, after the rollback) unless the caller holds ``perm`` now."""
+    def need(self, perm: Perms, what: str, **details: Any) -> None:
+        """Refuse (recorded, after the rollback) unless the caller holds ``perm`` now (for
+        several: any one of them); ``details`` go beside it in the refusal's event."""
         if not self.holds(perm):
-            raise lacking(perm, what)
+            raise lacking(perm, what, **details)
 
     def refuse(self, message: str, reason: str, *, severity: str = "warning",
                **details: Any) -> NoReturn:
@@ -135,15 +146,16 @@ def _problem(exc: JukiError) -> tuple[str, dict[str, Any]]:
 
 @contextmanager
 def act(
-    db: Database, who: Who, action: str, *, perm: Perm | None, what: str,
+    db: Database, who: Who, action: str, *, perm: Perms | None, what: str,
     target: str = "", purpose: str = "", step_up: bool = False,
     settings: Settings | None = None, numbers: bool = False, write: bool = True,
     translate: Callable[[Exception], Refusal | None] | None = None,
 ) -> Iterator[Act]:
-    """Run one act: check ``perm`` (and, with ``step_up``, a recent password) inside its
-    transaction, yield the ``Act``, commit. Refusals, bad input and sealing failures roll
-    back and are recorded once. ``translate`` turns a database error (a unique index that
-    holds a rule) into a refusal; ``write=False`` runs a read that only records refusals."""
+    """Run one act: check ``perm`` (any one of a tuple; with ``step_up``, a recent password
+    too) inside its transaction, yield the ``Act``, commit. Refusals, bad input and
+    sealing failures roll back and are recorded once. ``translate`` turns a database error
+    (a unique index that holds a rule) into a refusal; ``write=False`` runs a read that
+    only records refusals."""
     the_act: Act | None = None
     refusal: Refusal | None = None
     problem: JukiError | None = None

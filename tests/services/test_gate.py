@@ -15,7 +15,7 @@ from auth.stepup import StepUpNeeded
 from core.actor import Actor
 from core.clock import now
 from core.db import Database
-from core.errors import BadInput, Refused
+from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
 from logs.audit import events_after, last_seq
 from services import gate
@@ -126,3 +126,37 @@ def test_a_cli_operator_is_trusted(probe: Database) -> None:
         _write(a, "ok")
         a.record()
     assert _notes(probe) == 1
+
+
+def test_any_one_of_several_permissions_will_do(probe: Database, settings: Settings) -> None:
+    rev = enrol(probe, settings, "rev", ["reviewer"])
+    clerk = enrol(probe, settings, "clerk", ["clerk"])
+    wanted = (Perm.ACCESS_ADMIN, Perm.LINK_REVIEW)
+    with gate.act(probe, rev, "probe.write", perm=wanted, what="試し") as a:
+        assert a.holds(wanted) and not a.holds(Perm.ACCESS_ADMIN)
+        _write(a, "ok")
+    before = last_seq(probe)
+    with pytest.raises(Refused, match="権限がありません \\(試し\\)"), gate.act(
+        probe, clerk, "probe.write", perm=None, what="試し", target="x:1",
+    ) as a:
+        a.need(wanted, "試し", round=3)
+    (ev,) = events_after(probe, before)
+    assert '"permission":"access.admin | linkage.review"' in ev["details"]
+    assert '"round":3' in ev["details"]
+    assert _notes(probe) == 1
+
+
+def test_a_refusal_reaches_the_caller_as_the_error_it_names(
+    probe: Database, settings: Settings,
+) -> None:
+    rev = enrol(probe, settings, "rev", ["reviewer"])
+    before = last_seq(probe)
+    with pytest.raises(NotFound, match="ありません"), gate.act(
+        probe, rev, "probe.write", perm=Perm.LINK_REVIEW, what="試し",
+    ) as a:
+        _write(a, "never")
+        raise gate.Refusal("#9 はありません。", "not_found", error=NotFound, message="#9")
+    (ev,) = events_after(probe, before)
+    assert (ev["outcome"], ev["severity"]) == ("refused", "warning")
+    assert '"message":"#9","reason":"not_found"' in ev["details"]
+    assert _notes(probe) == 0
