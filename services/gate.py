@@ -61,6 +61,15 @@ class Refusal(Exception):
         self.error = error
         self.details = details
 
+    @classmethod
+    def of(cls, exc: JukiError, reason: str | None = None, *, severity: str = "warning",
+           **details: Any) -> Refusal:
+        """``exc``, raised inside the act by a check that says its no as an error, as a
+        refusal: recorded under ``reason`` (default: the message, at most 300 characters),
+        and the caller receives ``exc``'s class and message."""
+        word = exc.message[:300] if reason is None else reason
+        return cls(exc.message, word, severity=severity, error=type(exc), **details)
+
     def raised(self) -> JukiError:
         """The error the caller receives."""
         if self.error is StepUpNeeded:

@@ -160,3 +160,22 @@ def test_a_refusal_reaches_the_caller_as_the_error_it_names(
     assert (ev["outcome"], ev["severity"]) == ("refused", "warning")
     assert '"message":"#9","reason":"not_found"' in ev["details"]
     assert _notes(probe) == 0
+
+
+def test_an_error_said_inside_becomes_a_recorded_refusal(
+    probe: Database, settings: Settings,
+) -> None:
+    rev = enrol(probe, settings, "rev", ["reviewer"])
+    before = last_seq(probe)
+    with pytest.raises(BadInput, match="既に"), gate.act(
+        probe, rev, "probe.write", perm=Perm.LINK_REVIEW, what="試し", target="x:2",
+    ) as a:
+        _write(a, "never")
+        try:
+            raise BadInput("#2: 既に適用されています。")
+        except BadInput as exc:
+            raise gate.Refusal.of(exc) from None
+    (ev,) = events_after(probe, before)
+    assert (ev["outcome"], ev["severity"], ev["target"]) == ("refused", "warning", "x:2")
+    assert '"reason":"#2: 既に適用されています。"' in ev["details"]
+    assert _notes(probe) == 0
