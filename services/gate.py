@@ -70,6 +70,13 @@ class Refusal(Exception):
         word = exc.message[:300] if reason is None else reason
         return cls(exc.message, word, severity=severity, error=type(exc), **details)
 
+    @classmethod
+    def saying(cls, message: str, reason: str, *, error: type[JukiError] = Refused,
+               severity: str = "warning") -> Refusal:
+        """A refusal whose event carries its message too (``message``, at most 300
+        characters) beside the reason word."""
+        return cls(message, reason, severity=severity, error=error, message=message[:300])
+
     def raised(self) -> JukiError:
         """The error the caller receives."""
         if self.error is StepUpNeeded:

@@ -155,10 +155,10 @@ def test_a_refusal_reaches_the_caller_as_the_error_it_names(
         probe, rev, "probe.write", perm=Perm.LINK_REVIEW, what="試し",
     ) as a:
         _write(a, "never")
-        raise gate.Refusal("#9 はありません。", "not_found", error=NotFound, message="#9")
+        raise gate.Refusal.saying("#9 はありません。", "not_found", error=NotFound)
     (ev,) = events_after(probe, before)
     assert (ev["outcome"], ev["severity"]) == ("refused", "warning")
-    assert '"message":"#9","reason":"not_found"' in ev["details"]
+    assert '"message":"#9 はありません。","reason":"not_found"' in ev["details"]
     assert _notes(probe) == 0
 
 
