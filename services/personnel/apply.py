@@ -22,18 +22,20 @@ from typing import Any
 from sqlalchemy import and_, delete, select, update
 
 from auth.identity import Identity
-from auth.models import ConsoleSession, User, UserRole
+from auth.models import User, UserRole
 from auth.roles import Perm, role_label
 from auth.signin import sign_in
-from auth.stepup import require_recent_auth
 from core.actor import Actor
 from core.clock import now, today_in_japan
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
-from logs.audit import record, record_alone
+from logs.audit import record
+from services import gate
+from services.gate import Who
 from services.jp.wareki import format_wareki
 from services.personnel.models import (
+    ACTION_LABELS,
     ACTIVE,
     APPLIED,
     AUTOMATIC,
@@ -56,13 +58,12 @@ from services.personnel.models import (
     Staff,
 )
 from services.personnel.policy import load_policy
-from services.personnel.rounds import Who, actor_of
+from services.personnel.rights import end_sessions
 
 SYSTEM = Actor(login="system:apply-due")
 _PC: Any = PersonnelChange.__table__.c  # type: ignore[attr-defined]
 _RC: Any = RightsChange.__table__.c  # type: ignore[attr-defined]
 _S: Any = Staff.__table__.c  # type: ignore[attr-defined]
-_CS: Any = ConsoleSession.__table__.c  # type: ignore[attr-defined]
 _UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
 _U: Any = User.__table__.c  # type: ignore[attr-defined]
 
@@ -166,15 +167,6 @@ def _account_of(conn: Any, staff_no: str) -> tuple[int | None, str]:
     return int(row.user_id), str(row.login)
 
 
-def end_sessions(conn: Any, user_id: int, reason: str) -> int:
-    """End every open console session of ``user_id``; their consoles close on next check."""
-    return int(conn.execute(
-        update(ConsoleSession.__table__).where(  # type: ignore[attr-defined]
-            _CS.user_id == user_id, _CS.ended_at.is_(None))
-        .values(ended_at=now(), end_reason=reason)
-    ).rowcount or 0)
-
-
 def _revocations(conn: Any, s: Any, actor: Actor, day: date) -> tuple[int, int]:
     lines = conn.execute(
         select(RightsChange.__table__).where(  # type: ignore[attr-defined]
@@ -220,68 +212,63 @@ def apply_change(db: Database, who: Who, line_id: int, *, today: date | None = N
                  settings: Settings | None = None) -> None:
     """An admin applies one grant or enabling; see the module docstring for the rules.
 
-    A sensitive act: a signed-in admin's password must be recent (``auth.stepup``)."""
-    actor = actor_of(db, who, Perm.ACCESS_ADMIN, action="access.grant", what="権限の付与",
-                     target=f"line:{line_id}")
-    if isinstance(who, Identity):
-        require_recent_auth(db, who, settings, action="access.grant", target=f"line:{line_id}")
+    A sensitive act: a signed-in admin's password must be recent (``auth.stepup``). Every
+    no is recorded with its message as the reason, and raised as it was said."""
     day = _today(today)
-    problem: Exception | None = None
-    try:
-        with db.write() as s:
-            conn = s.connection()
-            line = conn.execute(select(RightsChange.__table__).where(  # type: ignore[attr-defined]
-                _RC.id == line_id)).mappings().first()
-            if line is None:
-                raise NotFound(f"権限変更 #{line_id} はありません。")
-            if line["action"] not in (GRANT, ENABLE):
-                raise BadInput(f"権限変更 #{line_id}: 削除・利用停止は発令日に自動で適用されます。")
-            if line["state"] != PENDING:
-                raise BadInput(f"権限変更 #{line_id}: 既に適用されています。")
-            if line["effective_on"] > day:
-                when = format_wareki(line["effective_on"])
-                raise BadInput(f"権限変更 #{line_id}: 発令日（{when}）より前には適用できません。")
-            user_id, login = _account_of(conn, line["staff_no"])
-            if user_id is None:
-                raise BadInput(f"職員番号 {line['staff_no']}: アカウントが紐付いていません。"
-                               "先にアカウントを作成して紐付けてください（juki staff link）。")
-            if actor.user_id is not None and actor.user_id == user_id:
-                raise Refused(
-                    "自分自身のアカウントへの権限付与はできません。別の管理者に依頼してください。"
-                )
-            claimed = conn.execute(
-                update(RightsChange.__table__).where(  # type: ignore[attr-defined]
-                    _RC.id == line_id, _RC.state == PENDING)
-                .values(state=APPLIED, applied_by=actor.login, applied_user=actor.user_id,
-                        applied_at=now())
-            ).rowcount
-            if not claimed:
-                raise BadInput(f"権限変更 #{line_id}: 既に適用されています。")
-            if line["action"] == GRANT:
-                held = conn.execute(select(_UR.id).where(
-                    and_(_UR.user_id == user_id, _UR.role == line["role"]))).first()
-                if held is None:
-                    conn.execute(UserRole.__table__.insert().values(  # type: ignore[attr-defined]
-                        user_id=user_id, role=line["role"]))
-            else:
-                conn.execute(update(User.__table__).where(  # type: ignore[attr-defined]
-                    _U.id == user_id).values(disabled=False, failed_count=0))
-            record(s, actor, f"access.{line['action']}", target=login, details={
-                "line": line_id, "round": line["round_id"], "staff_no": line["staff_no"],
-                "role": line["role"], "effective_on": line["effective_on"].isoformat(),
-            })
-    except (BadInput, Refused, NotFound) as exc:
-        problem = exc
-    if problem is not None:
-        record_alone(db, actor, "access.grant", target=f"line:{line_id}", outcome="refused",
-                     severity="warning", details={"reason": str(problem)[:300]})
-        raise problem
+    with gate.act(db, who, "access.grant", perm=Perm.ACCESS_ADMIN, what="権限の付与",
+                  target=f"line:{line_id}", step_up=True, settings=settings) as a:
+        try:
+            _grant(a, line_id, day)
+        except (BadInput, Refused, NotFound) as exc:
+            raise gate.Refusal.of(exc) from None
+
+
+def _grant(a: gate.Act, line_id: int, day: date) -> None:
+    conn, actor = a.s.connection(), a.actor
+    line = conn.execute(select(RightsChange.__table__).where(  # type: ignore[attr-defined]
+        _RC.id == line_id)).mappings().first()
+    if line is None:
+        raise NotFound(f"権限変更 #{line_id} はありません。")
+    if line["action"] not in (GRANT, ENABLE):
+        raise BadInput(f"権限変更 #{line_id}: 削除・利用停止は発令日に自動で適用されます。")
+    if line["state"] != PENDING:
+        raise BadInput(f"権限変更 #{line_id}: 既に適用されています。")
+    if line["effective_on"] > day:
+        when = format_wareki(line["effective_on"])
+        raise BadInput(f"権限変更 #{line_id}: 発令日（{when}）より前には適用できません。")
+    user_id, login = _account_of(conn, line["staff_no"])
+    if user_id is None:
+        raise BadInput(f"職員番号 {line['staff_no']}: アカウントが紐付いていません。"
+                       "先にアカウントを作成して紐付けてください（juki staff link）。")
+    if actor.user_id is not None and actor.user_id == user_id:
+        raise Refused(
+            "自分自身のアカウントへの権限付与はできません。別の管理者に依頼してください。"
+        )
+    claimed = conn.execute(
+        update(RightsChange.__table__).where(  # type: ignore[attr-defined]
+            _RC.id == line_id, _RC.state == PENDING)
+        .values(state=APPLIED, applied_by=actor.login, applied_user=actor.user_id,
+                applied_at=now())
+    ).rowcount
+    if not claimed:
+        raise BadInput(f"権限変更 #{line_id}: 既に適用されています。")
+    if line["action"] == GRANT:
+        held = conn.execute(select(_UR.id).where(
+            and_(_UR.user_id == user_id, _UR.role == line["role"]))).first()
+        if held is None:
+            conn.execute(UserRole.__table__.insert().values(  # type: ignore[attr-defined]
+                user_id=user_id, role=line["role"]))
+    else:
+        conn.execute(update(User.__table__).where(  # type: ignore[attr-defined]
+            _U.id == user_id).values(disabled=False, failed_count=0))
+    a.record(action=f"access.{line['action']}", target=login, details={
+        "line": line_id, "round": line["round_id"], "staff_no": line["staff_no"],
+        "role": line["role"], "effective_on": line["effective_on"].isoformat(),
+    })
 
 
 def describe(action: str, role: str) -> str:
     """「付与 事務担当」 for a screen or report line."""
-    from services.personnel.models import ACTION_LABELS
-
     label = ACTION_LABELS.get(action, action)
     return f"{label} {role_label(role)}" if role else label
 
