@@ -41,6 +41,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -55,7 +56,7 @@ from core.clock import now, today_in_japan
 from core.db import Database
 from core.errors import BadInput, JukiError
 from core.settings import Settings
-from logs.audit import record
+from services import gate
 from services.register.models import (
     LINK_ACTIVE,
     Household,
@@ -159,20 +160,27 @@ def _plan(db: Database, actor: Actor, dest: Destination, since: date | None,
         return run.id
 
 
+def _act(db: Database, actor: Actor, run_id: int, dest: Destination, *,
+         action: str = ACTION) -> AbstractContextManager[gate.Act]:
+    """The gate's act that ends a run (stopped, finished or abandoned) with its event. The
+    operator of ``juki transfer send`` is trusted, like every CLI admin command."""
+    return gate.act(db, actor, action, perm=None, what="転送", target=f"transfer_run:{run_id}",
+                    purpose=f"{dest.name}への転送")
+
+
 def _abandon(db: Database, actor: Actor, run: TransferRun, dest: Destination) -> None:
     """Close an open run planned with another allowlist: what it still had to send goes
     in a new run with today's list, never with the old one."""
-    with db.write() as s:
-        done = s.execute(update(TransferRun).where(
+    assert run.id is not None
+    with _act(db, actor, run.id, dest, action="transfer.abandon") as a:
+        done = a.s.execute(update(TransferRun).where(
             TransferRun.id == run.id, TransferRun.status == RUN_OPEN,  # type: ignore[arg-type]
         ).values(status=RUN_ABANDONED, finished_at=now())).rowcount
         if done:
-            record(s, actor, "transfer.abandon", target=f"transfer_run:{run.id}",
-                   purpose=f"{dest.name}への転送", outcome="success", severity="warning",
-                   details={"run": run.id, "destination": dest.id,
-                            "planned_items": json.loads(run.items),
-                            "items": list(dest.items),
-                            "reason": "転送してよい項目の設定が変わったため"})
+            a.record(severity="warning", details={
+                "run": run.id, "destination": dest.id, "planned_items": json.loads(run.items),
+                "items": list(dest.items), "reason": "転送してよい項目の設定が変わったため",
+            })
 
 
 def _run_for(db: Database, actor: Actor, dest: Destination, since: date | None,
@@ -336,41 +344,39 @@ def send_transfer(
                     error = exc
                     if tried < attempts:
                         time.sleep(min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (tried - 1)))
-            with db.write() as s:
-                if error is None:
+            if error is None:
+                with db.write() as s:
                     s.execute(update(TransferBatch).where(
                         TransferBatch.id == batch.id,  # type: ignore[arg-type]
                         TransferBatch.status == BATCH_PENDING,  # type: ignore[arg-type]
                     ).values(status=BATCH_SENT, sent_at=now(),
                              attempts=TransferBatch.attempts + tried))
-                    sent_now += 1
-                    continue
-                reason = _reason(error)
-                s.execute(update(TransferBatch).where(
+                sent_now += 1
+                continue
+            reason = _reason(error)
+            acked = len(batches) - len(pending) + sent_now
+            with _act(db, actor, run_id, dest) as a:
+                a.s.execute(update(TransferBatch).where(
                     TransferBatch.id == batch.id).values(  # type: ignore[arg-type]
                     attempts=TransferBatch.attempts + tried))
-                s.execute(update(TransferRun).where(TransferRun.id == run_id).values(  # type: ignore[arg-type]
+                a.s.execute(update(TransferRun).where(TransferRun.id == run_id).values(  # type: ignore[arg-type]
                     attempts=TransferRun.attempts + 1, last_error=reason))
-                acked = len(batches) - len(pending) + sent_now
-                record(s, actor, ACTION, target=f"transfer_run:{run_id}",
-                       purpose=f"{dest.name}への転送", outcome="failure", severity="warning",
-                       details=_details(run, dest, keys, resumed=resumed, sent_now=sent_now,
-                                        acked_batches=acked, failed_batch=batch.key,
-                                        tries=tried, reason=reason))
+                a.record(outcome="failure", severity="warning",
+                         details=_details(run, dest, keys, resumed=resumed, sent_now=sent_now,
+                                          acked_batches=acked, failed_batch=batch.key,
+                                          tries=tried, reason=reason))
             raise TransferFailed(
                 f"{dest.name} ({dest.id}) への転送 #{run_id} を中断しました: {reason}。"
                 f"受領確認済み {acked:,} / {run.batches:,} バッチ。"
                 f"もう一度 juki transfer send {dest.id} を実行すると続きから再開します。"
             )
-    with db.write() as s:
-        closed = s.execute(update(TransferRun).where(
+    with _act(db, actor, run_id, dest) as a:
+        closed = a.s.execute(update(TransferRun).where(
             TransferRun.id == run_id, TransferRun.status == RUN_OPEN,  # type: ignore[arg-type]
         ).values(status=RUN_DONE, finished_at=now(), attempts=TransferRun.attempts + 1,
                  last_error="")).rowcount
         if closed:  # another sender that finished the same run has recorded it
-            record(s, actor, ACTION, target=f"transfer_run:{run_id}",
-                   purpose=f"{dest.name}への転送", outcome="success",
-                   details=_details(run, dest, keys, resumed=resumed, sent_now=sent_now))
+            a.record(details=_details(run, dest, keys, resumed=resumed, sent_now=sent_now))
     return TransferResult(run_id, dest, run.rule, run.since, run.records, run.batches,
                           sent_now, resumed)
 
