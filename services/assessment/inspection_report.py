@@ -117,11 +117,8 @@ def export_report(db: Database, settings: Settings, who: Who, year: int, fmt: st
         refuse_bad_output(db, actor, ACTION, Path(path), force=force, target=f"inspection:{year}")
     sheets = sheets_of(db, who, year)
     rows = csv_rows(sheets)
-    if fmt == "csv":
-        data = csv_bytes(CSV_HEADER, rows)
-    else:
-        data = render_pdf(sheets, year, format_wareki(insp.due_on), printed_by(who),
-                          settings.report_font)
+    data = csv_bytes(CSV_HEADER, rows) if fmt == "csv" else render_pdf(
+        sheets, year, format_wareki(insp.due_on), printed_by(who), settings.report_font)
     target = Path(path) if path else default_path(settings, year, fmt)
     digest = deliver(db, who, ACTION, perm=VIEW_PERMS, what=WHAT, target=f"inspection:{year}",
                      path=target, data=data, force=force,

@@ -265,11 +265,8 @@ def export_round_report(
     if path:
         refuse_bad_output(db, actor, ACTION, Path(path), force=force, target=f"round:{round_id}")
     lines = round_lines(db, round_id)
-    if fmt == "csv":
-        data = render_csv(lines)
-    else:
-        data = render_pdf(rnd, lines, PdfMeta(printed_by=printed_by(who), printed_at=now(),
-                                              font=settings.report_font))
+    data = render_csv(lines) if fmt == "csv" else render_pdf(rnd, lines, PdfMeta(
+        printed_by=printed_by(who), printed_at=now(), font=settings.report_font))
     target = Path(path) if path else default_path(settings, round_id, fmt)
     digest = deliver(db, who, ACTION, perm=PERMS, what=WHAT, target=f"round:{round_id}",
                      path=target, data=data, force=force,
