@@ -3,6 +3,7 @@ and its event in one transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from auth.stepup import StepUpNeeded
 from core.actor import Actor
 from core.clock import now
 from core.db import Database
-from core.errors import BadInput, NotFound, Refused
+from core.errors import BadInput, JukiError, NotFound, Refused
 from core.settings import Settings
 from logs.audit import events_after, last_seq
 from services import gate
@@ -146,36 +147,26 @@ def test_any_one_of_several_permissions_will_do(probe: Database, settings: Setti
     assert _notes(probe) == 1
 
 
+@pytest.mark.parametrize(("said", "error", "details"), [
+    (lambda: gate.Refusal.saying("#9 はありません。", "not_found", error=NotFound), NotFound,
+     '"message":"#9 はありません。","reason":"not_found"'),
+    (lambda: gate.Refusal.of(BadInput("#2: 既に適用されています。")), BadInput,
+     '"reason":"#2: 既に適用されています。"'),
+])
 def test_a_refusal_reaches_the_caller_as_the_error_it_names(
-    probe: Database, settings: Settings,
+    probe: Database, settings: Settings, said: Callable[[], gate.Refusal],
+    error: type[JukiError], details: str,
 ) -> None:
+    """Refusal.saying keeps the message beside the reason word; Refusal.of turns an error
+    said inside into the refusal, its message the reason. Either reaches the caller as
+    the error it names, recorded once (severity warning), the act rolled back."""
     rev = enrol(probe, settings, "rev", ["reviewer"])
     before = last_seq(probe)
-    with pytest.raises(NotFound, match="ありません"), gate.act(
-        probe, rev, "probe.write", perm=Perm.LINK_REVIEW, what="試し",
-    ) as a:
+    with pytest.raises(error), gate.act(probe, rev, "probe.write", perm=Perm.LINK_REVIEW,
+                                        what="試し", target="x:2") as a:
         _write(a, "never")
-        raise gate.Refusal.saying("#9 はありません。", "not_found", error=NotFound)
+        raise said()
     (ev,) = events_after(probe, before)
-    assert (ev["outcome"], ev["severity"]) == ("refused", "warning")
-    assert '"message":"#9 はありません。","reason":"not_found"' in ev["details"]
-    assert _notes(probe) == 0
-
-
-def test_an_error_said_inside_becomes_a_recorded_refusal(
-    probe: Database, settings: Settings,
-) -> None:
-    rev = enrol(probe, settings, "rev", ["reviewer"])
-    before = last_seq(probe)
-    with pytest.raises(BadInput, match="既に"), gate.act(
-        probe, rev, "probe.write", perm=Perm.LINK_REVIEW, what="試し", target="x:2",
-    ) as a:
-        _write(a, "never")
-        try:
-            raise BadInput("#2: 既に適用されています。")
-        except BadInput as exc:
-            raise gate.Refusal.of(exc) from None
-    (ev,) = events_after(probe, before)
-    assert (ev["outcome"], ev["severity"], ev["target"]) == ("refused", "warning", "x:2")
-    assert '"reason":"#2: 既に適用されています。"' in ev["details"]
-    assert _notes(probe) == 0
+    assert (ev["outcome"], ev["severity"], ev["target"], _notes(probe)) == (
+        "refused", "warning", "x:2", 0)
+    assert details in ev["details"]

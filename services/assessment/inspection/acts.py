@@ -24,6 +24,9 @@ from core.freetext import field_text
 from core.settings import Settings
 from services import gate
 from services.assessment.inspection.items import due_date, load_items, year_label
+from services.assessment.inspection.tables import ANSWER_C as _AN
+from services.assessment.inspection.tables import INSPECTION_C as _I
+from services.assessment.inspection.tables import SHEET_C as _SH
 from services.assessment.inspection.views import (
     ANSWER_PERMS,
     InspectionSummary,
@@ -42,9 +45,6 @@ NOTE_MAX = 1000
 START_PERMS = (Perm.ACCESS_ADMIN, Perm.ACCESS_CONFIRM)
 NO_NOTE = "該当なし"
 
-_I: Any = Inspection.__table__.c  # type: ignore[attr-defined]
-_SH: Any = InspectionSheet.__table__.c  # type: ignore[attr-defined]
-_AN: Any = InspectionAnswer.__table__.c  # type: ignore[attr-defined]
 _U: Any = User.__table__.c  # type: ignore[attr-defined]
 _UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
 

@@ -20,6 +20,10 @@ from core.db import Database
 from core.errors import NotFound
 from services import gate
 from services.assessment.inspection.items import Item, year_label
+from services.assessment.inspection.tables import ANSWER_C as _AN
+from services.assessment.inspection.tables import INSPECTION_C as _I
+from services.assessment.inspection.tables import SHEET_C as _SH
+from services.assessment.inspection.tables import sheets_query
 from services.assessment.models import Inspection, InspectionAnswer, InspectionSheet
 from services.gate import Who
 from services.personnel.models import Staff  # a 所属 is the staff record's first
@@ -30,9 +34,6 @@ VIEW = "inspection.view"
 ANSWER_PERMS = (Perm.ACCESS_CONFIRM,)
 VIEW_PERMS = (Perm.LOOKUP, Perm.ACCESS_CONFIRM, Perm.AUDIT_READ, Perm.ACCESS_ADMIN)
 
-_I: Any = Inspection.__table__.c  # type: ignore[attr-defined]
-_SH: Any = InspectionSheet.__table__.c  # type: ignore[attr-defined]
-_AN: Any = InspectionAnswer.__table__.c  # type: ignore[attr-defined]
 _U: Any = User.__table__.c  # type: ignore[attr-defined]
 _ST: Any = Staff.__table__.c  # type: ignore[attr-defined]
 
@@ -155,11 +156,7 @@ def latest_inspection(db: Database) -> InspectionSummary | None:
 
 
 def _sheet(conn: Any, sheet_id: int) -> Any:
-    return conn.execute(
-        select(InspectionSheet.__table__, _I.fiscal_year, _I.due_on, _I["items"])  # type: ignore[attr-defined]
-        .select_from(InspectionSheet.__table__.join(  # type: ignore[attr-defined]
-            Inspection.__table__, _I.id == _SH.inspection_id))  # type: ignore[attr-defined]
-        .where(_SH.id == sheet_id)).mappings().first()
+    return conn.execute(sheets_query().where(_SH.id == sheet_id)).mappings().first()
 
 
 def _sheet_view(conn: Any, sh: Any) -> SheetView:

@@ -7,9 +7,6 @@ acts (``services.todo`` keeps a clerk's console light).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
-
-from sqlalchemy import select
 
 from auth.access import permissions_on
 from auth.identity import Identity
@@ -17,13 +14,12 @@ from auth.roles import Perm
 from core.db import Database
 from core.settings import Settings
 from services.assessment.inspection.items import year_label
+from services.assessment.inspection.tables import INSPECTION_C as _I
+from services.assessment.inspection.tables import SHEET_C as _SH
+from services.assessment.inspection.tables import sheets_query
 from services.assessment.inspection.views import ANSWER_PERMS, _sheet_view, department_of
-from services.assessment.models import Inspection, InspectionSheet
 from services.jp.office_days import office_day
 from services.jp.wareki import format_wareki
-
-_I: Any = Inspection.__table__.c  # type: ignore[attr-defined]
-_SH: Any = InspectionSheet.__table__.c  # type: ignore[attr-defined]
 
 
 def waiting_lines(db: Database, settings: Settings, ident: Identity,
@@ -43,10 +39,8 @@ def waiting_lines(db: Database, settings: Settings, ident: Identity,
             return []
         mine = department_of(conn, ident.user_id)
         open_sheets = conn.execute(
-            select(InspectionSheet.__table__, _I.fiscal_year, _I.due_on, _I["items"])  # type: ignore[attr-defined]
-            .select_from(InspectionSheet.__table__.join(  # type: ignore[attr-defined]
-                Inspection.__table__, _I.id == _SH.inspection_id))  # type: ignore[attr-defined]
-            .where(_SH.signed_at.is_(None)).order_by(_I.fiscal_year, _SH.department)
+            sheets_query().where(_SH.signed_at.is_(None)).order_by(_I.fiscal_year,
+                                                                  _SH.department)
         ).mappings().all()
         ready = 0
         for sh in open_sheets:

@@ -25,6 +25,10 @@ from services.gate import Who
 from services.jp.office_days import office_day
 from services.jp.wareki import format_wareki
 from services.personnel.inventory.snapshot import check_thresholds, snapshot
+from services.personnel.inventory.tables import CAMPAIGN_C as _C
+from services.personnel.inventory.tables import CAMPAIGNS as _CAMPAIGNS
+from services.personnel.inventory.tables import LINE_C as _L
+from services.personnel.inventory.tables import LINES as _LINES
 from services.personnel.inventory.views import (
     CampaignSummary,
     LineView,
@@ -40,8 +44,6 @@ from services.personnel.inventory_models import (
     FLAG_LABELS,
     OPEN,
     REVOKE,
-    InventoryCampaign,
-    InventoryLine,
 )
 from services.personnel.rights import end_sessions, strip_roles
 
@@ -49,10 +51,6 @@ START = "access.inventory.start"
 COMMENT_MAX = 500
 STILL_OPEN = "棚卸し #{id}（期限 {deadline}）が実施中です。締めてから新しい棚卸しを始めてください。"
 
-_C: Any = InventoryCampaign.__table__.c  # type: ignore[attr-defined]
-_L: Any = InventoryLine.__table__.c  # type: ignore[attr-defined]
-_CAMPAIGNS: Any = InventoryCampaign.__table__  # type: ignore[attr-defined]
-_LINES: Any = InventoryLine.__table__  # type: ignore[attr-defined]
 
 _no = gate.Refusal.saying
 

@@ -20,6 +20,10 @@ from services.gate import Who
 from services.jp.office_days import office_day
 from services.jp.wareki import format_wareki
 from services.personnel.inventory.snapshot import training_overdue
+from services.personnel.inventory.tables import CAMPAIGN_C as _C
+from services.personnel.inventory.tables import CAMPAIGNS as _CAMPAIGNS
+from services.personnel.inventory.tables import LINE_C as _L
+from services.personnel.inventory.tables import LINES as _LINES
 from services.personnel.inventory.views import Closed, joined, line_view, split
 from services.personnel.inventory_models import (
     CLOSE_REVOKED,
@@ -28,8 +32,6 @@ from services.personnel.inventory_models import (
     KEEP,
     OPEN,
     REVOKE,
-    InventoryCampaign,
-    InventoryLine,
 )
 from services.personnel.models import Staff
 from services.personnel.rights import end_many, end_sessions, strip_many, strip_roles
@@ -38,11 +40,7 @@ CLOSE = "access.inventory.close"
 REVOKE_UNDECIDED = "access.inventory.revoke_undecided"
 SUSPEND = "access.inventory.suspend"
 
-_C: Any = InventoryCampaign.__table__.c  # type: ignore[attr-defined]
-_L: Any = InventoryLine.__table__.c  # type: ignore[attr-defined]
 _S: Any = Staff.__table__.c  # type: ignore[attr-defined]
-_CAMPAIGNS: Any = InventoryCampaign.__table__  # type: ignore[attr-defined]
-_LINES: Any = InventoryLine.__table__  # type: ignore[attr-defined]
 
 _no = gate.Refusal.saying
 

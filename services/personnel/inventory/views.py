@@ -25,6 +25,10 @@ from services import gate
 from services.gate import Who
 from services.jp.office_days import office_day
 from services.jp.wareki import format_wareki
+from services.personnel.inventory.tables import CAMPAIGN_C as _C
+from services.personnel.inventory.tables import CAMPAIGNS as _CAMPAIGNS
+from services.personnel.inventory.tables import LINE_C as _L
+from services.personnel.inventory.tables import LINES as _LINES
 from services.personnel.inventory_models import (
     CLOSE_LABELS,
     DECISION_LABELS,
@@ -33,8 +37,6 @@ from services.personnel.inventory_models import (
     OPEN,
     REVOKE,
     STATE_LABELS,
-    InventoryCampaign,
-    InventoryLine,
 )
 
 LIST = "access.inventory.list"
@@ -42,11 +44,7 @@ READ_PERMS = (Perm.ACCESS_ADMIN, Perm.ACCESS_CONFIRM)
 ANY_OFFICER = "（セキュリティ管理者）"
 OFFICER_ROLE = "security_officer"  # reviews the unassigned lines
 
-_C: Any = InventoryCampaign.__table__.c  # type: ignore[attr-defined]
-_L: Any = InventoryLine.__table__.c  # type: ignore[attr-defined]
 _UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
-_CAMPAIGNS: Any = InventoryCampaign.__table__  # type: ignore[attr-defined]
-_LINES: Any = InventoryLine.__table__  # type: ignore[attr-defined]
 _FLAGGED = or_(_L.flag_dormant, _L.flag_contract, _L.flag_training, _L.flag_unlinked)
 
 
