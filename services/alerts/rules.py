@@ -48,11 +48,9 @@ SIGNIN_OK = "signin.success"
 SIGNIN_FAILED = "signin.failure"
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-_E: Any = AuditEvent.__table__.c  # type: ignore[attr-defined]
-_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
-_R: Any = Resident.__table__.c  # type: ignore[attr-defined]
-_H: Any = Household.__table__.c  # type: ignore[attr-defined]
+# Core columns of the tables queried below the ORM (one line: names, not logic).
+_E, _S, _U, _R, _H = (t.__table__.c for t in (  # type: ignore[union-attr]
+    AuditEvent, Staff, User, Resident, Household))
 
 
 @dataclass(frozen=True)

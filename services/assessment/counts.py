@@ -48,11 +48,9 @@ REPLAYED = (
     "access.inventory.suspend",
 )
 
-_R: Any = Resident.__table__.c  # type: ignore[attr-defined]
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
-_UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
-_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
-_A: Any = AuditEvent.__table__.c  # type: ignore[attr-defined]
+# Core columns of the tables queried below the ORM (one line: names, not logic).
+_R, _U, _UR, _S, _A = (t.__table__.c for t in (  # type: ignore[union-attr]
+    Resident, User, UserRole, Staff, AuditEvent))
 
 
 @dataclass(frozen=True)

@@ -61,11 +61,9 @@ from services.personnel.policy import load_policy
 from services.personnel.rights import end_sessions
 
 SYSTEM = Actor(login="system:apply-due")
-_PC: Any = PersonnelChange.__table__.c  # type: ignore[attr-defined]
-_RC: Any = RightsChange.__table__.c  # type: ignore[attr-defined]
-_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
-_UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
+# Core columns of the tables queried below the ORM (one line: names, not logic).
+_PC, _RC, _S, _UR, _U = (t.__table__.c for t in (  # type: ignore[union-attr]
+    PersonnelChange, RightsChange, Staff, UserRole, User))
 
 
 @dataclass(frozen=True)

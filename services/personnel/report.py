@@ -267,6 +267,8 @@ def export_round_report(
     lines = round_lines(db, round_id)
     data = render_csv(lines) if fmt == "csv" else render_pdf(rnd, lines, PdfMeta(
         printed_by=printed_by(who), printed_at=now(), font=settings.report_font))
+    # The ending every report shares is reports.delivery.deliver: what stays here, in
+    # the same shape as the other report's, is this report's own arguments.
     target = Path(path) if path else default_path(settings, round_id, fmt)
     digest = deliver(db, who, ACTION, perm=PERMS, what=WHAT, target=f"round:{round_id}",
                      path=target, data=data, force=force,

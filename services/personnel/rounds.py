@@ -49,11 +49,9 @@ from services.personnel.policy import load_policy
 
 IMPORT = "hr.import"
 
-_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
-_UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
-_RC: Any = RightsChange.__table__.c  # type: ignore[attr-defined]
-_PC: Any = PersonnelChange.__table__.c  # type: ignore[attr-defined]
+# Core columns of the tables queried below the ORM (one line: names, not logic).
+_S, _U, _UR, _RC, _PC = (t.__table__.c for t in (  # type: ignore[union-attr]
+    Staff, User, UserRole, RightsChange, PersonnelChange))
 
 
 def staff_snapshot(conn: Any) -> dict[str, Person]:

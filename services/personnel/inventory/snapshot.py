@@ -21,9 +21,9 @@ from services.personnel.models import ACTIVE, Staff
 
 CONTRACT_TYPES = ("委託先", "会計年度任用")
 
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
-_UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
-_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
+# Core columns of the tables queried below the ORM (one line: names, not logic).
+_U, _UR, _S = (t.__table__.c for t in (  # type: ignore[union-attr]
+    User, UserRole, Staff))
 
 
 def line_flags(
