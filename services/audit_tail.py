@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from auth.access import permissions_on, refused
 from auth.identity import Identity
 from auth.roles import Perm
 from core.clock import JST, iso
@@ -29,8 +28,9 @@ from core.db import Database
 from core.errors import BadInput, Refused
 from core.freetext import problem
 from logs import tail
-from logs.audit import OUTCOMES, SEVERITIES, record
+from logs.audit import OUTCOMES, SEVERITIES
 from logs.tail import Page, TailFilter, TailLine
+from services import gate
 from services.jp.wareki import parse_date
 
 ACTION = "audit.read"
@@ -111,12 +111,13 @@ class TailReader:
                 raise self._lost  # refused once and recorded once; no query each poll
             if time.monotonic() - self._checked < self.recheck_seconds:
                 return
-            with self.db.engine.connect() as conn:
-                perms = permissions_on(conn, self.ident)
-            if Perm.AUDIT_READ not in perms:
-                self._lost = refused(self.db, self.ident, Perm.AUDIT_READ, action=ACTION,
-                                     what=WHAT, target="audit_event")
-                raise self._lost
+            try:
+                with gate.act(self.db, self.ident, ACTION, perm=Perm.AUDIT_READ, what=WHAT,
+                              target="audit_event", write=False):
+                    pass  # a read that records only its refusal
+            except Refused as lost:
+                self._lost = lost
+                raise
             self._checked = time.monotonic()
 
     def head(self) -> int:
@@ -150,14 +151,9 @@ def open_tail(
 ) -> TailReader:
     """Check ``AUDIT_READ`` now and record the reading (``reason``: open / filter)."""
     flt = flt or TailFilter()
-    with db.write() as s:
-        allowed = Perm.AUDIT_READ in permissions_on(s.connection(), ident)
-        if allowed:
-            record(s, ident.actor, ACTION, target="audit_event",
-                   details={"view": "tail", "reason": reason, "filter": flt.as_details()})
-    if not allowed:
-        raise refused(db, ident, Perm.AUDIT_READ, action=ACTION, what=WHAT,
-                      target="audit_event")
+    with gate.act(db, ident, ACTION, perm=Perm.AUDIT_READ, what=WHAT,
+                  target="audit_event") as a:
+        a.record(details={"view": "tail", "reason": reason, "filter": flt.as_details()})
     return TailReader(db, ident, flt, recheck_seconds)
 
 

@@ -15,7 +15,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from auth.access import require
 from auth.identity import Identity
 from auth.roles import Perm
 from core.clock import now
@@ -24,7 +23,7 @@ from core.errors import BadInput
 from core.files import make_dirs
 from core.freetext import field_text
 from core.settings import Settings
-from logs.audit import record, record_alone
+from services import gate
 
 ACTION = "screen.capture"
 REASON_MAX = 200
@@ -45,29 +44,29 @@ def capture_dir(settings: Settings) -> Path:
 def save_capture(db: Database, settings: Settings, ident: Identity, svg: str,
                  reason: str) -> Capture:
     """Write ``svg`` (the screen as Textual exports it) and record it; see the docstring."""
-    require(db, ident, Perm.SCREEN_CAPTURE, action=ACTION, what="画面の保存")
-    try:
-        reason = field_text("理由", reason, limit=REASON_MAX,
-                            required=f"画面を保存する理由を{REASON_MAX}文字以内で入力してください。")
-    except BadInput as exc:
-        record_alone(db, ident.actor, ACTION, outcome="refused", severity="warning",
-                     details={"reason": "bad_input", "message": exc.message})
-        raise
     folder = capture_dir(settings)
-    make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
-    data = svg.encode("utf-8")
-    stamp = now().strftime("%Y%m%dT%H%M%S-%fZ")  # no 12-digit run (core.freetext)
-    path = folder / f"capture_{ident.login}_{stamp}.svg"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    digest = hashlib.sha256(data).hexdigest()
+    path: Path | None = None
     try:
-        with db.write() as s:
-            record(s, ident.actor, ACTION, target=path.name, severity="warning", details={
-                "reason": reason, "file": str(path), "bytes": len(data), "sha256": digest,
+        with gate.act(db, ident, ACTION, perm=Perm.SCREEN_CAPTURE, what="画面の保存") as a:
+            try:
+                reason = field_text("理由", reason, limit=REASON_MAX, required=(
+                    f"画面を保存する理由を{REASON_MAX}文字以内で入力してください。"))
+            except BadInput as exc:
+                raise gate.Refusal.of(exc, "bad_input", message=exc.message) from None
+            make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
+            data = svg.encode("utf-8")
+            stamp = now().strftime("%Y%m%dT%H%M%S-%fZ")  # no 12-digit run (core.freetext)
+            name = folder / f"capture_{ident.login}_{stamp}.svg"
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            path = name  # ours from here on: removed again if the event does not commit
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            digest = hashlib.sha256(data).hexdigest()
+            a.record(target=name.name, severity="warning", details={
+                "reason": reason, "file": str(name), "bytes": len(data), "sha256": digest,
             })
     except BaseException:
-        path.unlink(missing_ok=True)
+        if path is not None:
+            path.unlink(missing_ok=True)
         raise
-    return Capture(path, digest, len(data))
+    return Capture(name, digest, len(data))

@@ -41,18 +41,21 @@ from core.settings import Settings
 from logs.audit import record, record_alone
 
 Who = Identity | Actor
+Perms = Perm | tuple[Perm, ...]  # one permission, or any one of several
 
 class Refusal(Exception):
     """Raised anywhere inside an act: the act rolls back and the refusal is recorded once.
 
     ``reason`` is the machine-readable word in the event's details (``permission``,
     ``four_eyes``, ``state`` …); ``details`` are added beside it (any name, ``message``
-    too); ``error`` is the class the caller receives with ``message``. ``raising`` is the
-    error itself, for one that carries more than its message (a query refused with the
-    items it lacks, bad input recorded with what was typed beside it)."""
+    too: the first two are positional); ``error`` is the class the caller receives with
+    ``message`` (``Refused`` by default; an act whose callers have always had ``BadInput``
+    or ``NotFound`` for a recorded refusal keeps giving them). ``raising`` is the error
+    itself, for one that carries more than its message (a query refused with the items it
+    lacks, bad input recorded with what was typed beside it)."""
 
     def __init__(self, message: str, reason: str, /, *, severity: str = "warning",
-                 error: type[Refused] = Refused, raising: JukiError | None = None,
+                 error: type[JukiError] = Refused, raising: JukiError | None = None,
                  **details: Any) -> None:
         super().__init__(message)
         self.message = message
@@ -61,6 +64,22 @@ class Refusal(Exception):
         self.error = error
         self.raising = raising
         self.details = details
+
+    @classmethod
+    def of(cls, exc: JukiError, reason: str | None = None, *, severity: str = "warning",
+           **details: Any) -> Refusal:
+        """``exc``, raised inside the act by a check that says its no as an error, as a
+        refusal: recorded under ``reason`` (default: the message, at most 300 characters),
+        and the caller receives ``exc``'s class and message."""
+        word = exc.message[:300] if reason is None else reason
+        return cls(exc.message, word, severity=severity, error=type(exc), **details)
+
+    @classmethod
+    def saying(cls, message: str, reason: str, *, error: type[JukiError] = Refused,
+               severity: str = "warning") -> Refusal:
+        """A refusal whose event carries its message too (``message``, at most 300
+        characters) beside the reason word."""
+        return cls(message, reason, severity=severity, error=error, message=message[:300])
 
     def raised(self) -> JukiError:
         """The error the caller receives."""
@@ -71,9 +90,15 @@ class Refusal(Exception):
         return self.error(self.message)
 
 
-def lacking(perm: Perm, what: str) -> Refusal:
-    """The refusal for a permission the caller does not hold now."""
-    return Refusal(NOT_ALLOWED.format(what=what), "permission", permission=str(perm))
+def _wanted(perm: Perms) -> tuple[Perm, ...]:
+    return perm if isinstance(perm, tuple) else (perm,)
+
+
+def lacking(perm: Perms, what: str, **details: Any) -> Refusal:
+    """The refusal for a permission the caller does not hold now (for several, any one
+    would do: the event names them ``a | b``); ``details`` go beside it in the event."""
+    named = " | ".join(map(str, _wanted(perm)))
+    return Refusal(NOT_ALLOWED.format(what=what), "permission", permission=named, **details)
 
 
 @dataclass
@@ -96,13 +121,15 @@ class Act:
     def ident(self) -> Identity | None:
         return self.who if isinstance(self.who, Identity) else None
 
-    def holds(self, perm: Perm) -> bool:
-        return self.trusted or perm in self.perms
+    def holds(self, perm: Perms) -> bool:
+        """The caller holds ``perm`` now (for several: any one of them)."""
+        return self.trusted or any(p in self.perms for p in _wanted(perm))
 
-    def need(self, perm: Perm, what: str) -> None:
-        """Refuse (recorded, after the rollback) unless the caller holds ``perm`` now."""
+    def need(self, perm: Perms, what: str, **details: Any) -> None:
+        """Refuse (recorded, after the rollback) unless the caller holds ``perm`` now (for
+        several: any one of them); ``details`` go beside it in the refusal's event."""
         if not self.holds(perm):
-            raise lacking(perm, what)
+            raise lacking(perm, what, **details)
 
     def refuse(self, message: str, reason: str, *, severity: str = "warning",
                **details: Any) -> NoReturn:
@@ -141,19 +168,19 @@ def _problem(exc: JukiError) -> tuple[str, dict[str, Any]]:
 
 @contextmanager
 def act(
-    db: Database, who: Who, action: str, *, perm: Perm | None, what: str,
+    db: Database, who: Who, action: str, *, perm: Perms | None, what: str,
     target: str = "", purpose: str = "", step_up: bool = False,
     settings: Settings | None = None, numbers: bool = False, write: bool = True,
     translate: Callable[[Exception], Refusal | None] | None = None,
     record_bad_input: bool = True,
 ) -> Iterator[Act]:
-    """Run one act: check ``perm`` (and, with ``step_up``, a recent password) inside its
-    transaction, yield the ``Act``, commit. Refusals, bad input and sealing failures roll
-    back and are recorded once. ``translate`` turns a database error (a unique index that
-    holds a rule) into a refusal; ``write=False`` runs a read that only records refusals.
-    ``record_bad_input=False``: a form's field that cannot be used is raised as it is,
-    rolled back but not recorded (an act whose typed fields were never recorded when
-    refused, such as opening a record: it keeps its trail as it was)."""
+    """Run one act: check ``perm`` (any one of a tuple; with ``step_up``, a recent password
+    too) inside its transaction, yield the ``Act``, commit. Refusals, bad input and
+    sealing failures roll back and are recorded once. ``translate`` turns a database error
+    (a unique index that holds a rule) into a refusal; ``write=False`` runs a read that
+    only records refusals. ``record_bad_input=False``: a form's field that cannot be used
+    is raised as it is, rolled back but not recorded (an act whose typed fields were never
+    recorded when refused, such as opening a record: it keeps its trail as it was)."""
     the_act: Act | None = None
     refusal: Refusal | None = None
     problem: JukiError | None = None

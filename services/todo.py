@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from auth.access import current_permissions
+from auth.access import permissions_on
 from auth.identity import Identity
 from auth.roles import Perm
 from core.db import Database
@@ -32,7 +32,8 @@ PARTS: tuple[tuple[str, str, bool, frozenset[Perm]], ...] = (
 
 def todo_lines(db: Database, settings: Settings, ident: Identity) -> list[str]:
     """Every line the home screen shows this person, in a fixed order."""
-    perms = current_permissions(db, ident)
+    with db.read() as s:
+        perms = permissions_on(s.connection(), ident)
     lines: list[str] = []
     for module, name, with_settings, gate in PARTS:
         if not perms & gate:

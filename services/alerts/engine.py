@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from auth.access import current_permissions
+from auth.access import permissions_on
 from auth.identity import Identity
 from auth.roles import Perm
 from core.actor import Actor
@@ -93,10 +93,11 @@ def scan(db: Database, settings: Settings, batch: int = BATCH) -> Scanned:
 
 def alert_lines(db: Database, ident: Identity, hours: float = 24.0) -> list[str]:
     """For the home screen of those who read the trail: how many alerts stand open."""
-    if Perm.AUDIT_READ not in current_permissions(db, ident):
-        return []
     with db.read() as s:
-        n = s.connection().execute(select(func.count()).where(
+        conn = s.connection()
+        if Perm.AUDIT_READ not in permissions_on(conn, ident):
+            return []
+        n = conn.execute(select(func.count()).where(
             _E.outcome == "alert", _E.action.like("alert.%"),
             _E.ts >= iso(now() - timedelta(hours=hours)))).scalar_one()
     if not n:

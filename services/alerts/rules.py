@@ -37,7 +37,6 @@ from sqlalchemy import and_, func, select
 
 from auth.models import User
 from core.clock import JST, iso, parse_iso
-from core.db import columns, table
 from core.settings import Settings
 from logs.audit import AuditEvent
 from services.personnel.models import Staff
@@ -49,11 +48,9 @@ SIGNIN_OK = "signin.success"
 SIGNIN_FAILED = "signin.failure"
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-_E = columns(AuditEvent)
-_S = columns(Staff)
-_U = columns(User)
-_R = columns(Resident)
-_H = columns(Household)
+# Core columns of the tables queried below the ORM (one line: names, not logic).
+_E, _S, _U, _R, _H = (t.__table__.c for t in (  # type: ignore[union-attr]
+    AuditEvent, Staff, User, Resident, Household))
 
 
 @dataclass(frozen=True)
@@ -192,15 +189,15 @@ def own_record(conn: Any, settings: Settings, events: list[Event]) -> list[Findi
         login: (code, family, address)
         for login, code, family, address in conn.execute(
             select(_U.login, _S.resident_code, _R.family_name, _R.address)
-            .select_from(table(Staff).join(
-                table(User), _U.id == _S.user_id)
-                .join(table(Resident), _R.resident_code == _S.resident_code))
+            .select_from(Staff.__table__.join(  # type: ignore[attr-defined]
+                User.__table__, _U.id == _S.user_id)  # type: ignore[attr-defined]
+                .join(Resident.__table__, _R.resident_code == _S.resident_code))  # type: ignore[attr-defined]
             .where(_U.login.in_(actors), _S.resident_code != "")
         )
     }
     if not own:
         return []
-    ids = sorted({rid for e in opens if e.actor in own and (rid := e.resident_id) is not None})
+    ids = sorted({e.resident_id for e in opens if e.actor in own})
     opened = {
         rid: (code, family, address)
         for rid, code, family, address in conn.execute(
@@ -250,8 +247,8 @@ def after_leave(conn: Any, settings: Settings, events: list[Event]) -> list[Find
     if not staff:
         return []
     left = dict(conn.execute(
-        select(_U.login, _S.left_on).select_from(table(Staff).join(
-            table(User), _U.id == _S.user_id))
+        select(_U.login, _S.left_on).select_from(Staff.__table__.join(  # type: ignore[attr-defined]
+            User.__table__, _U.id == _S.user_id))  # type: ignore[attr-defined]
         .where(_U.login.in_(sorted({e.actor for e in staff})), _S.left_on.is_not(None))
     ).all())
     return [

@@ -12,12 +12,16 @@ from datetime import date
 
 from core.db import Database
 from core.errors import BadInput
-from logs.audit import record
+from services import gate
 from services.assessment.counts import HandlerCount, PeopleCount, count_handlers, count_people
-from services.assessment.incidents import IncidentView, Who, actor_for, serious_in_year
+from services.assessment.incidents import PERMS, IncidentView, serious_in_year
 from services.assessment.threshold import Judgment, judge
+from services.gate import Who
+from services.jp.office_days import office_day
 from services.jp.wareki import format_wareki
-from services.personnel.inventory import office_day
+
+ACTION = "assess.threshold"
+WHAT = "しきい値判断"
 
 
 @dataclass(frozen=True)
@@ -51,13 +55,14 @@ def assess_threshold(db: Database, who: Who, as_of: date | None = None) -> Thres
     day = as_of or today
     if day > today:
         raise BadInput("基準日 (--as-of): 未来の日付は指定できません。")
-    actor = actor_for(db, who, "assess.threshold", "しきい値判断")
+    with gate.act(db, who, ACTION, perm=PERMS, what=WHAT, write=False):
+        pass  # refused (and recorded) before anything is counted
     people = count_people(db, day)
     handlers = count_handlers(db, day, today=today)
     incidents = tuple(serious_in_year(db, day))
     judgment = judge(people.total, handlers.total, bool(incidents))
-    with db.write() as s:
-        record(s, actor, "assess.threshold", target=day.isoformat(), details={
+    with gate.act(db, who, ACTION, perm=PERMS, what=WHAT, target=day.isoformat()) as a:
+        a.record(details={
             "as_of": day.isoformat(), "people": people.total, "residents": people.residents,
             "removed": people.removed, "handlers": handlers.total,
             "contractors": handlers.contractors, "rebuilt": handlers.rebuilt,

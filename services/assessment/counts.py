@@ -1,8 +1,8 @@
-"""The counts the threshold judgment rests on, at a stated date (docs/domain.md §13).
+"""The counts the threshold judgment rests on, at a stated date (DOMAIN.md §5).
 
 * **対象人数**: everyone recorded in the register files at the end of the date (Japan
   time): a person is in the files from their 住民となった年月日 on, and stays there after
-  消除 (removed records are kept, docs/domain.md §2). Both parts are given: residents on the
+  消除 (removed records are kept, DOMAIN.md §2). Both parts are given: residents on the
   date, and removed records still held.
 * **取扱者数**: accounts with rights over the files at the date — enabled accounts that
   hold a role carrying a register permission (``REGISTER_PERMS``), contractors (委託先)
@@ -29,7 +29,7 @@ from sqlalchemy import and_, func, select
 from auth.models import User, UserRole
 from auth.roles import Perm, permissions_of
 from core.clock import aware, iso
-from core.db import Database, columns
+from core.db import Database
 from logs.audit import AuditEvent
 from services.personnel.models import Staff
 from services.register.models import Resident
@@ -48,11 +48,9 @@ REPLAYED = (
     "access.inventory.suspend",
 )
 
-_R = columns(Resident)
-_U = columns(User)
-_UR = columns(UserRole)
-_S = columns(Staff)
-_A = columns(AuditEvent)
+# Core columns of the tables queried below the ORM (one line: names, not logic).
+_R, _U, _UR, _S, _A = (t.__table__.c for t in (  # type: ignore[union-attr]
+    Resident, User, UserRole, Staff, AuditEvent))
 
 
 @dataclass(frozen=True)
@@ -140,8 +138,8 @@ def count_handlers(db: Database, as_of: date, *, today: date | None = None) -> H
             ).mappings()
             for ev in events:
                 _undo(ev, users)
-        employment: dict[int, str] = {r[0]: r[1] for r in conn.execute(
-            select(_S.user_id, _S.employment).where(_S.user_id.is_not(None)))}
+        employment = dict(conn.execute(
+            select(_S.user_id, _S.employment).where(_S.user_id.is_not(None))).all())
     handlers = [
         u for u in users.values()
         if u["exists"] and not u["disabled"] and permissions_of(u["roles"]) & REGISTER_PERMS

@@ -10,21 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlmodel import col, select
+from sqlalchemy import select
 
-from auth.access import NOT_ALLOWED, current_permissions
-from auth.identity import Identity
 from auth.roles import Perm
-from core.actor import Actor
 from core.clock import now
 from core.db import Database
-from core.errors import BadInput, Refused
+from core.errors import BadInput
 from core.freetext import field_text
-from logs.audit import record, record_alone
+from services import gate
 from services.assessment.models import Incident
-from services.personnel.inventory import months_before
+from services.gate import Who
+from services.jp.office_days import months_before
 
-Who = Identity | Actor
 PERMS = (Perm.ACCESS_CONFIRM, Perm.AUDIT_READ, Perm.ACCESS_ADMIN)
 SUMMARY_MAX = 500
 
@@ -43,34 +40,22 @@ class IncidentView:
         return "重大事故" if self.serious else "事故"
 
 
-def actor_for(db: Database, who: Who, action: str, what: str) -> Actor:
-    """The actor to record; a signed-in user needs one of ``PERMS`` now (refusal recorded)."""
-    if isinstance(who, Actor):
-        return who
-    if any(p in current_permissions(db, who) for p in PERMS):
-        return who.actor
-    record_alone(db, who.actor, action, outcome="refused", severity="warning",
-                 details={"reason": "permission", "permission": " | ".join(map(str, PERMS))})
-    raise Refused(NOT_ALLOWED.format(what=what))
-
-
 def add_incident(db: Database, who: Who, *, occurred_on: date, summary: str,
                  serious: bool, today: date | None = None) -> IncidentView:
     summary = field_text("概要 (--summary)", summary, limit=SUMMARY_MAX, multiline=True,
                          required="入力してください。")
     if today is not None and occurred_on > today:
         raise BadInput("発生日 (--date): 未来の日付は記録できません。")
-    actor = actor_for(db, who, "assess.incident.add", "事故の記録")
-    with db.write() as s:
+    with gate.act(db, who, "assess.incident.add", perm=PERMS, what="事故の記録") as a:
         row = Incident(occurred_on=occurred_on, summary=summary, serious=serious,
-                       recorded_by=actor.login, recorded_at=now())
-        s.add(row)
-        s.flush()
-        record(s, actor, "assess.incident.add", target=f"incident:{row.id}",
-               severity="warning" if serious else "info",
-               details={"occurred_on": occurred_on.isoformat(), "serious": serious,
-                        "summary": summary})
-        return _view(row)
+                       recorded_by=a.actor.login, recorded_at=now())
+        a.s.add(row)
+        a.s.flush()
+        a.record(target=f"incident:{row.id}", severity="warning" if serious else "info",
+                 details={"occurred_on": occurred_on.isoformat(), "serious": serious,
+                          "summary": summary})
+        view = _view(row)
+    return view
 
 
 def _view(r: Incident) -> IncidentView:
@@ -81,10 +66,10 @@ def _view(r: Incident) -> IncidentView:
 
 
 def list_incidents(db: Database, who: Who) -> list[IncidentView]:
-    actor_for(db, who, "assess.incident.list", "事故の記録の閲覧")
-    with db.read() as s:
-        rows = s.exec(select(Incident).order_by(
-            col(Incident.occurred_on).desc(), col(Incident.id).desc())).all()
+    with gate.act(db, who, "assess.incident.list", perm=PERMS, what="事故の記録の閲覧",
+                  write=False) as a:
+        rows = a.s.exec(select(Incident).order_by(  # type: ignore[call-overload]
+            Incident.occurred_on.desc(), Incident.id.desc())).scalars().all()  # type: ignore[attr-defined,union-attr]
         return [_view(r) for r in rows]
 
 
@@ -96,8 +81,8 @@ def year_start(as_of: date) -> date:
 def serious_in_year(db: Database, as_of: date) -> list[IncidentView]:
     """重大事故 that occurred after ``year_start(as_of)`` and on or before ``as_of``."""
     with db.read() as s:
-        rows = s.exec(select(Incident).where(
-            col(Incident.serious), col(Incident.occurred_on) > year_start(as_of),
-            col(Incident.occurred_on) <= as_of,
-        ).order_by(col(Incident.occurred_on))).all()
+        rows = s.exec(select(Incident).where(  # type: ignore[call-overload]
+            Incident.serious, Incident.occurred_on > year_start(as_of),  # type: ignore[arg-type]
+            Incident.occurred_on <= as_of,
+        ).order_by(Incident.occurred_on)).scalars().all()  # type: ignore[arg-type]
         return [_view(r) for r in rows]

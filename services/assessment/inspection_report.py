@@ -13,30 +13,29 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from auth.identity import Identity
 from core.clock import now
 from core.db import Database
 from core.errors import BadInput
-from core.files import make_dirs
 from core.settings import Settings
-from logs.audit import record
 from logs.outputs import refuse_bad_output
+from services import gate
 from services.assessment.inspection import (
     ANSWERS,
     VIEW_PERMS,
     SheetView,
-    Who,
-    _actor,
     get_inspection,
     sheets_of,
     year_label,
 )
+from services.gate import Who
 from services.jp.wareki import format_wareki
 from services.reports.csv import csv_bytes
-from services.reports.output import local, wareki_datetime, write_private
+from services.reports.delivery import deliver, printed_by, report_path
+from services.reports.output import local, wareki_datetime
 from services.reports.pdf import Column, DocumentMeta, JapaneseDocument
 
 ACTION = "inspection.report"
+WHAT = "自己点検結果の出力"
 FORMATS = ("pdf", "csv")
 CSV_HEADER = ("年度", "所属", "番号", "区分", "点検項目", "回答", "根拠・備考", "回答者",
               "回答日時", "承認者", "承認日時", "承認コメント")
@@ -99,14 +98,8 @@ def render_pdf(sheets: list[SheetView], year: int, due: str, printed_by: str,
 
 
 def default_path(settings: Settings, year: int, fmt: str) -> Path:
-    folder = settings.resolved_data_dir / "reports"
-    make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
-    stem = f"inspection_{year}_{local(now()).strftime('%Y%m%dT%H%M%S')}"
-    path, n = folder / f"{stem}.{fmt}", 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}.{fmt}"
-    return path
+    """<data_dir>/reports/inspection_<year>_<printed>.<fmt> (``reports.delivery``)."""
+    return report_path(settings, f"inspection_{year}", fmt)
 
 
 def export_report(db: Database, settings: Settings, who: Who, year: int, fmt: str,
@@ -116,28 +109,21 @@ def export_report(db: Database, settings: Settings, who: Who, year: int, fmt: st
     file (refusal recorded)."""
     if fmt not in FORMATS:
         raise BadInput(f"形式: {' / '.join(FORMATS)} のいずれかを指定してください。")
-    actor = _actor(db, who, VIEW_PERMS, ACTION, "自己点検結果の出力", f"inspection:{year}")
+    with gate.act(db, who, ACTION, perm=VIEW_PERMS, what=WHAT, target=f"inspection:{year}",
+                  write=False) as a:
+        actor = a.actor
     insp = get_inspection(db, year)
     if path:
         refuse_bad_output(db, actor, ACTION, Path(path), force=force, target=f"inspection:{year}")
     sheets = sheets_of(db, who, year)
     rows = csv_rows(sheets)
-    if fmt == "csv":
-        data = csv_bytes(CSV_HEADER, rows)
-    else:
-        by = f"{who.login} ({who.name})" if isinstance(who, Identity) and who.name \
-            else who.login
-        data = render_pdf(sheets, year, format_wareki(insp.due_on), by, settings.report_font)
+    data = csv_bytes(CSV_HEADER, rows) if fmt == "csv" else render_pdf(
+        sheets, year, format_wareki(insp.due_on), printed_by(who), settings.report_font)
+    # The ending every report shares is reports.delivery.deliver: what stays here, in
+    # the same shape as the other report's, is this report's own arguments.
     target = Path(path) if path else default_path(settings, year, fmt)
-    digest = write_private(target, data, force=force)
-    try:
-        with db.write() as s:
-            record(s, actor, ACTION, target=f"inspection:{year}", details={
-                "fiscal_year": year, "format": fmt, "rows": len(rows), "sha256": digest,
-                "file": str(target.resolve()), "bytes": len(data),
-            })
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+    digest = deliver(db, who, ACTION, perm=VIEW_PERMS, what=WHAT, target=f"inspection:{year}",
+                     path=target, data=data, force=force,
+                     details={"fiscal_year": year, "format": fmt, "rows": len(rows)})
     return InspectionReport(path=target, format=fmt, rows=len(rows), sha256=digest,
                             fiscal_year=year)

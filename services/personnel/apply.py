@@ -22,18 +22,20 @@ from typing import Any
 from sqlalchemy import and_, delete, select, update
 
 from auth.identity import Identity
-from auth.models import ConsoleSession, User, UserRole
+from auth.models import User, UserRole
 from auth.roles import Perm, role_label
 from auth.signin import sign_in
-from auth.stepup import require_recent_auth
 from core.actor import Actor
 from core.clock import now, today_in_japan
-from core.db import Database, columns, table
+from core.db import Database
 from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
-from logs.audit import record, record_alone
+from logs.audit import record
+from services import gate
+from services.gate import Who
 from services.jp.wareki import format_wareki
 from services.personnel.models import (
+    ACTION_LABELS,
     ACTIVE,
     APPLIED,
     AUTOMATIC,
@@ -56,15 +58,12 @@ from services.personnel.models import (
     Staff,
 )
 from services.personnel.policy import load_policy
-from services.personnel.rounds import Who, actor_of
+from services.personnel.rights import end_sessions
 
 SYSTEM = Actor(login="system:apply-due")
-_PC = columns(PersonnelChange)
-_RC = columns(RightsChange)
-_S = columns(Staff)
-_CS = columns(ConsoleSession)
-_UR = columns(UserRole)
-_U = columns(User)
+# Core columns of the tables queried below the ORM (one line: names, not logic).
+_PC, _RC, _S, _UR, _U = (t.__table__.c for t in (  # type: ignore[union-attr]
+    PersonnelChange, RightsChange, Staff, UserRole, User))
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ def apply_due(db: Database, settings: Settings, actor: Actor = SYSTEM, *,
 def _registry(conn: Any, s: Any, actor: Actor, day: date, policy: Any) -> int:
     """Due personnel-change rows into the staff registry, in date and file order."""
     rows = conn.execute(
-        select(table(PersonnelChange)).where(
+        select(PersonnelChange.__table__).where(  # type: ignore[attr-defined]
             _PC.applied_at.is_(None), _PC.effective_on <= day)
         .order_by(_PC.effective_on, _PC.round_id, _PC.line_no)
     ).mappings().all()
@@ -113,20 +112,20 @@ def _registry(conn: Any, s: Any, actor: Actor, day: date, policy: Any) -> int:
     done = 0
     for r in rows:
         claimed = conn.execute(
-            update(table(PersonnelChange)).where(
+            update(PersonnelChange.__table__).where(  # type: ignore[attr-defined]
                 _PC.id == r["id"], _PC.applied_at.is_(None)).values(applied_at=stamp)
         ).rowcount
         if not claimed:
             continue
-        staff = conn.execute(select(table(Staff)).where(
+        staff = conn.execute(select(Staff.__table__).where(  # type: ignore[attr-defined]
             _S.staff_no == r["staff_no"])).mappings().first()
         values = _staff_after(r, staff, policy)
         if staff is None:
-            conn.execute(table(Staff).insert().values(
+            conn.execute(Staff.__table__.insert().values(  # type: ignore[attr-defined]
                 staff_no=r["staff_no"], name=r["name"], kana="", employment="正規",
                 updated_at=stamp, **values))
         else:
-            conn.execute(update(table(Staff)).where(
+            conn.execute(update(Staff.__table__).where(  # type: ignore[attr-defined]
                 _S.id == staff["id"]).values(updated_at=stamp, **values))
         done += 1
     if done:
@@ -158,7 +157,7 @@ def _staff_after(r: Any, staff: Any, policy: Any) -> dict[str, Any]:
 def _account_of(conn: Any, staff_no: str) -> tuple[int | None, str]:
     row = conn.execute(
         select(_S.user_id, _U.login).select_from(
-            table(Staff).outerjoin(table(User), _U.id == _S.user_id))
+            Staff.__table__.outerjoin(User.__table__, _U.id == _S.user_id))  # type: ignore[attr-defined]
         .where(_S.staff_no == staff_no)
     ).first()
     if row is None or row.user_id is None:
@@ -166,18 +165,9 @@ def _account_of(conn: Any, staff_no: str) -> tuple[int | None, str]:
     return int(row.user_id), str(row.login)
 
 
-def end_sessions(conn: Any, user_id: int, reason: str) -> int:
-    """End every open console session of ``user_id``; their consoles close on next check."""
-    return int(conn.execute(
-        update(table(ConsoleSession)).where(
-            _CS.user_id == user_id, _CS.ended_at.is_(None))
-        .values(ended_at=now(), end_reason=reason)
-    ).rowcount or 0)
-
-
 def _revocations(conn: Any, s: Any, actor: Actor, day: date) -> tuple[int, int]:
     lines = conn.execute(
-        select(table(RightsChange)).where(
+        select(RightsChange.__table__).where(  # type: ignore[attr-defined]
             _RC.state == PENDING, _RC.action.in_(AUTOMATIC), _RC.effective_on <= day)
         .order_by(_RC.effective_on, _RC.id)
     ).mappings().all()
@@ -188,7 +178,7 @@ def _revocations(conn: Any, s: Any, actor: Actor, day: date) -> tuple[int, int]:
         user_id, login = _account_of(conn, line["staff_no"])
         note = "" if user_id is not None else "アカウントなし"
         claimed = conn.execute(
-            update(table(RightsChange)).where(
+            update(RightsChange.__table__).where(  # type: ignore[attr-defined]
                 _RC.id == line["id"], _RC.state == PENDING)
             .values(state=APPLIED, applied_by=actor.login, applied_user=actor.user_id,
                     applied_at=stamp, note=note)
@@ -198,10 +188,10 @@ def _revocations(conn: Any, s: Any, actor: Actor, day: date) -> tuple[int, int]:
         applied += 1
         if user_id is not None:
             if line["action"] == REVOKE:
-                conn.execute(delete(table(UserRole)).where(
+                conn.execute(delete(UserRole.__table__).where(  # type: ignore[attr-defined]
                     _UR.user_id == user_id, _UR.role == line["role"]))
             else:
-                conn.execute(update(table(User)).where(
+                conn.execute(update(User.__table__).where(  # type: ignore[attr-defined]
                     _U.id == user_id).values(disabled=True))
             touched.add(user_id)
         record(
@@ -220,68 +210,63 @@ def apply_change(db: Database, who: Who, line_id: int, *, today: date | None = N
                  settings: Settings | None = None) -> None:
     """An admin applies one grant or enabling; see the module docstring for the rules.
 
-    A sensitive act: a signed-in admin's password must be recent (``auth.stepup``)."""
-    actor = actor_of(db, who, Perm.ACCESS_ADMIN, action="access.grant", what="権限の付与",
-                     target=f"line:{line_id}")
-    if isinstance(who, Identity):
-        require_recent_auth(db, who, settings, action="access.grant", target=f"line:{line_id}")
+    A sensitive act: a signed-in admin's password must be recent (``auth.stepup``). Every
+    no is recorded with its message as the reason, and raised as it was said."""
     day = _today(today)
-    problem: Exception | None = None
-    try:
-        with db.write() as s:
-            conn = s.connection()
-            line = conn.execute(select(table(RightsChange)).where(
-                _RC.id == line_id)).mappings().first()
-            if line is None:
-                raise NotFound(f"権限変更 #{line_id} はありません。")
-            if line["action"] not in (GRANT, ENABLE):
-                raise BadInput(f"権限変更 #{line_id}: 削除・利用停止は発令日に自動で適用されます。")
-            if line["state"] != PENDING:
-                raise BadInput(f"権限変更 #{line_id}: 既に適用されています。")
-            if line["effective_on"] > day:
-                when = format_wareki(line["effective_on"])
-                raise BadInput(f"権限変更 #{line_id}: 発令日（{when}）より前には適用できません。")
-            user_id, login = _account_of(conn, line["staff_no"])
-            if user_id is None:
-                raise BadInput(f"職員番号 {line['staff_no']}: アカウントが紐付いていません。"
-                               "先にアカウントを作成して紐付けてください（juki staff link）。")
-            if actor.user_id is not None and actor.user_id == user_id:
-                raise Refused(
-                    "自分自身のアカウントへの権限付与はできません。別の管理者に依頼してください。"
-                )
-            claimed = conn.execute(
-                update(table(RightsChange)).where(
-                    _RC.id == line_id, _RC.state == PENDING)
-                .values(state=APPLIED, applied_by=actor.login, applied_user=actor.user_id,
-                        applied_at=now())
-            ).rowcount
-            if not claimed:
-                raise BadInput(f"権限変更 #{line_id}: 既に適用されています。")
-            if line["action"] == GRANT:
-                held = conn.execute(select(_UR.id).where(
-                    and_(_UR.user_id == user_id, _UR.role == line["role"]))).first()
-                if held is None:
-                    conn.execute(table(UserRole).insert().values(
-                        user_id=user_id, role=line["role"]))
-            else:
-                conn.execute(update(table(User)).where(
-                    _U.id == user_id).values(disabled=False, failed_count=0))
-            record(s, actor, f"access.{line['action']}", target=login, details={
-                "line": line_id, "round": line["round_id"], "staff_no": line["staff_no"],
-                "role": line["role"], "effective_on": line["effective_on"].isoformat(),
-            })
-    except (BadInput, Refused, NotFound) as exc:
-        problem = exc
-    if problem is not None:
-        record_alone(db, actor, "access.grant", target=f"line:{line_id}", outcome="refused",
-                     severity="warning", details={"reason": str(problem)[:300]})
-        raise problem
+    with gate.act(db, who, "access.grant", perm=Perm.ACCESS_ADMIN, what="権限の付与",
+                  target=f"line:{line_id}", step_up=True, settings=settings) as a:
+        try:
+            _grant(a, line_id, day)
+        except (BadInput, Refused, NotFound) as exc:
+            raise gate.Refusal.of(exc) from None
+
+
+def _grant(a: gate.Act, line_id: int, day: date) -> None:
+    conn, actor = a.s.connection(), a.actor
+    line = conn.execute(select(RightsChange.__table__).where(  # type: ignore[attr-defined]
+        _RC.id == line_id)).mappings().first()
+    if line is None:
+        raise NotFound(f"権限変更 #{line_id} はありません。")
+    if line["action"] not in (GRANT, ENABLE):
+        raise BadInput(f"権限変更 #{line_id}: 削除・利用停止は発令日に自動で適用されます。")
+    if line["state"] != PENDING:
+        raise BadInput(f"権限変更 #{line_id}: 既に適用されています。")
+    if line["effective_on"] > day:
+        when = format_wareki(line["effective_on"])
+        raise BadInput(f"権限変更 #{line_id}: 発令日（{when}）より前には適用できません。")
+    user_id, login = _account_of(conn, line["staff_no"])
+    if user_id is None:
+        raise BadInput(f"職員番号 {line['staff_no']}: アカウントが紐付いていません。"
+                       "先にアカウントを作成して紐付けてください（juki staff link）。")
+    if actor.user_id is not None and actor.user_id == user_id:
+        raise Refused(
+            "自分自身のアカウントへの権限付与はできません。別の管理者に依頼してください。"
+        )
+    claimed = conn.execute(
+        update(RightsChange.__table__).where(  # type: ignore[attr-defined]
+            _RC.id == line_id, _RC.state == PENDING)
+        .values(state=APPLIED, applied_by=actor.login, applied_user=actor.user_id,
+                applied_at=now())
+    ).rowcount
+    if not claimed:
+        raise BadInput(f"権限変更 #{line_id}: 既に適用されています。")
+    if line["action"] == GRANT:
+        held = conn.execute(select(_UR.id).where(
+            and_(_UR.user_id == user_id, _UR.role == line["role"]))).first()
+        if held is None:
+            conn.execute(UserRole.__table__.insert().values(  # type: ignore[attr-defined]
+                user_id=user_id, role=line["role"]))
+    else:
+        conn.execute(update(User.__table__).where(  # type: ignore[attr-defined]
+            _U.id == user_id).values(disabled=False, failed_count=0))
+    a.record(action=f"access.{line['action']}", target=login, details={
+        "line": line_id, "round": line["round_id"], "staff_no": line["staff_no"],
+        "role": line["role"], "effective_on": line["effective_on"].isoformat(),
+    })
 
 
 def describe(action: str, role: str) -> str:
     """「付与 事務担当」 for a screen or report line."""
-    from services.personnel.models import ACTION_LABELS
-
     label = ACTION_LABELS.get(action, action)
     return f"{label} {role_label(role)}" if role else label
 

@@ -62,7 +62,10 @@ class ChangeFile:
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """The text and the encoding it was in: UTF-8 (BOM or not) first, then CP932."""
+    """The text and the encoding it was in: UTF-8 (BOM or not) first, then CP932.
+
+    The register import's ``layout.decode`` tries the same two; it differs in what it
+    says: a problem of the file with its line number, where this says one sentence."""
     if len(data) > MAX_BYTES:
         raise BadInput(f"異動ファイル: {MAX_BYTES // (1024 * 1024)} MB を超えています。")
     try:

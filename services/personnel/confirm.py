@@ -10,18 +10,19 @@ is final.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 
-from auth.access import current_permissions
+from auth.access import permissions_on
 from auth.identity import Identity
 from auth.roles import Perm
 from core.clock import now, today_in_japan
-from core.db import Database, columns, table
+from core.db import Database
 from core.errors import BadInput, NotFound, Refused
 from core.freetext import field_text
 from core.settings import Settings
-from logs.audit import record, record_alone
+from services import gate
 from services.personnel import inventory
 from services.personnel.models import (
     APPLIED,
@@ -32,65 +33,59 @@ from services.personnel.models import (
     RightsChange,
     Staff,
 )
-from services.personnel.rounds import NOT_ALLOWED
 
-_RC = columns(RightsChange)
-_S = columns(Staff)
+_RC: Any = RightsChange.__table__.c  # type: ignore[attr-defined]
+_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
 COMMENT_MAX = 500
 
 
 def confirm_change(db: Database, ident: Identity, line_id: int, verdict: str,
                    comment: str = "") -> None:
-    """Mark one applied rights change confirmed or disputed (a dispute needs a comment)."""
+    """Mark one applied rights change confirmed or disputed (a dispute needs a comment).
+    Every no past the permission is recorded with its message as the reason."""
     action = f"access.{'dispute' if verdict == DISPUTED else 'confirm'}"
-    target = f"line:{line_id}"
-    problem: Exception | None = None
-    try:
-        if verdict not in (CONFIRMED, DISPUTED):
-            raise BadInput("判定: 確認 (confirmed) か異議 (disputed) を選んでください。")
-        comment = field_text("コメント", comment, limit=COMMENT_MAX)
-        if verdict == DISPUTED and not comment:
-            raise BadInput("コメント: 異議の理由を入力してください。")
-        with db.write() as s:
-            conn = s.connection()
-            if Perm.ACCESS_CONFIRM not in current_permissions(db, ident):
-                raise Refused(NOT_ALLOWED.format(what="権限変更の再確認"))
-            line = conn.execute(select(table(RightsChange)).where(
-                _RC.id == line_id)).mappings().first()
-            if line is None:
-                raise NotFound(f"権限変更 #{line_id} はありません。")
-            if line["state"] != APPLIED:
-                raise BadInput(f"権限変更 #{line_id}: まだ適用されていないため確認できません。")
-            if line["verdict"]:
-                by = line["confirmed_by"]
-                raise BadInput(f"権限変更 #{line_id}: 既に{by}さんが判定済みです。")
-            if line["applied_by"] == ident.login or line["applied_user"] == ident.user_id:
-                raise Refused(
-                    "自分が適用した権限変更は確認できません。別の確認者に依頼してください。"
-                )
-            subject = conn.execute(select(_S.user_id).where(
-                _S.staff_no == line["staff_no"])).scalar()
-            if subject is not None and subject == ident.user_id:
-                raise Refused("自分自身の権限変更は確認できません。別の確認者に依頼してください。")
-            won = conn.execute(
-                update(table(RightsChange)).where(
-                    _RC.id == line_id, _RC.verdict == "")
-                .values(verdict=verdict, confirmed_by=ident.login, confirmed_user=ident.user_id,
-                        confirmed_at=now(), comment=comment)
-            ).rowcount
-            if not won:
-                raise BadInput(f"権限変更 #{line_id}: 既に判定済みです。")
-            record(s, ident.actor, action, target=target, severity=(
-                "warning" if verdict == DISPUTED else "info"), details={
-                "round": line["round_id"], "staff_no": line["staff_no"],
-                "change": line["action"], "role": line["role"], "comment": comment,
-            })
-    except (BadInput, Refused, NotFound) as exc:
-        problem = exc
-    if problem is not None:
-        record_alone(db, ident.actor, action, target=target, outcome="refused",
-                     severity="warning", details={"reason": str(problem)[:300]})
-        raise problem
+    with gate.act(db, ident, action, perm=Perm.ACCESS_CONFIRM, what="権限変更の再確認",
+                  target=f"line:{line_id}") as a:
+        try:
+            _judge(a, ident, line_id, verdict, comment)
+        except (BadInput, Refused, NotFound) as exc:
+            raise gate.Refusal.of(exc) from None
+
+
+def _judge(a: gate.Act, ident: Identity, line_id: int, verdict: str, comment: str) -> None:
+    if verdict not in (CONFIRMED, DISPUTED):
+        raise BadInput("判定: 確認 (confirmed) か異議 (disputed) を選んでください。")
+    comment = field_text("コメント", comment, limit=COMMENT_MAX)
+    if verdict == DISPUTED and not comment:
+        raise BadInput("コメント: 異議の理由を入力してください。")
+    conn = a.s.connection()
+    line = conn.execute(select(RightsChange.__table__).where(  # type: ignore[attr-defined]
+        _RC.id == line_id)).mappings().first()
+    if line is None:
+        raise NotFound(f"権限変更 #{line_id} はありません。")
+    if line["state"] != APPLIED:
+        raise BadInput(f"権限変更 #{line_id}: まだ適用されていないため確認できません。")
+    if line["verdict"]:
+        by = line["confirmed_by"]
+        raise BadInput(f"権限変更 #{line_id}: 既に{by}さんが判定済みです。")
+    if line["applied_by"] == ident.login or line["applied_user"] == ident.user_id:
+        raise Refused("自分が適用した権限変更は確認できません。別の確認者に依頼してください。")
+    subject = conn.execute(select(_S.user_id).where(
+        _S.staff_no == line["staff_no"])).scalar()
+    if subject is not None and subject == ident.user_id:
+        raise Refused("自分自身の権限変更は確認できません。別の確認者に依頼してください。")
+    won = conn.execute(
+        update(RightsChange.__table__).where(  # type: ignore[attr-defined]
+            _RC.id == line_id, _RC.verdict == "")
+        .values(verdict=verdict, confirmed_by=ident.login, confirmed_user=ident.user_id,
+                confirmed_at=now(), comment=comment)
+    ).rowcount
+    if not won:
+        raise BadInput(f"権限変更 #{line_id}: 既に判定済みです。")
+    a.record(severity="warning" if verdict == DISPUTED else "info", details={
+        "round": line["round_id"], "staff_no": line["staff_no"],
+        "change": line["action"], "role": line["role"], "comment": comment,
+    })
 
 
 def waiting(db: Database, settings: Settings, ident: Identity,
@@ -98,12 +93,12 @@ def waiting(db: Database, settings: Settings, ident: Identity,
     """What this person must act on, for the home screen: overdue re-confirmations (for
     holders of the review permission), due grants not yet applied (for admins), and what
     an open 棚卸し asks of them (``services.personnel.inventory.waiting``)."""
-    perms = current_permissions(db, ident)
     lines: list[str] = []
     current = now()
     day = today or today_in_japan()
     with db.read() as s:
         conn = s.connection()
+        perms = permissions_on(conn, ident)
         if Perm.ACCESS_CONFIRM in perms:
             limit = current - timedelta(days=float(settings.access_confirm_days))
             overdue = conn.execute(select(func.count()).where(

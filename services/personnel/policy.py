@@ -8,7 +8,6 @@ rule without a post, else none.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from auth.roles import ROLES
 from core.errors import BadInput
 from core.settings import Settings
+from services.settings_files import toml_document
 
 _KEYS = {"department", "post", "roles"}
 
@@ -37,14 +37,8 @@ class RolePolicy:
 
 def parse_policy(text: str, source: str) -> RolePolicy:
     """Check and read a policy; BadInput lists every problem, by rule number."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"役割ポリシー {source}: TOML として読めません ({exc})。") from None
-    problems: list[str] = []
-    extra = set(data) - {"rule"}
-    if extra:
-        problems.append(f"不明な項目 {', '.join(sorted(extra))} があります（[[rule]] だけです）")
+    data, problems = toml_document(text, f"役割ポリシー {source}", {"rule"},
+                                   "（[[rule]] だけです）")
     rules: dict[tuple[str, str], frozenset[str]] = {}
     raw = data.get("rule", [])
     if not isinstance(raw, list) or not raw:

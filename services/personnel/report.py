@@ -32,35 +32,28 @@ from typing import Any
 from reportlab.lib.units import mm
 from reportlab.platypus.flowables import Flowable
 
-from auth.access import current_permissions
-from auth.identity import Identity
 from auth.roles import Perm, role_label
 from core.actor import Actor
 from core.clock import now
 from core.db import Database
-from core.errors import BadInput, NotFound, Refused
-from core.files import make_dirs
+from core.errors import BadInput, NotFound
 from core.settings import Settings
-from logs.audit import record, record_alone
 from logs.outputs import refuse_bad_output
+from services import gate
+from services.gate import Who
 from services.jp.wareki import format_wareki
 from services.personnel.models import ACTION_LABELS, CONFIRMED, DISPUTED, VERDICT_LABELS
-from services.personnel.rounds import NOT_ALLOWED, RightsLine, RoundSummary, get_round, round_lines
+from services.personnel.rounds import RightsLine, RoundSummary, get_round, round_lines
 from services.reports.csv import csv_bytes
-from services.reports.output import (
-    local,
-    period_text,
-    wareki_datetime,
-    write_private,
-)
+from services.reports.delivery import deliver, printed_by, report_path
+from services.reports.output import local, period_text, wareki_datetime
 from services.reports.pdf import Column, DocumentMeta, JapaneseDocument
 
 ACTION = "access.report"
 FORMATS = ("pdf", "csv")
 PERMS = (Perm.ACCESS_ADMIN, Perm.ACCESS_CONFIRM, Perm.AUDIT_READ)
 STAMPS = ("担当", "係長", "課長")  # the foot's row of 確認印 boxes, left to right
-
-Who = Identity | Actor
+WHAT = "権限変更一覧の出力"
 
 
 @dataclass(frozen=True)
@@ -78,23 +71,12 @@ class RoundReport:
 
 
 def _check(db: Database, who: Who, round_id: int, fmt: str) -> Actor:
-    """The actor to record; an Identity needs one of ``PERMS`` now (refusal recorded)."""
-    if isinstance(who, Actor):
-        return who
-    perms = current_permissions(db, who)
-    if any(p in perms for p in PERMS):
-        return who.actor
-    record_alone(db, who.actor, ACTION, target=f"round:{round_id}", outcome="refused",
-                 severity="warning",
-                 details={"reason": "permission", "permission": " | ".join(map(str, PERMS)),
-                          "round": round_id, "format": fmt})
-    raise Refused(NOT_ALLOWED.format(what="権限変更一覧の出力"))
-
-
-def _printed_by(who: Who) -> str:
-    if isinstance(who, Identity):
-        return f"{who.login} ({who.name})" if who.name else who.login
-    return who.login
+    """The actor to record; an Identity needs one of ``PERMS`` now (refusal recorded, with
+    the round and format asked for)."""
+    with gate.act(db, who, ACTION, perm=None, what=WHAT, target=f"round:{round_id}",
+                  write=False) as a:
+        a.need(PERMS, WHAT, round=round_id, format=fmt)
+    return a.actor
 
 
 def _round(db: Database, round_id: int) -> RoundSummary:
@@ -260,15 +242,8 @@ def render_pdf(rnd: RoundSummary, lines: Sequence[RightsLine], meta: PdfMeta) ->
 
 
 def default_path(settings: Settings, round_id: int, fmt: str) -> Path:
-    """<data_dir>/reports/access-report_round-<N>_<printed>.<fmt> (folder made 0700)."""
-    folder = settings.resolved_data_dir / "reports"
-    make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
-    stem = f"access-report_round-{round_id}_{local(now()).strftime('%Y%m%dT%H%M%S')}"
-    path, n = folder / f"{stem}.{fmt}", 1
-    while path.exists():  # two reports in one second keep both files
-        n += 1
-        path = folder / f"{stem}-{n}.{fmt}"
-    return path
+    """<data_dir>/reports/access-report_round-<N>_<printed>.<fmt> (``reports.delivery``)."""
+    return report_path(settings, f"access-report_round-{round_id}", fmt)
 
 
 def export_round_report(
@@ -290,22 +265,14 @@ def export_round_report(
     if path:
         refuse_bad_output(db, actor, ACTION, Path(path), force=force, target=f"round:{round_id}")
     lines = round_lines(db, round_id)
-    if fmt == "csv":
-        data = render_csv(lines)
-    else:
-        data = render_pdf(rnd, lines, PdfMeta(printed_by=_printed_by(who), printed_at=now(),
-                                              font=settings.report_font))
+    data = render_csv(lines) if fmt == "csv" else render_pdf(rnd, lines, PdfMeta(
+        printed_by=printed_by(who), printed_at=now(), font=settings.report_font))
+    # The ending every report shares is reports.delivery.deliver: what stays here, in
+    # the same shape as the other report's, is this report's own arguments.
     target = Path(path) if path else default_path(settings, round_id, fmt)
-    digest = write_private(target, data, force=force)
-    try:
-        with db.write() as s:
-            record(s, actor, ACTION, target=f"round:{round_id}", details={
-                "round": round_id, "format": fmt, "rows": len(lines), "sha256": digest,
-                "file": str(target.resolve()), "bytes": len(data),
-            })
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+    digest = deliver(db, who, ACTION, perm=PERMS, what=WHAT, target=f"round:{round_id}",
+                     path=target, data=data, force=force,
+                     details={"round": round_id, "format": fmt, "rows": len(lines)})
     return RoundReport(path=target, format=fmt, rows=len(lines), sha256=digest,
                        round_id=round_id)
 

@@ -22,17 +22,16 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from auth.access import current_permissions
-from auth.identity import Identity
 from auth.models import User, UserRole
 from auth.roles import Perm
-from core.actor import Actor
 from core.clock import now
-from core.db import Database, columns, table
-from core.errors import BadInput, NotFound, Refused
+from core.db import Database
+from core.errors import BadInput, NotFound
 from core.settings import Settings
-from logs.audit import record, record_alone
+from services import gate
+from services.gate import Who
 from services.jp.wareki import format_wareki
+from services.personnel.apply import apply_due
 from services.personnel.changefile import ChangeRow, read_changes
 from services.personnel.compute import Person, Plan, plan_round
 from services.personnel.models import (
@@ -48,30 +47,11 @@ from services.personnel.models import (
 )
 from services.personnel.policy import load_policy
 
-Who = Identity | Actor
 IMPORT = "hr.import"
-NOT_ALLOWED = "この操作の権限がありません ({what})。"
 
-_S = columns(Staff)
-_U = columns(User)
-_UR = columns(UserRole)
-_RC = columns(RightsChange)
-_PC = columns(PersonnelChange)
-
-
-def actor_of(db: Database, who: Who, perm: Perm, *, action: str, what: str,
-             target: str = "") -> Actor:
-    """The actor to record; a signed-in user needs ``perm`` now (a refusal is recorded).
-
-    ``Actor`` is the OS operator of a CLI command, trusted like the other admin commands.
-    """
-    if isinstance(who, Actor):
-        return who
-    if perm in current_permissions(db, who):
-        return who.actor
-    record_alone(db, who.actor, action, target=target, outcome="refused", severity="warning",
-                 details={"reason": "permission", "permission": str(perm)})
-    raise Refused(NOT_ALLOWED.format(what=what))
+# Core columns of the tables queried below the ORM (one line: names, not logic).
+_S, _U, _UR, _RC, _PC = (t.__table__.c for t in (  # type: ignore[union-attr]
+    Staff, User, UserRole, RightsChange, PersonnelChange))
 
 
 def staff_snapshot(conn: Any) -> dict[str, Person]:
@@ -81,8 +61,8 @@ def staff_snapshot(conn: Any) -> dict[str, Person]:
         roles.setdefault(user_id, set()).add(role)
     rows = conn.execute(
         select(_S.staff_no, _S.name, _S.kana, _S.department, _S.post, _S.status, _S.user_id,
-               _U.disabled).select_from(table(Staff).outerjoin(
-                   table(User), _U.id == _S.user_id))
+               _U.disabled).select_from(Staff.__table__.outerjoin(  # type: ignore[attr-defined]
+                   User.__table__, _U.id == _S.user_id))  # type: ignore[attr-defined]
     )
     return {
         r.staff_no: Person(
@@ -114,51 +94,52 @@ def import_round(
 
     ``allow_earlier``: the operator confirms rows dated before a change already applied
     to the same person (recorded in the event); without it such rows are refused."""
-    from services.personnel.apply import apply_due
-
-    actor = actor_of(db, who, Perm.ACCESS_ADMIN, action=IMPORT, what="異動ファイルの取込",
-                     target=name)
     digest = hashlib.sha256(data).hexdigest()
-    try:
-        policy = load_policy(settings)
-        changes = read_changes(data)
-        with db.write() as s:
-            conn = s.connection()
-            earlier = conn.execute(
-                select(columns(ChangeRound).id).where(
-                    columns(ChangeRound).sha256 == digest)
-            ).scalar()
-            if earlier is not None:
-                raise BadInput(f"異動ファイル: 同じファイルは取込済みです（異動処理 #{earlier}）。")
-            plan = plan_round(changes.rows, staff_snapshot(conn), policy)
-            earlier = earlier_than_applied(conn, changes.rows)
-            problems = list(plan.problems)
-            if not allow_earlier:
-                problems = sorted(problems + [_earlier_problem(r, on) for r, on in earlier],
-                                  key=lambda text: int(text.split("行目", 1)[0]))
-            if problems:
-                raise BadInput(
-                    "異動ファイルが職員台帳と合わないため、何も取り込んでいません: "
-                    + "。".join(problems[:20]) + "。"
-                    + (f"（ほか {len(problems) - 20} 件）" if len(problems) > 20 else "")
-                )
-            confirmed = {"earlier_confirmed": [
-                {"line": r.line_no, "staff_no": r.staff_no,
-                 "effective_on": r.effective_on.isoformat(), "applied_on": on.isoformat()}
-                for r, on in earlier[:50]], "earlier_count": len(earlier)} if allow_earlier else {}
-            round_id = _write(s, conn, actor, name, digest, changes.encoding, changes.rows, plan,
-                              confirmed)
-    except BadInput as exc:
-        record_alone(db, actor, IMPORT, target=name, outcome="refused", severity="warning",
-                     details={"reason": exc.message[:500], "sha256": digest})
-        raise
-    applied = apply_due(db, settings, actor, today=today)
+    with gate.act(db, who, IMPORT, perm=Perm.ACCESS_ADMIN, what="異動ファイルの取込",
+                  target=name) as a:
+        try:
+            round_id, rows, plan = _take(a, settings, name, data, digest, allow_earlier)
+        except BadInput as exc:
+            raise gate.Refusal.of(exc, exc.message[:500], sha256=digest) from None
+    applied = apply_due(db, settings, a.actor, today=today)
     counts = Counter(c.action for c in plan.changes)
     return Imported(
-        round_id=round_id, rows=len(changes.rows), people=len(plan.people),
+        round_id=round_id, rows=len(rows), people=len(plan.people),
         revokes=counts["revoke"] + counts["disable"], grants=counts["grant"] + counts["enable"],
         applied_now=applied.rights,
     )
+
+
+def _take(a: gate.Act, settings: Settings, name: str, data: bytes, digest: str,
+          allow_earlier: bool) -> tuple[int, tuple[ChangeRow, ...], Plan]:
+    """Check the file whole against the registry and write the round (the act's body)."""
+    policy = load_policy(settings)
+    changes = read_changes(data)
+    conn = a.s.connection()
+    earlier = conn.execute(
+        select(ChangeRound.__table__.c.id).where(  # type: ignore[attr-defined]
+            ChangeRound.__table__.c.sha256 == digest)  # type: ignore[attr-defined]
+    ).scalar()
+    if earlier is not None:
+        raise BadInput(f"異動ファイル: 同じファイルは取込済みです（異動処理 #{earlier}）。")
+    plan = plan_round(changes.rows, staff_snapshot(conn), policy)
+    before = earlier_than_applied(conn, changes.rows)
+    problems = list(plan.problems)
+    if not allow_earlier:
+        problems = sorted(problems + [_earlier_problem(r, on) for r, on in before],
+                          key=lambda text: int(text.split("行目", 1)[0]))
+    if problems:
+        raise BadInput(
+            "異動ファイルが職員台帳と合わないため、何も取り込んでいません: "
+            + "。".join(problems[:20]) + "。"
+            + (f"（ほか {len(problems) - 20} 件）" if len(problems) > 20 else "")
+        )
+    confirmed = {"earlier_confirmed": [
+        {"line": r.line_no, "staff_no": r.staff_no,
+         "effective_on": r.effective_on.isoformat(), "applied_on": on.isoformat()}
+        for r, on in before[:50]], "earlier_count": len(before)} if allow_earlier else {}
+    round_id = _write(a, name, digest, changes.encoding, changes.rows, plan, confirmed)
+    return round_id, changes.rows, plan
 
 
 def earlier_than_applied(conn: Any, rows: tuple[ChangeRow, ...]) -> list[tuple[ChangeRow, date]]:
@@ -180,8 +161,9 @@ def _earlier_problem(row: ChangeRow, applied_on: date) -> str:
             "（意図したものであれば juki hr import --allow-earlier で確認のうえ取り込めます）")
 
 
-def _write(s: Any, conn: Any, actor: Actor, name: str, digest: str, encoding: str,
-           rows: Any, plan: Plan, extra: dict[str, Any]) -> int:
+def _write(a: gate.Act, name: str, digest: str, encoding: str, rows: Any, plan: Plan,
+           extra: dict[str, Any]) -> int:
+    s, conn, actor = a.s, a.s.connection(), a.actor
     days = [r.effective_on for r in rows]
     rnd = ChangeRound(
         source_name=name[:200], sha256=digest, encoding=encoding, rows=len(rows),
@@ -190,7 +172,7 @@ def _write(s: Any, conn: Any, actor: Actor, name: str, digest: str, encoding: st
     s.add(rnd)
     s.flush()
     assert rnd.id is not None
-    pc = table(PersonnelChange)
+    pc = PersonnelChange.__table__  # type: ignore[attr-defined]
     conn.execute(insert(pc), [
         {"round_id": rnd.id, "line_no": r.line_no, "effective_on": r.effective_on,
          "staff_no": r.staff_no, "name": r.name, "kind": r.kind,
@@ -200,7 +182,7 @@ def _write(s: Any, conn: Any, actor: Actor, name: str, digest: str, encoding: st
     ])
     ids = dict(conn.execute(select(pc.c.line_no, pc.c.id).where(pc.c.round_id == rnd.id)).all())
     if plan.changes:
-        conn.execute(insert(table(RightsChange)), [
+        conn.execute(insert(RightsChange.__table__), [  # type: ignore[attr-defined]
             {"round_id": rnd.id, "change_id": ids[c.line_no], "staff_no": c.staff_no,
              "name": c.name, "effective_on": c.effective_on, "action": c.action,
              "role": c.role, "reason": c.reason, "state": PENDING, "applied_by": "",
@@ -209,7 +191,7 @@ def _write(s: Any, conn: Any, actor: Actor, name: str, digest: str, encoding: st
             for c in plan.changes
         ])
     counts = Counter(c.action for c in plan.changes)
-    record(s, actor, IMPORT, target=f"round:{rnd.id}", details={
+    a.record(target=f"round:{rnd.id}", details={
         "file": name[:200], "sha256": digest, "encoding": encoding, "rows": len(rows),
         "people": len(plan.people), "changes": dict(sorted(counts.items())), **extra,
     })
@@ -269,17 +251,16 @@ class RightsLine:
 
 
 def list_rounds(db: Database, limit: int = 200) -> list[RoundSummary]:
-    cr = columns(ChangeRound)
+    cr = ChangeRound.__table__.c  # type: ignore[attr-defined]
     with db.read() as s:
         conn = s.connection()
-        rounds = conn.execute(select(table(ChangeRound)).order_by(
+        rounds = conn.execute(select(ChangeRound.__table__).order_by(  # type: ignore[attr-defined]
             cr.id.desc()).limit(limit)).mappings().all()
         stats: dict[int, Counter[str]] = {}
-        for row in conn.execute(
+        for rid, state, verdict, n in conn.execute(
             select(_RC.round_id, _RC.state, _RC.verdict, func.count())
             .group_by(_RC.round_id, _RC.state, _RC.verdict)
         ):
-            rid, state, verdict, n = row[0], row[1], row[2], row[3]  # (a Row unpacks untyped)
             c = stats.setdefault(rid, Counter())
             c["changes"] += n
             c[state] += n
@@ -308,11 +289,11 @@ def get_round(db: Database, round_id: int) -> RoundSummary:
 
 def _lines_query() -> Any:
     return (
-        select(table(RightsChange), _U.login)
+        select(RightsChange.__table__, _U.login)  # type: ignore[attr-defined]
         .select_from(
-            table(RightsChange)
-            .outerjoin(table(Staff), _S.staff_no == _RC.staff_no)
-            .outerjoin(table(User), _U.id == _S.user_id)
+            RightsChange.__table__  # type: ignore[attr-defined]
+            .outerjoin(Staff.__table__, _S.staff_no == _RC.staff_no)  # type: ignore[attr-defined]
+            .outerjoin(User.__table__, _U.id == _S.user_id)  # type: ignore[attr-defined]
         )
     )
 

@@ -20,21 +20,21 @@ from sqlalchemy import insert, select, update
 from auth.models import User
 from auth.roles import Perm
 from core.clock import now
-from core.db import Database, columns, table
+from core.db import Database
 from core.errors import BadInput, NotFound
 from core.freetext import problem
-from logs.audit import record, record_alone
+from services import gate
 from services.csv_rows import cell_count_problem
+from services.gate import Who
 from services.jp.wareki import parse_date
 from services.personnel.changefile import decode
 from services.personnel.models import EMPLOYMENT_TYPES, STAFF_STATUSES, Staff
-from services.personnel.rounds import Who, actor_of
 
 COLUMNS = ("職員番号", "氏名", "氏名カナ", "所属", "職", "雇用区分", "契約終了日", "状態",
            "研修受講日")
 OPTIONAL = ("ログイン名", "住民票コード")
-_S = columns(Staff)
-_U = columns(User)
+_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
+_U: Any = User.__table__.c  # type: ignore[attr-defined]
 
 
 def _cell(value: str | None) -> str:
@@ -114,72 +114,71 @@ class StaffLoaded:
 
 def import_staff(db: Database, who: Who, *, name: str, data: bytes) -> StaffLoaded:
     """Add or update the registry from a staff list; see the module docstring."""
-    actor = actor_of(db, who, Perm.ACCESS_ADMIN, action="hr.staff", what="職員台帳の取込",
-                     target=name)
-    try:
-        rows = _rows(data)
-        with db.write() as s:
-            conn = s.connection()
-            users: dict[str, int] = {r[0]: r[1] for r in conn.execute(select(_U.login, _U.id))}
-            unknown = [f"{r['where']} ログイン名: {r['login']} のアカウントはありません"
-                       for r in rows if r["login"] and r["login"] not in users]
-            if unknown:
-                raise BadInput("職員ファイルに誤りがあるため、何も取り込んでいません: "
-                               + "。".join(unknown[:20]) + "。")
-            existing: dict[str, int] = {
-                r[0]: r[1] for r in conn.execute(select(_S.staff_no, _S.id))}
-            stamp = now()
-            added = updated = linked = 0
-            new_rows = []
-            for r in rows:
-                values = {k: r[k] for k in ("name", "kana", "department", "post", "employment",
-                                            "status", "contract_end", "training_on",
-                                            "resident_code")}
-                if r["login"]:
-                    values["user_id"] = users[r["login"]]
-                    linked += 1
-                if r["staff_no"] in existing:
-                    conn.execute(update(table(Staff)).where(
-                        _S.id == existing[r["staff_no"]]).values(updated_at=stamp, **values))
-                    updated += 1
-                else:
-                    new_rows.append({"staff_no": r["staff_no"], "updated_at": stamp,
-                                     "left_on": None, "user_id": None, **values})
-                    added += 1
-            if new_rows:
-                conn.execute(insert(table(Staff)), new_rows)
-            record(s, actor, "hr.staff", target=name[:200],
-                   details={"added": added, "updated": updated, "linked": linked})
-    except BadInput as exc:
-        record_alone(db, actor, "hr.staff", target=name[:200], outcome="refused",
-                     severity="warning", details={"reason": exc.message[:500]})
-        raise
+    with gate.act(db, who, "hr.staff", perm=Perm.ACCESS_ADMIN, what="職員台帳の取込",
+                  target=name) as a:
+        a.target = name[:200]  # a refusal past the permission names the file as stored
+        try:
+            loaded = _load(a, _rows(data))
+        except BadInput as exc:
+            raise gate.Refusal.of(exc, exc.message[:500]) from None
+    return loaded
+
+
+def _load(a: gate.Act, rows: list[dict[str, Any]]) -> StaffLoaded:
+    conn = a.s.connection()
+    users = dict(conn.execute(select(_U.login, _U.id)).all())
+    unknown = [f"{r['where']} ログイン名: {r['login']} のアカウントはありません"
+               for r in rows if r["login"] and r["login"] not in users]
+    if unknown:
+        raise BadInput("職員ファイルに誤りがあるため、何も取り込んでいません: "
+                       + "。".join(unknown[:20]) + "。")
+    existing = dict(conn.execute(select(_S.staff_no, _S.id)).all())
+    stamp = now()
+    added = updated = linked = 0
+    new_rows = []
+    for r in rows:
+        values = {k: r[k] for k in ("name", "kana", "department", "post", "employment",
+                                    "status", "contract_end", "training_on",
+                                    "resident_code")}
+        if r["login"]:
+            values["user_id"] = users[r["login"]]
+            linked += 1
+        if r["staff_no"] in existing:
+            conn.execute(update(Staff.__table__).where(  # type: ignore[attr-defined]
+                _S.id == existing[r["staff_no"]]).values(updated_at=stamp, **values))
+            updated += 1
+        else:
+            new_rows.append({"staff_no": r["staff_no"], "updated_at": stamp,
+                             "left_on": None, "user_id": None, **values})
+            added += 1
+    if new_rows:
+        conn.execute(insert(Staff.__table__), new_rows)  # type: ignore[attr-defined]
+    a.record(details={"added": added, "updated": updated, "linked": linked})
     return StaffLoaded(added, updated, linked)
 
 
 def link_account(db: Database, who: Who, staff_no: str, login: str) -> None:
     """Tie a staff member to their console account (one account per person)."""
-    actor = actor_of(db, who, Perm.ACCESS_ADMIN, action="hr.link", what="アカウントの紐付け",
-                     target=staff_no)
-    problem: Exception | None = None
-    try:
-        with db.write() as s:
-            conn = s.connection()
-            user_id = conn.execute(select(_U.id).where(_U.login == login)).scalar()
-            if user_id is None:
-                raise NotFound(f"ログイン名 {login} のアカウントはありません。")
-            other = conn.execute(select(_S.staff_no).where(
-                _S.user_id == user_id, _S.staff_no != staff_no)).scalar()
-            if other is not None:
-                raise BadInput(f"ログイン名 {login} は職員番号 {other} に紐付いています。")
-            done = conn.execute(update(table(Staff)).where(
-                _S.staff_no == staff_no).values(user_id=user_id, updated_at=now())).rowcount
-            if not done:
-                raise NotFound(f"職員番号 {staff_no} は職員台帳にありません。")
-            record(s, actor, "hr.link", target=staff_no, details={"login": login})
-    except (BadInput, NotFound) as exc:
-        problem = exc
-    if problem is not None:
-        record_alone(db, actor, "hr.link", target=staff_no, outcome="refused",
-                     details={"reason": str(problem)})
-        raise problem
+    with gate.act(db, who, "hr.link", perm=Perm.ACCESS_ADMIN, what="アカウントの紐付け",
+                  target=staff_no) as a:
+        try:
+            _link(a, staff_no, login)
+        except (BadInput, NotFound) as exc:
+            # recorded as it always was: the message whole, as a notice (severity info)
+            raise gate.Refusal.of(exc, exc.message, severity="info") from None
+
+
+def _link(a: gate.Act, staff_no: str, login: str) -> None:
+    conn = a.s.connection()
+    user_id = conn.execute(select(_U.id).where(_U.login == login)).scalar()
+    if user_id is None:
+        raise NotFound(f"ログイン名 {login} のアカウントはありません。")
+    other = conn.execute(select(_S.staff_no).where(
+        _S.user_id == user_id, _S.staff_no != staff_no)).scalar()
+    if other is not None:
+        raise BadInput(f"ログイン名 {login} は職員番号 {other} に紐付いています。")
+    done = conn.execute(update(Staff.__table__).where(  # type: ignore[attr-defined]
+        _S.staff_no == staff_no).values(user_id=user_id, updated_at=now())).rowcount
+    if not done:
+        raise NotFound(f"職員番号 {staff_no} は職員台帳にありません。")
+    a.record(details={"login": login})

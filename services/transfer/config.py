@@ -13,7 +13,6 @@ names another.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -22,6 +21,7 @@ import httpx
 
 from core.errors import BadInput
 from core.settings import Settings
+from services.settings_files import toml_document
 from services.transfer.catalogue import CATALOGUE, IDENTIFYING
 
 BUILT_IN = "destinations.toml"
@@ -115,15 +115,8 @@ def _destination(dest_id: str, raw: object, problems: list[str]) -> Destination 
 
 def parse_config(text: str, source: str) -> TransferConfig:
     """Check and read a transfer settings file; BadInput lists every problem."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"転送設定 {source}: TOML として読めません ({exc})。") from None
-    problems: list[str] = []
-    extra = set(data) - {"destination"}
-    if extra:
-        problems.append(f"不明な項目 {', '.join(sorted(extra))} があります"
-                        " ([destination.*] だけです)")
+    data, problems = toml_document(text, f"転送設定 {source}", {"destination"},
+                                   " ([destination.*] だけです)")
     raw = data.get("destination")
     found: dict[str, Destination] = {}
     if not isinstance(raw, dict) or not raw:

@@ -41,6 +41,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -48,14 +49,14 @@ from typing import Any
 import httpx
 from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.actor import Actor
 from core.clock import now, today_in_japan
-from core.db import Database, rowcount
+from core.db import Database
 from core.errors import BadInput, JukiError
 from core.settings import Settings
-from logs.audit import record
+from services import gate
 from services.register.models import (
     LINK_ACTIVE,
     Household,
@@ -114,14 +115,13 @@ def _open_run(s: Session, dest: str) -> TransferRun | None:
 def _changed_residents(s: Session, rule: str, since: date | None, after: int,
                        watermark: int) -> list[int]:
     if rule == RULE_ALL:
-        return [rid for rid in s.exec(select(Resident.id).order_by(col(Resident.id))).all()
-                if rid is not None]
-    q = select(ResidentChange.resident_id).distinct().where(col(ResidentChange.id) <= watermark)
+        return list(s.exec(select(Resident.id).order_by(Resident.id)).all())  # type: ignore[arg-type]
+    q = select(ResidentChange.resident_id).distinct().where(ResidentChange.id <= watermark)
     if rule == RULE_SINCE:
-        q = q.where(or_(col(ResidentChange.occurred_on) >= since,
-                        col(ResidentChange.notified_on) >= since))
+        q = q.where(or_(ResidentChange.occurred_on >= since,  # type: ignore[operator]
+                        ResidentChange.notified_on >= since))  # type: ignore[operator]
     else:
-        q = q.where(col(ResidentChange.id) > after)
+        q = q.where(ResidentChange.id > after)  # type: ignore[operator]
     return sorted(s.exec(q).all())
 
 
@@ -138,7 +138,7 @@ def _plan(db: Database, actor: Actor, dest: Destination, since: date | None,
         else:
             prev = s.exec(select(TransferRun).where(
                 TransferRun.destination == dest.id, TransferRun.status == RUN_DONE,
-            ).order_by(col(TransferRun.id).desc())).first()
+            ).order_by(TransferRun.id.desc())).first()  # type: ignore[union-attr]
             rule, after = (RULE_AFTER_RUN, prev.watermark) if prev else (RULE_ALL, 0)
         ids = _changed_residents(s, rule, since, after, watermark)
         chunks = [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
@@ -160,20 +160,27 @@ def _plan(db: Database, actor: Actor, dest: Destination, since: date | None,
         return run.id
 
 
+def _act(db: Database, actor: Actor, run_id: int, dest: Destination, *,
+         action: str = ACTION) -> AbstractContextManager[gate.Act]:
+    """The gate's act that ends a run (stopped, finished or abandoned) with its event. The
+    operator of ``juki transfer send`` is trusted, like every CLI admin command."""
+    return gate.act(db, actor, action, perm=None, what="転送", target=f"transfer_run:{run_id}",
+                    purpose=f"{dest.name}への転送")
+
+
 def _abandon(db: Database, actor: Actor, run: TransferRun, dest: Destination) -> None:
     """Close an open run planned with another allowlist: what it still had to send goes
     in a new run with today's list, never with the old one."""
-    with db.write() as s:
-        done = rowcount(s.execute(update(TransferRun).where(
-            col(TransferRun.id) == run.id, col(TransferRun.status) == RUN_OPEN,
-        ).values(status=RUN_ABANDONED, finished_at=now())))
+    assert run.id is not None
+    with _act(db, actor, run.id, dest, action="transfer.abandon") as a:
+        done = a.s.execute(update(TransferRun).where(
+            TransferRun.id == run.id, TransferRun.status == RUN_OPEN,  # type: ignore[arg-type]
+        ).values(status=RUN_ABANDONED, finished_at=now())).rowcount
         if done:
-            record(s, actor, "transfer.abandon", target=f"transfer_run:{run.id}",
-                   purpose=f"{dest.name}への転送", outcome="success", severity="warning",
-                   details={"run": run.id, "destination": dest.id,
-                            "planned_items": json.loads(run.items),
-                            "items": list(dest.items),
-                            "reason": "転送してよい項目の設定が変わったため"})
+            a.record(severity="warning", details={
+                "run": run.id, "destination": dest.id, "planned_items": json.loads(run.items),
+                "items": list(dest.items), "reason": "転送してよい項目の設定が変わったため",
+            })
 
 
 def _run_for(db: Database, actor: Actor, dest: Destination, since: date | None,
@@ -211,20 +218,20 @@ def batch_records(db: Database, items: tuple[str, ...], ids: list[int]) -> list[
     with db.read() as s:
         rows = s.exec(
             select(Resident, Household)
-            .join(Household, col(Household.id) == col(Resident.household_id))
-            .where(col(Resident.id).in_(ids))
-            .order_by(col(Resident.id))
+            .join(Household, Household.id == Resident.household_id)  # type: ignore[arg-type]
+            .where(Resident.id.in_(ids))  # type: ignore[union-attr]
+            .order_by(Resident.id)  # type: ignore[arg-type]
         ).all()
         latest: dict[int, ResidentChange] = {}
         for ch in s.exec(select(ResidentChange).where(
-                col(ResidentChange.resident_id).in_(ids))).all():
+                ResidentChange.resident_id.in_(ids))).all():  # type: ignore[attr-defined]
             have = latest.get(ch.resident_id)
             if have is None or (ch.occurred_on, ch.id or 0) >= (have.occurred_on, have.id or 0):
                 latest[ch.resident_id] = ch
         numbers: dict[int, str] = {}
         if MY_NUMBER in items:  # the number is read only for a destination that may have it
             numbers = dict(s.exec(select(MyNumberLink.resident_id, MyNumberLink.number).where(
-                col(MyNumberLink.resident_id).in_(ids),
+                MyNumberLink.resident_id.in_(ids),  # type: ignore[attr-defined]
                 MyNumberLink.status == LINK_ACTIVE)).all())
         return [build_record(items, Source(r, h, latest.get(r.id or 0), numbers.get(r.id or 0, "")))
                 for r, h in rows]
@@ -302,7 +309,7 @@ def send_transfer(
         run = s.get(TransferRun, run_id)
         assert run is not None
         batches = list(s.exec(select(TransferBatch).where(TransferBatch.run_id == run_id)
-                              .order_by(col(TransferBatch.seq))).all())
+                              .order_by(TransferBatch.seq)).all())  # type: ignore[arg-type]
         s.expunge_all()
     keys = [b.key for b in batches]
     pending = [b for b in batches if b.status == BATCH_PENDING]
@@ -323,8 +330,7 @@ def send_transfer(
                 "of": run.batches, "items": list(items),
                 "records": batch_records(db, items, ids),
             }
-            tried = 0
-            error: _Rejected | httpx.HTTPError | None = None
+            tried, error = 0, None
             while tried < attempts:
                 tried += 1
                 try:
@@ -338,41 +344,39 @@ def send_transfer(
                     error = exc
                     if tried < attempts:
                         time.sleep(min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (tried - 1)))
-            with db.write() as s:
-                if error is None:
+            if error is None:
+                with db.write() as s:
                     s.execute(update(TransferBatch).where(
-                        col(TransferBatch.id) == batch.id,
-                        col(TransferBatch.status) == BATCH_PENDING,
+                        TransferBatch.id == batch.id,  # type: ignore[arg-type]
+                        TransferBatch.status == BATCH_PENDING,  # type: ignore[arg-type]
                     ).values(status=BATCH_SENT, sent_at=now(),
                              attempts=TransferBatch.attempts + tried))
-                    sent_now += 1
-                    continue
-                reason = _reason(error)
-                s.execute(update(TransferBatch).where(
-                    col(TransferBatch.id) == batch.id).values(
+                sent_now += 1
+                continue
+            reason = _reason(error)
+            acked = len(batches) - len(pending) + sent_now
+            with _act(db, actor, run_id, dest) as a:
+                a.s.execute(update(TransferBatch).where(
+                    TransferBatch.id == batch.id).values(  # type: ignore[arg-type]
                     attempts=TransferBatch.attempts + tried))
-                s.execute(update(TransferRun).where(col(TransferRun.id) == run_id).values(
+                a.s.execute(update(TransferRun).where(TransferRun.id == run_id).values(  # type: ignore[arg-type]
                     attempts=TransferRun.attempts + 1, last_error=reason))
-                acked = len(batches) - len(pending) + sent_now
-                record(s, actor, ACTION, target=f"transfer_run:{run_id}",
-                       purpose=f"{dest.name}への転送", outcome="failure", severity="warning",
-                       details=_details(run, dest, keys, resumed=resumed, sent_now=sent_now,
-                                        acked_batches=acked, failed_batch=batch.key,
-                                        tries=tried, reason=reason))
+                a.record(outcome="failure", severity="warning",
+                         details=_details(run, dest, keys, resumed=resumed, sent_now=sent_now,
+                                          acked_batches=acked, failed_batch=batch.key,
+                                          tries=tried, reason=reason))
             raise TransferFailed(
                 f"{dest.name} ({dest.id}) への転送 #{run_id} を中断しました: {reason}。"
                 f"受領確認済み {acked:,} / {run.batches:,} バッチ。"
                 f"もう一度 juki transfer send {dest.id} を実行すると続きから再開します。"
             )
-    with db.write() as s:
-        closed = rowcount(s.execute(update(TransferRun).where(
-            col(TransferRun.id) == run_id, col(TransferRun.status) == RUN_OPEN,
+    with _act(db, actor, run_id, dest) as a:
+        closed = a.s.execute(update(TransferRun).where(
+            TransferRun.id == run_id, TransferRun.status == RUN_OPEN,  # type: ignore[arg-type]
         ).values(status=RUN_DONE, finished_at=now(), attempts=TransferRun.attempts + 1,
-                 last_error="")))
+                 last_error="")).rowcount
         if closed:  # another sender that finished the same run has recorded it
-            record(s, actor, ACTION, target=f"transfer_run:{run_id}",
-                   purpose=f"{dest.name}への転送", outcome="success",
-                   details=_details(run, dest, keys, resumed=resumed, sent_now=sent_now))
+            a.record(details=_details(run, dest, keys, resumed=resumed, sent_now=sent_now))
     return TransferResult(run_id, dest, run.rule, run.since, run.records, run.batches,
                           sent_now, resumed)
 
@@ -383,6 +387,6 @@ def list_runs(db: Database, dest: str | None = None, limit: int = 20) -> list[Tr
         q = select(TransferRun)
         if dest:
             q = q.where(TransferRun.destination == dest)
-        rows = list(s.exec(q.order_by(col(TransferRun.id).desc()).limit(limit)).all())
+        rows = list(s.exec(q.order_by(TransferRun.id.desc()).limit(limit)).all())  # type: ignore[union-attr]
         s.expunge_all()
     return rows

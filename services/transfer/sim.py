@@ -126,7 +126,7 @@ class _Handler(JsonHandler):
     server_version = "juki-transfer-sim"
     log_prefix = "transfer-sim"
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # as the 住基ネット simulator's: /_stats is each one's own state
         if self.path == "/_stats":
             self._send(200, self.server.state.stats())
         else:

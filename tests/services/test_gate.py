@@ -3,6 +3,7 @@ and its event in one transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from auth.stepup import StepUpNeeded
 from core.actor import Actor
 from core.clock import now
 from core.db import Database
-from core.errors import BadInput, Refused
+from core.errors import BadInput, JukiError, NotFound, Refused
 from core.settings import Settings
 from logs.audit import events_after, last_seq
 from services import gate
@@ -161,3 +162,46 @@ def test_bad_input_may_pass_unrecorded(probe: Database, settings: Settings) -> N
         raise BadInput("理由: 入力してください。")
     assert events_after(probe, before) == []
     assert _notes(probe) == 0
+
+
+def test_any_one_of_several_permissions_will_do(probe: Database, settings: Settings) -> None:
+    rev = enrol(probe, settings, "rev", ["reviewer"])
+    clerk = enrol(probe, settings, "clerk", ["clerk"])
+    wanted = (Perm.ACCESS_ADMIN, Perm.LINK_REVIEW)
+    with gate.act(probe, rev, "probe.write", perm=wanted, what="試し") as a:
+        assert a.holds(wanted) and not a.holds(Perm.ACCESS_ADMIN)
+        _write(a, "ok")
+    before = last_seq(probe)
+    with pytest.raises(Refused, match="権限がありません \\(試し\\)"), gate.act(
+        probe, clerk, "probe.write", perm=None, what="試し", target="x:1",
+    ) as a:
+        a.need(wanted, "試し", round=3)
+    (ev,) = events_after(probe, before)
+    assert '"permission":"access.admin | linkage.review"' in ev["details"]
+    assert '"round":3' in ev["details"]
+    assert _notes(probe) == 1
+
+
+@pytest.mark.parametrize(("said", "error", "details"), [
+    (lambda: gate.Refusal.saying("#9 はありません。", "not_found", error=NotFound), NotFound,
+     '"message":"#9 はありません。","reason":"not_found"'),
+    (lambda: gate.Refusal.of(BadInput("#2: 既に適用されています。")), BadInput,
+     '"reason":"#2: 既に適用されています。"'),
+])
+def test_a_refusal_reaches_the_caller_as_the_error_it_names(
+    probe: Database, settings: Settings, said: Callable[[], gate.Refusal],
+    error: type[JukiError], details: str,
+) -> None:
+    """Refusal.saying keeps the message beside the reason word; Refusal.of turns an error
+    said inside into the refusal, its message the reason. Either reaches the caller as
+    the error it names, recorded once (severity warning), the act rolled back."""
+    rev = enrol(probe, settings, "rev", ["reviewer"])
+    before = last_seq(probe)
+    with pytest.raises(error), gate.act(probe, rev, "probe.write", perm=Perm.LINK_REVIEW,
+                                        what="試し", target="x:2") as a:
+        _write(a, "never")
+        raise said()
+    (ev,) = events_after(probe, before)
+    assert (ev["outcome"], ev["severity"], ev["target"], _notes(probe)) == (
+        "refused", "warning", "x:2", 0)
+    assert details in ev["details"]
