@@ -29,14 +29,8 @@ from logs.audit import events_after
 from services.jp import format_wareki, format_wareki_short
 from services.linkage.proposals import approve, propose_unlink
 from services.reports.output import local
-from tests.services.linkage_setup import (
-    full_proposal,
-    make_resident,
-    matching_application,
-    my_number,
-    staff,
-    twelve_digit_runs,
-)
+from tests.factories import full_proposal, make_resident, matching_application, my_number, staff
+from tests.services.linkage_setup import twelve_digit_runs
 
 
 def _links(db: Database, settings: Settings) -> list[str]:
