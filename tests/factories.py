@@ -4,10 +4,10 @@ Residents are written as the register stores them — a household row, the resid
 with its search keys, the household's head set — so the services compare and search
 against real rows. Accounts are enrolled with ``add_user`` and signed in with ``sign_in``
 (the real doors), so the live permission checks see real sessions; staff registry rows
-are written directly. Proposals go through
-``propose``. One module, so that a change to how the register holds a resident or how an
-account is enrolled is made once for every test; each test passes what it relies on
-(names, codes, roles) as arguments.
+and migrated links are written directly; proposals go through ``propose``. One module,
+so that a change to how the register holds a resident or how an account is enrolled is
+made once for every test; each test passes what it relies on (names, codes, roles) as
+arguments.
 """
 
 from __future__ import annotations
