@@ -29,15 +29,20 @@ SIZE = (120, 40)
 S = TypeVar("S", bound=Screen[Any])
 
 
+async def _workers_done(pilot: Pilot[Any]) -> None:
+    """Wait for every worker. A worker cancelled meanwhile (its screen left, as sign-out
+    from the lock screen or a session ended by its check does) has finished too: waiting
+    for it raised WorkerCancelled now and then in CI."""
+    try:
+        await pilot.app.workers.wait_for_complete()
+    except WorkerCancelled:
+        pass
+
+
 async def settle(pilot: Pilot[Any]) -> None:
-    """Let every worker finish and the app handle what they posted. A worker cancelled
-    meanwhile (its screen left, as sign-out from the lock screen does) has finished too:
-    waiting for it raised WorkerCancelled now and then in CI."""
+    """Let every worker finish and the app handle what they posted."""
     for _ in range(3):
-        try:
-            await pilot.app.workers.wait_for_complete()
-        except WorkerCancelled:
-            pass
+        await _workers_done(pilot)
         await pilot.pause()
 
 
@@ -47,7 +52,7 @@ async def wait_until(pilot: Pilot[Any], check: Callable[[], bool], timeout: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await pilot.pause(0.05)
-        await pilot.app.workers.wait_for_complete()
+        await _workers_done(pilot)
     await settle(pilot)
 
 

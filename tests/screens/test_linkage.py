@@ -9,7 +9,6 @@ pass the service's words through unchanged.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -78,7 +77,6 @@ from tests.screens.drive import (
     wait_until,
 )
 
-_codes = itertools.count(1)
 BAD_NUMBER = "123456789010"  # DOMAIN.md §3: invalid (the check digit should be 8)
 
 

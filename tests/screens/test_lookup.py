@@ -49,7 +49,6 @@ MARKUP_FAMILY = "[b]山田[/b][@click=app.quit]"
 ESC_GIVEN = "花\x1b[31m子"
 
 
-
 # --- the register, row by row ----------------------------------------------------------
 
 
