@@ -8,8 +8,6 @@ CI runs both. ``JUKI_TEST_POSTGRES_URL`` points at the server (default: 127.0.0.
 from __future__ import annotations
 
 import os
-import re
-import select
 import subprocess
 import sys
 import uuid
@@ -18,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
 from core.db import Database
 from core.settings import Settings
+from tests.procs import Loopback, launch, servers
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_BASE = os.environ.get(
@@ -118,52 +116,16 @@ def juki(db: Database, juki_env: dict[str, str], tmp_path: Path) -> Juki:
 
 
 @dataclass
-class JukinetSim:
+class JukinetSim(Loopback):
     """A running ``juki jukinet-sim`` process, on a free loopback port of its choosing."""
-
-    url: str
-    proc: subprocess.Popen[str]
-    stderr_path: Path
 
     def stats(self) -> dict[str, Any]:
         """GET /_stats: how many queries reached the simulator, and its mode."""
-        return httpx.get(self.url + "_stats", timeout=10, trust_env=False).json()
+        return self.get("_stats")
 
     def control(self, **body: Any) -> dict[str, Any]:
         """POST /_control, e.g. ``control(mode="slow", delay=3)``."""
-        resp = httpx.post(self.url + "_control", json=body, timeout=10, trust_env=False)
-        resp.raise_for_status()
-        return resp.json()
-
-    def stop(self, timeout: float = 15) -> tuple[int, str]:
-        """SIGTERM, then wait; (exit code, the rest of stdout)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            rest, _ = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rest, _ = self.proc.communicate()
-        return self.proc.returncode, rest or ""
-
-
-def _start_jukinet_sim(env: dict[str, str], cwd: Path, args: tuple[str, ...]) -> JukinetSim:
-    err_path = cwd / f"jukinet-sim-{uuid.uuid4().hex[:8]}.err"
-    with open(err_path, "w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "console.cli", "jukinet-sim", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
-            env=env, cwd=cwd,
-        )
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 60)
-    line = proc.stdout.readline() if ready else ""
-    found = re.search(r"http://127\.0\.0\.1:\d+/", line)
-    if not found:
-        proc.kill()
-        proc.wait()
-        pytest.fail(f"jukinet-sim did not start: {line!r} {err_path.read_text('utf-8')}")
-    return JukinetSim(url=found.group(), proc=proc, stderr_path=err_path)
+        return self.post("_control", body)
 
 
 @pytest.fixture
@@ -172,16 +134,12 @@ def start_jukinet_sim(
 ) -> Iterator[Callable[..., JukinetSim]]:
     """Start ``juki jukinet-sim --port 0 [ARGS]`` against the test database; each process
     started is stopped (SIGTERM) at the end of the test."""
-    started: list[JukinetSim] = []
 
     def start(*args: str) -> JukinetSim:
-        sim = _start_jukinet_sim(juki_env, tmp_path, args)
-        started.append(sim)
-        return sim
+        return JukinetSim(*launch(["jukinet-sim", "--port", "0", *args], env=juki_env,
+                                  cwd=tmp_path, name="jukinet-sim"))
 
-    yield start
-    for sim in started:
-        sim.stop()
+    yield from servers(start)
 
 
 @pytest.fixture

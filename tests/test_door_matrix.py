@@ -48,9 +48,8 @@ from services.personnel.apply import apply_change
 from services.personnel.confirm import confirm_change
 from services.personnel.report import export_round_report
 from services.personnel.rounds import import_round, round_lines
+from tests import factories as F
 from tests.conftest import ROOT, Juki
-from tests.screens.test_linkage import add_resident
-from tests.services import linkage_setup as L
 from tests.services import personnel_setup as P
 
 FACES = ("service", "cli", "sql", "screen")
@@ -80,11 +79,12 @@ class World:
 @pytest.fixture
 def world(db: Database, settings: Settings, juki: Juki) -> World:
     who = P.registry(db, settings)
-    who.update(L.staff(db, settings, ["clerk", "both", "rev1", "aud"]))
-    resident = L.make_resident(db)
-    dv, _code = add_resident(db, "松本", "芽依", "マツモト", "メイ", dv=True)  # searchable
-    view = L.full_proposal(db, settings, who["both"], resident, L.my_number(12345678906))
-    done = import_round(db, settings, P.ADMIN, name="idou.csv", data=P.csv_file(
+    who.update(F.staff(db, settings, ["clerk", "both", "rev1", "aud"]))
+    resident = F.make_resident(db)
+    dv = F.make_resident(db, family="松本", given="芽依", family_kana="マツモト", given_kana="メイ",
+                         birth=date(1985, 4, 1), sex="女", dv=True)
+    view = F.full_proposal(db, settings, who["both"], resident, F.my_number(12345678906))
+    done = import_round(db, settings, F.ADMIN, name="idou.csv", data=P.csv_file(
         "2026-04-01,1003,職員 takaha,転入,市民課,市民課,係長,課長",
         "2026-04-01,2001,職員 kato,転入,情報政策課,情報政策課,主査,課長",
     ), today=P.DAY)
@@ -92,7 +92,7 @@ def world(db: Database, settings: Settings, juki: Juki) -> World:
     grant = next(ln for ln in lines if ln.staff_no == "1003" and ln.action == "grant")
     own = next(ln for ln in lines if ln.staff_no == "2001" and ln.action == "grant")
     apply_change(db, who["kato"], grant.id, today=P.DAY, settings=settings)
-    add_keys(db, P.ADMIN, "rev1", KEY_OTHER + "\n", "rev1.pub")
+    add_keys(db, F.ADMIN, "rev1", KEY_OTHER + "\n", "rev1.pub")
     return World(db, settings, juki, who, resident, dv, view.id, view.version,
                  done.round_id, grant.id, own.id)
 
@@ -332,7 +332,7 @@ ROWS: list[Row] = [
                             "is_not_offered_without_the_permission_and_refused_once_lost"),
     }),
     Row("sign in with a key bound to another account", {
-        "service": Try(lambda w: sign_in(w.db, w.settings, "clerk", L.PASSWORD, "192.0.2.9",
+        "service": Try(lambda w: sign_in(w.db, w.settings, "clerk", F.PASSWORD, "192.0.2.9",
                                          ssh_keys=[REV1_KEY]),
                        "signin.failure"),
         "cli": Elsewhere("tests/console/test_sshd_e2e.py"),

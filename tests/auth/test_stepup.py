@@ -14,7 +14,8 @@ from core.errors import Refused
 from core.settings import Settings
 from logs.audit import events_after, last_seq
 from services.lookup.record import reveal_my_number
-from tests.services.lookup_data import KNOWN_NUMBER, PASSWORD, PURPOSE, build_world
+from tests.factories import PASSWORD
+from tests.services.lookup_data import KNOWN_NUMBER, PURPOSE, build_world
 
 
 def _age(db: Database, ident: Identity, minutes: float) -> None:
@@ -70,19 +71,15 @@ def test_wrong_step_up_passwords_count_toward_the_lockout(db: Database,
 
 def test_grant_approve_and_revoke_are_guarded_too(db: Database, settings: Settings) -> None:
     """The other sensitive services refuse a stale session before they act; keep does not."""
-    from auth.accounts import add_user
-    from auth.signin import sign_in
     from core.errors import NotFound
     from services.linkage.decision import approve
     from services.personnel.apply import apply_change
     from services.personnel.inventory import decide
-    from tests.services.lookup_data import ADMIN
+    from tests.factories import enrol
 
     world = build_world(db, settings)
     rev = world.people["reviewer"]
-    add_user(db, settings, ADMIN, login="adm", name="管理 太郎", roles=["admin"],
-             password=PASSWORD)
-    adm = sign_in(db, settings, "adm", PASSWORD)
+    adm = enrol(db, settings, "adm", ["admin"], name="管理 太郎", department="", client="")
     for who in (rev, adm):
         _age(db, who, 60)
     with pytest.raises(StepUpNeeded):

@@ -10,14 +10,13 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from auth.accounts import add_user
 from core.actor import Actor
 from core.db import Database
 from core.settings import Settings
 from services.jp import format_wareki
 from services.personnel.inventory import office_day
 from tests.conftest import Juki
-from tests.services.linkage_setup import make_resident
+from tests.factories import account, make_resident
 
 
 def _clean(*results) -> None:  # type: ignore[no-untyped-def]
@@ -28,8 +27,7 @@ def _clean(*results) -> None:  # type: ignore[no-untyped-def]
 def test_threshold_and_incidents(db: Database, settings: Settings, juki: Juki) -> None:
     for _ in range(3):
         make_resident(db)
-    add_user(db, settings, Actor.cli(), login="c1", name="職員 c1", roles=["clerk"],
-             password="asa-no-kaze-ga-fuku", department="市民課")
+    account(db, settings, "c1", ["clerk"], by=Actor.cli())
     today = office_day()
     first = juki("assess", "threshold")
     assert first.returncode == 0, first.stderr
@@ -60,8 +58,7 @@ def test_threshold_and_incidents(db: Database, settings: Settings, juki: Juki) -
 
 def test_inspect_start_list_report(db: Database, settings: Settings, juki: Juki,
                                    tmp_path: Path) -> None:
-    add_user(db, settings, Actor.cli(), login="c1", name="職員 c1", roles=["clerk"],
-             password="asa-no-kaze-ga-fuku", department="市民課")
+    account(db, settings, "c1", ["clerk"], by=Actor.cli())
     start = juki("inspect", "start", "R8")
     assert start.returncode == 0, start.stderr
     assert "令和8年度の自己点検を始めました（承認期限 令和9年3月31日）" in start.stdout

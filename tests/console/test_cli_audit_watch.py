@@ -8,16 +8,14 @@ import time
 
 import pytest
 
-from auth.accounts import add_user
 from auth.signin import sign_in
-from core.actor import Actor
 from core.db import Database
 from core.errors import Refused
 from core.settings import Settings
 from logs.audit import events_after
 from tests.conftest import Juki
+from tests.factories import PASSWORD, account
 
-PASSWORD = "asa-no-kaze-ga-fuku"
 # The office is open all day, every day, in these tests: the after-hours rule is tested on
 # its own (tests/services/test_alerts.py), and would otherwise fire by the clock.
 ALWAYS_OPEN = {"JUKI_ALERT_WORK_HOURS": "00:00-24:00",
@@ -34,8 +32,7 @@ def _three_failures_then_success(db: Database, settings: Settings) -> None:
 
 def test_watch_once_raises_each_alert_once(db: Database, settings: Settings, juki: Juki) -> None:
     juki = Juki(env=dict(juki.env, **ALWAYS_OPEN), cwd=juki.cwd)
-    add_user(db, settings, Actor(login="os:admin"), login="sato", name="佐藤", roles=["clerk"],
-             password=PASSWORD)
+    account(db, settings, "sato", ["clerk"], name="佐藤", department="")
     done = juki("audit", "watch", "--once")
     assert done.returncode == 0 and "[警告]" not in done.stdout
     _three_failures_then_success(db, settings)
@@ -51,8 +48,7 @@ def test_watch_once_raises_each_alert_once(db: Database, settings: Settings, juk
 
 def test_watch_follows_new_events_as_they_happen(db: Database, settings: Settings,
                                                  juki: Juki) -> None:
-    add_user(db, settings, Actor(login="os:admin"), login="sato", name="佐藤", roles=["clerk"],
-             password=PASSWORD)
+    account(db, settings, "sato", ["clerk"], name="佐藤", department="")
     env = dict(juki.env, JUKI_ALERT_SCAN_SECONDS="0.2", **ALWAYS_OPEN)
     proc = subprocess.Popen([sys.executable, "-m", "console.cli", "audit", "watch"], env=env,
                             cwd=juki.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from auth.accounts import add_user
 from core.actor import Actor
 from core.clock import now
 from core.db import Database
@@ -29,6 +28,7 @@ from core.settings import Settings
 from logs.audit import events_after
 from services.reports.output import local
 from tests.conftest import ROOT
+from tests.factories import account
 from tests.services.personnel_setup import HEADER, registry
 
 
@@ -219,8 +219,7 @@ def _report_args(db: Database, settings: Settings, juki: Callable[..., Any],
         done = juki("hr", "import", str(changes))
         assert done.returncode == 0, done.stderr
         return ("access", "report", "1", "--format", "csv")
-    add_user(db, settings, Actor.cli(), login="c1", name="職員 c1", roles=["clerk"],
-             password="asa-no-kaze-ga-fuku", department="市民課")
+    account(db, settings, "c1", ["clerk"], by=Actor.cli())
     assert juki("inspect", "start", "R8").returncode == 0
     return ("inspect", "report", "R8", "--format", "csv")
 

@@ -12,33 +12,25 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from auth.accounts import add_user, list_users
+from auth.accounts import list_users
 from auth.signin import sign_in
-from core.actor import Actor
-from core.clock import now
 from core.db import Database
 from core.settings import Settings
 from logs.audit import events_after
 from services.jp import format_wareki, format_wareki_short
 from services.personnel.inventory import campaign_lines, decide, office_day
 from services.personnel.inventory_models import InventoryCampaign
-from services.personnel.models import Staff
 from tests.conftest import Juki
-
-PASSWORD = "asa-no-kaze-ga-fuku"
-ADMIN = Actor(login="os:admin")
+from tests.factories import ADMIN, PASSWORD, account, staff_record
 
 
 def _office(db: Database, settings: Settings) -> None:
     for login, roles, no in (("sato", ["clerk"], "1001"), ("suzuki", ["clerk"], "1002"),
                              ("sec", ["security_officer"], "3001"),
                              ("vendor", ["clerk"], "")):
-        acc = add_user(db, settings, ADMIN, login=login, name=f"職員 {login}", roles=roles,
-                       password=PASSWORD, department="市民課")
+        acc = account(db, settings, login, roles)
         if no:
-            with db.write() as s:
-                s.add(Staff(staff_no=no, name=f"職員{no}", department="市民課", post="係員",
-                            training_on=office_day(), user_id=acc.id, updated_at=now()))
+            staff_record(db, no, acc.id, training_on=office_day())
 
 
 def _roles(db: Database, login: str) -> tuple[str, ...]:

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from core.db import Database
 from core.sealed import sealer_of
 from services.register.models import MyNumberLink
-from tests.services.linkage_setup import as_schema_owner, make_resident, twelve_digit_runs
+from tests.factories import make_resident
+from tests.services.linkage_setup import as_schema_owner, twelve_digit_runs
 
 BAD = "983205673210"  # an invalid example of docs/domain.md §3.1
 

@@ -30,14 +30,8 @@ from services.jp import format_wareki, format_wareki_short
 from services.linkage.acts import propose_unlink
 from services.linkage.decision import approve
 from services.reports.output import local
-from tests.services.linkage_setup import (
-    full_proposal,
-    make_resident,
-    matching_application,
-    my_number,
-    staff,
-    twelve_digit_runs,
-)
+from tests.factories import full_proposal, make_resident, matching_application, my_number, staff
+from tests.services.linkage_setup import twelve_digit_runs
 
 
 def _links(db: Database, settings: Settings) -> list[str]:

@@ -9,16 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from auth.accounts import add_user
 from auth.signin import sign_in
 from auth.ssh_keys import KEY_MISMATCH
-from core.actor import Actor
 from core.db import Database
 from core.errors import Refused
 from core.settings import Settings
 from logs.audit import events_after
-
-PASSWORD = "asa-no-kaze-ga-fuku"
+from tests.factories import PASSWORD, account
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None,
                                 reason="ssh-keygen is not installed")
@@ -36,8 +33,7 @@ def test_key_add_list_remove(
     juki: Callable, db: Database, settings: Settings, tmp_path: Path,
 ) -> None:
     for login in ("tanaka", "suzuki"):
-        add_user(db, settings, Actor(login="os:admin"), login=login, name="田中 一郎",
-                 roles=["clerk"], password=PASSWORD)
+        account(db, settings, login, ["clerk"], name="田中 一郎", department="")
     fp = _keygen(tmp_path / "id_tanaka", "tanaka@counter-3")
 
     added = juki("user", "key", "add", "tanaka", str(tmp_path / "id_tanaka.pub"))
@@ -71,8 +67,7 @@ def test_key_add_list_remove(
 def test_a_bad_key_file_exits_2_naming_file_and_line(
     juki: Callable, db: Database, settings: Settings, tmp_path: Path,
 ) -> None:
-    add_user(db, settings, Actor(login="os:admin"), login="tanaka", name="田中 一郎",
-             roles=["clerk"], password=PASSWORD)
+    account(db, settings, "tanaka", ["clerk"], name="田中 一郎", department="")
     _keygen(tmp_path / "id_ok", "ok")
     bad = tmp_path / "mixed.pub"
     bad.write_text((tmp_path / "id_ok.pub").read_text() + "ssh-ed25519 AAAA-not-base64 x\n")

@@ -21,37 +21,30 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
-from auth.accounts import add_user
 from auth.models import ConsoleSession
-from core.actor import Actor
 from core.db import Database
 from core.settings import Settings
 from logs.audit import events_after
 from services.schema import init_schema
-from tests.console.test_tmux_demo import ROOT, Pane, pytestmark  # noqa: F401
-
-PASSWORD = "asa-no-kaze-ga-fuku"
+from tests.console.test_tmux_demo import pytestmark, terminal_env, tmux  # noqa: F401
+from tests.factories import PASSWORD, account
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[dict[str, str], Database]]:
     data = tmp_path / "var"
     data.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUKI_", "TMUX"))}
-    env.update(JUKI_DATA_DIR=str(data), JUKI_ARGON2_PROFILE="test", PYTHONPATH=str(ROOT),
-               TERM="xterm-256color", LANG=env.get("LANG") or "C.UTF-8")
+    env = terminal_env(data)
     settings = Settings(data_dir=str(data), argon2_profile="test")
     db = Database.for_settings(settings)
     init_schema(db)
-    add_user(db, settings, Actor(login="os:admin"), login="sato", name="佐藤 一郎",
-             roles=["clerk"], password=PASSWORD)
+    account(db, settings, "sato", ["clerk"], name="佐藤 一郎", department="")
     yield env, db
     db.dispose()
 
@@ -98,10 +91,7 @@ def _end_events(db: Database) -> list[dict]:
 
 def test_killing_the_terminal_ends_the_console_and_its_session(world) -> None:  # type: ignore[no-untyped-def]
     env, db = world
-    pane = Pane(f"juki-test-{uuid.uuid4().hex[:12]}", env)
-    pane.tmux("new-session", "-d", "-s", "demo", "-x", "120", "-y", "40",
-              f"exec {sys.executable} -m console.cli")
-    try:
+    with tmux(env, f"exec {sys.executable} -m console.cli") as pane:
         pane.wait_for(lambda s: "住民記録業務コンソール—サインイン" in s, "sign-in", 120)
         pid = int(pane.tmux("display-message", "-p", "-t", "demo", "#{pane_pid}").strip())
         pane.type("sato")
@@ -113,11 +103,6 @@ def test_killing_the_terminal_ends_the_console_and_its_session(world) -> None:  
         pane.tmux("kill-session", "-t", "demo")
         assert _gone(pid, 10), "the console outlived its terminal"
         assert _left_in_session(pid) == []
-    finally:
-        try:
-            pane.tmux("kill-server")
-        except RuntimeError:
-            pass
     assert _ended(db) == [("hangup", "True")]
     assert _end_events(db) == [{"reason": "hangup"}]
 

@@ -9,17 +9,14 @@ shared by both processes as it would be on one host.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from auth.accounts import add_user
 from auth.signin import REFUSED
 from core.actor import Actor
 from core.clock import today_in_japan
@@ -29,24 +26,20 @@ from logs.audit import events_after
 from services.personnel.rounds import import_round
 from services.personnel.staff import import_staff
 from services.schema import init_schema
-from tests.console.test_tmux_demo import ROOT, Pane, pytestmark  # noqa: F401
-
-PASSWORD = "asa-no-kaze-ga-fuku"
+from tests.console.test_tmux_demo import ROOT, Pane, pytestmark, terminal_env, tmux  # noqa: F401
+from tests.factories import PASSWORD, account
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Pane, dict[str, str], Database]]:
     data = tmp_path / "var"
     data.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUKI_", "TMUX"))}
-    env.update(JUKI_DATA_DIR=str(data), JUKI_ARGON2_PROFILE="test", PYTHONPATH=str(ROOT),
-               TERM="xterm-256color", LANG=env.get("LANG") or "C.UTF-8")
+    env = terminal_env(data)
     settings = Settings(data_dir=str(data), argon2_profile="test")
     db = Database.for_settings(settings)
     init_schema(db)
     admin = Actor(login="os:admin")
-    add_user(db, settings, admin, login="sato", name="佐藤 一郎", roles=["clerk"],
-             password=PASSWORD, department="市民課")
+    account(db, settings, "sato", ["clerk"], name="佐藤 一郎")
     import_staff(db, admin, name="staff.csv", data=(
         "職員番号,氏名,氏名カナ,所属,職,雇用区分,契約終了日,状態,研修受講日,ログイン名\n"
         "1001,佐藤 一郎,サトウ イチロウ,市民課,係員,正規,,在職,2026-01-10,sato\n"
@@ -56,16 +49,11 @@ def world(tmp_path: Path) -> Iterator[tuple[Pane, dict[str, str], Database]]:
         "発令日,職員番号,氏名,異動区分,旧所属,新所属,旧職,新職\n"
         f"{tomorrow},1001,佐藤 一郎,退職,市民課,,係員,\n"
     ).encode())
-    pane = Pane(f"juki-test-{uuid.uuid4().hex[:12]}", env)
-    pane.tmux("new-session", "-d", "-s", "demo", "-x", "120", "-y", "40", "-c", str(tmp_path),
-              f"{sys.executable} -m console.cli; echo juki-exited-$?; sleep 60")
+    command = f"{sys.executable} -m console.cli; echo juki-exited-$?; sleep 60"
     try:
-        yield pane, env, db
+        with tmux(env, command, tmp_path) as pane:
+            yield pane, env, db
     finally:
-        try:
-            pane.tmux("kill-server")
-        except RuntimeError:
-            pass
         db.dispose()
 
 

@@ -14,14 +14,12 @@ import json
 import os
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
-from auth.accounts import add_user
 from auth.models import ConsoleSession, User
 from auth.ssh_keys import KEY_MISMATCH, add_keys
 from auth.ssh_pubkey import parse_key_file
@@ -32,9 +30,8 @@ from services.register.models import Resident
 from services.register.seed import seed_register
 from services.schema import init_schema
 from tests.console.sshd_rig import Rig, make_rig, unavailable
-from tests.console.test_tmux_demo import Pane
-
-PASSWORD = "asa-no-kaze-ga-fuku"
+from tests.console.test_tmux_demo import Pane, terminal_env, tmux
+from tests.factories import PASSWORD, account
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     unavailable() is not None, reason=f"sshd end-to-end: {unavailable()}")]
@@ -61,8 +58,7 @@ def world() -> Iterator[World]:
         admin = Actor(login="os:admin")
         keys = {name: rig.keygen(name) for name in ("sato", "suzuki")}
         for login, name in (("sato", "佐藤 一郎"), ("suzuki", "鈴木 花子")):
-            add_user(db, settings, admin, login=login, name=name, roles=["clerk"],
-                     password=PASSWORD, department="市民課")
+            account(db, settings, login, ["clerk"], name=name)
             add_keys(db, admin, login, Path(f"{keys[login]}.pub").read_text(), f"{login}.pub")
         seed_register(db, admin, residents=200, seed=7)
         with db.read() as s:
@@ -81,16 +77,8 @@ def world() -> Iterator[World]:
 
 @pytest.fixture
 def pane(world: World) -> Iterator[Pane]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUKI_", "TMUX"))}
-    env.update(TERM="xterm-256color", LANG=env.get("LANG") or "C.UTF-8")
-    p = Pane(f"juki-test-{uuid.uuid4().hex[:12]}", env)
-    try:
+    with tmux(terminal_env()) as p:
         yield p
-    finally:
-        try:
-            p.tmux("kill-server")
-        except RuntimeError:
-            pass
 
 
 def _connect(pane: Pane, world: World, key: str) -> int:

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,17 +71,24 @@ class Pane:
         self.tmux("send-keys", "-t", "demo", name)
 
 
-@pytest.fixture
-def pane(tmp_path: Path) -> Iterator[Pane]:
+def terminal_env(data: Path | None = None) -> dict[str, str]:
+    """A console's environment in a pane: no JUKI_ or TMUX settings inherited, a UTF-8
+    xterm; with ``data``, that data dir, fast password hashing and this checkout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUKI_", "TMUX"))}
-    env.update(
-        JUKI_DATA_DIR=str(tmp_path / "var"), JUKI_ARGON2_PROFILE="test",
-        PYTHONPATH=str(ROOT), TERM="xterm-256color", LANG=env.get("LANG") or "C.UTF-8",
-    )
+    env.update(TERM="xterm-256color", LANG=env.get("LANG") or "C.UTF-8")
+    if data is not None:
+        env.update(JUKI_DATA_DIR=str(data), JUKI_ARGON2_PROFILE="test", PYTHONPATH=str(ROOT))
+    return env
+
+
+@contextmanager
+def tmux(env: dict[str, str], command: str = "", cwd: Path | None = None) -> Iterator[Pane]:
+    """A tmux server of our own; with ``command``, its 120×40 session "demo" running it
+    (in ``cwd``). The server is killed at the end."""
     p = Pane(f"juki-test-{uuid.uuid4().hex[:12]}", env)
-    command = f"{sys.executable} -m console.cli demo; echo juki-exited-$?; sleep 60"
-    p.tmux("new-session", "-d", "-s", "demo", "-x", "120", "-y", "40", "-c", str(tmp_path),
-           command)
+    if command:
+        where = ("-c", str(cwd)) if cwd is not None else ()
+        p.tmux("new-session", "-d", "-s", "demo", "-x", "120", "-y", "40", *where, command)
     try:
         yield p
     finally:
@@ -88,6 +96,13 @@ def pane(tmp_path: Path) -> Iterator[Pane]:
             p.tmux("kill-server")
         except RuntimeError:
             pass
+
+
+@pytest.fixture
+def pane(tmp_path: Path) -> Iterator[Pane]:
+    command = f"{sys.executable} -m console.cli demo; echo juki-exited-$?; sleep 60"
+    with tmux(terminal_env(tmp_path / "var"), command, tmp_path) as p:
+        yield p
 
 
 def test_demo_signs_in_and_shows_home_in_a_real_terminal(pane: Pane, tmp_path: Path) -> None:

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 
 from core.actor import Actor
 from core.db import Database
 from core.settings import Settings
 from logs import anchor
 from logs.audit import events_after, last_seq, record_alone
+from tests.logs.test_audit_chain import _tamper  # the trail edited behind its triggers
 
 CLERK = Actor(login="tanaka", user_id=7, session_id="s-1", client_addr="203.0.113.7")
 
@@ -128,27 +127,6 @@ def test_verify_reports_the_anchors_it_checked(db: Database, juki: Callable) -> 
 
 
 # --- tampering -------------------------------------------------------------------------------
-
-
-def _tamper(db: Database, db_url: str, *statements: str) -> None:
-    """Edit the trail with the append-only triggers dropped, as in test_audit_chain."""
-    if db.is_sqlite:
-        path = db.url.database
-        assert path
-        con = sqlite3.connect(path)
-        con.execute("DROP TRIGGER audit_event_no_update")
-        con.execute("DROP TRIGGER audit_event_no_delete")
-        for sql in statements:
-            con.execute(sql)
-        con.commit()
-        con.close()
-        return
-    engine = create_engine(db_url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TRIGGER audit_event_no_change ON audit_event")
-        for sql in statements:
-            conn.exec_driver_sql(sql)
-    engine.dispose()
 
 
 def _cut_to(events: list[dict], keep: int) -> list[str]:

@@ -1,6 +1,6 @@
 """Many processes append to one trail at once and the chain stays whole.
 
-Real processes (the "spawn" start method, so nothing is inherited but the arguments):
+Real processes (fresh interpreters, released at one moment by ``tests.procs.race``):
 four writers append 500 events each while this process keeps verifying. Every check
 must pass mid-stream, and at the end the trail holds seq 1..N without a gap, each
 writer's events exactly once, and the JSON-lines copy the same events once each.
@@ -9,7 +9,6 @@ writer's events exactly once, and the JSON-lines copy the same events once each.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 from collections import Counter
 from pathlib import Path
 
@@ -19,27 +18,36 @@ from core.actor import Actor
 from core.db import Database
 from core.settings import Settings
 from logs.audit import events_after, last_seq, record_alone, verify
+from tests.procs import race
 
 WRITERS = 4
 EACH = 500
 
 
-def _writer(url: str, jsonl: str, index: int, barrier: object) -> None:
-    """One writer process: the same public calls a console process makes."""
-    from logs import stream
+WRITER = r"""
+import json, sys
+from pathlib import Path
+from core.actor import Actor
+from core.db import Database
+from logs import stream
+from logs.audit import record_alone
+from tests.procs import on_your_marks
 
-    stream.configure(Path(jsonl))
-    db = Database(url)
-    actor = Actor(login=f"writer{index}", session_id=f"s{index}", client_addr="192.0.2.1")
-    barrier.wait(timeout=60)  # type: ignore[attr-defined]
-    for i in range(EACH):
-        record_alone(db, actor, "test.append", target=f"{index}:{i}", details={"i": i})
-    db.dispose()
+url, jsonl, index, each = sys.argv[1:5]
+stream.configure(Path(jsonl))
+db = Database(url)
+actor = Actor(login=f"writer{index}", session_id=f"s{index}", client_addr="192.0.2.1")
+on_your_marks()
+for i in range(int(each)):
+    record_alone(db, actor, "test.append", target=f"{index}:{i}", details={"i": i})
+db.dispose()
+print(json.dumps({"writer": int(index)}))
+"""
 
 
 @pytest.mark.slow
 def test_four_processes_append_one_unbroken_chain(
-    db: Database, settings: Settings, db_url: str
+    db: Database, settings: Settings, db_url: str, tmp_path: Path
 ) -> None:
     setup = Actor(login="setup")
     for i in range(3):
@@ -48,27 +56,18 @@ def test_four_processes_append_one_unbroken_chain(
     jsonl = settings.resolved_audit_jsonl
     assert jsonl is not None
 
-    ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(WRITERS)
-    procs = [
-        ctx.Process(target=_writer, args=(db_url, str(jsonl), k, barrier))
-        for k in range(WRITERS)
-    ]
-    for p in procs:
-        p.start()
     checks = 0
-    try:
-        # Verify while the writers run: each check sees one consistent snapshot.
-        while any(p.is_alive() for p in procs):
-            result = verify(db)
-            assert result.ok, result.reason
-            checks += 1
-    finally:
-        for p in procs:
-            p.join(timeout=120)
-            if p.is_alive():
-                p.kill()
-    assert [p.exitcode for p in procs] == [0] * WRITERS
+
+    def check() -> None:
+        """Verify while the writers run: each check sees one consistent snapshot."""
+        nonlocal checks
+        result = verify(db)
+        assert result.ok, result.reason
+        checks += 1
+
+    done = race(WRITER, [[db_url, str(jsonl), str(k), str(EACH)] for k in range(WRITERS)],
+                tmp_path / "go", while_running=check)
+    assert done == [{"writer": k} for k in range(WRITERS)]
     assert checks > 0
 
     result = verify(db)

@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import select
 import signal
 import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +25,7 @@ from core.actor import Actor
 from core.db import Database
 from core.settings import Settings
 from logs.audit import GENESIS, HASHED, event_hash, events_after, last_seq, record_alone
+from tests.procs import Loopback, launch, servers, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -48,44 +45,15 @@ for i in range(int(sys.argv[1])):
 """
 
 
-def _wait(cond: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 @dataclass
-class Collector:
-    url: str
-    port: int
+class Collector(Loopback):
     out: Path
-    proc: subprocess.Popen[str]
 
     def acked(self) -> int:
-        return httpx.get(self.url + "acked", timeout=5, trust_env=False).json()["acked"]
+        return self.get("acked")["acked"]
 
-    def post(self, events: list[dict]) -> dict:
-        resp = httpx.post(self.url + "events", json={"events": events}, timeout=5,
-                          trust_env=False)
-        resp.raise_for_status()
-        return resp.json()
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        return self.proc.returncode
+    def send(self, events: list[dict]) -> dict:
+        return self.post("events", {"events": events})
 
     def stored(self) -> list[dict]:
         return [json.loads(x) for x in self.out.read_text("utf-8").splitlines()]
@@ -95,33 +63,13 @@ class Collector:
 def start_collector(
     juki_env: dict[str, str], tmp_path: Path
 ) -> Iterator[Callable[..., Collector]]:
-    started: list[Collector] = []
-
     def start(out: Path | None = None, port: int = 0) -> Collector:
         out = out or tmp_path / "collected.jsonl"
-        err = tmp_path / f"collector-{uuid.uuid4().hex[:8]}.err"
-        with open(err, "w") as fh:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "console.cli", "audit", "collector",
-                 "--port", str(port), "--out", str(out)],
-                stdout=subprocess.PIPE, stderr=fh, stdin=subprocess.DEVNULL, text=True,
-                env=juki_env, cwd=tmp_path,
-            )
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 60)
-        line = proc.stdout.readline() if ready else ""
-        found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not found:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"collector did not start: {line!r} {err.read_text('utf-8')}")
-        col = Collector(found.group(), int(found.group(1)), out, proc)
-        started.append(col)
-        return col
+        return Collector(*launch(["audit", "collector", "--port", str(port), "--out",
+                                  str(out)], env=juki_env, cwd=tmp_path, name="collector"),
+                         out=out)
 
-    yield start
-    for col in started:
-        col.stop()
+    yield from servers(start)
 
 
 def _forward_env(juki_env: dict[str, str], url: str, **more: str) -> dict[str, str]:
@@ -167,10 +115,10 @@ def test_collector_dedupes_by_seq_and_stores_no_gap(
 ) -> None:
     col = start_collector()
     assert col.acked() == 0
-    assert col.post([_fake(1), _fake(2), _fake(3)])["acked"] == 3
-    again = col.post([_fake(2), _fake(3), _fake(4)])
+    assert col.send([_fake(1), _fake(2), _fake(3)])["acked"] == 3
+    again = col.send([_fake(2), _fake(3), _fake(4)])
     assert (again["acked"], again["stored"], again["duplicates"]) == (4, 1, 2)
-    gap = col.post([_fake(6), _fake(7)])
+    gap = col.send([_fake(6), _fake(7)])
     assert (gap["acked"], gap["stored"], gap["gap"]) == (4, 0, True)
     assert [e["seq"] for e in col.stored()] == [1, 2, 3, 4]
     bad = httpx.post(col.url + "events", content=b"{", timeout=5, trust_env=False)
@@ -187,7 +135,7 @@ def test_collector_restarts_from_its_file_and_drops_an_unfinished_line(
     )
     col = start_collector(out)
     assert col.acked() == 2
-    assert col.post([_fake(3)])["acked"] == 3
+    assert col.send([_fake(3)])["acked"] == 3
     assert [e["seq"] for e in col.stored()] == [1, 2, 3]
 
 
@@ -300,21 +248,21 @@ def test_every_event_arrives_once_in_order_across_collector_and_forwarder_restar
     forwarder = _popen(forward, env, tmp_path, "forwarder.log")
     writer = _popen(["-c", WRITER, "400", "0.01"], juki_env, tmp_path, "writer.log")
     try:
-        _wait(lambda: col.acked() >= 50, 60, "the collector to receive 50 events")
+        wait_for(lambda: col.acked() >= 50, 60, "the collector to receive 50 events")
         col.kill()  # SIGKILL mid-stream: no goodbye, maybe half a batch on disk
         down_at = last_seq(db)
         # While it is down the writer goes on and the forwarder spools what it reads.
-        _wait(lambda: last_seq(db) >= down_at + 60, 60, "60 more events while down")
-        _wait(lambda: len(_spool_files(settings)) >= 2, 30, "the spool to fill")
+        wait_for(lambda: last_seq(db) >= down_at + 60, 60, "60 more events while down")
+        wait_for(lambda: len(_spool_files(settings)) >= 2, 30, "the spool to fill")
         assert writer.poll() is None, "the writer finished before the outage was over"
         col = start_collector(out, port=port)
-        _wait(lambda: col.acked() > down_at, 60, "the forwarder to resume")
+        wait_for(lambda: col.acked() > down_at, 60, "the forwarder to resume")
         # And the forwarder itself dies hard and starts again.
         forwarder.send_signal(signal.SIGKILL)
         forwarder.wait(10)
         forwarder = _popen(forward, env, tmp_path, "forwarder.log")
         assert writer.wait(180) == 0, (tmp_path / "writer.log").read_text()
-        _wait(lambda: col.acked() == last_seq(db), 120, "every event to arrive")
+        wait_for(lambda: col.acked() == last_seq(db), 120, "every event to arrive")
     finally:
         for proc in (writer, forwarder):
             if proc.poll() is None:

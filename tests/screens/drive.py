@@ -13,42 +13,36 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.screen import Screen
+from textual.widgets import DataTable, Input
 from textual.worker import WorkerCancelled
 
-from auth.accounts import add_user
 from console.app import JukiApp
-from core.actor import Actor
 from core.db import Database
-from core.settings import Settings
 from logs.audit import events_after
+from screens.home import HomeScreen
 
-PASSWORD = "sakura-test-2026"
 SIZE = (120, 40)
+S = TypeVar("S", bound=Screen[Any])
 
 
-def make_user(
-    db: Database, settings: Settings, login: str = "clerk1", *, name: str = "山田花子",
-    roles: tuple[str, ...] = ("clerk",), department: str = "市民課住民記録係",
-) -> None:
-    add_user(
-        db, settings, Actor.cli(), login=login, name=name, roles=list(roles),
-        password=PASSWORD, department=department,
-    )
+async def _workers_done(pilot: Pilot[Any]) -> None:
+    """Wait for every worker. A worker cancelled meanwhile (its screen left, as sign-out
+    from the lock screen or a session ended by its check does) has finished too: waiting
+    for it raised WorkerCancelled now and then in CI."""
+    try:
+        await pilot.app.workers.wait_for_complete()
+    except WorkerCancelled:
+        pass
 
 
 async def settle(pilot: Pilot[Any]) -> None:
-    """Let every worker finish and the app handle what they posted. A worker cancelled
-    meanwhile (its screen left, as sign-out from the lock screen does) has finished too:
-    waiting for it raised WorkerCancelled now and then in CI."""
+    """Let every worker finish and the app handle what they posted."""
     for _ in range(3):
-        try:
-            await pilot.app.workers.wait_for_complete()
-        except WorkerCancelled:
-            pass
+        await _workers_done(pilot)
         await pilot.pause()
 
 
@@ -58,7 +52,7 @@ async def wait_until(pilot: Pilot[Any], check: Callable[[], bool], timeout: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await pilot.pause(0.05)
-        await pilot.app.workers.wait_for_complete()
+        await _workers_done(pilot)
     await settle(pilot)
 
 
@@ -79,6 +73,50 @@ async def sign_in(pilot: Pilot[Any], login: str, password: str, *, keys: bool = 
     await type_into(pilot, "#password", password, keys=keys)
     await pilot.press("enter")
     await settle(pilot)
+
+
+async def press(pilot: Pilot[Any], *keys: str) -> None:
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
+async def open_workspace(pilot: Pilot[Any], key: str, kind: type[S]) -> S:
+    """From the home screen, press the workspace's key; the screen it opened."""
+    assert isinstance(pilot.app.screen, HomeScreen), type(pilot.app.screen).__name__
+    await press(pilot, key)
+    screen = pilot.app.screen
+    assert isinstance(screen, kind), type(screen).__name__
+    return screen
+
+
+async def to_row(pilot: Pilot[Any], table: DataTable[Any], row: int) -> None:
+    """Focus the table and put its cursor on ``row``, as a clerk would with the arrows."""
+    table.focus()
+    table.move_cursor(row=row)
+    await pilot.pause()
+
+
+async def enter_row(pilot: Pilot[Any], table: DataTable[Any], row: int) -> None:
+    """Put the table's cursor on ``row`` and press Enter."""
+    await to_row(pilot, table, row)
+    await press(pilot, "enter")
+
+
+async def answer(pilot: Pilot[Any], dialog: type[Screen[Any]], text: str) -> None:
+    """Type ``text`` into the open dialog's comment field and press Enter."""
+    assert isinstance(pilot.app.screen, dialog), type(pilot.app.screen).__name__
+    await type_into(pilot, "#comment", text)
+    await press(pilot, "enter")
+
+
+async def painted(pilot: Pilot[Any], *needles: str) -> str:
+    """The terminal's text once it shows every needle (a repaint may trail the data);
+    spaces in a needle are ignored, as ``screen_text`` drops them."""
+    app = pilot.app
+    assert isinstance(app, JukiApp)
+    wanted = [n.replace(" ", "") for n in needles]
+    await wait_until(pilot, lambda: all(n in screen_text(app) for n in wanted))
+    return screen_text(app)
 
 
 def screen_text(app: JukiApp) -> str:

@@ -33,8 +33,20 @@ from services.personnel.inventory import (
     list_campaigns,
     start_campaign,
 )
-from tests.screens.drive import SIZE, audit, screen_text, settle, sign_in, type_into, wait_until
-from tests.services.personnel_setup import ADMIN, PASSWORD, registry
+from tests.factories import ADMIN, PASSWORD
+from tests.screens.drive import (
+    SIZE,
+    audit,
+    open_workspace,
+    painted,
+    press,
+    screen_text,
+    sign_in,
+    to_row,
+    type_into,
+    wait_until,
+)
+from tests.services.personnel_setup import registry
 
 WIDE = (220, 40)
 DEADLINE = date(2040, 3, 31)  # a deadline the test's real "today" never passes
@@ -52,15 +64,8 @@ def outcomes(ctx: Context, action: str) -> list[str]:
     return [o for a, o, _ in audit(ctx.db) if a == action]
 
 
-async def press(pilot: Pilot[Any], key: str) -> None:
-    await pilot.press(key)
-    await settle(pilot)
-
-
 async def open_inventory(pilot: Pilot[Any]) -> AccessInventoryScreen:
-    assert isinstance(pilot.app.screen, HomeScreen), type(pilot.app.screen).__name__
-    await press(pilot, "f4")
-    assert isinstance(pilot.app.screen, AccessReviewScreen), type(pilot.app.screen).__name__
+    await open_workspace(pilot, "f4", AccessReviewScreen)
     await press(pilot, "t")
     screen = pilot.app.screen
     assert isinstance(screen, AccessInventoryScreen), type(screen).__name__
@@ -70,20 +75,12 @@ async def open_inventory(pilot: Pilot[Any]) -> AccessInventoryScreen:
 
 async def choose(pilot: Pilot[Any], screen: AccessInventoryScreen, login: str) -> None:
     await wait_until(pilot, lambda: login in [ln.login for ln in screen.shown_lines()])
-    table = screen.query_one("#inventory-lines", DataTable)
-    table.focus()
-    table.move_cursor(row=[ln.login for ln in screen.shown_lines()].index(login))
-    await pilot.pause()
+    await to_row(pilot, screen.query_one("#inventory-lines", DataTable),
+                 [ln.login for ln in screen.shown_lines()].index(login))
 
 
 def row_for(screen: AccessInventoryScreen, login: str) -> list[str]:
     return next(r for r in screen.table_rows() if r[0] == login)
-
-
-async def painted(pilot: Pilot[Any], *needles: str) -> None:
-    app = pilot.app
-    assert isinstance(app, JukiApp)
-    await wait_until(pilot, lambda: all(n.replace(" ", "") in screen_text(app) for n in needles))
 
 
 async def test_a_reviewer_keeps_one_line_and_revokes_another(ctx: Context) -> None:

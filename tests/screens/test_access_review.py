@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from auth.accounts import add_user, list_users
+from auth.accounts import list_users
 from auth.identity import Identity
 from auth.signin import sign_in as service_sign_in
 from console.app import JukiApp
@@ -43,18 +43,23 @@ from services.personnel.models import ChangeRound
 from services.personnel.report import export_round_report
 from services.personnel.rounds import RightsLine, get_line, import_round, round_lines
 from services.personnel.staff import link_account
-from tests.screens.drive import PASSWORD as DRIVE_PASSWORD
+from tests.factories import ADMIN, PASSWORD, account, screen_user
 from tests.screens.drive import (
     SIZE,
+    answer,
     audit,
-    make_user,
+    enter_row,
+    open_workspace,
+    painted,
+    press,
     screen_text,
     settle,
     sign_in,
+    to_row,
     type_into,
     wait_until,
 )
-from tests.services.personnel_setup import ADMIN, DAY, PASSWORD, csv_file, registry
+from tests.services.personnel_setup import DAY, csv_file, registry
 
 WIDE = (220, 40)
 
@@ -68,8 +73,7 @@ def applied_round(ctx: Context, *, grant_by: Identity | None = None) -> dict[str
         "2026-04-01,4001,山田 花子,転入,総務課,市民課,主事,係員",
         "2026-04-01,1002,職員 suzuki,退職,市民課,,,",
     ), today=DAY)
-    add_user(ctx.db, ctx.settings, ADMIN, login="yamada", name="山田 花子", roles=["auditor"],
-             password=PASSWORD, department="総務課")
+    account(ctx.db, ctx.settings, "yamada", ["auditor"], name="山田 花子", department="総務課")
     link_account(ctx.db, ADMIN, "4001", "yamada")
     if grant_by is not None:
         grant = next(ln for ln in round_lines(ctx.db, done.round_id) if ln.action == "grant")
@@ -95,21 +99,13 @@ def rounds_count(ctx: Context) -> int:
 
 
 async def open_rounds(pilot: Pilot[Any]) -> AccessReviewScreen:
-    assert isinstance(pilot.app.screen, HomeScreen), type(pilot.app.screen).__name__
-    await pilot.press("f4")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, AccessReviewScreen), type(pilot.app.screen).__name__
-    return pilot.app.screen
+    return await open_workspace(pilot, "f4", AccessReviewScreen)
 
 
 async def open_round(pilot: Pilot[Any], round_id: int) -> AccessRoundScreen:
     rounds = await open_rounds(pilot)
-    table = rounds.query_one("#rounds", DataTable)
-    table.focus()
-    table.move_cursor(row=[r.id for r in rounds.rounds].index(round_id))
-    await pilot.pause()
-    await pilot.press("enter")
-    await settle(pilot)
+    await enter_row(pilot, rounds.query_one("#rounds", DataTable),
+                    [r.id for r in rounds.rounds].index(round_id))
     screen = pilot.app.screen
     assert isinstance(screen, AccessRoundScreen), type(screen).__name__
     await wait_until(pilot, lambda: bool(screen.lines))
@@ -117,33 +113,16 @@ async def open_round(pilot: Pilot[Any], round_id: int) -> AccessRoundScreen:
 
 
 async def choose(pilot: Pilot[Any], screen: AccessRoundScreen, line_id: int) -> None:
-    table = screen.query_one("#lines", DataTable)
-    table.focus()
-    table.move_cursor(row=[ln.id for ln in screen.shown_lines()].index(line_id))
-    await pilot.pause()
-
-
-async def press(pilot: Pilot[Any], key: str) -> None:
-    await pilot.press(key)
-    await settle(pilot)
+    await to_row(pilot, screen.query_one("#lines", DataTable),
+                 [ln.id for ln in screen.shown_lines()].index(line_id))
 
 
 async def comment(pilot: Pilot[Any], words: str) -> None:
-    assert isinstance(pilot.app.screen, CommentDialog), type(pilot.app.screen).__name__
-    await type_into(pilot, "#comment", words)
-    await pilot.press("enter")
-    await settle(pilot)
+    await answer(pilot, CommentDialog, words)
 
 
 def row_for(screen: AccessRoundScreen, staff_no: str, change: str) -> list[str]:
     return next(r for r in screen.table_rows() if r[1] == staff_no and r[4] == change)
-
-
-async def painted(pilot: Pilot[Any], *needles: str) -> str:
-    app = pilot.app
-    assert isinstance(app, JukiApp)
-    await wait_until(pilot, lambda: all(n.replace(" ", "") in screen_text(app) for n in needles))
-    return screen_text(app)
 
 
 def outcomes(ctx: Context, action: str, since: int = 0) -> list[str]:
@@ -244,13 +223,13 @@ async def test_a_dispute_needs_a_comment_and_records_it(ctx: Context) -> None:
 async def test_self_confirmation_is_refused_on_screen(ctx: Context) -> None:
     registry(ctx.db, ctx.settings)
     # an admin who also holds the review permission: may apply, may review others' lines
-    make_user(ctx.db, ctx.settings, "boss", name="二役 太郎",
+    screen_user(ctx.db, ctx.settings, "boss", name="二役 太郎",
               roles=("admin", "security_officer"), department="情報政策課")
     grant = applied_round(ctx)["grant"]
 
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, "boss", DRIVE_PASSWORD)
+        await sign_in(pilot, "boss", PASSWORD)
         screen = await open_round(pilot, grant.round_id)
         await choose(pilot, screen, grant.id)
         await press(pilot, "a")
@@ -263,7 +242,7 @@ async def test_self_confirmation_is_refused_on_screen(ctx: Context) -> None:
         await painted(pilot, refused)
         assert row_for(screen, "4001", "付与")[6] == "確認待ち"
 
-    boss = service_sign_in(ctx.db, ctx.settings, "boss", DRIVE_PASSWORD)
+    boss = service_sign_in(ctx.db, ctx.settings, "boss", PASSWORD)
     with pytest.raises(Refused) as info:
         confirm_change(ctx.db, boss, grant.id, "confirmed")
     assert refused == info.value.message and "自分が適用" in refused

@@ -31,11 +31,11 @@ from screens.home import HomeScreen
 from screens.lock import LockScreen
 from screens.widgets import WorkspaceEnv
 from services.audit_tail import open_tail, parse_filter
+from tests.factories import PASSWORD, screen_user
 from tests.screens.drive import (
-    PASSWORD,
     SIZE,
     audit,
-    make_user,
+    open_workspace,
     screen_text,
     settle,
     sign_in,
@@ -63,11 +63,7 @@ def last_seq(db: Database) -> int:
 
 
 async def open_tail_screen(pilot: Pilot[Any]) -> tuple[AuditTailScreen, TailView]:
-    assert isinstance(pilot.app.screen, HomeScreen), type(pilot.app.screen).__name__
-    await pilot.press("f5")
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, AuditTailScreen), type(screen).__name__
+    screen = await open_workspace(pilot, "f5", AuditTailScreen)
     view = screen.query_one(TailView)
     await wait_until(pilot, lambda: len(view.seqs) > 0)
     return screen, view
@@ -80,7 +76,7 @@ def visible(view: TailView) -> list[int]:
 
 @pytest.fixture
 def officer(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, OFFICER, name="監査花子", roles=("security_officer",))
+    screen_user(ctx.db, ctx.settings, OFFICER, name="監査花子", roles=("security_officer",))
 
 
 async def test_follows_pauses_with_the_waiting_count_and_resumes_on_end(
@@ -299,7 +295,7 @@ async def test_detail_pane_shows_the_whole_event_inert(ctx: Context, officer: No
 
 
 async def test_a_clerk_is_refused_by_the_service_and_the_refusal_recorded(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
+    screen_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
     clerk = service_sign_in(ctx.db, ctx.settings, "clerk1", PASSWORD, "192.0.2.20")
     with pytest.raises(Refused) as refused:
         open_tail(ctx.db, clerk)

@@ -13,7 +13,8 @@ from core.clock import JST
 from screens.home import EMPTY, HomeScreen
 from screens.widgets import WorkspaceEnv
 from screens.workspaces import Workspace, registered
-from tests.screens.drive import PASSWORD, SIZE, make_user, screen_text, settle, sign_in
+from tests.factories import PASSWORD, screen_user
+from tests.screens.drive import SIZE, screen_text, settle, sign_in
 
 
 class ProbeWorkspace(Screen[None]):
@@ -36,7 +37,7 @@ def footer_keys(app: JukiApp) -> dict[str, str]:
 
 
 async def test_registered_workspace_is_offered_to_a_permitted_role(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
+    screen_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
     with registered(PROBE):
         app = JukiApp(ctx)
         async with app.run_test(size=SIZE) as pilot:
@@ -53,7 +54,7 @@ async def test_registered_workspace_is_offered_to_a_permitted_role(ctx: Context)
 
 
 async def test_workspace_is_not_offered_without_the_permission(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "auditor1", name="田中誠", roles=("auditor",))
+    screen_user(ctx.db, ctx.settings, "auditor1", name="田中誠", roles=("auditor",))
     with registered(PROBE):
         app = JukiApp(ctx)
         async with app.run_test(size=SIZE) as pilot:
@@ -68,7 +69,7 @@ async def test_workspace_is_not_offered_without_the_permission(ctx: Context) -> 
 
 
 async def test_names_are_shown_literally_never_as_markup(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk2", name="[b]山田[/b][@click=app.quit]",
+    screen_user(ctx.db, ctx.settings, "clerk2", name="[b]山田[/b][@click=app.quit]",
               department="[red]市民課[/red]")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
@@ -84,8 +85,8 @@ async def test_a_security_officer_sees_the_alert_count_a_clerk_does_not(ctx: Con
     from logs.audit import record_alone
     from tests.screens.drive import wait_until
 
-    make_user(ctx.db, ctx.settings, "sec1", name="安全太郎", roles=("security_officer",))
-    make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
+    screen_user(ctx.db, ctx.settings, "sec1", name="安全太郎", roles=("security_officer",))
+    screen_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
     scanner = Actor(login="system:alerts")
     for _ in range(2):
         record_alone(ctx.db, scanner, "alert.dv_open", target="resident:1", outcome="alert",
@@ -107,7 +108,9 @@ from console.app import JukiApp
 from console.context import Context
 from core.db import Database
 from core.settings import load_settings
-from tests.screens.drive import SIZE, PASSWORD, settle, sign_in
+from tests.screens.drive import SIZE, settle, sign_in
+
+PASSWORD = sys.argv[1]  # from the test: importing the factories would load services
 
 def loaded():
     return sorted(m for m in sys.modules if m in {
@@ -136,8 +139,8 @@ def test_a_workspace_is_loaded_only_when_opened(ctx: Context, juki_env: dict[str
     import subprocess
     import sys
 
-    make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
-    out = subprocess.run([sys.executable, "-c", LOADED_SCRIPT], env=juki_env,
+    screen_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
+    out = subprocess.run([sys.executable, "-c", LOADED_SCRIPT, PASSWORD], env=juki_env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.splitlines() == [
@@ -155,7 +158,7 @@ async def test_the_session_start_is_shown_in_japan_time_whatever_the_servers_zon
     monkeypatch.setenv("TZ", "UTC")
     _time.tzset()
     try:
-        make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
+        screen_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
         app = JukiApp(ctx)
         async with app.run_test(size=SIZE) as pilot:
             await sign_in(pilot, "clerk1", PASSWORD)

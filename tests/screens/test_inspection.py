@@ -20,16 +20,16 @@ from console.app import JukiApp
 from console.context import Context
 from core.actor import Actor
 from core.errors import BadInput, Refused
-from screens.home import HomeScreen
 from screens.inspection import NO_SHEET, NONE_YET, InspectionScreen
 from screens.widgets import MessageLine
 from screens.workspaces import workspaces_for
 from services.assessment import inspection
+from tests.factories import PASSWORD, screen_user
 from tests.screens.drive import (
-    PASSWORD,
     SIZE,
     audit,
-    make_user,
+    enter_row,
+    open_workspace,
     screen_text,
     settle,
     sign_in,
@@ -41,33 +41,24 @@ YEAR = 2026
 
 
 def _office(ctx: Context) -> inspection.InspectionSummary:
-    make_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",),
+    screen_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",),
               department="市民課")
-    make_user(ctx.db, ctx.settings, "rev2", name="確認次郎", roles=("reviewer",),
+    screen_user(ctx.db, ctx.settings, "rev2", name="確認次郎", roles=("reviewer",),
               department="市民課")
-    make_user(ctx.db, ctx.settings, "sec1", name="安全一郎", roles=("security_officer",),
+    screen_user(ctx.db, ctx.settings, "sec1", name="安全一郎", roles=("security_officer",),
               department="総務課")
     return inspection.start_inspection(ctx.db, ctx.settings, Actor.cli(), YEAR)
 
 
 async def open_inspection(pilot: Pilot[Any]) -> InspectionScreen:
-    assert isinstance(pilot.app.screen, HomeScreen), type(pilot.app.screen).__name__
-    await pilot.press("f6")
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, InspectionScreen), type(screen).__name__
+    screen = await open_workspace(pilot, "f6", InspectionScreen)
     await wait_until(pilot, lambda: screen.loaded)
     return screen
 
 
 async def answer_row(pilot: Pilot[Any], screen: InspectionScreen, row: int, value: str,
                      note: str) -> None:
-    table = screen.query_one("#insp-rows", DataTable)
-    table.focus()
-    table.move_cursor(row=row)
-    await pilot.pause()
-    await pilot.press("enter")
-    await settle(pilot)
+    await enter_row(pilot, screen.query_one("#insp-rows", DataTable), row)
     screen.query_one("#insp-answer", Select).value = value
     await type_into(pilot, "#insp-note", note)
     await pilot.press("f5")
@@ -176,7 +167,7 @@ async def test_the_home_screen_says_what_the_inspection_asks(ctx: Context) -> No
 
 
 async def test_before_any_inspection_the_keys_say_why_nothing_happens(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "rev1", roles=("reviewer",), department="市民課")
+    screen_user(ctx.db, ctx.settings, "rev1", roles=("reviewer",), department="市民課")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "rev1", PASSWORD)

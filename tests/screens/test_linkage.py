@@ -9,7 +9,6 @@ pass the service's words through unchanged.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -27,7 +26,6 @@ from console.app import JukiApp
 from console.context import Context
 from core.db import Database
 from core.errors import BadInput
-from screens.home import HomeScreen
 from screens.linkage import DIFF_MARK, LinkageScreen
 from screens.lock import LockScreen
 from screens.lookup import LookupScreen
@@ -36,25 +34,30 @@ from screens.proposal_review import APPROVE_REQUIRED, OWN_NOTE, SAME, ReviewScre
 from screens.proposal_words import DIFF_STYLE, SUBMITTED
 from screens.resident import NO_NUMBER, RESTRICTED_MARK, ReasonDialog, ResidentScreen
 from screens.widgets import CommentDialog, MessageLine
-from services.linkage.acts import propose
 from services.linkage.application import Application, parse_my_number
 from services.linkage.decision import approve, reject
 from services.linkage.models import STATUS_LABELS, LinkProposal
 from services.linkage.rules import ALREADY_DECIDED, SELF_REVIEW
-from services.register.keys import resident_keys
 from services.register.models import (
     LINK_ACTIVE,
-    Household,
     MyNumberLink,
-    Resident,
-    format_address,
 )
-from services.register.mynumber import mask_my_number, my_number_check_digit
-from tests.screens.drive import (
+from services.register.mynumber import mask_my_number
+from tests.factories import (
     PASSWORD,
+    full_proposal,
+    make_resident,
+    my_number,
+    resident_code,
+    screen_user,
+)
+from tests.screens.drive import (
     SIZE,
+    answer,
     audit,
-    make_user,
+    enter_row,
+    open_workspace,
+    painted,
     screen_text,
     settle,
     sign_in,
@@ -62,51 +65,29 @@ from tests.screens.drive import (
     wait_until,
 )
 
-_codes = itertools.count(1)
 BAD_NUMBER = "123456789010"  # docs/domain.md §3.1: invalid (the check digit should be 8)
 
 
 # --- the register and the staff ---------------------------------------------------------
 
 
-def valid_number(base: int) -> str:
-    first11 = f"{base:011d}"
-    return first11 + str(my_number_check_digit(first11))
-
-
 def add_resident(
-    db: Database, family: str, given: str, family_kana: str, given_kana: str, *,
-    birth: date = date(1985, 4, 1), sex: str = "女", dv: bool = False,
+    db: Database, family: str, given: str, family_kana: str, given_kana: str, **over: Any,
 ) -> tuple[int, str]:
-    """One resident of their own household, no number linked; returns (id, 住民票コード)."""
-    code = f"6{next(_codes):010d}"
-    town, chome, banchi, go = "若葉町", 2, 3, 5
-    address = format_address(town, chome, banchi, go)
-    with db.write() as s:
-        hh = Household(household_no=f"7{code[-7:]}", town=town, chome=chome, banchi=banchi,
-                       go=go, address=address)
-        s.add(hh)
-        s.flush()
-        row: dict[str, Any] = dict(
-            resident_code=code, household_id=hh.id, relationship="世帯主",
-            family_name=family, given_name=given, family_kana=family_kana,
-            given_kana=given_kana, birth_date=birth, sex=sex, town=town, chome=chome,
-            banchi=banchi, go=go, address=address, became_resident_on=date(2001, 4, 1),
-            address_set_on=date(2001, 4, 1), notified_on=date(2001, 4, 10), dv_support=dv,
-        )
-        row.update(resident_keys(row))
-        person = Resident(**row)
-        s.add(person)
-        s.flush()
-        hh.head_resident_id = person.id
-        s.add(hh)
-        assert person.id is not None
-        return person.id, code
+    """One resident of their own household, no number linked, born 昭和60年4月1日 (女)
+    unless ``over`` says otherwise; returns (id, 住民票コード)."""
+    items: dict[str, Any] = {
+        "birth": date(1985, 4, 1), "sex": "女", "became_resident_on": date(2001, 4, 1),
+        "address_set_on": date(2001, 4, 1), "notified_on": date(2001, 4, 10), **over,
+    }
+    rid = make_resident(db, family=family, given=given, family_kana=family_kana,
+                        given_kana=given_kana, **items)
+    return rid, resident_code(db, rid)
 
 
 def staff_identity(ctx: Context, login: str, roles: tuple[str, ...]) -> Identity:
     """Enrol a member of staff and open a session for them outside the console."""
-    make_user(ctx.db, ctx.settings, login, name=f"職員{login}", roles=roles)
+    screen_user(ctx.db, ctx.settings, login, roles, name=f"職員{login}")
     return service_sign_in(ctx.db, ctx.settings, login, PASSWORD, "192.0.2.20")
 
 
@@ -114,12 +95,9 @@ def propose_for(
     ctx: Context, ident: Identity, resident_id: int, number: str, application: Application,
     *, source: str = "窓口",
 ) -> int:
-    view = propose(
-        ctx.db, ctx.settings, ident, resident_id, number=number, source=source,
-        reference="R7-窓口-0042", number_check="個人番号カード",
-        identity_checks=["個人番号カード"], application=application,
-    )
-    return view.id
+    return full_proposal(ctx.db, ctx.settings, ident, resident_id, number,
+                         application=application, source=source,
+                         reference="R7-窓口-0042").id
 
 
 def proposals(db: Database) -> list[LinkProposal]:
@@ -199,40 +177,20 @@ async def fill_form(pilot: Pilot[Any], number: str, **app_side: str) -> Proposal
 
 
 async def open_queue(pilot: Pilot[Any]) -> LinkageScreen:
-    assert isinstance(pilot.app.screen, HomeScreen), type(pilot.app.screen).__name__
-    await pilot.press("f3")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, LinkageScreen), type(pilot.app.screen).__name__
-    return pilot.app.screen
+    return await open_workspace(pilot, "f3", LinkageScreen)
 
 
 async def open_queue_row(pilot: Pilot[Any], proposal_id: int) -> ReviewScreen:
     queue = pilot.app.screen
     assert isinstance(queue, LinkageScreen)
-    table = queue.query_one("#queue", DataTable)
-    table.focus()
     ids = [r.proposal_id for r in queue.shown_rows()]
-    table.move_cursor(row=ids.index(proposal_id))
-    await pilot.pause()
-    await pilot.press("enter")
-    await settle(pilot)
+    await enter_row(pilot, queue.query_one("#queue", DataTable), ids.index(proposal_id))
     assert isinstance(pilot.app.screen, ReviewScreen), type(pilot.app.screen).__name__
     return pilot.app.screen
 
 
 async def comment(pilot: Pilot[Any], text: str) -> None:
-    assert isinstance(pilot.app.screen, CommentDialog), type(pilot.app.screen).__name__
-    await type_into(pilot, "#comment", text)
-    await pilot.press("enter")
-    await settle(pilot)
-
-
-async def painted(pilot: Pilot[Any], *needles: str) -> str:
-    """The terminal's text once it shows every needle (a repaint may trail the data)."""
-    app = pilot.app
-    assert isinstance(app, JukiApp)
-    await wait_until(pilot, lambda: all(n in screen_text(app) for n in needles))
-    return screen_text(app)
+    await answer(pilot, CommentDialog, text)
 
 
 def row_of(review: ReviewScreen, item: str) -> list[str]:
@@ -244,9 +202,9 @@ def row_of(review: ReviewScreen, item: str) -> list[str]:
 
 async def test_propose_from_the_record_then_a_reviewer_approves(ctx: Context) -> None:
     rid, code = add_resident(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
-    make_user(ctx.db, ctx.settings, "clerk1", name="山田花子", roles=("clerk",))
-    make_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
-    number = valid_number(98765432101)
+    screen_user(ctx.db, ctx.settings, "clerk1", name="山田花子", roles=("clerk",))
+    screen_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
+    number = my_number(98765432101)
     masked = mask_my_number(number)
 
     app = JukiApp(ctx)
@@ -322,10 +280,10 @@ async def test_bad_check_digit_is_shown_and_nothing_is_saved_then_a_draft_is_fin
     ctx: Context,
 ) -> None:
     rid, code = add_resident(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
-    make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
+    screen_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
     with pytest.raises(BadInput) as bad:
         parse_my_number(BAD_NUMBER)
-    good = valid_number(98305673221)
+    good = my_number(98305673221)
     wide = good.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
 
     app = JukiApp(ctx)
@@ -383,7 +341,7 @@ async def test_bad_check_digit_is_shown_and_nothing_is_saved_then_a_draft_is_fin
 async def test_the_proposer_cannot_approve_their_own_proposal(ctx: Context) -> None:
     rid, _ = add_resident(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
     both = staff_identity(ctx, "both1", ("clerk", "reviewer"))  # may propose and review
-    pid = propose_for(ctx, both, rid, valid_number(11122233344), Application(
+    pid = propose_for(ctx, both, rid, my_number(11122233344), Application(
         name="鷹司 美咲", kana="タカツカサ ミサキ", birth="1985-04-01", sex="女",
         address="若葉町二丁目3番地5号",
     ))
@@ -418,12 +376,12 @@ async def test_a_variant_and_a_kana_difference_are_flagged_and_need_a_comment(
                           birth=date(1970, 10, 1))
     dv_rid, _ = add_resident(ctx.db, "鷹司", "静香", "タカツカサ", "シズカ", dv=True)
     clerk = staff_identity(ctx, "clerk1", ("clerk",))
-    make_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
-    pid = propose_for(ctx, clerk, rid, valid_number(22233344455), Application(
+    screen_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
+    pid = propose_for(ctx, clerk, rid, my_number(22233344455), Application(
         name="高橋 一郎", kana="タカバシ イチロウ", birth="昭和45年10月1日", sex="男",
         address="若葉町二丁目3番地5号",
     ))
-    dv_pid = propose_for(ctx, clerk, dv_rid, valid_number(33344455566), Application(
+    dv_pid = propose_for(ctx, clerk, dv_rid, my_number(33344455566), Application(
         name="鷹司 静香", kana="タカツカサ シズカ", birth="1985-04-01", sex="女",
         address="若葉町二丁目3番地5号",
     ), source="申請書")
@@ -497,12 +455,12 @@ async def test_two_confirmations_and_a_proposal_decided_by_someone_else_meanwhil
     second, _ = add_resident(ctx.db, "鷹司", "静香", "タカツカサ", "シズカ")
     clerk = staff_identity(ctx, "clerk1", ("clerk",))
     rev2 = staff_identity(ctx, "rev2", ("reviewer",))
-    make_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
+    screen_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
     same = {"kana": "", "birth": "1985-04-01", "sex": "女", "address": "若葉町二丁目3番地5号"}
-    number = valid_number(44455566677)
+    number = my_number(44455566677)
     pid = propose_for(ctx, clerk, first, number, Application(
         name="鷹司 美咲", **{**same, "kana": "タカツカサ ミサキ"}))
-    other = propose_for(ctx, clerk, second, valid_number(55566677788), Application(
+    other = propose_for(ctx, clerk, second, my_number(55566677788), Application(
         name="鷹司 静香", **{**same, "kana": "タカツカサ シズカ"}))
 
     app = JukiApp(ctx)
@@ -545,14 +503,14 @@ async def test_a_submission_finishing_under_the_lock_screen_leaves_it_locked(
     ctx: Context,
 ) -> None:
     rid, code = add_resident(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
-    make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
+    screen_user(ctx.db, ctx.settings, "clerk1", roles=("clerk",))
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "clerk1", PASSWORD)
         record = await open_record(pilot, code)
         await pilot.press("m")
         await settle(pilot)
-        form = await fill_form(pilot, valid_number(98765432101))
+        form = await fill_form(pilot, my_number(98765432101))
         with proposals_held(ctx.db):
             await pilot.press("f10")  # the save waits on the database …
             await pilot.press("ctrl+l")  # … while the clerk steps away
@@ -578,7 +536,7 @@ async def test_unlinking_is_proposed_from_the_record_and_decided_by_someone_else
     _, bare_code = add_resident(ctx.db, "西園寺", "葵", "サイオンジ", "アオイ")
     clerk = staff_identity(ctx, "clerk1", ("clerk",))
     rev = staff_identity(ctx, "rev1", ("reviewer",))
-    number = valid_number(98765432101)
+    number = my_number(98765432101)
     pid = propose_for(ctx, clerk, rid, number, Application(
         name="鷹司 美咲", kana="タカツカサ ミサキ", birth="1985-04-01", sex="女",
         address="若葉町二丁目3番地5号",

@@ -28,7 +28,8 @@ from services.jukinet.client import JukinetUnavailable, query_jukinet
 from services.register.mynumber import mask_my_number
 from services.restricted import WITHHELD_NOTE
 from tests.conftest import JukinetSim
-from tests.screens.drive import PASSWORD, SIZE, make_user, screen_text, settle, sign_in, type_into
+from tests.factories import PASSWORD, screen_user
+from tests.screens.drive import SIZE, screen_text, settle, sign_in, type_into
 from tests.screens.test_linkage import add_resident, open_record, proposals, staff_identity
 
 APPLICATION = {"name": "鷹司 美咲", "kana": "タカツカサ ミサキ", "birth": "S60.4.1",
@@ -58,7 +59,7 @@ async def test_a_candidate_is_chosen_and_its_number_goes_on_the_draft(
     # Her namesake under DV等支援措置, same birth date and 番地: a candidate too, which the
     # clerk (no DV permission) sees as the marker and the name only, and cannot take.
     add_resident(db, "鷹司", "美咲", "タカツカサ", "ミサキ", dv=True)
-    make_user(db, settings, "clerk1", roles=("clerk",))
+    screen_user(db, settings, "clerk1", roles=("clerk",))
 
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
@@ -131,7 +132,7 @@ async def test_a_failing_jukinet_is_worded_and_the_draft_stays(
     ctx = Context(settings=settings.with_(jukinet_url=sim.url, jukinet_timeout_seconds=0.5),
                   db=db)
     rid, code = add_resident(db, "鷹司", "美咲", "タカツカサ", "ミサキ")
-    make_user(db, settings, "clerk1", roles=("clerk",))
+    screen_user(db, settings, "clerk1", roles=("clerk",))
 
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:

@@ -26,14 +26,9 @@ from services.linkage.decision import approve
 from services.linkage.queue import open_proposal
 from services.linkage.report import linkage_report
 from services.register.mynumber import mask_my_number
-from tests.screens.drive import PASSWORD, SIZE, audit, settle, sign_in
-from tests.screens.test_linkage import (
-    add_resident,
-    open_queue,
-    propose_for,
-    staff_identity,
-    valid_number,
-)
+from tests.factories import PASSWORD, my_number
+from tests.screens.drive import SIZE, audit, settle, sign_in
+from tests.screens.test_linkage import add_resident, open_queue, propose_for, staff_identity
 
 
 def link_two(ctx: Context) -> list[str]:
@@ -43,7 +38,7 @@ def link_two(ctx: Context) -> list[str]:
     numbers = []
     for i, (given, kana) in enumerate((("美咲", "ミサキ"), ("健太", "ケンタ"))):
         rid, _ = add_resident(ctx.db, "鷹司", given, "タカツカサ", kana)
-        number = valid_number(98765432101 + i * 1000)
+        number = my_number(98765432101 + i * 1000)
         pid = propose_for(ctx, clerk, rid, number, Application(
             name=f"鷹司 {given}", kana=f"タカツカサ {kana}", birth="S60.4.1", sex="女",
             address="青葉県若葉市若葉町二丁目3番地5号"))

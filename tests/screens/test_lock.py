@@ -13,17 +13,8 @@ from screens.home import HomeScreen
 from screens.lock import LockScreen
 from screens.signin import SignInScreen
 from screens.widgets import MessageLine
-from tests.screens.drive import (
-    PASSWORD,
-    SIZE,
-    audit,
-    make_user,
-    screen_text,
-    settle,
-    sign_in,
-    type_into,
-    wait_until,
-)
+from tests.factories import PASSWORD, screen_user
+from tests.screens.drive import SIZE, audit, screen_text, settle, sign_in, type_into, wait_until
 
 SECRET_BITS = ("山田花子", "市民課住民記録係", "事務担当", "住民記録の照会")
 
@@ -38,7 +29,7 @@ async def test_idle_lock_hides_home_then_wrong_password_is_refused_and_right_one
     ctx: Context,
 ) -> None:
     ctx.settings = ctx.settings.with_(idle_lock_seconds=1.0)
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "clerk1", PASSWORD)
@@ -63,7 +54,7 @@ async def test_idle_lock_hides_home_then_wrong_password_is_refused_and_right_one
 
 
 async def test_ctrl_l_locks_and_the_lockout_ends_the_session(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "clerk1", PASSWORD)

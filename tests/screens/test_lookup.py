@@ -8,13 +8,11 @@ pass the service's words through unchanged.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func
 from sqlmodel import select
 from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, DataTable, Input, Select
@@ -34,7 +32,6 @@ from screens.widgets import MessageLine
 from services.jp import format_wareki
 from services.lookup.search import search
 from services.lookup.types import LookupQuery
-from services.register.keys import resident_keys
 from services.register.models import (
     Household,
     MyNumberLink,
@@ -44,21 +41,12 @@ from services.register.models import (
 )
 from services.register.mynumber import mask_my_number, my_number_check_digit
 from services.register.seed import seed_register
-from tests.screens.drive import (
-    PASSWORD,
-    SIZE,
-    make_user,
-    screen_text,
-    settle,
-    sign_in,
-    type_into,
-    wait_until,
-)
+from tests.factories import PASSWORD, household, resident_row, screen_user
+from tests.screens import drive
+from tests.screens.drive import SIZE, screen_text, settle, sign_in, type_into, wait_until
 
 MARKUP_FAMILY = "[b]山田[/b][@click=app.quit]"
 ESC_GIVEN = "花\x1b[31m子"
-
-_codes = itertools.count(1)
 
 
 # --- the register, row by row ----------------------------------------------------------
@@ -72,64 +60,49 @@ class Person:
     my_number: str
 
 
-def _next_id(session: Any, model: Any) -> int:
-    """Explicit ids: the seeder writes ids itself, so not every sequence has moved on."""
-    return (session.exec(select(func.max(model.id))).one() or 0) + 1
-
-
 def add_person(
     db: Database, family: str, given: str, family_kana: str, given_kana: str, *,
     birth: date = date(1985, 4, 1), sex: str = "女", status: str = "住民",
     dv: bool = False, household_no: str = "", town: str = "若葉町", chome: int = 2,
     banchi: int = 3, go: int = 5, with_number: bool = True,
 ) -> Person:
-    """One resident (own household unless ``household_no`` names one), keys filled in."""
-    code = f"9{next(_codes):010d}"
+    """One resident (own household unless ``household_no`` names one), with a 転入 in
+    the history and, unless ``with_number`` is False, a linked number."""
     with db.write() as s:
-        hh = None
+        conn = s.connection()
+        hid = None
         if household_no:
-            hh = s.exec(select(Household).where(Household.household_no == household_no)).first()
-        address = format_address(town, chome, banchi, go)
-        head = hh is None
-        if hh is None:
-            household_no = household_no or f"8{code[-7:]}"
-            hh = Household(
-                id=_next_id(s, Household), household_no=household_no, town=town, chome=chome,
-                banchi=banchi, go=go, address=address,
-            )
-            s.add(hh)
-            s.flush()
-        row: dict[str, Any] = dict(
-            resident_code=code, household_id=hh.id, relationship="世帯主" if head else "子",
+            hid = s.exec(select(Household.id).where(Household.household_no == household_no)
+                         ).first()
+        head = hid is None
+        if hid is None:
+            hid = household(conn, town, chome, banchi, go, household_no=household_no)
+            household_no = s.exec(select(Household.household_no).where(Household.id == hid)
+                                  ).one()
+        rid = resident_row(
+            conn, hid, relationship="世帯主" if head else "子",
             family_name=family, given_name=given, family_kana=family_kana,
-            given_kana=given_kana, birth_date=birth, sex=sex, town=town, chome=chome,
-            banchi=banchi, go=go, address=address, became_resident_on=date(2001, 4, 1),
-            address_set_on=date(2001, 4, 1), notified_on=date(2001, 4, 10),
-            previous_address="東京都千代田区霞が関1-1-1", status=status,
-            removed_on=date(2024, 3, 31) if status == "消除" else None,
+            given_kana=given_kana, birth_date=birth, sex=sex,
+            became_resident_on=date(2001, 4, 1), address_set_on=date(2001, 4, 1),
+            notified_on=date(2001, 4, 10), previous_address="東京都千代田区霞が関1-1-1",
+            status=status, removed_on=date(2024, 3, 31) if status == "消除" else None,
             removal_reason="転出" if status == "消除" else "", dv_support=dv,
         )
-        row.update(resident_keys(row))
-        person = Resident(id=_next_id(s, Resident), **row)
-        s.add(person)
-        s.flush()
-        assert person.id is not None
-        if head:
-            hh.head_resident_id = person.id
         s.add(ResidentChange(
-            id=_next_id(s, ResidentChange), resident_id=person.id, kind="転入",
-            occurred_on=date(2001, 4, 1), notified_on=date(2001, 4, 10),
-            before_summary="東京都千代田区霞が関1-1-1", after_summary=address,
+            resident_id=rid, kind="転入", occurred_on=date(2001, 4, 1),
+            notified_on=date(2001, 4, 10), before_summary="東京都千代田区霞が関1-1-1",
+            after_summary=format_address(town, chome, banchi, go),
         ))
         number = ""
         if with_number:
-            base = f"7{person.id:010d}"
+            base = f"7{rid:010d}"
             number = base + str(my_number_check_digit(base))
             s.add(MyNumberLink(
-                id=_next_id(s, MyNumberLink), resident_id=person.id, number=number,
-                last4=number[-4:], linked_at=datetime(2016, 1, 4, tzinfo=UTC), source="初期移行",
+                resident_id=rid, number=number, last4=number[-4:],
+                linked_at=datetime(2016, 1, 4, tzinfo=UTC), source="初期移行",
             ))
-        return Person(person.id, code, household_no, number)
+        code = s.exec(select(Resident.resident_code).where(Resident.id == rid)).one()
+        return Person(rid, code, household_no, number)
 
 
 # --- driving the workspace -------------------------------------------------------------
@@ -146,10 +119,7 @@ def message(app: JukiApp) -> str:
 
 async def open_workspace(pilot: Pilot[Any], login: str) -> LookupScreen:
     await sign_in(pilot, login, PASSWORD)
-    assert isinstance(pilot.app.screen, HomeScreen)
-    await pilot.press("f2")
-    await settle(pilot)
-    return lookup(pilot.app)
+    return await drive.open_workspace(pilot, "f2", LookupScreen)
 
 
 async def to_record(pilot: Pilot[Any], login: str, person: Any) -> ResidentScreen:
@@ -184,20 +154,12 @@ async def search_for(pilot: Pilot[Any], **fields: str) -> None:
 async def open_row(pilot: Pilot[Any], resident_id: int) -> None:
     """Move the table's cursor to the resident's row and press Enter, as a clerk would."""
     screen = lookup(pilot.app)
-    table = screen.query_one("#results", DataTable)
-    table.focus()
     ids = [h.resident_id for h in screen.shown_rows()]
-    table.move_cursor(row=ids.index(resident_id))
-    await pilot.pause()
-    await pilot.press("enter")
-    await settle(pilot)
+    await drive.enter_row(pilot, screen.query_one("#results", DataTable), ids.index(resident_id))
 
 
 async def give_reason(pilot: Pilot[Any], reason: str) -> None:
-    assert isinstance(pilot.app.screen, ReasonDialog), type(pilot.app.screen).__name__
-    await type_into(pilot, "#comment", reason)
-    await pilot.press("enter")
-    await settle(pilot)
+    await drive.answer(pilot, ReasonDialog, reason)
 
 
 def signed_in(app: JukiApp) -> Identity:
@@ -215,7 +177,7 @@ def events(db: Database) -> list[dict[str, Any]]:
 async def test_purpose_is_required_and_the_services_refusal_is_shown(ctx: Context) -> None:
     seed_register(ctx.db, Actor.cli(), residents=300, seed=1)
     target = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_workspace(pilot, "clerk1")
@@ -255,7 +217,7 @@ async def test_purpose_is_required_and_the_services_refusal_is_shown(ctx: Contex
 
 async def test_too_broad_query_is_refused_with_the_services_message(ctx: Context) -> None:
     seed_register(ctx.db, Actor.cli(), residents=300, seed=1)
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_workspace(pilot, "clerk1")
@@ -276,7 +238,7 @@ async def test_results_are_paged_and_the_cap_is_said(ctx: Context) -> None:
         for i, given in enumerate("一二三四五六七八九十")
         for _ in range(6)
     ]
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     cap = ctx.settings.lookup_max_results
     assert len(people) > cap > 2 * PAGE_SIZE
@@ -315,7 +277,7 @@ async def test_results_are_paged_and_the_cap_is_said(ctx: Context) -> None:
 async def test_reveal_shows_the_number_then_masks_it_again(ctx: Context) -> None:
     ctx.settings = ctx.settings.with_(reveal_seconds=2.0)
     person = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
-    make_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
+    screen_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_workspace(pilot, "rev1")
@@ -352,7 +314,7 @@ async def test_reveal_shows_the_number_then_masks_it_again(ctx: Context) -> None
 
 async def test_a_revealed_number_is_masked_at_once_when_the_screen_locks(ctx: Context) -> None:
     person = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
-    make_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
+    screen_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
     app = JukiApp(ctx)
     assert ctx.settings.reveal_seconds >= 30  # the default: the lock, not the timer, masks
     async with app.run_test(size=SIZE) as pilot:
@@ -377,7 +339,7 @@ async def test_a_clerk_is_not_offered_the_reveal_at_all(ctx: Context) -> None:
     """No key, no hint, no reason asked only to be refused (the service still refuses
     and records it: tests/services/test_lookup_record.py)."""
     person = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         record = await to_record(pilot, "clerk1", person)
@@ -397,8 +359,8 @@ async def test_dv_record_is_refused_for_a_clerk_and_opened_by_a_dv_officer(
 ) -> None:
     seed_register(ctx.db, Actor.cli(), residents=300, seed=1)
     person = add_person(ctx.db, "鷹司", "静香", "タカツカサ", "シズカ", dv=True)
-    make_user(ctx.db, ctx.settings, "clerk1")
-    make_user(ctx.db, ctx.settings, "dv1", name="支援花子", roles=("dv_officer",))
+    screen_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "dv1", name="支援花子", roles=("dv_officer",))
 
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
@@ -456,7 +418,7 @@ async def test_a_clerks_results_show_a_restricted_resident_as_marker_and_name_on
             s.add(member)
         assert her.address == "東町三丁目11番地7号 コーポさくら 203号室"
         her_id, born = her.id, her.birth_date
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_workspace(pilot, "clerk1")
@@ -476,7 +438,7 @@ async def test_a_clerks_results_show_a_restricted_resident_as_marker_and_name_on
 async def test_removed_residents_only_when_asked_for(ctx: Context) -> None:
     living = add_person(ctx.db, "鷹司", "一郎", "タカツカサ", "イチロウ", sex="男")
     removed = add_person(ctx.db, "鷹司", "二郎", "タカツカサ", "ジロウ", sex="男", status="消除")
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_workspace(pilot, "clerk1")
@@ -497,7 +459,7 @@ async def test_markup_and_escape_in_a_name_are_shown_literally_and_inert(
     ctx: Context,
 ) -> None:
     person = add_person(ctx.db, MARKUP_FAMILY, ESC_GIVEN, "ヤマダ", "ハナコ")
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_workspace(pilot, "clerk1")
@@ -526,7 +488,7 @@ async def test_a_reveal_after_a_while_asks_the_password_again(ctx: Context) -> N
     from screens.widgets import StepUpDialog
 
     person = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
-    make_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
+    screen_user(ctx.db, ctx.settings, "rev1", name="確認太郎", roles=("reviewer",))
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await open_workspace(pilot, "rev1")
@@ -568,7 +530,7 @@ async def test_an_unticked_box_is_empty_not_a_grey_cross(ctx: Context) -> None:
     box's own colour (invisible); ticked, it stands out."""
     from textual.widgets import Checkbox
 
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_workspace(pilot, "clerk1")
@@ -585,7 +547,7 @@ async def test_the_records_footer_keeps_every_key_in_view(ctx: Context) -> None:
     """With every record key offered (reveal, propose, unlink), the footer still ends with
     the sign-out and the palette: nothing a person needs is cut off at the edge."""
     person = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
-    make_user(ctx.db, ctx.settings, "both1", roles=("clerk", "reviewer"))
+    screen_user(ctx.db, ctx.settings, "both1", roles=("clerk", "reviewer"))
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await to_record(pilot, "both1", person)

@@ -9,7 +9,8 @@ from textual.command import CommandList, CommandPalette
 from console.app import JukiApp
 from console.context import Context
 from screens.lock import LockScreen
-from tests.screens.drive import PASSWORD, SIZE, audit, make_user, settle, sign_in
+from tests.factories import PASSWORD, screen_user
+from tests.screens.drive import SIZE, audit, settle, sign_in
 
 
 def titles(app: JukiApp) -> list[str]:
@@ -21,7 +22,7 @@ def bound_actions(app: JukiApp) -> list[str]:
 
 
 async def test_palette_offers_only_what_the_session_allows(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         assert titles(app) == ["終了"]
@@ -34,7 +35,7 @@ async def test_palette_offers_only_what_the_session_allows(ctx: Context) -> None
 
 
 async def test_no_screenshot_in_palette_or_keys(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         seen: list[str] = bound_actions(app)
@@ -57,7 +58,7 @@ async def test_no_screenshot_in_palette_or_keys(ctx: Context) -> None:
 
 
 async def test_screenshot_action_is_refused_and_recorded(ctx: Context, tmp_path: Path) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "clerk1", PASSWORD)
@@ -77,7 +78,7 @@ async def test_a_capture_holder_saves_the_screen_with_a_reason(ctx: Context) -> 
     from services.capture import capture_dir
     from tests.screens.drive import wait_until
 
-    make_user(ctx.db, ctx.settings, "sec1", name="安全太郎", roles=("security_officer",))
+    screen_user(ctx.db, ctx.settings, "sec1", name="安全太郎", roles=("security_officer",))
     app = JukiApp(ctx)
     folder = capture_dir(ctx.settings)
     async with app.run_test(size=SIZE) as pilot:
@@ -104,7 +105,7 @@ async def test_a_capture_holder_saves_the_screen_with_a_reason(ctx: Context) -> 
 
 
 async def test_capture_is_not_offered_to_a_clerk(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "clerk1", PASSWORD)

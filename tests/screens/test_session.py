@@ -10,20 +10,12 @@ from screens.home import HomeScreen
 from screens.lock import LockScreen
 from screens.signin import SignInScreen
 from screens.widgets import MessageLine
-from tests.screens.drive import (
-    PASSWORD,
-    SIZE,
-    actions,
-    audit,
-    make_user,
-    settle,
-    sign_in,
-    wait_until,
-)
+from tests.factories import PASSWORD, screen_user
+from tests.screens.drive import SIZE, actions, audit, settle, sign_in, wait_until
 
 
 async def test_sign_out_key_records_and_returns_to_sign_in(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "clerk1", PASSWORD)
@@ -37,7 +29,7 @@ async def test_sign_out_key_records_and_returns_to_sign_in(ctx: Context) -> None
 
 
 async def test_quitting_signs_out(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "clerk1", PASSWORD)
@@ -48,7 +40,7 @@ async def test_quitting_signs_out(ctx: Context) -> None:
 
 
 async def test_disabled_during_the_session_returns_to_sign_in(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx, session_check_seconds=0.1)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "clerk1", PASSWORD)
@@ -61,7 +53,7 @@ async def test_disabled_during_the_session_returns_to_sign_in(ctx: Context) -> N
 
 async def test_absolute_limit_ends_the_session(ctx: Context) -> None:
     ctx.settings = ctx.settings.with_(session_max_hours=1 / 3600)  # one second
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx, session_check_seconds=0.1)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "clerk1", PASSWORD)
@@ -73,7 +65,7 @@ async def test_absolute_limit_ends_the_session(ctx: Context) -> None:
 
 
 async def test_sign_out_from_the_lock_screen(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "clerk1", PASSWORD)

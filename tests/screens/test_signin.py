@@ -12,17 +12,8 @@ from core.actor import Actor
 from screens.home import EMPTY, HomeScreen
 from screens.signin import SignInScreen
 from screens.widgets import MessageLine
-from tests.screens.drive import (
-    PASSWORD,
-    SIZE,
-    actions,
-    audit,
-    make_user,
-    screen_text,
-    settle,
-    sign_in,
-    type_into,
-)
+from tests.factories import PASSWORD, screen_user
+from tests.screens.drive import SIZE, actions, audit, screen_text, settle, sign_in, type_into
 
 
 def message(app: JukiApp) -> str:
@@ -32,7 +23,7 @@ def message(app: JukiApp) -> str:
 async def test_sign_in_reaches_home_showing_name_login_department_and_roles(
     ctx: Context,
 ) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1", roles=("clerk", "reviewer"))
+    screen_user(ctx.db, ctx.settings, "clerk1", roles=("clerk", "reviewer"))
     app = JukiApp(ctx, client_addr="192.0.2.10")
     async with app.run_test(size=SIZE) as pilot:
         assert isinstance(app.screen, SignInScreen)
@@ -52,7 +43,7 @@ async def test_sign_in_reaches_home_showing_name_login_department_and_roles(
 
 
 async def test_wrong_password_shows_the_refusal_and_stays(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "clerk1", "not-the-password-1")
@@ -68,7 +59,7 @@ async def test_wrong_password_shows_the_refusal_and_stays(ctx: Context) -> None:
 async def test_sixth_attempt_with_right_password_is_refused_after_five_failures(
     ctx: Context,
 ) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     threshold = ctx.settings.lockout_threshold
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
@@ -87,7 +78,7 @@ async def test_sixth_attempt_with_right_password_is_refused_after_five_failures(
 
 
 async def test_disabled_account_is_refused(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "leaver1")
+    screen_user(ctx.db, ctx.settings, "leaver1")
     disable_user(ctx.db, Actor.cli(), "leaver1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
@@ -98,7 +89,7 @@ async def test_disabled_account_is_refused(ctx: Context) -> None:
 
 
 async def test_empty_fields_are_named_and_reach_no_service(ctx: Context) -> None:
-    make_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk1")
     before = len(audit(ctx.db))
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:

@@ -2,13 +2,12 @@
 
 The hand-placed residents carry the cases the rules are about (髙橋/高橋, 山﨑 ヤマザキ /
 山崎 ヤマサキ, 渡邊/渡邉/渡辺, a reading stored with large kana, DV等支援措置, 消除, 和暦
-birthdays). They are written as any register writer must write them: through
-``services.register.keys.resident_keys``, the one place that computes the search keys.
+birthdays). They are written through ``tests.factories.resident_row``, as the register
+stores them (search keys included).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -16,67 +15,31 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from auth.accounts import add_user
 from auth.identity import Identity
-from auth.signin import sign_in
-from core.actor import Actor
 from core.db import Database
 from core.settings import Settings
 from logs.audit import events_after, last_seq
-from services.register.keys import resident_keys
 from services.register.models import (
     Household,
     MyNumberLink,
     Resident,
     ResidentChange,
-    format_address,
 )
 from services.register.seed import seed_register
+from tests.factories import ADMIN, household, resident_row, staff
 
-ADMIN = Actor(login="os:admin")
-PASSWORD = "asa-no-kaze-ga-fuku"
 PURPOSE = "住民票の写し等の交付"
 SEEDED = 400
 KNOWN_NUMBER = "123456789018"  # valid check digit (docs/domain.md §3.1)
 SMALL_NUMBER = "983205673214"
 
-_codes = itertools.count(1)
-
-
-def _household(conn: Connection, town: str, chome: int | None, banchi: int, go: int) -> int:
-    n = next(_codes)
-    row = {
-        "household_no": f"9{n:07d}", "town": town, "chome": chome, "banchi": banchi,
-        "go": go, "katagaki": "", "address": format_address(town, chome, banchi, go),
-    }
-    return int(conn.execute(Household.__table__.insert().returning(  # type: ignore[attr-defined]
-        Household.__table__.c.id), row).scalar_one())  # type: ignore[attr-defined]
-
 
 def _resident(conn: Connection, household_id: int, **kw: Any) -> int:
-    hh = conn.execute(
-        select(Household.__table__).where(Household.__table__.c.id == household_id)  # type: ignore[attr-defined]
-    ).mappings().one()
-    n = next(_codes)
+    """A hand-placed resident: living here since birth, 本籍 in the city unless given."""
     born: date = kw["birth_date"]
-    row: dict[str, Any] = {
-        "resident_code": f"9{n:010d}", "household_id": household_id, "relationship": "世帯主",
-        "town": hh["town"], "chome": hh["chome"], "banchi": hh["banchi"], "go": hh["go"],
-        "katagaki": "", "address": hh["address"], "became_resident_on": born,
-        "address_set_on": born, "notified_on": None, "previous_address": "",
-        "honseki": "青葉県若葉市本町1番地", "honseki_head": "", "status": "住民",
-        "removed_on": None, "removal_reason": "", "moved_to": "", "is_foreign": False,
-        "nationality": "", "residence_status": "", "stay_expires_on": None,
-        "residence_card_no": "", "alias": "", "alias_kana": "", "dv_support": False,
-    }
-    row.update(kw)
-    row.update(resident_keys(row))
-    rid = int(conn.execute(Resident.__table__.insert().returning(  # type: ignore[attr-defined]
-        Resident.__table__.c.id), row).scalar_one())  # type: ignore[attr-defined]
-    if row["relationship"] == "世帯主":
-        conn.execute(Household.__table__.update().where(  # type: ignore[attr-defined]
-            Household.__table__.c.id == household_id).values(head_resident_id=rid))  # type: ignore[attr-defined]
-    return rid
+    return resident_row(conn, household_id, **{
+        "became_resident_on": born, "address_set_on": born,
+        "honseki": "青葉県若葉市本町1番地", **kw})
 
 
 @dataclass
@@ -99,19 +62,6 @@ class World:
         return last_seq(self.db)
 
 
-def _people(w: World) -> None:
-    for login, roles in (
-        ("clerk", ["clerk"]),
-        ("reviewer", ["reviewer"]),
-        ("dv", ["dv_officer"]),
-        ("dvrev", ["dv_officer", "reviewer"]),
-        ("auditor", ["auditor"]),
-    ):
-        add_user(w.db, w.settings, ADMIN, login=login, name=f"{login} 職員", roles=roles,
-                 password=PASSWORD, department="市民課")
-        w.people[login] = sign_in(w.db, w.settings, login, PASSWORD, "192.0.2.10")
-
-
 def build_world(db: Database, settings: Settings) -> World:
     """Seed a small register, add the hand-placed residents, enrol the staff."""
     seed_register(db, ADMIN, residents=SEEDED, seed=7)
@@ -120,7 +70,7 @@ def build_world(db: Database, settings: Settings) -> World:
         ids = w.ids
 
         def hh(name: str, *where: Any) -> int:
-            hid = _household(conn, *where)
+            hid = household(conn, *where)
             w.households[name] = conn.execute(select(Household.__table__.c.household_no).where(  # type: ignore[attr-defined]
                 Household.__table__.c.id == hid)).scalar_one()  # type: ignore[attr-defined]
             return hid
@@ -212,5 +162,8 @@ def build_world(db: Database, settings: Settings) -> World:
             })
         assert conn.execute(select(func.count()).select_from(Resident.__table__)).scalar_one() \
             == SEEDED + len(ids)
-    _people(w)
+    w.people.update(staff(db, settings, roles={
+        "clerk": ["clerk"], "reviewer": ["reviewer"], "dv": ["dv_officer"],
+        "dvrev": ["dv_officer", "reviewer"], "auditor": ["auditor"],
+    }, name="{login} 職員"))
     return w

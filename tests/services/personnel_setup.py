@@ -1,25 +1,21 @@
 """Shared set-up for the personnel tests: a staff registry with real, signed-in accounts.
 
-Staff are loaded through ``import_staff`` (the registry's own door) and accounts are
-enrolled with ``add_user`` and signed in with ``sign_in``, so the live permission checks
-and the four-eyes rules see real rows and sessions.
+Staff are loaded through ``import_staff`` (the registry's own door); accounts come from
+``tests.factories`` (enrolled and signed in for real), so the live permission checks and
+the four-eyes rules see real rows and sessions.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from auth.accounts import add_user
 from auth.identity import Identity
-from auth.signin import sign_in
-from core.actor import Actor
 from core.db import Database
 from core.settings import Settings
 from logs.audit import events_after, last_seq
 from services.personnel.staff import import_staff
+from tests.factories import ADMIN, enrol
 
-PASSWORD = "asa-no-kaze-ga-fuku"
-ADMIN = Actor(login="os:admin")
 HEADER = "発令日,職員番号,氏名,異動区分,旧所属,新所属,旧職,新職\n"
 DAY = date(2026, 4, 1)
 
@@ -35,16 +31,10 @@ PEOPLE: dict[str, tuple[list[str], str, str, str]] = {
 }
 
 
-def enrol(db: Database, settings: Settings, login: str) -> Identity:
-    roles, _no, dept, _post = PEOPLE[login]
-    add_user(db, settings, ADMIN, login=login, name=f"職員 {login}", roles=roles,
-             password=PASSWORD, department=dept)
-    return sign_in(db, settings, login, PASSWORD, "192.0.2.20")
-
-
 def registry(db: Database, settings: Settings) -> dict[str, Identity]:
     """Everyone in PEOPLE enrolled, signed in and on the staff registry, linked."""
-    people = {login: enrol(db, settings, login) for login in PEOPLE}
+    people = {login: enrol(db, settings, login, roles, department=dept, client="192.0.2.20")
+              for login, (roles, _no, dept, _post) in PEOPLE.items()}
     lines = ["職員番号,氏名,氏名カナ,所属,職,雇用区分,契約終了日,状態,研修受講日,ログイン名"]
     for login, (_roles, no, dept, post) in PEOPLE.items():
         lines.append(f"{no},職員 {login},ショクイン,{dept},{post},正規,,在職,2026-01-10,{login}")
@@ -61,4 +51,4 @@ def events(db: Database, since: int) -> list[dict]:  # type: ignore[type-arg]
     return events_after(db, since, 10_000)
 
 
-__all__ = ["DAY", "PASSWORD", "csv_file", "events", "last_seq", "registry"]
+__all__ = ["DAY", "csv_file", "events", "last_seq", "registry"]

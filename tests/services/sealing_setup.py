@@ -13,7 +13,7 @@ from core.sealed import sealer_of
 from core.settings import Settings
 from services.linkage.decision import approve
 from services.register.models import MyNumberLink
-from tests.services.linkage_setup import full_proposal, make_resident, staff
+from tests.factories import full_proposal, make_resident, staff
 
 
 def stored_numbers(db: Database, table: str) -> list[str]:

@@ -21,7 +21,8 @@ from services.alerts.rules import is_working_time
 from services.lookup.record import open_record
 from services.personnel.staff import import_staff
 from services.register.models import Resident
-from tests.services.lookup_data import ADMIN, PASSWORD, PURPOSE, World, build_world
+from tests.factories import ADMIN, PASSWORD
+from tests.services.lookup_data import PURPOSE, World, build_world
 
 ALWAYS_OPEN = {"alert_work_hours": "00:00-24:00",
                "alert_work_days": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"),

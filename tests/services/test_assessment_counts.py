@@ -12,14 +12,11 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
 
 import auth.accounts
 import logs.audit
-from auth.accounts import add_user, disable_user
+from auth.accounts import disable_user
 from auth.signin import sign_in
-from core.actor import Actor
-from core.clock import now
 from core.db import Database
 from core.errors import BadInput, Refused
 from core.settings import Settings
@@ -28,23 +25,16 @@ from services.assessment.assess import assess_threshold
 from services.assessment.counts import count_handlers, count_people
 from services.assessment.incidents import add_incident, list_incidents, serious_in_year
 from services.personnel.inventory import campaign_lines, decide, office_day, start_campaign
-from services.personnel.models import Staff
-from services.register.models import Resident
-from tests.services.linkage_setup import make_resident
+from tests.factories import ADMIN, PASSWORD, account, make_resident, staff_record
 
-PASSWORD = "asa-no-kaze-ga-fuku"
-ADMIN = Actor(login="os:admin")
 PAST = datetime(2026, 1, 10, 1, 0, tzinfo=UTC)  # when the first accounts were made
 BEFORE = date(2026, 2, 1)
 
 
 def _resident(db: Database, became: date, removed: date | None = None) -> int:
-    rid = make_resident(db)
-    with db.write() as s:
-        s.execute(update(Resident).where(Resident.id == rid).values(  # type: ignore[arg-type]
-            became_resident_on=became, removed_on=removed,
-            status="消除" if removed else "住民", removal_reason="転出" if removed else ""))
-    return rid
+    return make_resident(db, became_resident_on=became, removed_on=removed,
+                         status="消除" if removed else "住民",
+                         removal_reason="転出" if removed else "")
 
 
 def test_people_held_at_a_date(db: Database) -> None:
@@ -60,13 +50,6 @@ def test_people_held_at_a_date(db: Database) -> None:
     assert count_people(db, date(1999, 12, 31)).total == 0
 
 
-def _staff(db: Database, user_id: int, no: str, employment: str) -> None:
-    with db.write() as s:
-        s.add(Staff(staff_no=no, name=f"職員{no}", department="市民課", post="係員",
-                    employment=employment, training_on=office_day(), user_id=user_id,
-                    updated_at=now()))
-
-
 @pytest.fixture
 def office(db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Accounts made on 令和8年1月10日 (clock set back for the trail and the accounts)."""
@@ -76,11 +59,10 @@ def office(db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) ->
     for login, roles in (("c1", ["clerk"]), ("v1", ["clerk"]), ("a1", ["admin"]),
                          ("au1", ["auditor"]), ("r1", ["reviewer"]), ("x1", ["clerk"]),
                          ("sec", ["security_officer"])):
-        ids[login] = add_user(db, settings, ADMIN, login=login, name=f"職員 {login}",
-                              roles=roles, password=PASSWORD, department="市民課").id
+        ids[login] = account(db, settings, login, roles).id
     monkeypatch.undo()
-    _staff(db, ids["c1"], "1001", "正規")
-    _staff(db, ids["v1"], "9001", "委託先")
+    staff_record(db, "1001", ids["c1"], employment="正規", training_on=office_day())
+    staff_record(db, "9001", ids["v1"], employment="委託先", training_on=office_day())
     return ids
 
 
@@ -89,8 +71,7 @@ def test_handlers_today_and_rebuilt_for_a_past_date(
 ) -> None:
     # Today: x1 disabled, v1's rights revoked in a 棚卸し, n1 added.
     disable_user(db, ADMIN, "x1")
-    add_user(db, settings, ADMIN, login="n1", name="職員 n1", roles=["clerk"],
-             password=PASSWORD, department="市民課")
+    account(db, settings, "n1")
     today = office_day()
     camp = start_campaign(db, settings, ADMIN, deadline=today + timedelta(days=7))
     sec = sign_in(db, settings, "sec", PASSWORD, "192.0.2.1")

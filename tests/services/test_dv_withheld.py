@@ -35,16 +35,16 @@ from services.lookup.types import LookupQuery
 from services.register.models import Household, Resident
 from services.transfer.catalogue import Source, build_record
 from services.transfer.config import load_config
-from tests.services import lookup_data
-from tests.services.linkage_setup import (
+from tests.factories import (
     enrol,
-    events,
     full_proposal,
     make_resident,
     matching_application,
     my_number,
     staff,
 )
+from tests.services import lookup_data
+from tests.services.linkage_setup import events
 from tests.services.lookup_data import PURPOSE, World, build_world
 
 # The reported case: 松本 芽依, 東町三丁目11番地7号 コーポさくら 203号室.

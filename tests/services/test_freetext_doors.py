@@ -31,7 +31,6 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import select
 
-from auth.accounts import add_user
 from auth.identity import Identity
 from core.clock import today_in_japan
 from core.db import Database
@@ -54,13 +53,15 @@ from services.personnel.inventory import campaign_lines, decide, start_campaign
 from services.personnel.rounds import import_round, round_lines
 from services.personnel.staff import link_account
 from tests.conftest import Juki
-from tests.services.linkage_setup import (
+from tests.factories import (
+    ADMIN,
+    account,
     full_proposal,
     make_resident,
     matching_application,
     my_number,
 )
-from tests.services.personnel_setup import ADMIN, DAY, PASSWORD, csv_file, registry
+from tests.services.personnel_setup import DAY, csv_file, registry
 
 FULL = str.maketrans("0123456789", "０１２３４５６７８９")
 SEPARATORS = ["", " ", "-", "\u3000", "\uff0d", "\u2212"]
@@ -171,8 +172,8 @@ class Office:
         incidents.add_incident(db, self.sec, occurred_on=today_in_japan(),
                                summary=next(texts), serious=False)
         save_capture(db, st_, self.sec, "<svg/>", next(texts))
-        add_user(db, st_, ADMIN, login=f"user{next(self.users)}", name=next(texts),
-                 roles=["clerk"], password=PASSWORD, department=next(texts))
+        account(db, st_, f"user{next(self.users)}", ["clerk"], name=next(texts),
+                department=next(texts))
         inspection.answer(db, rev, self.sheet.id, self.items[0], "実施", next(texts))
 
     def once(self, typed: str) -> None:
@@ -187,8 +188,7 @@ class Office:
         decide(db, self.sec, line.id, "keep", typed)
         done = import_round(db, st_, ADMIN, name="idou.csv", today=DAY, data=csv_file(
             "2026-04-01,4001,山田 花子,転入,総務課,市民課,主事,係員"))
-        add_user(db, st_, ADMIN, login="yamada", name="山田 花子", roles=["auditor"],
-                 password=PASSWORD, department="総務課")
+        account(db, st_, "yamada", ["auditor"], name="山田 花子", department="総務課")
         link_account(db, ADMIN, "4001", "yamada")
         grant = next(x for x in round_lines(db, done.round_id) if x.action == "grant")
         apply_change(db, self.admin, grant.id, today=DAY)

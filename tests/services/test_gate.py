@@ -20,7 +20,7 @@ from core.errors import BadInput, JukiError, NotFound, Refused
 from core.settings import Settings
 from logs.audit import events_after, last_seq
 from services import gate
-from tests.services.linkage_setup import enrol
+from tests.factories import enrol
 
 
 def _notes(db: Database) -> int:

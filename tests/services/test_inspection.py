@@ -14,10 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from auth.accounts import add_user, disable_user
+from auth.accounts import disable_user
 from auth.identity import Identity
-from auth.signin import sign_in
-from core.actor import Actor
 from core.db import Database
 from core.errors import BadInput, Refused
 from core.settings import Settings
@@ -25,9 +23,8 @@ from logs.audit import events_after
 from services.assessment import inspection
 from services.assessment.inspection_report import CSV_HEADER, export_report
 from services.assessment.models import InspectionAnswer
+from tests.factories import ADMIN, enrol
 
-PASSWORD = "asa-no-kaze-ga-fuku"
-ADMIN = Actor(login="os:admin")
 YEAR = 2026
 
 
@@ -38,9 +35,7 @@ def people(db: Database, settings: Settings) -> dict[str, Identity]:
                                ("rev", ["reviewer"], "市民課"),
                                ("sec", ["security_officer"], "総務課"),
                                ("aud", ["auditor"], "監査室")):
-        add_user(db, settings, ADMIN, login=login, name=f"職員 {login}", roles=roles,
-                 password=PASSWORD, department=dept)
-        out[login] = sign_in(db, settings, login, PASSWORD, "192.0.2.9")
+        out[login] = enrol(db, settings, login, roles, department=dept, client="192.0.2.9")
     return out
 
 
@@ -115,9 +110,7 @@ def test_answer_then_a_second_person_signs_off(
 
 
 def _reviewer2(db: Database, settings: Settings) -> Identity:
-    add_user(db, settings, ADMIN, login="rev2", name="職員 rev2", roles=["reviewer"],
-             password=PASSWORD, department="総務課")
-    return sign_in(db, settings, "rev2", PASSWORD, "192.0.2.9")
+    return enrol(db, settings, "rev2", ["reviewer"], department="総務課", client="192.0.2.9")
 
 
 def test_waiting_lines_for_those_who_answer_and_those_who_sign(
@@ -203,8 +196,6 @@ def test_report_csv_and_pdf(db: Database, settings: Settings,
 
 def _norights(db: Database, settings: Settings) -> Identity:
     """A signed-in account disabled since: it holds no permission any more."""
-    add_user(db, settings, ADMIN, login="gone", name="職員 gone", roles=["auditor"],
-             password=PASSWORD, department="監査室")
-    ident = sign_in(db, settings, "gone", PASSWORD, "192.0.2.9")
+    ident = enrol(db, settings, "gone", ["auditor"], department="監査室", client="192.0.2.9")
     disable_user(db, ADMIN, "gone")
     return ident

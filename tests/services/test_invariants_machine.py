@@ -41,7 +41,7 @@ from hypothesis.stateful import (
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from auth.accounts import add_user, disable_user
+from auth.accounts import disable_user
 from auth.identity import Identity
 from auth.signin import sign_in
 from core.clock import today_in_japan
@@ -58,8 +58,8 @@ from services.personnel.rounds import import_round
 from services.rekey import rotate_key
 from services.schema import init_schema
 from tests.conftest import PG_BASE
-from tests.services.linkage_setup import ADMIN, make_resident, matching_application, my_number
-from tests.services.personnel_setup import HEADER, PASSWORD, registry
+from tests.factories import ADMIN, PASSWORD, account, make_resident, matching_application, my_number
+from tests.services.personnel_setup import HEADER, registry
 
 # Extra people for the linkage side (the registry's people are sato/suzuki clerks, takaha
 # a reviewer, kato/ito admins, sec/sec2 security officers).
@@ -87,8 +87,7 @@ class Prepared:
 def _people(db: Database, settings: Settings) -> None:
     registry(db, settings)
     for login, roles in EXTRA.items():
-        add_user(db, settings, ADMIN, login=login, name=f"職員 {login}", roles=roles,
-                 password=PASSWORD, department="市民課")
+        account(db, settings, login, roles)
 
 
 def _settings(tmp: Path, url: str) -> Settings:

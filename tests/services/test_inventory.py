@@ -8,9 +8,6 @@ the day around its threshold.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -21,12 +18,11 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from auth.accounts import add_user, list_users
+from auth.accounts import list_users
 from auth.identity import Identity
 from auth.models import ConsoleSession, User
 from auth.signin import SessionState, check_session, sign_in
-from core.actor import Actor
-from core.clock import now, today_in_japan
+from core.clock import today_in_japan
 from core.db import Database
 from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
@@ -44,10 +40,9 @@ from services.personnel.inventory import (
 )
 from services.personnel.inventory_models import InventoryLine
 from services.personnel.models import Staff
+from tests.factories import ADMIN, PASSWORD, account, staff_record
+from tests.procs import race
 
-ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "asa-no-kaze-ga-fuku"
-ADMIN = Actor(login="os:admin")
 AT = datetime(2026, 6, 15, 3, 0, tzinfo=UTC)  # 12:00 JST
 DAY = date(2026, 6, 15)
 TRAINED = date(2026, 1, 10)
@@ -56,27 +51,13 @@ TRAINED = date(2026, 1, 10)
 # --- set-up -----------------------------------------------------------------------------
 
 
-def account(db: Database, settings: Settings, login: str, roles: Iterable[str] = ("clerk",),
-            department: str = "市民課") -> int:
-    return add_user(db, settings, ADMIN, login=login, name=f"職員 {login}", roles=list(roles),
-                    password=PASSWORD, department=department).id
-
-
-def staff(db: Database, user_id: int | None, no: str, *, department: str = "市民課",
-          post: str = "係員", employment: str = "正規", contract_end: date | None = None,
-          training_on: date | None = TRAINED, status: str = "在職") -> None:
-    with db.write() as s:
-        s.add(Staff(staff_no=no, name=f"職員{no}", kana="ショクイン", department=department,
-                    post=post, employment=employment, contract_end=contract_end,
-                    status=status, training_on=training_on, user_id=user_id,
-                    updated_at=now()))
-
-
 def person(db: Database, settings: Settings, login: str, no: str,
-           roles: Iterable[str] = ("clerk",), **kw: Any) -> int:
+           roles: Iterable[str] = ("clerk",), *, department: str = "市民課",
+           training_on: date | None = TRAINED, **items: Any) -> int:
     """An account with a staff record linked to it."""
-    user_id = account(db, settings, login, roles, kw.get("department", "市民課"))
-    staff(db, user_id, no, **kw)
+    user_id = account(db, settings, login, roles, department=department).id
+    staff_record(db, no, user_id, department=department, kana="ショクイン",
+                 training_on=training_on, **items)
     return user_id
 
 
@@ -122,7 +103,7 @@ def office(db: Database, settings: Settings) -> dict[str, int]:
                       post="主査"),
         "sec2": person(db, settings, "sec2", "3002", ["security_officer"],
                        department="総務課", post="主査"),
-        "vendor": account(db, settings, "vendor", ["clerk"], department="委託"),
+        "vendor": account(db, settings, "vendor", ["clerk"], department="委託").id,
     }
 
 
@@ -132,7 +113,7 @@ def office(db: Database, settings: Settings) -> dict[str, int]:
 def test_every_account_is_listed_with_its_roles_and_staff_data(
     db: Database, settings: Settings, office: dict[str, int]
 ) -> None:
-    disabled = account(db, settings, "gone", ["clerk", "reviewer"])
+    disabled = account(db, settings, "gone", ["clerk", "reviewer"]).id
     with db.write() as s:
         s.connection().execute(update(User.__table__).where(  # type: ignore[attr-defined]
             User.__table__.c.id == disabled).values(disabled=True))  # type: ignore[attr-defined]
@@ -409,23 +390,19 @@ def test_a_decision_is_final(db: Database, settings: Settings, office: dict[str,
 
 
 RACE_CHILD = r"""
-import json, os, sys, time
+import json, sys
 from core.db import Database
 from core.errors import JukiError
 from core.settings import Settings
 from auth.signin import sign_in
 from services.personnel.inventory import decide
+from tests.procs import on_your_marks
 
-url, login, password, verdict, go, ids = sys.argv[1:7]
+url, login, password, verdict, ids = sys.argv[1:6]
 settings = Settings(database_url=url, audit_jsonl="-", argon2_profile="test")
 db = Database(url)
 ident = sign_in(db, settings, login, password, "192.0.2.40")
-print("ready", flush=True)
-deadline = time.monotonic() + 120
-while not os.path.exists(go):
-    if time.monotonic() > deadline:
-        sys.exit(3)
-    time.sleep(0.001)
+on_your_marks()
 out = {}
 for line_id in ids.split(","):
     try:
@@ -447,32 +424,11 @@ def test_two_reviewers_at_once_one_decision_one_clear_refusal(
     camp = start_campaign(db, settings, ADMIN, deadline=DAY, at=AT)
     targets = [ln.id for ln in campaign_lines(db, ADMIN, camp.id)
                if ln.login.startswith("clerk")]
-    go = tmp_path / "go"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUKI_")}
-    env["PYTHONPATH"] = str(ROOT)
     ids = ",".join(map(str, targets))
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACE_CHILD, settings.resolved_database_url, login,
-             PASSWORD, verdict, str(go), ids],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    results = race(RACE_CHILD, [
+        [settings.resolved_database_url, login, PASSWORD, verdict, ids]
         for login, verdict in (("sec", "keep"), ("sec2", "revoke"))
-    ]
-    try:
-        for child in children:
-            assert child.stdout is not None
-            line = child.stdout.readline()
-            assert line.strip() == "ready", child.stderr.read() if child.stderr else ""
-        go.write_text("go")
-        results = []
-        for child in children:
-            out, err = child.communicate(timeout=180)
-            assert child.returncode == 0, err
-            results.append(json.loads(out.strip().splitlines()[-1]))
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
+    ], tmp_path / "go")
     keep, revoke = results
     lines = {ln.id: ln for ln in campaign_lines(db, ADMIN, camp.id)}
     for line_id in map(str, targets):

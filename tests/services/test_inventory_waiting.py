@@ -12,11 +12,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from auth.accounts import add_user
 from auth.identity import Identity
-from auth.signin import sign_in
-from core.actor import Actor
-from core.clock import now
 from core.db import Database
 from core.errors import Refused
 from core.settings import Settings
@@ -28,10 +24,8 @@ from services.personnel.inventory import (
     start_campaign,
     waiting,
 )
-from services.personnel.models import Staff
+from tests.factories import ADMIN, enrol, staff_record
 
-PASSWORD = "asa-no-kaze-ga-fuku"
-ADMIN = Actor(login="os:admin")
 AT = datetime(2026, 6, 15, 3, 0, tzinfo=UTC)
 DEADLINE = date(2026, 6, 30)
 BEFORE, ON = date(2026, 6, 20), date(2026, 6, 30)
@@ -52,15 +46,10 @@ PEOPLE: dict[str, tuple[list[str], str | None, str]] = {
 def people(db: Database, settings: Settings) -> dict[str, Identity]:
     out = {}
     for login, (roles, no, dept) in PEOPLE.items():
-        user = add_user(db, settings, ADMIN, login=login, name=f"職員 {login}", roles=roles,
-                        password=PASSWORD, department=dept)
+        out[login] = enrol(db, settings, login, roles, department=dept, client="192.0.2.40")
         if no is not None:
-            with db.write() as s:
-                s.add(Staff(staff_no=no, name=f"職員{no}", kana="ショクイン", department=dept,
-                            post="係員", employment="正規", status="在職",
-                            training_on=date(2026, 1, 10), user_id=user.id,
-                            updated_at=now()))
-        out[login] = sign_in(db, settings, login, PASSWORD, "192.0.2.40")
+            staff_record(db, no, out[login].user_id, department=dept, kana="ショクイン",
+                         training_on=date(2026, 1, 10))
     return out
 
 

@@ -30,19 +30,19 @@ from services.jukinet.client import (
 )
 from services.linkage.acts import propose
 from services.linkage.queue import drafts, open_proposal
-from services.register.models import STATUS_REMOVED, MyNumberLink, Resident
+from services.register.models import STATUS_REMOVED
 from services.register.mynumber import is_valid_my_number, mask_my_number
 from tests.conftest import JukinetSim
-from tests.services.linkage_setup import (
-    audit_texts,
+from tests.factories import (
     enrol,
-    events,
+    initial_link,
     make_resident,
     matching_application,
     my_number,
+    resident_code,
     staff,
-    twelve_digit_runs,
 )
+from tests.services.linkage_setup import audit_texts, events, twelve_digit_runs
 
 YAMADA = dict(name="山田 太郎", birth="昭和55年4月1日", sex="男",
               address="青葉県若葉市若葉町二丁目3番地5号")
@@ -60,38 +60,20 @@ class Town:
     kaoru_f: int
 
 
-def _link(db: Database, resident_id: int, number: str) -> None:
-    with db.write() as s:
-        s.add(MyNumberLink(resident_id=resident_id, number=number, last4=number[-4:],
-                           linked_at=now(), source="初期移行"))
-
-
 @pytest.fixture
 def town(db: Database, settings: Settings) -> Town:
     people = staff(db, settings, ["clerk", "aud"])
     yamada = make_resident(db)  # 山田 太郎, 1980-04-01, 男, 若葉町二丁目3番地5号
     number = my_number(31_415_926_535)
-    _link(db, yamada, number)
+    initial_link(db, yamada, number, at=now())
     # The same person's items on a removed record: 住基ネット answers only for residents.
-    gone = make_resident(db)
-    with db.write() as s:
-        r = s.get(Resident, gone)
-        assert r is not None
-        r.status, r.removed_on, r.removal_reason = STATUS_REMOVED, date(2020, 1, 1), "転出"
-        s.add(r)
+    make_resident(db, status=STATUS_REMOVED, removed_on=date(2020, 1, 1), removal_reason="転出")
     far = make_resident(db, banchi=35, go=1)  # 若葉町二丁目35番地1号: not 2-3
     common = dict(family="髙橋", given="薫", family_kana="タカハシ", given_kana="カオル",
                   birth=date(1975, 7, 7), town="桜ケ丘", chome=1, banchi=1)
     kaoru_m = make_resident(db, sex="男", go=14, **common)  # type: ignore[arg-type]
     kaoru_f = make_resident(db, sex="女", go=15, **common)  # type: ignore[arg-type]
     return Town(people["clerk"], people["aud"], yamada, number, far, kaoru_m, kaoru_f)
-
-
-def _code(db: Database, resident_id: int) -> str:
-    with db.read() as s:
-        r = s.get(Resident, resident_id)
-        assert r is not None
-        return r.resident_code
 
 
 def _at(settings: Settings, sim: JukinetSim, timeout: float = 10.0) -> Settings:
@@ -174,7 +156,7 @@ def test_one_candidate_for_the_four_items(
     assert (c.name, c.kana, c.birth_date, c.sex) == (
         "山田\u3000太郎", "ヤマダ\u3000タロウ", date(1980, 4, 1), "男")
     assert c.address == "青葉県若葉市若葉町二丁目3番地5号"
-    assert c.resident_code == _code(db, town.yamada)
+    assert c.resident_code == resident_code(db, town.yamada)
     assert c.number == town.yamada_number  # the number linked in the register
     assert c.number_masked == mask_my_number(town.yamada_number)
     assert town.yamada_number not in repr(c)
@@ -197,18 +179,18 @@ def test_three_items_find_several_and_sex_narrows_to_one(
     three = query_jukinet(db, at, town.clerk, **KAORU)  # 高橋 finds 髙橋 (異体字)
     assert three.items == THREE_ITEMS
     codes = {c.resident_code: c for c in three.candidates}
-    assert set(codes) == {_code(db, town.kaoru_m), _code(db, town.kaoru_f)}
+    assert set(codes) == {resident_code(db, town.kaoru_m), resident_code(db, town.kaoru_f)}
     assert {c.sex for c in three.candidates} == {"男", "女"}
 
     four = query_jukinet(db, at, town.clerk, sex="男", **KAORU)
     assert four.items == FOUR_ITEMS
     [only] = four.candidates
-    assert only.resident_code == _code(db, town.kaoru_m)
+    assert only.resident_code == resident_code(db, town.kaoru_m)
     # No link in the register: the simulated national number is valid, stable and
     # nobody else's.
     assert is_valid_my_number(only.number)
     assert only.number == codes[only.resident_code].number
-    assert only.number not in (town.yamada_number, codes[_code(db, town.kaoru_f)].number)
+    assert only.number not in (town.yamada_number, codes[resident_code(db, town.kaoru_f)].number)
 
     ev = events(db, "jukinet.query")
     assert [json.loads(e["details"])["candidates"] for e in ev] == [2, 1]
@@ -226,10 +208,10 @@ def test_no_candidate_and_address_matched_at_a_number_boundary(
     # 二丁目3番地 is 2-3-5, not 2-35-1; 二丁目 alone holds both; the removed record never.
     block = dict(YAMADA, address="若葉町二丁目3番地")
     assert [c.resident_code for c in query_jukinet(db, at, town.clerk, **block).candidates] \
-        == [_code(db, town.yamada)]
+        == [resident_code(db, town.yamada)]
     chome = dict(YAMADA, address="若葉市若葉町2")
     found = {c.resident_code for c in query_jukinet(db, at, town.clerk, **chome).candidates}
-    assert found == {_code(db, town.yamada), _code(db, town.yamada_far)}
+    assert found == {resident_code(db, town.yamada), resident_code(db, town.yamada_far)}
     # A 方書 after the address still finds the resident.
     with_room = dict(YAMADA, address="若葉町2-3-5 若葉ハイツ101")
     assert len(query_jukinet(db, at, town.clerk, **with_room).candidates) == 1
@@ -242,10 +224,10 @@ def test_a_name_in_kana_only(
     at = _at(settings, jukinet_sim)
     by_kana = dict(YAMADA, name="", kana="やまだ　たろう")
     [c] = query_jukinet(db, at, town.clerk, **by_kana).candidates
-    assert c.resident_code == _code(db, town.yamada)
+    assert c.resident_code == resident_code(db, town.yamada)
     by_kana_in_name = dict(YAMADA, name="ヤマダ タロウ")
     [c] = query_jukinet(db, at, town.clerk, **by_kana_in_name).candidates
-    assert c.resident_code == _code(db, town.yamada)
+    assert c.resident_code == resident_code(db, town.yamada)
 
 
 def test_a_restricted_resident_found_raises_the_severity(
@@ -278,7 +260,7 @@ def test_a_restricted_candidate_is_the_name_only_without_the_dv_permission(
     at = _at(settings, jukinet_sim)
     asked = dict(name="佐藤 花子", birth="1990-01-02", address="若葉町2")
 
-    other_code = _code(db, other)
+    other_code = resident_code(db, other)
     by_clerk = query_jukinet(db, at, town.clerk, **asked).candidates
     by_officer = query_jukinet(db, at, officer, **asked).candidates
 
@@ -292,7 +274,7 @@ def test_a_restricted_candidate_is_the_name_only_without_the_dv_permission(
     assert "35番地" in whole.address and is_valid_my_number(whole.number)
 
     [seen] = [c for c in by_officer if c.resident_code != other_code]
-    assert seen.restricted and not seen.withheld and seen.resident_code == _code(db, dv)
+    assert seen.restricted and not seen.withheld and seen.resident_code == resident_code(db, dv)
     assert "コーポさくら 203号室" in seen.address and seen.birth_date == date(1990, 1, 2)
     assert is_valid_my_number(seen.number) and seen.sex == "女"
     assert [c for c in by_officer if c.resident_code == other_code] == [whole]

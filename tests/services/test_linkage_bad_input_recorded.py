@@ -14,7 +14,7 @@ from core.settings import Settings
 from logs.audit import events_after, last_seq
 from services.jukinet.client import query_jukinet
 from services.linkage.acts import propose
-from tests.services.linkage_setup import make_resident, staff
+from tests.factories import make_resident, staff
 
 
 def test_a_bad_number_is_recorded_without_its_digits(db: Database, settings: Settings) -> None:

@@ -8,7 +8,6 @@ tables, then found by ``check_links``. Both backends.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -33,27 +32,11 @@ from services.linkage.decision import approve
 from services.linkage.models import LinkFingerprint
 from services.register.models import MyNumberLink
 from services.register.seed import seed_register
-from tests.services.linkage_setup import (
-    as_schema_owner,
-    full_proposal,
-    make_resident,
-    my_number,
-    staff,
-    twelve_digit_runs,
-)
+from tests.factories import full_proposal, initial_link, make_resident, my_number, staff
+from tests.services.linkage_setup import as_schema_owner, twelve_digit_runs
 
 ACTOR = Actor(login="os:checker")
 BAD = "123456789010"  # an invalid example of docs/domain.md §3.1: the check digit should be 8
-
-
-def _plant(db: Database, resident_id: int, number: str, source: str = "初期移行") -> int:
-    with db.write() as s:
-        link = MyNumberLink(resident_id=resident_id, number=number, last4=number[-4:],
-                            linked_at=datetime(2016, 1, 4, tzinfo=UTC), source=source)
-        s.add(link)
-        s.flush()
-        assert link.id is not None
-        return link.id
 
 
 def _linked(db: Database, settings: Settings, **resident: object) -> tuple[int, int, dict]:
@@ -109,12 +92,12 @@ def test_an_approved_link_is_fingerprinted_and_a_move_is_found(
 def test_a_bad_check_digit_and_a_number_on_two_residents_are_found(db: Database) -> None:
     a, b, c = make_resident(db), make_resident(db, given="次郎"), make_resident(db, given="三郎")
     good = my_number(90000000009)
-    bad_link = _plant(db, a, BAD)
+    bad_link = initial_link(db, a, BAD)
     assert check_links(db, ACTOR).counts()[BAD_CHECK_DIGIT] == 1
     # A restored backup without the partial unique index lets one number onto two people.
     with db.write() as s:
         s.execute(text("DROP INDEX uq_my_number_link_active_number"))
-    first, second = _plant(db, b, good), _plant(db, c, good)
+    first, second = initial_link(db, b, good), initial_link(db, c, good)
     report = check_links(db, ACTOR)
     found = sorted((f.kind, f.link_id) for f in report.findings)
     assert found == sorted([(BAD_CHECK_DIGIT, bad_link), (NUMBER_ON_TWO, first),
@@ -151,7 +134,7 @@ def test_an_active_link_without_a_decided_proposal_is_found(
     migrated, bare, selfish = (make_resident(db, given=g) for g in ("二郎", "三郎", "四郎"))
     view = full_proposal(db, settings, people["both"], made, my_number(61000000001))
     approve(db, people["rev1"], view.id, version=view.version)
-    _plant(db, migrated, my_number(61000000002))
+    initial_link(db, migrated, my_number(61000000002))
     own = full_proposal(db, settings, people["both"], selfish, my_number(61000000004))
     sealer = sealer_of(db.engine.dialect)
     with as_schema_owner(db) as conn:

@@ -26,14 +26,8 @@ from services.linkage.check import check_links
 from services.linkage.decision import approve, reject
 from services.register.models import MyNumberLink
 from services.schema import _config, ensure_key_file, init_schema
-from tests.services.linkage_setup import (
-    as_schema_owner,
-    full_proposal,
-    make_resident,
-    matching_application,
-    my_number,
-    staff,
-)
+from tests.factories import full_proposal, make_resident, matching_application, my_number, staff
+from tests.services.linkage_setup import as_schema_owner
 
 AT = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)
 

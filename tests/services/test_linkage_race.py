@@ -1,7 +1,7 @@
 """Twenty reviewers decide one proposal at the same moment, each in a process of its own.
 
-Each child signs in for real, reports ready, waits for a shared start file, then calls
-``approve`` (or ``reject``) once. Exactly one decision must stand — one link or one
+Each child signs in for real, then all call ``approve`` (or ``reject``) once at the same
+moment (``tests.procs.race``). Exactly one decision must stand — one link or one
 rejection — and the others get the clear refusal 「この申請は既に処理されています」,
 each recorded, with the audit chain intact. With a threshold of 2 the first two
 approvals count (one recorded, one deciding) and the other 18 are refused.
@@ -10,9 +10,6 @@ approvals count (one recorded, one deciding) and the other 18 are refused.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,45 +22,34 @@ from logs.audit import events_after, verify
 from services.linkage.models import LinkReview
 from services.linkage.queue import open_proposal
 from services.register.models import MyNumberLink
-from tests.services.linkage_setup import (
-    PASSWORD,
-    enrol,
-    full_proposal,
-    make_resident,
-    my_number,
-)
+from tests.factories import PASSWORD, enrol, full_proposal, make_resident, my_number
+from tests.procs import child_env, race
 
-ROOT = Path(__file__).resolve().parents[2]
 N = 20
 
 CHILD = r"""
-import json, os, sys, time
+import os, sys
 from pathlib import Path
 from core.db import Database
-from core.errors import JukiError
 from core.settings import Settings
 from auth.signin import sign_in
 from services.linkage.decision import approve, reject
+from tests.procs import attempt, on_your_marks
 
-url, login, password, pid, version, verdict, go = sys.argv[1:8]
+url, login, password, pid, version, verdict = sys.argv[1:7]
 settings = Settings(database_url=url, audit_jsonl="-", argon2_profile="test")
 db = Database(url, key_file=Path(os.environ["RACE_KEY_FILE"]))
 ident = sign_in(db, settings, login, password, "192.0.2.20")
-print("ready", flush=True)
-deadline = time.monotonic() + 120
-while not os.path.exists(go):
-    if time.monotonic() > deadline:
-        sys.exit(3)
-    time.sleep(0.001)
-try:
+on_your_marks()
+
+def act():
     if verdict == "approve":
         d = approve(db, ident, int(pid), version=int(version), comment="確認済み")
     else:
         d = reject(db, ident, int(pid), version=int(version), comment="書類不備")
-    out = {"login": login, "ok": True, "decided": d.decided, "status": d.status}
-except JukiError as exc:
-    out = {"login": login, "ok": False, "error": type(exc).__name__, "message": exc.message}
-print(json.dumps(out, ensure_ascii=False), flush=True)
+    return {"decided": d.decided, "status": d.status}
+
+attempt(act, login=login)
 """
 
 
@@ -75,34 +61,12 @@ def _race(
         enrol(db, settings, f"rev{i:02d}", ["reviewer"])
     rid = make_resident(db)
     view = full_proposal(db, settings, clerk, rid, my_number(70000000007))
-    go = tmp_path / "go"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env = {k: v for k, v in env.items() if not k.startswith("JUKI_")}
-    env["RACE_KEY_FILE"] = str(settings.resolved_identifier_key_file)  # the same key
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", CHILD, settings.resolved_database_url, f"rev{i:02d}",
-             PASSWORD, str(view.id), str(view.version), verdicts[i], str(go)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
-        )
-        for i in range(N)
-    ]
-    try:
-        for child in children:  # every child signed in and waiting
-            assert child.stdout is not None
-            line = child.stdout.readline()
-            assert line.strip() == "ready", child.stderr.read() if child.stderr else ""
-        go.write_text("go")
-        results = []
-        for child in children:
-            out, err = child.communicate(timeout=180)
-            assert child.returncode == 0, err
-            results.append(json.loads(out.strip().splitlines()[-1]))
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-    return view.id, results
+    # the same key as this process
+    env = child_env(RACE_KEY_FILE=str(settings.resolved_identifier_key_file))
+    return view.id, race(CHILD, [
+        [settings.resolved_database_url, f"rev{i:02d}", PASSWORD, str(view.id),
+         str(view.version), verdicts[i]] for i in range(N)
+    ], tmp_path / "go", env=env)
 
 
 @pytest.mark.parametrize("mixed", [False, True], ids=["all-approve", "approve-and-reject"])

@@ -41,17 +41,16 @@ from services.linkage.report_export import (
 from services.register.models import MyNumberLink
 from services.reports.output import local
 from services.reports.pdf import ReportFontMissing
-from tests.services.linkage_setup import (
-    as_schema_owner,
+from tests.factories import (
     enrol,
-    events,
     full_proposal,
+    initial_link,
     make_resident,
     matching_application,
     my_number,
     staff,
-    twelve_digit_runs,
 )
+from tests.services.linkage_setup import as_schema_owner, events, twelve_digit_runs
 
 INJECTION = '=HYPERLINK("http://evil.example/","開く")'
 REASON_NUMBER = "983205673214"  # a full number typed into the unlink reason
@@ -66,13 +65,7 @@ def _plant(db: Database, resident_id: int, number: str, at: datetime, source: st
     """An 初期移行 link as the application's account may write one; any other link
     without a proposal only as the schema's owner can, past the guard."""
     if source == "初期移行":
-        with db.write() as s:
-            link = MyNumberLink(resident_id=resident_id, number=number, last4=number[-4:],
-                                linked_at=at, source=source)
-            s.add(link)
-            s.flush()
-            assert link.id is not None
-            return link.id
+        return initial_link(db, resident_id, number, at=at)
     with as_schema_owner(db) as conn:
         return conn.execute(MyNumberLink.__table__.insert().values(  # type: ignore[attr-defined]
             resident_id=resident_id, number=number, last4=number[-4:], linked_at=at,

@@ -12,15 +12,8 @@ from core.db import Database
 from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
 from services.linkage.reveal import NO_NUMBER, reveal_proposed_number
-from tests.services.linkage_setup import (
-    audit_texts,
-    events,
-    full_proposal,
-    make_resident,
-    my_number,
-    staff,
-    twelve_digit_runs,
-)
+from tests.factories import full_proposal, make_resident, my_number, staff
+from tests.services.linkage_setup import audit_texts, events, twelve_digit_runs
 
 NUMBER = my_number(31415926535)
 

@@ -28,7 +28,7 @@ from core.db import Database
 from core.settings import Settings
 from logs.audit import events_after, last_seq
 from services.linkage.decision import Decision, approve, reject
-from tests.services.linkage_setup import full_proposal, make_resident, my_number, staff
+from tests.factories import full_proposal, make_resident, my_number, staff
 
 
 @dataclass

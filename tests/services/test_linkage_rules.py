@@ -47,19 +47,9 @@ from services.linkage.queue import drafts, link_history, open_proposal, pending
 from services.linkage.views import compare
 from services.register.models import MyNumberLink
 from services.register.mynumber import my_number_check_digit
-from tests.services.linkage_setup import (
-    audit_texts,
-    full_proposal,
-    make_resident,
-    matching_application,
-    my_number,
-    staff,
-    twelve_digit_runs,
-)
-
-VALID = ["123456789018", "983205673214", "111111111118"]
-INVALID = ["123456789010", "983205673210", "213456789018"]
-
+from tests.factories import full_proposal, make_resident, matching_application, my_number, staff
+from tests.services.linkage_setup import audit_texts, twelve_digit_runs
+from tests.services.test_mynumber import VALID
 
 # --- the table ----------------------------------------------------------------------
 

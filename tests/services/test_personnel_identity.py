@@ -20,7 +20,8 @@ from core.settings import Settings
 from services.personnel.models import ChangeRound, PersonnelChange, RightsChange
 from services.personnel.rounds import import_round
 from services.personnel.staff import import_staff
-from tests.services.personnel_setup import ADMIN, DAY, csv_file, events, last_seq, registry
+from tests.factories import ADMIN
+from tests.services.personnel_setup import DAY, csv_file, events, last_seq, registry
 
 KANA_HEADER = "発令日,職員番号,氏名,氏名カナ,異動区分,旧所属,新所属,旧職,新職\n"
 

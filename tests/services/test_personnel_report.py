@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from auth.accounts import add_user
 from auth.identity import Identity
 from auth.roles import role_label
 from core.actor import Actor
@@ -31,15 +30,8 @@ from services.personnel.report import CSV_HEADER, export_round_report
 from services.personnel.rounds import import_round, round_lines
 from services.personnel.staff import link_account
 from services.reports.pdf import ReportFontMissing
-from tests.services.personnel_setup import (
-    ADMIN,
-    DAY,
-    PASSWORD,
-    csv_file,
-    events,
-    last_seq,
-    registry,
-)
+from tests.factories import ADMIN, account
+from tests.services.personnel_setup import DAY, csv_file, events, last_seq, registry
 
 needs_poppler = pytest.mark.skipif(
     not (shutil.which("pdftotext") and shutil.which("pdffonts")),
@@ -63,8 +55,7 @@ class Round:
             "2026-04-15,1001,職員 sato,転入,税務課,市民課,主事,係員",
         ))
         self.round_id = done.round_id
-        add_user(db, settings, ADMIN, login="yamada", name="山田 花子", roles=["auditor"],
-                 password=PASSWORD, department="総務課")
+        account(db, settings, "yamada", ["auditor"], name="山田 花子", department="総務課")
         link_account(db, ADMIN, "4001", "yamada")
         lines = round_lines(db, done.round_id)
         grant = next(x for x in lines if x.staff_no == "4001" and x.action == "grant")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from auth.accounts import add_user, list_users
+from auth.accounts import list_users
 from auth.signin import SessionState, check_session, sign_in
 from core.actor import Actor
 from core.clock import today_in_japan
@@ -21,15 +21,8 @@ from services.personnel.confirm import confirm_change, waiting
 from services.personnel.models import ChangeRound, PersonnelChange, RightsChange, Staff
 from services.personnel.rounds import import_round, list_rounds, round_lines
 from services.personnel.staff import link_account
-from tests.services.personnel_setup import (
-    ADMIN,
-    DAY,
-    PASSWORD,
-    csv_file,
-    events,
-    last_seq,
-    registry,
-)
+from tests.factories import ADMIN, PASSWORD, account
+from tests.services.personnel_setup import DAY, csv_file, events, last_seq, registry
 
 
 @pytest.fixture
@@ -195,8 +188,7 @@ def _applied_round(db, settings, people):  # type: ignore[no-untyped-def]
     done = _import(db, settings, "2026-04-01,4001,山田 花子,転入,総務課,市民課,主事,係員",
                    "2026-04-01,1002,職員 suzuki,退職,市民課,,,")
     # 山田 gets an account (a security officer's, so that she could confirm — not her own)
-    add_user(db, settings, ADMIN, login="yamada", name="山田 花子", roles=["security_officer"],
-             password=PASSWORD, department="総務課")
+    account(db, settings, "yamada", ["security_officer"], name="山田 花子", department="総務課")
     people["yamada"] = sign_in(db, settings, "yamada", PASSWORD)
     link_account(db, ADMIN, "4001", "yamada")
     lines = round_lines(db, done.round_id)

@@ -24,7 +24,8 @@ from services.register.importer import import_register
 from services.register.layout import BadFile
 from services.register.models import Household, MyNumberLink, Resident, ResidentChange
 from services.todo import todo_lines
-from tests.services.linkage_setup import events, staff
+from tests.factories import staff
+from tests.services.linkage_setup import events
 from tests.services.register_files import encode, my_number, person
 
 ACTOR = Actor(login="os:import")

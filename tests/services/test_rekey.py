@@ -22,14 +22,8 @@ from services.linkage.models import LinkProposal
 from services.register.models import MyNumberLink
 from services.rekey import rotate_key
 from tests.conftest import Juki
-from tests.services.linkage_setup import (
-    ADMIN,
-    events,
-    full_proposal,
-    make_resident,
-    my_number,
-    staff,
-)
+from tests.factories import ADMIN, full_proposal, make_resident, my_number, staff
+from tests.services.linkage_setup import events
 from tests.services.sealing_setup import approved, edited_link, link, stored_numbers
 
 NUMBER, SECOND, THIRD = my_number(12345678901), my_number(12345678902), my_number(12345678903)

@@ -28,7 +28,7 @@ from core.settings import Settings
 from logs.audit import events_after
 from services.register.models import MyNumberLink
 from services.register.seed import seed_register
-from tests.services.linkage_setup import full_proposal, make_resident, staff
+from tests.factories import full_proposal, make_resident, staff
 
 RESIDENTS = 12_000
 

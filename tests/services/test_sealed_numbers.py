@@ -29,14 +29,8 @@ from services.lookup.types import LookupQuery
 from services.register.models import MyNumberLink
 from services.schema import _config, ensure_key_file, init_schema
 from tests.conftest import Juki
-from tests.services.linkage_setup import (
-    ADMIN,
-    events,
-    full_proposal,
-    make_resident,
-    my_number,
-    staff,
-)
+from tests.factories import ADMIN, full_proposal, make_resident, my_number, staff
+from tests.services.linkage_setup import events
 from tests.services.sealing_setup import approved, edited_link, link, stored_numbers
 
 NUMBER = my_number(12345678901)

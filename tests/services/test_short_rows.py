@@ -24,7 +24,8 @@ from services.personnel.staff import import_staff
 from services.register.importer import import_register
 from services.register.layout import BadFile
 from services.register.models import Resident
-from tests.services.personnel_setup import ADMIN, DAY, HEADER, registry
+from tests.factories import ADMIN
+from tests.services.personnel_setup import DAY, HEADER, registry
 from tests.services.register_files import COLUMNS, encode, person
 
 ACTOR = Actor(login="os:import")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -30,6 +29,7 @@ from services.transfer.catalogue import CATALOGUE, IDENTIFYING
 from services.transfer.config import load_config, parse_config
 from services.transfer.models import BATCH_SENT, RUN_DONE, RUN_OPEN, TransferBatch, TransferRun
 from services.transfer.send import TransferFailed, send_transfer
+from tests.procs import wait_for
 from tests.services.transfer_setup import ITEMS, Receiver, receivers, write_config
 
 SECRET = "極秘メモ-TRANSFER-LEAK-CANARY"
@@ -207,15 +207,6 @@ def test_changed_since_the_last_run_and_since_a_date(
 # --- the proof: receiver killed mid-transfer, restarted -------------------------------------
 
 
-def _wait(cond: Callable[[], bool], seconds: float, what: str) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def test_killed_receiver_restarted_every_record_arrives_once_and_nothing_else(
     db: Database, juki_env: dict[str, str], start_receiver: Callable[..., Receiver],
     tmp_path: Path,
@@ -231,7 +222,7 @@ def test_killed_receiver_restarted_every_record_arrives_once_and_nothing_else(
     # 1. The receiver is killed (SIGKILL) while the sender is in the middle of the run.
     sender = subprocess.Popen(send, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    _wait(lambda: len(rec.lines()) >= 4, 60, "four batches to arrive")
+    wait_for(lambda: len(rec.lines()) >= 4, 60, "four batches to arrive")
     rec.kill()
     out, err = sender.communicate(timeout=60)
     assert sender.returncode == 1, (out, err)
