@@ -37,6 +37,7 @@ from sqlalchemy import and_, func, select
 
 from auth.models import User
 from core.clock import JST, iso, parse_iso
+from core.db import columns, table
 from core.settings import Settings
 from logs.audit import AuditEvent
 from services.personnel.models import Staff
@@ -49,7 +50,7 @@ SIGNIN_FAILED = "signin.failure"
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Core columns of the tables queried below the ORM (one line: names, not logic).
-_E, _S, _U, _R, _H = (t.__table__.c for t in (  # type: ignore[union-attr]
+_E, _S, _U, _R, _H = (columns(t) for t in (
     AuditEvent, Staff, User, Resident, Household))
 
 
@@ -189,15 +190,15 @@ def own_record(conn: Any, settings: Settings, events: list[Event]) -> list[Findi
         login: (code, family, address)
         for login, code, family, address in conn.execute(
             select(_U.login, _S.resident_code, _R.family_name, _R.address)
-            .select_from(Staff.__table__.join(  # type: ignore[attr-defined]
-                User.__table__, _U.id == _S.user_id)  # type: ignore[attr-defined]
-                .join(Resident.__table__, _R.resident_code == _S.resident_code))  # type: ignore[attr-defined]
+            .select_from(table(Staff).join(
+                table(User), _U.id == _S.user_id)
+                .join(table(Resident), _R.resident_code == _S.resident_code))
             .where(_U.login.in_(actors), _S.resident_code != "")
         )
     }
     if not own:
         return []
-    ids = sorted({e.resident_id for e in opens if e.actor in own})
+    ids = sorted({rid for e in opens if e.actor in own and (rid := e.resident_id) is not None})
     opened = {
         rid: (code, family, address)
         for rid, code, family, address in conn.execute(
@@ -247,8 +248,8 @@ def after_leave(conn: Any, settings: Settings, events: list[Event]) -> list[Find
     if not staff:
         return []
     left = dict(conn.execute(
-        select(_U.login, _S.left_on).select_from(Staff.__table__.join(  # type: ignore[attr-defined]
-            User.__table__, _U.id == _S.user_id))  # type: ignore[attr-defined]
+        select(_U.login, _S.left_on).select_from(table(Staff).join(
+            table(User), _U.id == _S.user_id))
         .where(_U.login.in_(sorted({e.actor for e in staff})), _S.left_on.is_not(None))
     ).all())
     return [

@@ -29,7 +29,7 @@ from sqlalchemy import and_, func, select
 from auth.models import User, UserRole
 from auth.roles import Perm, permissions_of
 from core.clock import aware, iso
-from core.db import Database
+from core.db import Database, columns
 from logs.audit import AuditEvent
 from services.personnel.models import Staff
 from services.register.models import Resident
@@ -49,7 +49,7 @@ REPLAYED = (
 )
 
 # Core columns of the tables queried below the ORM (one line: names, not logic).
-_R, _U, _UR, _S, _A = (t.__table__.c for t in (  # type: ignore[union-attr]
+_R, _U, _UR, _S, _A = (columns(t) for t in (
     Resident, User, UserRole, Staff, AuditEvent))
 
 
@@ -138,8 +138,8 @@ def count_handlers(db: Database, as_of: date, *, today: date | None = None) -> H
             ).mappings()
             for ev in events:
                 _undo(ev, users)
-        employment = dict(conn.execute(
-            select(_S.user_id, _S.employment).where(_S.user_id.is_not(None))).all())
+        employment: dict[int, str] = {r[0]: r[1] for r in conn.execute(
+            select(_S.user_id, _S.employment).where(_S.user_id.is_not(None)))}
     handlers = [
         u for u in users.values()
         if u["exists"] and not u["disabled"] and permissions_of(u["roles"]) & REGISTER_PERMS

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from auth.roles import Perm
 from core.clock import now
@@ -68,8 +68,8 @@ def _view(r: Incident) -> IncidentView:
 def list_incidents(db: Database, who: Who) -> list[IncidentView]:
     with gate.act(db, who, "assess.incident.list", perm=PERMS, what="事故の記録の閲覧",
                   write=False) as a:
-        rows = a.s.exec(select(Incident).order_by(  # type: ignore[call-overload]
-            Incident.occurred_on.desc(), Incident.id.desc())).scalars().all()  # type: ignore[attr-defined,union-attr]
+        rows = a.s.exec(select(Incident).order_by(
+            col(Incident.occurred_on).desc(), col(Incident.id).desc())).all()
         return [_view(r) for r in rows]
 
 
@@ -81,8 +81,8 @@ def year_start(as_of: date) -> date:
 def serious_in_year(db: Database, as_of: date) -> list[IncidentView]:
     """重大事故 that occurred after ``year_start(as_of)`` and on or before ``as_of``."""
     with db.read() as s:
-        rows = s.exec(select(Incident).where(  # type: ignore[call-overload]
-            Incident.serious, Incident.occurred_on > year_start(as_of),  # type: ignore[arg-type]
-            Incident.occurred_on <= as_of,
-        ).order_by(Incident.occurred_on)).scalars().all()  # type: ignore[arg-type]
+        rows = s.exec(select(Incident).where(
+            col(Incident.serious), col(Incident.occurred_on) > year_start(as_of),
+            col(Incident.occurred_on) <= as_of,
+        ).order_by(col(Incident.occurred_on))).all()
         return [_view(r) for r in rows]

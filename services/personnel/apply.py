@@ -27,7 +27,7 @@ from auth.roles import Perm, role_label
 from auth.signin import sign_in
 from core.actor import Actor
 from core.clock import now, today_in_japan
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import BadInput, NotFound, Refused
 from core.settings import Settings
 from logs.audit import record
@@ -62,7 +62,7 @@ from services.personnel.rights import end_sessions
 
 SYSTEM = Actor(login="system:apply-due")
 # Core columns of the tables queried below the ORM (one line: names, not logic).
-_PC, _RC, _S, _UR, _U = (t.__table__.c for t in (  # type: ignore[union-attr]
+_PC, _RC, _S, _UR, _U = (columns(t) for t in (
     PersonnelChange, RightsChange, Staff, UserRole, User))
 
 
@@ -104,7 +104,7 @@ def apply_due(db: Database, settings: Settings, actor: Actor = SYSTEM, *,
 def _registry(conn: Any, s: Any, actor: Actor, day: date, policy: Any) -> int:
     """Due personnel-change rows into the staff registry, in date and file order."""
     rows = conn.execute(
-        select(PersonnelChange.__table__).where(  # type: ignore[attr-defined]
+        select(table(PersonnelChange)).where(
             _PC.applied_at.is_(None), _PC.effective_on <= day)
         .order_by(_PC.effective_on, _PC.round_id, _PC.line_no)
     ).mappings().all()
@@ -112,20 +112,20 @@ def _registry(conn: Any, s: Any, actor: Actor, day: date, policy: Any) -> int:
     done = 0
     for r in rows:
         claimed = conn.execute(
-            update(PersonnelChange.__table__).where(  # type: ignore[attr-defined]
+            update(table(PersonnelChange)).where(
                 _PC.id == r["id"], _PC.applied_at.is_(None)).values(applied_at=stamp)
         ).rowcount
         if not claimed:
             continue
-        staff = conn.execute(select(Staff.__table__).where(  # type: ignore[attr-defined]
+        staff = conn.execute(select(table(Staff)).where(
             _S.staff_no == r["staff_no"])).mappings().first()
         values = _staff_after(r, staff, policy)
         if staff is None:
-            conn.execute(Staff.__table__.insert().values(  # type: ignore[attr-defined]
+            conn.execute(table(Staff).insert().values(
                 staff_no=r["staff_no"], name=r["name"], kana="", employment="正規",
                 updated_at=stamp, **values))
         else:
-            conn.execute(update(Staff.__table__).where(  # type: ignore[attr-defined]
+            conn.execute(update(table(Staff)).where(
                 _S.id == staff["id"]).values(updated_at=stamp, **values))
         done += 1
     if done:
@@ -157,7 +157,7 @@ def _staff_after(r: Any, staff: Any, policy: Any) -> dict[str, Any]:
 def _account_of(conn: Any, staff_no: str) -> tuple[int | None, str]:
     row = conn.execute(
         select(_S.user_id, _U.login).select_from(
-            Staff.__table__.outerjoin(User.__table__, _U.id == _S.user_id))  # type: ignore[attr-defined]
+            table(Staff).outerjoin(table(User), _U.id == _S.user_id))
         .where(_S.staff_no == staff_no)
     ).first()
     if row is None or row.user_id is None:
@@ -167,7 +167,7 @@ def _account_of(conn: Any, staff_no: str) -> tuple[int | None, str]:
 
 def _revocations(conn: Any, s: Any, actor: Actor, day: date) -> tuple[int, int]:
     lines = conn.execute(
-        select(RightsChange.__table__).where(  # type: ignore[attr-defined]
+        select(table(RightsChange)).where(
             _RC.state == PENDING, _RC.action.in_(AUTOMATIC), _RC.effective_on <= day)
         .order_by(_RC.effective_on, _RC.id)
     ).mappings().all()
@@ -178,7 +178,7 @@ def _revocations(conn: Any, s: Any, actor: Actor, day: date) -> tuple[int, int]:
         user_id, login = _account_of(conn, line["staff_no"])
         note = "" if user_id is not None else "アカウントなし"
         claimed = conn.execute(
-            update(RightsChange.__table__).where(  # type: ignore[attr-defined]
+            update(table(RightsChange)).where(
                 _RC.id == line["id"], _RC.state == PENDING)
             .values(state=APPLIED, applied_by=actor.login, applied_user=actor.user_id,
                     applied_at=stamp, note=note)
@@ -188,10 +188,10 @@ def _revocations(conn: Any, s: Any, actor: Actor, day: date) -> tuple[int, int]:
         applied += 1
         if user_id is not None:
             if line["action"] == REVOKE:
-                conn.execute(delete(UserRole.__table__).where(  # type: ignore[attr-defined]
+                conn.execute(delete(table(UserRole)).where(
                     _UR.user_id == user_id, _UR.role == line["role"]))
             else:
-                conn.execute(update(User.__table__).where(  # type: ignore[attr-defined]
+                conn.execute(update(table(User)).where(
                     _U.id == user_id).values(disabled=True))
             touched.add(user_id)
         record(
@@ -223,7 +223,7 @@ def apply_change(db: Database, who: Who, line_id: int, *, today: date | None = N
 
 def _grant(a: gate.Act, line_id: int, day: date) -> None:
     conn, actor = a.s.connection(), a.actor
-    line = conn.execute(select(RightsChange.__table__).where(  # type: ignore[attr-defined]
+    line = conn.execute(select(table(RightsChange)).where(
         _RC.id == line_id)).mappings().first()
     if line is None:
         raise NotFound(f"権限変更 #{line_id} はありません。")
@@ -243,7 +243,7 @@ def _grant(a: gate.Act, line_id: int, day: date) -> None:
             "自分自身のアカウントへの権限付与はできません。別の管理者に依頼してください。"
         )
     claimed = conn.execute(
-        update(RightsChange.__table__).where(  # type: ignore[attr-defined]
+        update(table(RightsChange)).where(
             _RC.id == line_id, _RC.state == PENDING)
         .values(state=APPLIED, applied_by=actor.login, applied_user=actor.user_id,
                 applied_at=now())
@@ -254,10 +254,10 @@ def _grant(a: gate.Act, line_id: int, day: date) -> None:
         held = conn.execute(select(_UR.id).where(
             and_(_UR.user_id == user_id, _UR.role == line["role"]))).first()
         if held is None:
-            conn.execute(UserRole.__table__.insert().values(  # type: ignore[attr-defined]
+            conn.execute(table(UserRole).insert().values(
                 user_id=user_id, role=line["role"]))
     else:
-        conn.execute(update(User.__table__).where(  # type: ignore[attr-defined]
+        conn.execute(update(table(User)).where(
             _U.id == user_id).values(disabled=False, failed_count=0))
     a.record(action=f"access.{line['action']}", target=login, details={
         "line": line_id, "round": line["round_id"], "staff_no": line["staff_no"],

@@ -10,7 +10,6 @@ is final.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -18,7 +17,7 @@ from auth.access import permissions_on
 from auth.identity import Identity
 from auth.roles import Perm
 from core.clock import now, today_in_japan
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import BadInput, NotFound, Refused
 from core.freetext import field_text
 from core.settings import Settings
@@ -34,8 +33,8 @@ from services.personnel.models import (
     Staff,
 )
 
-_RC: Any = RightsChange.__table__.c  # type: ignore[attr-defined]
-_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
+_RC = columns(RightsChange)
+_S = columns(Staff)
 COMMENT_MAX = 500
 
 
@@ -59,7 +58,7 @@ def _judge(a: gate.Act, ident: Identity, line_id: int, verdict: str, comment: st
     if verdict == DISPUTED and not comment:
         raise BadInput("コメント: 異議の理由を入力してください。")
     conn = a.s.connection()
-    line = conn.execute(select(RightsChange.__table__).where(  # type: ignore[attr-defined]
+    line = conn.execute(select(table(RightsChange)).where(
         _RC.id == line_id)).mappings().first()
     if line is None:
         raise NotFound(f"権限変更 #{line_id} はありません。")
@@ -75,7 +74,7 @@ def _judge(a: gate.Act, ident: Identity, line_id: int, verdict: str, comment: st
     if subject is not None and subject == ident.user_id:
         raise Refused("自分自身の権限変更は確認できません。別の確認者に依頼してください。")
     won = conn.execute(
-        update(RightsChange.__table__).where(  # type: ignore[attr-defined]
+        update(table(RightsChange)).where(
             _RC.id == line_id, _RC.verdict == "")
         .values(verdict=verdict, confirmed_by=ident.login, confirmed_user=ident.user_id,
                 confirmed_at=now(), comment=comment)

@@ -14,15 +14,16 @@ from sqlalchemy import delete, update
 
 from auth.models import ConsoleSession, UserRole
 from core.clock import now
+from core.db import columns, table
 
-_CS: Any = ConsoleSession.__table__.c  # type: ignore[attr-defined]
-_UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
+_CS = columns(ConsoleSession)
+_UR = columns(UserRole)
 
 
 def end_sessions(conn: Any, user_id: int, reason: str) -> int:
     """End every open console session of ``user_id``; their consoles close on next check."""
     return int(conn.execute(
-        update(ConsoleSession.__table__).where(  # type: ignore[attr-defined]
+        update(table(ConsoleSession)).where(
             _CS.user_id == user_id, _CS.ended_at.is_(None))
         .values(ended_at=now(), end_reason=reason)
     ).rowcount or 0)
@@ -31,7 +32,7 @@ def end_sessions(conn: Any, user_id: int, reason: str) -> int:
 def strip_roles(conn: Any, user_id: int) -> tuple[str, ...]:
     """Delete every role of the account; the roles that were there."""
     gone = conn.execute(
-        delete(UserRole.__table__).where(_UR.user_id == user_id)  # type: ignore[attr-defined]
+        delete(table(UserRole)).where(_UR.user_id == user_id)
         .returning(_UR.role)
     ).scalars().all()
     return tuple(sorted(gone))
@@ -47,7 +48,7 @@ def strip_many(conn: Any, user_ids: list[int]) -> dict[int, tuple[str, ...]]:
     out: dict[int, list[str]] = {}
     for chunk in _chunks(user_ids):
         for user_id, role in conn.execute(
-            delete(UserRole.__table__).where(_UR.user_id.in_(chunk))  # type: ignore[attr-defined]
+            delete(table(UserRole)).where(_UR.user_id.in_(chunk))
             .returning(_UR.user_id, _UR.role)
         ):
             out.setdefault(user_id, []).append(role)
@@ -60,7 +61,7 @@ def end_many(conn: Any, user_ids: list[int], reason: str) -> dict[int, int]:
     stamp = now()
     for chunk in _chunks(user_ids):
         for (user_id,) in conn.execute(
-            update(ConsoleSession.__table__).where(  # type: ignore[attr-defined]
+            update(table(ConsoleSession)).where(
                 _CS.user_id.in_(chunk), _CS.ended_at.is_(None))
             .values(ended_at=stamp, end_reason=reason).returning(_CS.user_id)
         ):

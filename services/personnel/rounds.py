@@ -25,7 +25,7 @@ from sqlalchemy import func, insert, select
 from auth.models import User, UserRole
 from auth.roles import Perm
 from core.clock import now
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import BadInput, NotFound
 from core.settings import Settings
 from services import gate
@@ -50,7 +50,7 @@ from services.personnel.policy import load_policy
 IMPORT = "hr.import"
 
 # Core columns of the tables queried below the ORM (one line: names, not logic).
-_S, _U, _UR, _RC, _PC = (t.__table__.c for t in (  # type: ignore[union-attr]
+_S, _U, _UR, _RC, _PC = (columns(t) for t in (
     Staff, User, UserRole, RightsChange, PersonnelChange))
 
 
@@ -61,8 +61,8 @@ def staff_snapshot(conn: Any) -> dict[str, Person]:
         roles.setdefault(user_id, set()).add(role)
     rows = conn.execute(
         select(_S.staff_no, _S.name, _S.kana, _S.department, _S.post, _S.status, _S.user_id,
-               _U.disabled).select_from(Staff.__table__.outerjoin(  # type: ignore[attr-defined]
-                   User.__table__, _U.id == _S.user_id))  # type: ignore[attr-defined]
+               _U.disabled).select_from(table(Staff).outerjoin(
+                   table(User), _U.id == _S.user_id))
     )
     return {
         r.staff_no: Person(
@@ -117,8 +117,8 @@ def _take(a: gate.Act, settings: Settings, name: str, data: bytes, digest: str,
     changes = read_changes(data)
     conn = a.s.connection()
     earlier = conn.execute(
-        select(ChangeRound.__table__.c.id).where(  # type: ignore[attr-defined]
-            ChangeRound.__table__.c.sha256 == digest)  # type: ignore[attr-defined]
+        select(columns(ChangeRound).id).where(
+            columns(ChangeRound).sha256 == digest)
     ).scalar()
     if earlier is not None:
         raise BadInput(f"異動ファイル: 同じファイルは取込済みです（異動処理 #{earlier}）。")
@@ -172,7 +172,7 @@ def _write(a: gate.Act, name: str, digest: str, encoding: str, rows: Any, plan: 
     s.add(rnd)
     s.flush()
     assert rnd.id is not None
-    pc = PersonnelChange.__table__  # type: ignore[attr-defined]
+    pc = table(PersonnelChange)
     conn.execute(insert(pc), [
         {"round_id": rnd.id, "line_no": r.line_no, "effective_on": r.effective_on,
          "staff_no": r.staff_no, "name": r.name, "kind": r.kind,
@@ -180,9 +180,10 @@ def _write(a: gate.Act, name: str, digest: str, encoding: str, rows: Any, plan: 
          "old_post": r.old_post, "new_post": r.new_post, "applied_at": None}
         for r in rows
     ])
-    ids = dict(conn.execute(select(pc.c.line_no, pc.c.id).where(pc.c.round_id == rnd.id)).all())
+    ids: dict[int, int] = {r[0]: r[1] for r in conn.execute(
+        select(pc.c.line_no, pc.c.id).where(pc.c.round_id == rnd.id))}
     if plan.changes:
-        conn.execute(insert(RightsChange.__table__), [  # type: ignore[attr-defined]
+        conn.execute(insert(table(RightsChange)), [
             {"round_id": rnd.id, "change_id": ids[c.line_no], "staff_no": c.staff_no,
              "name": c.name, "effective_on": c.effective_on, "action": c.action,
              "role": c.role, "reason": c.reason, "state": PENDING, "applied_by": "",
@@ -251,16 +252,17 @@ class RightsLine:
 
 
 def list_rounds(db: Database, limit: int = 200) -> list[RoundSummary]:
-    cr = ChangeRound.__table__.c  # type: ignore[attr-defined]
+    cr = columns(ChangeRound)
     with db.read() as s:
         conn = s.connection()
-        rounds = conn.execute(select(ChangeRound.__table__).order_by(  # type: ignore[attr-defined]
+        rounds = conn.execute(select(table(ChangeRound)).order_by(
             cr.id.desc()).limit(limit)).mappings().all()
         stats: dict[int, Counter[str]] = {}
-        for rid, state, verdict, n in conn.execute(
+        for row in conn.execute(
             select(_RC.round_id, _RC.state, _RC.verdict, func.count())
             .group_by(_RC.round_id, _RC.state, _RC.verdict)
         ):
+            rid, state, verdict, n = row[0], row[1], row[2], row[3]  # (a Row unpacks untyped)
             c = stats.setdefault(rid, Counter())
             c["changes"] += n
             c[state] += n
@@ -289,11 +291,11 @@ def get_round(db: Database, round_id: int) -> RoundSummary:
 
 def _lines_query() -> Any:
     return (
-        select(RightsChange.__table__, _U.login)  # type: ignore[attr-defined]
+        select(table(RightsChange), _U.login)
         .select_from(
-            RightsChange.__table__  # type: ignore[attr-defined]
-            .outerjoin(Staff.__table__, _S.staff_no == _RC.staff_no)  # type: ignore[attr-defined]
-            .outerjoin(User.__table__, _U.id == _S.user_id)  # type: ignore[attr-defined]
+            table(RightsChange)
+            .outerjoin(table(Staff), _S.staff_no == _RC.staff_no)
+            .outerjoin(table(User), _U.id == _S.user_id)
         )
     )
 

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from auth.models import User
 from auth.roles import Perm
 from core.clock import now
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import BadInput, NotFound
 from core.freetext import problem
 from services import gate
@@ -33,8 +33,8 @@ from services.personnel.models import EMPLOYMENT_TYPES, STAFF_STATUSES, Staff
 COLUMNS = ("職員番号", "氏名", "氏名カナ", "所属", "職", "雇用区分", "契約終了日", "状態",
            "研修受講日")
 OPTIONAL = ("ログイン名", "住民票コード")
-_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
+_S = columns(Staff)
+_U = columns(User)
 
 
 def _cell(value: str | None) -> str:
@@ -126,13 +126,13 @@ def import_staff(db: Database, who: Who, *, name: str, data: bytes) -> StaffLoad
 
 def _load(a: gate.Act, rows: list[dict[str, Any]]) -> StaffLoaded:
     conn = a.s.connection()
-    users = dict(conn.execute(select(_U.login, _U.id)).all())
+    users: dict[str, int] = {r[0]: r[1] for r in conn.execute(select(_U.login, _U.id))}
     unknown = [f"{r['where']} ログイン名: {r['login']} のアカウントはありません"
                for r in rows if r["login"] and r["login"] not in users]
     if unknown:
         raise BadInput("職員ファイルに誤りがあるため、何も取り込んでいません: "
                        + "。".join(unknown[:20]) + "。")
-    existing = dict(conn.execute(select(_S.staff_no, _S.id)).all())
+    existing: dict[str, int] = {r[0]: r[1] for r in conn.execute(select(_S.staff_no, _S.id))}
     stamp = now()
     added = updated = linked = 0
     new_rows = []
@@ -144,7 +144,7 @@ def _load(a: gate.Act, rows: list[dict[str, Any]]) -> StaffLoaded:
             values["user_id"] = users[r["login"]]
             linked += 1
         if r["staff_no"] in existing:
-            conn.execute(update(Staff.__table__).where(  # type: ignore[attr-defined]
+            conn.execute(update(table(Staff)).where(
                 _S.id == existing[r["staff_no"]]).values(updated_at=stamp, **values))
             updated += 1
         else:
@@ -152,7 +152,7 @@ def _load(a: gate.Act, rows: list[dict[str, Any]]) -> StaffLoaded:
                              "left_on": None, "user_id": None, **values})
             added += 1
     if new_rows:
-        conn.execute(insert(Staff.__table__), new_rows)  # type: ignore[attr-defined]
+        conn.execute(insert(table(Staff)), new_rows)
     a.record(details={"added": added, "updated": updated, "linked": linked})
     return StaffLoaded(added, updated, linked)
 
@@ -177,7 +177,7 @@ def _link(a: gate.Act, staff_no: str, login: str) -> None:
         _S.user_id == user_id, _S.staff_no != staff_no)).scalar()
     if other is not None:
         raise BadInput(f"ログイン名 {login} は職員番号 {other} に紐付いています。")
-    done = conn.execute(update(Staff.__table__).where(  # type: ignore[attr-defined]
+    done = conn.execute(update(table(Staff)).where(
         _S.staff_no == staff_no).values(user_id=user_id, updated_at=now())).rowcount
     if not done:
         raise NotFound(f"職員番号 {staff_no} は職員台帳にありません。")

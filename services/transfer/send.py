@@ -49,11 +49,11 @@ from typing import Any
 import httpx
 from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.actor import Actor
 from core.clock import now, today_in_japan
-from core.db import Database
+from core.db import Database, rowcount
 from core.errors import BadInput, JukiError
 from core.settings import Settings
 from services import gate
@@ -115,13 +115,14 @@ def _open_run(s: Session, dest: str) -> TransferRun | None:
 def _changed_residents(s: Session, rule: str, since: date | None, after: int,
                        watermark: int) -> list[int]:
     if rule == RULE_ALL:
-        return list(s.exec(select(Resident.id).order_by(Resident.id)).all())  # type: ignore[arg-type]
-    q = select(ResidentChange.resident_id).distinct().where(ResidentChange.id <= watermark)
+        return [rid for rid in s.exec(select(Resident.id).order_by(col(Resident.id))).all()
+                if rid is not None]
+    q = select(ResidentChange.resident_id).distinct().where(col(ResidentChange.id) <= watermark)
     if rule == RULE_SINCE:
-        q = q.where(or_(ResidentChange.occurred_on >= since,  # type: ignore[operator]
-                        ResidentChange.notified_on >= since))  # type: ignore[operator]
+        q = q.where(or_(col(ResidentChange.occurred_on) >= since,
+                        col(ResidentChange.notified_on) >= since))
     else:
-        q = q.where(ResidentChange.id > after)  # type: ignore[operator]
+        q = q.where(col(ResidentChange.id) > after)
     return sorted(s.exec(q).all())
 
 
@@ -173,9 +174,9 @@ def _abandon(db: Database, actor: Actor, run: TransferRun, dest: Destination) ->
     in a new run with today's list, never with the old one."""
     assert run.id is not None
     with _act(db, actor, run.id, dest, action="transfer.abandon") as a:
-        done = a.s.execute(update(TransferRun).where(
-            TransferRun.id == run.id, TransferRun.status == RUN_OPEN,  # type: ignore[arg-type]
-        ).values(status=RUN_ABANDONED, finished_at=now())).rowcount
+        done = rowcount(a.s.execute(update(TransferRun).where(
+            col(TransferRun.id) == run.id, col(TransferRun.status) == RUN_OPEN,
+        ).values(status=RUN_ABANDONED, finished_at=now())))
         if done:
             a.record(severity="warning", details={
                 "run": run.id, "destination": dest.id, "planned_items": json.loads(run.items),
@@ -330,7 +331,8 @@ def send_transfer(
                 "of": run.batches, "items": list(items),
                 "records": batch_records(db, items, ids),
             }
-            tried, error = 0, None
+            tried = 0
+            error: _Rejected | httpx.HTTPError | None = None
             while tried < attempts:
                 tried += 1
                 try:
@@ -371,10 +373,10 @@ def send_transfer(
                 f"もう一度 juki transfer send {dest.id} を実行すると続きから再開します。"
             )
     with _act(db, actor, run_id, dest) as a:
-        closed = a.s.execute(update(TransferRun).where(
-            TransferRun.id == run_id, TransferRun.status == RUN_OPEN,  # type: ignore[arg-type]
+        closed = rowcount(a.s.execute(update(TransferRun).where(
+            col(TransferRun.id) == run_id, col(TransferRun.status) == RUN_OPEN,
         ).values(status=RUN_DONE, finished_at=now(), attempts=TransferRun.attempts + 1,
-                 last_error="")).rowcount
+                 last_error="")))
         if closed:  # another sender that finished the same run has recorded it
             a.record(details=_details(run, dest, keys, resumed=resumed, sent_now=sent_now))
     return TransferResult(run_id, dest, run.rule, run.since, run.records, run.batches,

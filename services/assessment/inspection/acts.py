@@ -18,7 +18,7 @@ from auth.identity import Identity
 from auth.models import User, UserRole
 from auth.roles import Perm, permissions_of
 from core.clock import now
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import BadInput, NotFound
 from core.freetext import field_text
 from core.settings import Settings
@@ -45,8 +45,8 @@ NOTE_MAX = 1000
 START_PERMS = (Perm.ACCESS_ADMIN, Perm.ACCESS_CONFIRM)
 NO_NOTE = "該当なし"
 
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
-_UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
+_U = columns(User)
+_UR = columns(UserRole)
 
 _no = gate.Refusal.saying
 
@@ -108,6 +108,7 @@ def start_inspection(db: Database, settings: Settings, who: Who, year: int, *,
         a.s.add(row)
         a.s.flush()
         for dept in depts:
+            assert row.id is not None
             a.s.add(InspectionSheet(inspection_id=row.id, department=dept))
         a.s.flush()
         a.record(details={"fiscal_year": year, "due_on": due.isoformat(),
@@ -157,14 +158,14 @@ def _answer(a: gate.Act, ident: Identity, sheet_id: int, item_code: str, value: 
         raise _no(signed, "signed")
     values = dict(answer=value, note=note, answered_by=ident.login,
                   answered_user=ident.user_id, answered_at=now())
-    changed = conn.execute(update(InspectionAnswer.__table__).where(  # type: ignore[attr-defined]
+    changed = conn.execute(update(table(InspectionAnswer)).where(
         _AN.sheet_id == sheet_id, _AN.item_code == item_code).values(**values)).rowcount
     if not changed:
-        conn.execute(InspectionAnswer.__table__.insert().values(  # type: ignore[attr-defined]
+        conn.execute(table(InspectionAnswer).insert().values(
             sheet_id=sheet_id, item_code=item_code, **values))
     # The sheet must still be unsigned when this commits (a sign-off in between takes the
     # row lock first on PostgreSQL; SQLite writers queue).
-    still = conn.execute(update(InspectionSheet.__table__).where(  # type: ignore[attr-defined]
+    still = conn.execute(update(table(InspectionSheet)).where(
         _SH.id == sheet_id, _SH.signed_at.is_(None)).values(
             signed_by=_SH.signed_by)).rowcount
     if not still:
@@ -201,7 +202,7 @@ def sign_off(db: Database, ident: Identity, sheet_id: int, comment: str = "") ->
         if not view.complete:
             raise _no(f"未回答の項目が {len(view.rows) - view.answered} 件あります。"
                       "すべて回答されてから承認してください。", "incomplete")
-        won = conn.execute(update(InspectionSheet.__table__).where(  # type: ignore[attr-defined]
+        won = conn.execute(update(table(InspectionSheet)).where(
             _SH.id == sheet_id, _SH.signed_at.is_(None)).values(
                 signed_by=ident.login, signed_user=ident.user_id, signed_at=now(),
                 sign_comment=comment)).rowcount

@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core.db import table
 from services.assessment.models import Inspection, InspectionAnswer, InspectionSheet
 
-INSPECTION: Any = Inspection.__table__  # type: ignore[attr-defined]
-SHEET: Any = InspectionSheet.__table__  # type: ignore[attr-defined]
-ANSWER: Any = InspectionAnswer.__table__  # type: ignore[attr-defined]
+INSPECTION = table(Inspection)
+SHEET = table(InspectionSheet)
+ANSWER = table(InspectionAnswer)
 INSPECTION_C: Any = INSPECTION.c
 SHEET_C: Any = SHEET.c
 ANSWER_C: Any = ANSWER.c

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from auth.identity import Identity
 from auth.models import User
 from auth.roles import Perm
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import NotFound
 from services import gate
 from services.assessment.inspection.items import Item, year_label
@@ -34,8 +34,8 @@ VIEW = "inspection.view"
 ANSWER_PERMS = (Perm.ACCESS_CONFIRM,)
 VIEW_PERMS = (Perm.LOOKUP, Perm.ACCESS_CONFIRM, Perm.AUDIT_READ, Perm.ACCESS_ADMIN)
 
-_U: Any = User.__table__.c  # type: ignore[attr-defined]
-_ST: Any = Staff.__table__.c  # type: ignore[attr-defined]
+_U = columns(User)
+_ST = columns(Staff)
 
 
 @dataclass(frozen=True)
@@ -122,13 +122,13 @@ def _summary(conn: Any, insp: Any) -> InspectionSummary:
     items = _items(insp["items"])
     counts = dict(conn.execute(
         select(_AN.sheet_id, func.count()).select_from(
-            InspectionAnswer.__table__.join(  # type: ignore[attr-defined]
-                InspectionSheet.__table__, _SH.id == _AN.sheet_id))  # type: ignore[attr-defined]
+            table(InspectionAnswer).join(
+                table(InspectionSheet), _SH.id == _AN.sheet_id))
         .where(_SH.inspection_id == insp["id"]).group_by(_AN.sheet_id)).all())
     sheets = tuple(
         SheetSummary(id=r["id"], department=r["department"], answered=counts.get(r["id"], 0),
                      items=len(items), signed_by=r["signed_by"], signed_at=r["signed_at"])
-        for r in conn.execute(select(InspectionSheet.__table__).where(  # type: ignore[attr-defined]
+        for r in conn.execute(select(table(InspectionSheet)).where(
             _SH.inspection_id == insp["id"]).order_by(_SH.department)).mappings()
     )
     return InspectionSummary(id=insp["id"], fiscal_year=insp["fiscal_year"],
@@ -139,7 +139,7 @@ def _summary(conn: Any, insp: Any) -> InspectionSummary:
 def get_inspection(db: Database, year: int) -> InspectionSummary:
     with db.read() as s:
         conn = s.connection()
-        insp = conn.execute(select(Inspection.__table__).where(  # type: ignore[attr-defined]
+        insp = conn.execute(select(table(Inspection)).where(
             _I.fiscal_year == year)).mappings().first()
         if insp is None:
             raise NotFound(f"{year_label(year)}の自己点検はまだ始まっていません"
@@ -150,7 +150,7 @@ def get_inspection(db: Database, year: int) -> InspectionSummary:
 def latest_inspection(db: Database) -> InspectionSummary | None:
     with db.read() as s:
         conn = s.connection()
-        insp = conn.execute(select(Inspection.__table__).order_by(  # type: ignore[attr-defined]
+        insp = conn.execute(select(table(Inspection)).order_by(
             _I.fiscal_year.desc()).limit(1)).mappings().first()
         return None if insp is None else _summary(conn, insp)
 
@@ -161,7 +161,7 @@ def _sheet(conn: Any, sheet_id: int) -> Any:
 
 def _sheet_view(conn: Any, sh: Any) -> SheetView:
     answers = {a["item_code"]: a for a in conn.execute(
-        select(InspectionAnswer.__table__).where(  # type: ignore[attr-defined]
+        select(table(InspectionAnswer)).where(
             _AN.sheet_id == sh["id"])).mappings()}
     rows = []
     for item in _items(sh["items"]):

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from auth.roles import Perm
 from core.clock import now
-from core.db import Database
+from core.db import Database, columns, table
 from core.errors import NotFound
 from core.settings import Settings
 from services import gate
@@ -40,7 +40,7 @@ CLOSE = "access.inventory.close"
 REVOKE_UNDECIDED = "access.inventory.revoke_undecided"
 SUSPEND = "access.inventory.suspend"
 
-_S: Any = Staff.__table__.c  # type: ignore[attr-defined]
+_S = columns(Staff)
 
 _no = gate.Refusal.saying
 
@@ -93,7 +93,7 @@ def close_campaign(db: Database, settings: Settings, who: Who, campaign_id: int,
         decided = conn.execute(
             select(_L.decision, func.count()).where(_L.campaign_id == campaign_id)
             .group_by(_L.decision)).all()
-        tally = {d: int(n) for d, n in decided}
+        tally = {row[0]: int(row[1]) for row in decided}
         a.record(severity="warning" if undecided or suspended else "info", details={
             "campaign": campaign_id, "deadline": camp["deadline"].isoformat(),
             "closed_on": day.isoformat(), "lines": camp["lines"],
@@ -140,7 +140,7 @@ def _suspend_untrained(a: gate.Act, camp: Any, day: date) -> tuple[list[int], in
     rows = conn.execute(
         select(_L.id, _L.login, _L.user_id, _L.removed_roles, _S.training_on)
         .select_from(_LINES.outerjoin(
-            Staff.__table__, _S.user_id == _L.user_id))  # type: ignore[attr-defined]
+            table(Staff), _S.user_id == _L.user_id))
         .where(_L.campaign_id == camp["id"], _L.flag_training)
         .order_by(_L.login)
     ).all()

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from auth.models import User, UserRole
 from auth.roles import Perm, permissions_of
 from core.clock import aware
+from core.db import columns, table
 from core.errors import BadInput
 from core.settings import Settings
 from services.jp.office_days import months_before, office_day
@@ -22,7 +23,7 @@ from services.personnel.models import ACTIVE, Staff
 CONTRACT_TYPES = ("委託先", "会計年度任用")
 
 # Core columns of the tables queried below the ORM (one line: names, not logic).
-_U, _UR, _S = (t.__table__.c for t in (  # type: ignore[union-attr]
+_U, _UR, _S = (columns(t) for t in (
     User, UserRole, Staff))
 
 
@@ -88,7 +89,7 @@ def snapshot(conn: Any, at: datetime, dormant_days: int,
         roles.setdefault(user_id, set()).add(role)
     staff_of = {
         st["user_id"]: st for st in conn.execute(
-            select(Staff.__table__).where(_S.user_id.is_not(None))  # type: ignore[attr-defined]
+            select(table(Staff)).where(_S.user_id.is_not(None))
         ).mappings()
     }
     reviewers = _reviewers(users, roles, staff_of)

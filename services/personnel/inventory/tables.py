@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.db import table
 from services.personnel.inventory_models import InventoryCampaign, InventoryLine
 
-CAMPAIGNS: Any = InventoryCampaign.__table__  # type: ignore[attr-defined]
-LINES: Any = InventoryLine.__table__  # type: ignore[attr-defined]
+CAMPAIGNS = table(InventoryCampaign)
+LINES = table(InventoryLine)
 CAMPAIGN_C: Any = CAMPAIGNS.c
 LINE_C: Any = LINES.c

@@ -19,7 +19,7 @@ from auth.identity import Identity
 from auth.models import UserRole
 from auth.roles import Perm
 from core.clock import aware
-from core.db import Database
+from core.db import Database, columns
 from core.errors import NotFound
 from services import gate
 from services.gate import Who
@@ -44,7 +44,7 @@ READ_PERMS = (Perm.ACCESS_ADMIN, Perm.ACCESS_CONFIRM)
 ANY_OFFICER = "（セキュリティ管理者）"
 OFFICER_ROLE = "security_officer"  # reviews the unassigned lines
 
-_UR: Any = UserRole.__table__.c  # type: ignore[attr-defined]
+_UR = columns(UserRole)
 _FLAGGED = or_(_L.flag_dormant, _L.flag_contract, _L.flag_training, _L.flag_unlinked)
 
 
