@@ -11,16 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn
 
-from auth.identity import Identity
 from auth.roles import Perm
 from core.clock import now
-from core.db import Database
-from core.errors import Refused
 from core.freetext import field_text
 from core.settings import Settings
-from logs.audit import record_alone
 from services.gate import Refusal
 
 REASON_MAX = 200
@@ -46,21 +41,6 @@ def restricted_refusal() -> Refusal:
     gate records it under the act's action and target."""
     return Refusal(RESTRICTED_REFUSAL, "permission", severity="high",
                    permission=str(Perm.OPEN_RESTRICTED), restricted=True)
-
-
-def refuse_restricted(
-    db: Database, ident: Identity, action: str, resident_id: int, purpose: str
-) -> NoReturn:
-    """Record the refused attempt on a restricted record (severity high), then refuse.
-    For callers not yet inside ``services.gate.act``; inside it, raise
-    ``restricted_refusal()``."""
-    record_alone(
-        db, ident.actor, action, target=f"resident:{resident_id}", purpose=purpose,
-        outcome="refused", severity="high",
-        details={"reason": "permission", "permission": str(Perm.OPEN_RESTRICTED),
-                 "restricted": True},
-    )
-    raise Refused(RESTRICTED_REFUSAL)
 
 
 def _spaced(number: str) -> str:
