@@ -43,6 +43,7 @@ class Inspection(SQLModel, table=True):
     started_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
+# Declared like personnel's tables (a duplicates pair by shape): a table's own columns.
 class InspectionSheet(SQLModel, table=True):
     """One department's checklist of one year, and its sign-off."""
 

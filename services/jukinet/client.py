@@ -224,6 +224,7 @@ class Candidate:
     restricted: bool = False
     withheld: bool = False
 
+    # A masked property, alike in shape to the inspection view's label (declarations).
     @property
     def number_masked(self) -> str:
         return mask_my_number(self.number)

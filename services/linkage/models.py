@@ -55,6 +55,7 @@ class LinkProposal(SQLModel, table=True):
     setting's value when the proposal was submitted.
     """
 
+    # Partial unique indexes written like my_number_link's (a pair by shape): each its own rule.
     __tablename__ = "link_proposal"
     __table_args__ = (
         Index(

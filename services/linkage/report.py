@@ -132,6 +132,7 @@ class ReportRow:
     restricted: bool = False  # DV等支援措置
     withheld: bool = False  # restricted, and the reader may see the name only
 
+    # Label properties like the 棚卸し line's (a pair by shape): each reads its own table.
     @property
     def kind_label(self) -> str:
         return KIND_LABELS.get(self.kind, self.kind)

@@ -34,6 +34,8 @@ from logs.audit import record
 from services import gate
 from services.gate import Who
 from services.jp.wareki import format_wareki
+
+# The constants both apply and compute name (a pair of import lists, not of logic).
 from services.personnel.models import (
     ACTION_LABELS,
     ACTIVE,

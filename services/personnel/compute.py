@@ -36,6 +36,8 @@ from services.jp.kana import readings_match
 from services.jp.variants import normalize_name
 from services.jp.wareki import format_wareki
 from services.personnel.changefile import ChangeRow
+
+# The constants both compute and apply name (a pair of import lists, not of logic).
 from services.personnel.models import (
     ACTIVE,
     DISABLE,

@@ -109,6 +109,7 @@ class InventoryLine(SQLModel, table=True):
     flag_unlinked: bool = Field(default=False)
     # The assigned reviewer; blank: any security officer.
     reviewer_user: int | None = Field(default=None)
+    # Who decided and when, declared like the rights change's confirmation (a pair by shape).
     reviewer_login: str = Field(default="", max_length=64)
     # The decision.
     decision: str = Field(default="", max_length=8)

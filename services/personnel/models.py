@@ -83,6 +83,7 @@ class ChangeRound(SQLModel, table=True):
     imported_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
+# Declared like the self-inspection's tables (a duplicates pair by shape): its own columns.
 class PersonnelChange(SQLModel, table=True):
     """One row of a personnel-change file, as read (after checking)."""
 
@@ -130,6 +131,7 @@ class RightsChange(SQLModel, table=True):
     applied_by: str = Field(default="", max_length=120)
     applied_user: int | None = Field(default=None)
     applied_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # Who confirmed and when, declared like the 棚卸し line's decision (a pair by shape).
     note: str = Field(default="", max_length=200)
     verdict: str = Field(default="", max_length=12)
     confirmed_by: str = Field(default="", max_length=120)

@@ -67,6 +67,8 @@ from services.register.layout import (
     Row,
     read_register,
 )
+
+# The names the importer and the seeder both write (a pair of import lists).
 from services.register.models import (
     HEAD,
     LINK_ACTIVE,

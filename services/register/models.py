@@ -176,6 +176,7 @@ class Resident(SQLModel, table=True):
     dv_support: bool = Field(default=False)  # DV等支援措置: lookups are restricted and alerted
     # Search keys, filled by services.register.keys.resident_keys from the columns above;
     # never shown, never edited by hand.
+    # One line a key (a pair by shape with the lines below): the columns the index reads.
     family_key: str = _search_key(64)
     given_key: str = _search_key(64)
     name_key: str = _search_key(128)
@@ -227,6 +228,7 @@ class MyNumberLink(SQLModel, table=True):
     and its triggers admit an active link only as that workflow's outcome or as 初期移行.
     """
 
+    # Partial unique indexes written like link_proposal's (a pair by shape): each its own rule.
     __tablename__ = "my_number_link"
     __table_args__ = (
         Index(

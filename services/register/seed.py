@@ -42,6 +42,8 @@ from core.errors import BadInput
 from services import gate
 from services.register import names
 from services.register.keys import resident_keys
+
+# The names the seeder and the importer both write (a pair of import lists).
 from services.register.models import (
     CITY,
     HEAD,

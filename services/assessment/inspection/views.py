@@ -64,6 +64,7 @@ class InspectionSummary:
     items: tuple[Item, ...]
     sheets: tuple[SheetSummary, ...]
 
+    # A label property, alike in shape to 住基ネット's masked number (declarations).
     @property
     def label(self) -> str:
         return year_label(self.fiscal_year)

@@ -101,6 +101,7 @@ class LineView:
     close_action: str  # "", undecided, revoked
     suspended: bool
 
+    # Label properties like the linkage record's (a pair by shape): each its own labels.
     @property
     def flag_labels(self) -> tuple[str, ...]:
         return tuple(FLAG_LABELS[f] for f in self.flags)
