@@ -1,7 +1,10 @@
-"""Imports run one way: console → screens → services → auth → logs → core.
+"""Imports run one way: console → screens → services → auth → logs → core, and the
+narrower contracts beside it hold (docs/architecture.md §1).
 
-import-linter reads the contract from pyproject.toml; a lower layer importing a higher
-one makes this test fail. The second test proves the check can fail.
+import-linter reads the contracts from pyproject.toml; a lower layer importing a higher
+one, a screen importing SQLAlchemy, a service importing Textual, the register importing
+another service package or one workspace package importing another makes this test
+fail. The planted imports below prove each contract can fail.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,14 +33,43 @@ def test_layers_hold() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_lower_layer_importing_a_higher_one_is_caught(tmp_path: Path) -> None:
-    copy = tmp_path / "tree"
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("layers") / "tree"
     shutil.copytree(
         ROOT, copy,
         ignore=shutil.ignore_patterns(".venv", ".git", "var", "__pycache__", "*.egg-info",
-                                      ".pytest_cache", ".hypothesis", ".ruff_cache"),
+                                      ".pytest_cache", ".hypothesis", ".ruff_cache",
+                                      ".mypy_cache", "tests", "bench"),
     )
-    (copy / "logs" / "bad_import.py").write_text("import screens  # noqa\n", encoding="utf-8")
-    result = _lint(copy)
+    return copy
+
+
+# (where the import is planted, what it imports, the contract that must break)
+PLANTED = [
+    ("logs/bad_import.py", "import screens", "Layers run one way"),
+    ("screens/bad_import.py", "import sqlalchemy", "screens do not import sqlalchemy"),
+    ("services/bad_import.py", "import textual", "Services do not import textual"),
+    ("services/register/bad_import.py", "import services.linkage.models",
+     "services.register imports no other service package"),
+    ("services/lookup/bad_import.py", "import services.personnel.models",
+     "Service workspaces are independent"),
+]
+
+
+@pytest.mark.parametrize(("where", "line", "contract"), PLANTED,
+                         ids=[p[0].rsplit("/", 1)[0] for p in PLANTED])
+def test_a_planted_import_breaks_its_contract(
+    tree: Path, where: str, line: str, contract: str,
+) -> None:
+    planted = tree / where
+    planted.write_text(f"{line}  # noqa\n", encoding="utf-8")
+    try:
+        result = _lint(tree)
+    finally:
+        planted.unlink()
     assert result.returncode != 0
-    assert "logs.bad_import" in result.stdout
+    broken = [ln for ln in result.stdout.splitlines() if "BROKEN" in ln]
+    assert any(contract in ln for ln in broken), result.stdout
+    module = where.removesuffix(".py").replace("/", ".")
+    assert module in result.stdout
