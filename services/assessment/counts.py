@@ -1,8 +1,8 @@
-"""The counts the threshold judgment rests on, at a stated date (DOMAIN.md §5).
+"""The counts the threshold judgment rests on, at a stated date (docs/domain.md §13).
 
 * **対象人数**: everyone recorded in the register files at the end of the date (Japan
   time): a person is in the files from their 住民となった年月日 on, and stays there after
-  消除 (removed records are kept, DOMAIN.md §2). Both parts are given: residents on the
+  消除 (removed records are kept, docs/domain.md §2). Both parts are given: residents on the
   date, and removed records still held.
 * **取扱者数**: accounts with rights over the files at the date — enabled accounts that
   hold a role carrying a register permission (``REGISTER_PERMS``), contractors (委託先)
