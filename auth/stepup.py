@@ -10,7 +10,7 @@ it (a wrong one counts toward the lockout, like a wrong unlock) and the act is t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from auth.identity import Identity
 from auth.models import ConsoleSession, User
@@ -31,9 +31,11 @@ class StepUpNeeded(Refused):
         super().__init__(STEP_UP_MESSAGE)
 
 
-def _limit(settings: Settings | None) -> timedelta:
-    minutes = (settings or Settings()).step_up_minutes
-    return timedelta(minutes=float(minutes))
+def recent(last_auth_at: datetime | None, settings: Settings | None) -> bool:
+    """The password given at ``last_auth_at`` is within ``step_up_minutes`` (the default,
+    15, without settings): the one window rule, for this module and ``services.gate``."""
+    minutes = float((settings or Settings()).step_up_minutes)
+    return last_auth_at is not None and now() - aware(last_auth_at) <= timedelta(minutes=minutes)
 
 
 def require_recent_auth(db: Database, ident: Identity, settings: Settings | None, *,
@@ -48,8 +50,8 @@ def require_recent_auth(db: Database, ident: Identity, settings: Settings | None
         return
     with db.read() as s:
         cs = s.get(ConsoleSession, ident.session_id)
-        last = aware(cs.last_auth_at) if cs is not None else None
-    if last is not None and now() - last <= _limit(settings):
+        last = cs.last_auth_at if cs is not None else None
+    if recent(last, settings):
         return
     record_alone(db, ident.actor, action, target=target, outcome="refused", severity="info",
                  details={"reason": "step_up"})

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy import select
@@ -31,9 +30,8 @@ from auth.access import NOT_ALLOWED, permissions_on
 from auth.identity import Identity
 from auth.models import ConsoleSession
 from auth.roles import Perm
-from auth.stepup import StepUpNeeded
+from auth.stepup import StepUpNeeded, recent
 from core.actor import Actor
-from core.clock import aware, now
 from core.db import Database
 from core.errors import BadInput, JukiError, Refused
 from core.sealed import SealingError
@@ -156,8 +154,7 @@ def _fresh(s: Session, ident: Identity, settings: Settings | None) -> bool:
         select(col(ConsoleSession.last_auth_at)).where(
             col(ConsoleSession.id) == ident.session_id)
     ).scalar()
-    minutes = float((settings or Settings()).step_up_minutes)
-    return last is not None and now() - aware(last) <= timedelta(minutes=minutes)
+    return recent(last, settings)
 
 
 def _problem(exc: JukiError) -> tuple[str, dict[str, Any]]:

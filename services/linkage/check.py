@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import String, and_, case, exists, func, or_, type_coerce
 from sqlalchemy import select as sa_select
 
+from auth.access import current_permissions
 from auth.identity import Identity
 from auth.roles import Perm
 from core.actor import Actor
@@ -51,6 +52,7 @@ from services.linkage.models import (
     LinkProposal,
     LinkReview,
 )
+from services.register.import_models import RegisterImportChange
 from services.register.models import LINK_ACTIVE, LINK_MIGRATED, MyNumberLink, Resident
 from services.register.mynumber import is_valid_my_number, mask_my_number
 
@@ -283,9 +285,6 @@ def drift_lines(db: Database, ident: Identity) -> list[str]:
     active, fingerprinted link — the importer records the fingerprint before a change when
     a link had none — so the home screen stays cheap on a large register.
     """
-    from auth.access import current_permissions
-    from services.register.import_models import RegisterImportChange
-
     if Perm.LINK_REVIEW not in current_permissions(db, ident):
         return []
     link_t, res_t, fp_t = (table(MyNumberLink), table(Resident),
