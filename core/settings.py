@@ -89,6 +89,16 @@ class Settings:
         "have been used), optional (a bound key opens only its account), off",
         default="optional",
     )
+    console_server_socket: str = _doc(
+        "the pre-started console server's Unix socket (juki console-server); the SSH "
+        "door's programs ask it first and start the console directly when it is down",
+        default="/run/juki/console.sock",
+    )
+    ssh_connect_command: str = _doc(
+        "the forced command written into each key line `juki ssh authorized-keys` "
+        "prints (the key's fingerprint is appended as --key SHA256:…)",
+        default="/opt/juki/deploy/juki-console",
+    )
     lookup_purposes: tuple[str, ...] = _doc(
         "事務 (purposes) a lookup may declare; TOML list or comma-separated variable",
         default=(
