@@ -47,7 +47,7 @@ What a search does, in order:
    without ``Perm.OPEN_RESTRICTED`` as the name only, every other item blank
    (``services.restricted.withheld``). For that searcher the search is no oracle for her
    address either: the main query's restricted rows are dropped, and a second query over
-   the restricted residents only (partial index ``ix_resident_dv_support``) matches the
+   the restricted residents only (on the index its own items choose) matches the
    query apart from 住所 and 世帯番号 (``apart_from_address``) — 世帯番号 too, as it names
    the household she lives in and is an item withheld from that searcher. Its rows are
    merged in rank order within the cap — when the rest of the query is narrow enough
