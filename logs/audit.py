@@ -101,32 +101,49 @@ def event_hash(prev_hash: str, values: tuple[Any, ...]) -> str:
 _COLUMNS = (*HASHED, "prev_hash", "hash")
 
 
-def _statements(postgresql: bool) -> tuple[str, list[str]]:
-    """The head query and the writes of an append, in the driver's parameter style.
-
-    On PostgreSQL the insert and the head update travel as one statement (a
-    data-modifying CTE): one round trip fewer while the head row is locked.
-    """
-    def p(name: str) -> str:
-        return f"%({name})s" if postgresql else f":{name}"
-
+def _sqlite_statements() -> tuple[str, list[str]]:
+    """SQLite: the head query, then the insert and the head update (the IMMEDIATE write
+    lock is already held: one process appends at a time)."""
     insert = (
         f"INSERT INTO audit_event ({', '.join(_COLUMNS)})"
-        f" VALUES ({', '.join(p(c) for c in _COLUMNS)})"
+        f" VALUES ({', '.join(':' + c for c in _COLUMNS)})"
     )
-    update = f"UPDATE audit_head SET seq = {p('seq')}, hash = {p('hash')} WHERE id = 1"
-    if postgresql:
-        return (
-            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-            [f"WITH appended AS ({insert}) {update}"],
-        )
-    return "SELECT seq, hash FROM audit_head WHERE id = 1", [insert, update]
+    return "SELECT seq, hash FROM audit_head WHERE id = 1", [
+        insert, "UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1",
+    ]
+
+
+def _postgresql_append() -> str:
+    """PostgreSQL: the whole append as ONE statement, one round trip instead of two.
+
+    The head row is locked (FOR UPDATE), the next sequence number and the hash are made
+    on the server — SHA-256 over the previous hash and the same canonical line as
+    ``_payload`` ("[" seq "," the ten quoted texts "]", ``rest`` being the part after the
+    number) — and the event is inserted and the head moved; RETURNING gives the numbers
+    back. Under READ COMMITTED a writer that waited for the lock reads the head its
+    predecessor committed, so the chain stays one. ``verify_chain`` recomputes every hash
+    in Python: a difference between the two encodings breaks the chain at once.
+    """
+    texts = [c for c in HASHED if c != "seq"]
+    return (
+        "WITH head AS (SELECT seq + 1 AS seq, hash AS prev FROM audit_head"
+        " WHERE id = 1 FOR UPDATE),"
+        " ev AS (SELECT seq, prev, encode(sha256(convert_to("
+        "prev || '[' || seq::text || ',' || %(rest)s || ']', 'UTF8')), 'hex') AS hash"
+        " FROM head),"
+        f" appended AS (INSERT INTO audit_event ({', '.join(_COLUMNS)})"
+        f" SELECT ev.seq, {', '.join(f'%({c})s' for c in texts)}, ev.prev, ev.hash FROM ev"
+        " RETURNING seq, prev_hash, hash)"
+        " UPDATE audit_head SET seq = appended.seq, hash = appended.hash FROM appended"
+        " WHERE audit_head.id = 1 RETURNING appended.seq, appended.prev_hash, appended.hash"
+    )
 
 
 # Appends run on the driver's cursor: the chain is a few small statements per event and
 # SQLAlchemy's statement machinery would be most of an append's cost. Errors are still
 # raised as SQLAlchemy's DBAPIError family (see _append).
-_SQL = {"sqlite": _statements(False), "postgresql": _statements(True)}
+_SQLITE = _sqlite_statements()
+_POSTGRESQL = _postgresql_append()
 
 
 def _fit(value: object, limit: int) -> str:
@@ -174,11 +191,20 @@ def _new_event(
 
 def _append(conn: Connection, ev: dict[str, Any]) -> dict[str, Any]:
     """Chain ``ev`` onto the head inside ``conn``'s open write transaction."""
-    select_head, writes = _SQL[conn.dialect.name]
     dbapi_error = conn.dialect.loaded_dbapi.Error
     cur = conn.connection.cursor()
-    statement = select_head
+    statement = _POSTGRESQL
     try:
+        if conn.dialect.name == "postgresql":
+            rest = ",".join(_quote(ev[c]) for c in HASHED if c != "seq")
+            cur.execute(statement, {**ev, "rest": rest})
+            row = cur.fetchone()
+            if row is None:
+                raise RuntimeError("audit_head has no row: run `juki db init` first")
+            ev["seq"], ev["prev_hash"], ev["hash"] = row
+            return ev
+        select_head, writes = _SQLITE
+        statement = select_head
         cur.execute(select_head)
         row = cur.fetchone()
         if row is None:
