@@ -1,14 +1,11 @@
-"""The live permission check every service calls before it acts.
+"""The live permission check every act makes before it acts.
 
 The ``Identity`` a screen holds is a snapshot from sign-in; rights can change mid-session
-(a leaver disabled, a role revoked). ``require`` reads the account, its roles and the
-session from the database each time, and records a refusal before raising it.
-
-The read is one statement (``permissions_on``): the account's roles, joined to the
-account and filtered by "not disabled" and "the session is open". A service that acts in
-a transaction of its own may run it there (``permissions_on(session.connection(), …)``),
-so the check and the act see the same database and cost one round trip; when it finds a
-permission missing it rolls back and records the refusal with ``refused``.
+(a leaver disabled, a role revoked). ``permissions_on`` reads the account, its roles and
+the session from the database each time, in one statement: the account's roles, joined to
+the account and filtered by "not disabled" and "the session is open". The one gate
+(``services.gate.act``) runs it on the act's own transaction, so the check and the act see
+the same database and cost one round trip, and records a refusal after the rollback.
 """
 
 from __future__ import annotations
@@ -19,8 +16,6 @@ from auth.identity import Identity
 from auth.models import ConsoleSession, User, UserRole
 from auth.roles import Perm, permissions_of
 from core.db import Database, columns, table
-from core.errors import Refused
-from logs.audit import record_alone
 
 NOT_ALLOWED = "この操作の権限がありません ({what})。"
 
@@ -59,26 +54,3 @@ def current_permissions(db: Database, ident: Identity) -> frozenset[Perm]:
     """The permissions the account holds now; empty when the session or account is gone."""
     with db.engine.connect() as conn:
         return permissions_on(conn, ident)
-
-
-def refused(
-    db: Database, ident: Identity, perm: Perm, *, action: str, what: str, target: str = "",
-    purpose: str = "",
-) -> Refused:
-    """Record a refusal for a missing ``perm`` (a transaction of its own) and return the
-    error to raise. Call it after the refused act's own transaction has ended."""
-    record_alone(
-        db, ident.actor, action, target=target, purpose=purpose, outcome="refused",
-        severity="warning", details={"reason": "permission", "permission": str(perm)},
-    )
-    return Refused(NOT_ALLOWED.format(what=what))
-
-
-def require(
-    db: Database, ident: Identity, perm: Perm, *, action: str, what: str, target: str = "",
-    purpose: str = "",
-) -> None:
-    """Raise ``Refused`` (and record it under ``action``) unless ``ident`` holds ``perm`` now."""
-    if perm in current_permissions(db, ident):
-        return
-    raise refused(db, ident, perm, action=action, what=what, target=target, purpose=purpose)

@@ -1,11 +1,12 @@
 """Step-up: a sensitive act asks for the password again when the last one is not recent.
 
 A console at a counter may be left signed in; revealing a My Number, approving a link,
-granting or revoking rights are the acts a passer-by must not be able to do. Services call
-``require_recent_auth`` before such an act: when the session's last authentication (sign
--in, unlock, or a step-up) is older than ``settings.step_up_minutes``, the act is refused
-with ``StepUpNeeded`` (recorded), the screen asks the password, ``reauthenticate`` checks
-it (a wrong one counts toward the lockout, like a wrong unlock) and the act is tried again.
+granting or revoking rights are the acts a passer-by must not be able to do. Such an act
+asks the gate for it (``services.gate.act(..., step_up=True)``): when the session's last
+authentication (sign-in, unlock, or a step-up) is older than ``settings.step_up_minutes``
+(``recent``), the act is refused with ``StepUpNeeded`` (recorded), the screen asks the
+password, ``reauthenticate`` checks it (a wrong one counts toward the lockout, like a wrong
+unlock) and the act is tried again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from core.clock import aware, now
 from core.db import Database
 from core.errors import Refused
 from core.settings import Settings
-from logs.audit import record, record_alone
+from logs.audit import record
 
 STEP_UP_MESSAGE = "この操作の前に、本人確認のためパスワードをもう一度入力してください。"
 
@@ -36,26 +37,6 @@ def recent(last_auth_at: datetime | None, settings: Settings | None) -> bool:
     15, without settings): the one window rule, for this module and ``services.gate``."""
     minutes = float((settings or Settings()).step_up_minutes)
     return last_auth_at is not None and now() - aware(last_auth_at) <= timedelta(minutes=minutes)
-
-
-def require_recent_auth(db: Database, ident: Identity, settings: Settings | None, *,
-                        action: str, target: str = "") -> None:
-    """Raise ``StepUpNeeded`` (and record the refusal) when the password is not recent.
-
-    Callers without a console session (a script's identity) have nothing to refresh and
-    pass; their permission check is the gate. ``settings`` only tunes the window: without
-    it the default (15 minutes) holds.
-    """
-    if not ident.session_id:
-        return
-    with db.read() as s:
-        cs = s.get(ConsoleSession, ident.session_id)
-        last = cs.last_auth_at if cs is not None else None
-    if recent(last, settings):
-        return
-    record_alone(db, ident.actor, action, target=target, outcome="refused", severity="info",
-                 details={"reason": "step_up"})
-    raise StepUpNeeded()
 
 
 def reauthenticate(db: Database, settings: Settings, ident: Identity, password: str) -> None:

@@ -1,9 +1,9 @@
 """The live permission check (``auth.access``): rights as they are now, not at sign-in.
 
 Each case changes the account, its roles or its session after sign-in and proves that
-``require`` and ``current_permissions`` see the change, that a refusal is recorded, and
-that a service running the check inside its own transaction (the lookup search) refuses
-the same way.
+an act of the gate (``services.gate``) and ``current_permissions`` see the change, that a
+refusal is recorded, and that a service running the check inside its own transaction
+(the lookup search) refuses the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import delete
 
-from auth.access import current_permissions, permissions_on, require
+from auth.access import current_permissions, permissions_on
 from auth.accounts import add_user, disable_user
 from auth.identity import Identity
 from auth.models import UserRole
@@ -25,6 +25,7 @@ from core.db import Database
 from core.errors import Refused
 from core.settings import Settings
 from logs.audit import events_after, last_seq
+from services import gate
 from services.lookup.search import search
 from services.lookup.types import LookupQuery
 
@@ -47,8 +48,15 @@ def _events(db: Database, since: int) -> list[dict]:
     return out
 
 
+def _require(db: Database, ident: Identity, perm: Perm, what: str, purpose: str = "") -> None:
+    """A read-only act of the one gate (services.gate) needing ``perm``."""
+    with gate.act(db, ident, "bench.test", perm=perm, what=what, purpose=purpose,
+                  write=False):
+        pass
+
+
 def _require_lookup(db: Database, ident: Identity) -> None:
-    require(db, ident, Perm.LOOKUP, action="bench.test", what="照会", purpose=PURPOSE)
+    _require(db, ident, Perm.LOOKUP, "照会", PURPOSE)
 
 
 def test_the_roles_held_now_give_the_permissions(db: Database, reviewer: Identity) -> None:
@@ -83,7 +91,7 @@ def test_a_role_revoked_after_sign_in_is_gone_at_once(db: Database, reviewer: Id
         ))
     assert current_permissions(db, reviewer) == permissions_of(["clerk"])  # … the database no
     with pytest.raises(Refused):
-        require(db, reviewer, Perm.LOOKUP_MY_NUMBER, action="bench.test", what="個人番号")
+        _require(db, reviewer, Perm.LOOKUP_MY_NUMBER, "個人番号")
     _require_lookup(db, reviewer)  # what the remaining role grants still works
 
 

@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import text
 
 from auth.identity import Identity
-from auth.stepup import StepUpNeeded, reauthenticate, require_recent_auth
+from auth.stepup import StepUpNeeded, reauthenticate
 from core.db import Database
 from core.errors import Refused
 from core.settings import Settings
 from logs.audit import events_after, last_seq
+from services import gate
 from services.lookup.record import reveal_my_number
 from tests.factories import PASSWORD
 from tests.services.lookup_data import KNOWN_NUMBER, PURPOSE, build_world
@@ -23,6 +24,14 @@ def _age(db: Database, ident: Identity, minutes: float) -> None:
         s.connection().execute(
             text("UPDATE console_session SET last_auth_at = :t WHERE id = :i"),
             {"t": datetime.now(UTC) - timedelta(minutes=minutes), "i": ident.session_id})
+
+
+def require_recent_auth(db: Database, ident: Identity, settings: Settings, *, action: str,
+                        target: str = "") -> None:
+    """An act of the one gate (services.gate) that asks for a recent password."""
+    with gate.act(db, ident, action, perm=None, what="x", target=target, step_up=True,
+                  settings=settings, write=False):
+        pass
 
 
 def test_fresh_passes_stale_is_refused_and_recorded(db: Database, settings: Settings) -> None:
