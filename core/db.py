@@ -10,6 +10,7 @@ before SQLite opens it: SQLite gives its -wal and -shm files the database file's
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +29,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlmodel import Session, SQLModel
 
@@ -61,7 +62,8 @@ class Database:
         elif self.dialect == "postgresql":
             if self.url.drivername == "postgresql":
                 self.url = self.url.set(drivername="postgresql+psycopg")
-            self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
+            self.engine = create_engine(self.url, echo=echo)
+            _postgresql_liveness(self.engine)
         else:
             raise ValueError(f"未対応のデータベースです: {self.dialect}")
         attach(self.engine.dialect, Sealer(key_file, verify=self.verify_key))
@@ -179,6 +181,28 @@ def _sqlite_files(path: Path, mode: int) -> None:
     if not create_file(path, mode):
         for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
             keep_mode(name, mode)
+
+
+def _postgresql_liveness(engine: Engine) -> None:
+    """Drop a pooled connection the server has ended before an act gets it — without a
+    round trip.
+
+    A server that ends a backend (a restart, a failover, pg_terminate_backend) sends its
+    last message and closes the socket, which then reads as ready. An idle pooled
+    connection has nothing else to read (no LISTEN here), so a socket that is readable
+    at checkout, or a connection psycopg already knows is closed, is handed back as a
+    disconnect and the pool opens a new one. SQLAlchemy's ``pool_pre_ping`` would ask
+    the server ``SELECT 1`` instead: one round trip on every act (of a search's six;
+    bench/lookup). A connection that dies mid-act still fails that act, as with a ping.
+    """
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi_conn: Any, _record: object, _proxy: object) -> None:
+        if dbapi_conn.closed or dbapi_conn.broken:
+            raise DisconnectionError("the server closed this connection")
+        poller = select.poll()  # not select(): a descriptor may be above 1024
+        poller.register(dbapi_conn.fileno(), select.POLLIN)
+        if poller.poll(0):
+            raise DisconnectionError("the server ended this connection")
 
 
 def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
