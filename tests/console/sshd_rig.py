@@ -10,7 +10,8 @@ What it builds (root only; everything under one world-readable temporary directo
 - an OS group and user of their own (removed at the end), with a key-only login;
 - sshd on 127.0.0.1 at a free high port, with its own host key and a config made of the
   repository's deploy/sshd_config.d/juki.conf (group and wrapper path substituted);
-- a SQLite data directory owned by that user, and the settings file the wrapper names.
+- a SQLite data directory owned by that user, and the settings file the wrapper names
+  (0600, that user's: docs/ssh.md "Private data").
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ class Rig:
         values.update(extra)
         lines = [f"{key} = {value!r}".replace("'", '"') for key, value in values.items()]
         self.settings_file.write_text("\n".join(lines) + "\n")
-        os.chmod(self.settings_file, 0o644)
+        os.chmod(self.settings_file, 0o600)  # the account's alone, or no console starts
+        shutil.chown(self.settings_file, self.user, self.group)
 
     def give_data_to_user(self) -> None:
         for dirpath, _dirs, files in os.walk(self.data):
