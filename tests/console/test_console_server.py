@@ -183,16 +183,20 @@ def test_a_console_through_the_server_signs_in_repaints_and_hangs_up(
         # The client's SSH_CONNECTION reached the console (the server has none of its own).
         assert client_addrs(db, "sato") == ["198.51.100.7"]
 
-        before = pane.text().splitlines()
-        assert len(before) == 40 and "住民記録" in before[0] and "サインアウト" in before[-1]
+        def painted(rows: int) -> list[str] | None:
+            lines = pane.text().splitlines()
+            whole = len(lines) == rows and "住民記録" in lines[0] and "サインアウト" in lines[-1]
+            return lines if whole else None
+
+        before = wait_until(lambda: painted(40), "home painted at 120×40")
         pane.tmux("resize-window", "-t", "demo", "-x", "100", "-y", "30")
 
         def repainted() -> bool:
-            lines = pane.text().splitlines()
             # The header on the first row and the footer on the thirtieth: only a console
-            # that redrew itself at 30 rows shows both (tmux cuts a 40-row picture).
-            return (len(lines) == 30 and "住民記録" in lines[0] and "サインアウト" in lines[-1]
-                    and lines[0].index("住民記録") < before[0].index("住民記録"))
+            # that redrew itself at 30 rows shows both (tmux cuts a 40-row picture), and
+            # the title centred in 100 columns, not 120.
+            lines = painted(30)
+            return lines is not None and lines[0].index("住民記録") < before[0].index("住民記録")
 
         wait_until(repainted, "the console repainted at 100×30")
 
