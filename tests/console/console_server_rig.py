@@ -114,11 +114,14 @@ class ServiceUser:
     def remove(self) -> None:
         """The user, after every process it still has (ours: the rig started them)."""
         if self.created:
-            for pid in self.processes():
-                try:
-                    os.kill(pid, 9)
-                except ProcessLookupError:
-                    pass
+            deadline = time.monotonic() + 10
+            while (left := self.processes()) and time.monotonic() < deadline:
+                for pid in left:  # userdel refuses while the user has a process
+                    try:
+                        os.kill(pid, 9)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.1)
             subprocess.run(["userdel", self.name], capture_output=True, timeout=60)
             subprocess.run(["groupdel", self.name], capture_output=True, timeout=60)
 
