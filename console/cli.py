@@ -23,6 +23,7 @@ from console.commands import (
     jukinet_sim,
     linkage,
     register,
+    server,
     settings,
     transfer,
     user,
@@ -30,12 +31,12 @@ from console.commands import (
 from console.commands import console as bare
 from console.commands.common import EXIT_BAD, EXIT_CHECK, EXIT_OK, Group, Parser, err
 from core.errors import JukiError
-from core.settings import SettingsError
+from core.settings import Settings, SettingsError
 
 GROUPS: tuple[Group, ...] = (
     demo.GROUP, settings.GROUP, db.GROUP, user.GROUP, audit.GROUP, linkage.GROUP, hr.GROUP,
     access.GROUP, assess.GROUP, inspect.GROUP, transfer.GROUP, register.GROUP,
-    jukinet_sim.GROUP,
+    jukinet_sim.GROUP, server.SERVER, server.CONNECT,
 )
 """In the order ``juki --help`` lists them."""
 
@@ -54,9 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["connect"]:
+        # sshd's forced command, on every connection: stdlib only until the console
+        # server is known to be down (docs/ssh.md, "The console server").
+        from console.connect import main as connect
+
+        return guarded(lambda: connect(argv[1:]))
     args = build_parser().parse_args(argv)
+    return guarded(lambda: COMMANDS[args.cmd](args))
+
+
+def guarded(call: Callable[[], int], settings: Settings | None = None) -> int:
+    """Run a command; an error becomes its message and exit code, never a traceback.
+    ``settings``: where the error log is, when the environment does not say (a console
+    forked by the console server)."""
     try:
-        return COMMANDS[args.cmd](args)
+        return call()
     except JukiError as exc:
         err(exc.message)
         return exc.exit_code
@@ -68,9 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:
-        from core.crashlog import log_unexpected_from_env  # on use: only on a failure (start-up)
+        from core.crashlog import (  # on use: only on a failure (start-up)
+            log_unexpected,
+            log_unexpected_from_env,
+        )
 
-        err(log_unexpected_from_env(exc))
+        err(log_unexpected(settings, exc) if settings else log_unexpected_from_env(exc))
         return EXIT_CHECK
 
 
