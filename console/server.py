@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from console import server_wire
 from console.connect import FINGERPRINT
+from core.errors import Refused
+from core.private_files import refuse_exposed
 
 if TYPE_CHECKING:
     from console.context import Context
@@ -110,6 +112,8 @@ class ConsoleServer:
     _wake: tuple[int, int] = (-1, -1)
     _inode: tuple[int, int] = (0, 0)
     _parent_pool: Any = None
+    config: str | None = None
+    """The settings file the server was started with: its consoles read (and check) it."""
 
     # --- start -------------------------------------------------------------------------
 
@@ -117,6 +121,11 @@ class ConsoleServer:
         """Everything a console needs loaded once, then the socket."""
         path = self.settings.console_server_socket
         _no_other_server(path)  # before the imports: a second server says so at once
+        try:  # the files its consoles would refuse, refused once here (docs/ssh.md)
+            refuse_exposed(self.settings)
+        except Refused as exc:
+            raise StartRefused(exc.message) from None
+        self.config = os.environ.get("JUKI_CONFIG")
         preload()
         from console.context import Context
 
@@ -350,7 +359,7 @@ class ConsoleServer:
             _take_terminal(fds)
             _not_dumpable()
             os.environ.clear()
-            os.environ.update(console_env(requested))
+            os.environ.update(console_env(requested, self.config))
             _fresh_stdio()
             from console.cli import guarded
             from console.commands.console import start_forced
@@ -426,9 +435,10 @@ def preload() -> None:
     configure_mappers()  # else each console's first query would, in its own memory
 
 
-def console_env(requested: dict[str, Any]) -> dict[str, str]:
-    """A console's whole environment: the service account's, and of what the client sent
-    only values from the allowlists (the same as deploy/juki-console's)."""
+def console_env(requested: dict[str, Any], config: str | None = None) -> dict[str, str]:
+    """A console's whole environment: the service account's, the server's settings file
+    (``config``: the console's private-file check looks at it), and of what the client
+    sent only values from the allowlists (the same as deploy/juki-console's)."""
     def given(name: str) -> str:
         value = requested.get(name)
         return value if isinstance(value, str) else ""
@@ -446,6 +456,8 @@ def console_env(requested: dict[str, Any]) -> dict[str, str]:
     }
     if given("COLORTERM") in COLORTERMS:
         env["COLORTERM"] = given("COLORTERM")
+    if config:
+        env["JUKI_CONFIG"] = config
     connection = given("SSH_CONNECTION")
     if _ssh_connection(connection):
         env["SSH_CONNECTION"] = connection

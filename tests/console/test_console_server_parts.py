@@ -6,12 +6,16 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from console.connect import key_argument
 from console.server import COLORTERMS, DEFAULT_TERM, TERMS, console_env
+
+ROOT = Path(__file__).resolve().parents[2]
 
 WRAPPER = Path(__file__).resolve().parents[2] / "deploy" / "juki-console"
 FP = "SHA256:" + "Ab1+/" * 8 + "xyz"
@@ -67,3 +71,29 @@ def test_connect_takes_one_key_argument() -> None:
     for bad in ([], ["--key"], [FP], ["--key", FP, "x"], ["--key", FP[:-1]],
                 ["--key", "MD5:" + FP[7:]], ["--key", FP + "\n"], ["--config", FP]):
         assert key_argument(bad) is None, bad
+
+
+def test_a_console_reads_the_servers_settings_file_never_the_clients() -> None:
+    """The private-file check of a console looks at the settings file it runs on: the
+    server's, passed on; a JUKI_CONFIG the client sends is dropped."""
+    env = console_env({"JUKI_CONFIG": "/tmp/evil.toml"}, "/etc/juki/juki.toml")
+    assert env["JUKI_CONFIG"] == "/etc/juki/juki.toml"
+    assert "JUKI_CONFIG" not in console_env({"JUKI_CONFIG": "/tmp/evil.toml"})
+
+
+def test_the_server_refuses_to_start_on_a_settings_file_others_can_read(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    conf = tmp_path / "juki.toml"
+    conf.write_text(f'data_dir = "{data}"\nconsole_server_socket = "{tmp_path / "s.sock"}"\n')
+    conf.chmod(0o644)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUKI_")}
+    env.update(JUKI_CONFIG=str(conf), PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "console.cli", "console-server"],
+                          env=env, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    assert str(conf) in done.stderr and "chmod 600" in done.stderr
+    assert not (tmp_path / "s.sock").exists()
