@@ -1,9 +1,10 @@
 """``juki ssh authorized-keys [--config F] USER TYPE KEY``: sshd's AuthorizedKeysCommand.
 
 sshd runs it for every key a client offers and waits for its answer, so it stays light:
-the standard library, ``core.settings`` and ``console.server_wire`` only. It asks the
-console server (which has the database open) and prints its line; when the server is
-not there it imports the database layers and answers itself with the same rule
+the standard library, ``core.settings_file`` (the socket's path, without building the
+whole ``Settings``) and ``console.server_wire`` only. It asks the console server (which
+has the database open) and prints its line; when the server is not there it loads the
+settings and the database layers and answers itself with the same rule
 (``services.door.authorized_line``): slower, the same answer.
 
 Prints one authorized_keys line, or nothing (the key may not enter); exit 0. Bad
@@ -15,10 +16,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from console import server_wire
-from core.settings import Settings, load_settings
+from core.settings_file import DEFAULT_SERVER_SOCKET, SettingsError, raw_value
 
 ASK_TIMEOUT = 2.0
 """Seconds to wait for the server's answer before answering here instead."""
@@ -27,12 +27,18 @@ MAX_FIELD = {"user": 64, "type": 64, "key": 16384}
 longer one is no key of ours, and gets nothing without a question."""
 
 
-@dataclass(frozen=True)
 class Request:
-    config: str | None
-    user: str
-    key_type: str
-    key: str
+    """What sshd asks: the settings file, the OS user (%u), the key's type (%t) and
+    base64 (%k). (A plain class: ``dataclasses`` would cost this program a tenth of its
+    time.)"""
+
+    __slots__ = ("config", "key", "key_type", "user")
+
+    def __init__(self, config: str | None, user: str, key_type: str, key: str) -> None:
+        self.config, self.user, self.key_type, self.key = config, user, key_type, key
+
+    def message(self) -> dict[str, str]:
+        return {"op": "keys", "user": self.user, "type": self.key_type, "key": self.key}
 
 
 def parse(argv: Sequence[str]) -> Request | None:
@@ -70,14 +76,13 @@ def respond(request: Request) -> int:
     """Print the line for ``request`` (the server's, or else our own); exit code 0, or 2
     when the server says the settings are wrong (as a settings error here would)."""
     if request.config is not None:
-        os.environ["JUKI_CONFIG"] = request.config  # the fallback's context reads it too
-    settings = load_settings()
-    sizes = {"user": request.user, "type": request.key_type, "key": request.key}
-    if any(len(value) > MAX_FIELD[name] for name, value in sizes.items()):
+        os.environ["JUKI_CONFIG"] = request.config  # the fallback's settings read it too
+    sizes = request.message()
+    if any(len(sizes[name]) > longest for name, longest in MAX_FIELD.items()):
         return 0
-    answer = ask(settings, request)
+    answer = ask(request)
     if answer is None:
-        line = direct(settings, request)
+        line = direct(request)
     elif "error" in answer:
         print(f"juki: {answer['error']}", file=sys.stderr, flush=True)
         return 2
@@ -89,11 +94,24 @@ def respond(request: Request) -> int:
     return 0
 
 
-def ask(settings: Settings, request: Request) -> dict[str, str] | None:
+def server_socket() -> str | None:
+    """Where the console server listens (``console_server_socket``), or None when the
+    settings cannot say (the fallback then reads them whole and names the problem)."""
+    try:
+        value = raw_value("console_server_socket")
+    except SettingsError:
+        return None
+    if value is None:
+        return DEFAULT_SERVER_SOCKET
+    return value if isinstance(value, str) and value else None
+
+
+def ask(request: Request) -> dict[str, str] | None:
     """The server's answer, checked; None when there is no usable one."""
-    answer = server_wire.ask(settings.console_server_socket, {
-        "op": "keys", "user": request.user, "type": request.key_type, "key": request.key,
-    }, timeout=ASK_TIMEOUT)
+    path = server_socket()
+    if path is None:
+        return None
+    answer = server_wire.ask(path, request.message(), timeout=ASK_TIMEOUT)
     if answer is None:
         return None
     error = answer.get("error")
@@ -105,11 +123,13 @@ def ask(settings: Settings, request: Request) -> dict[str, str] | None:
     return {"line": line}
 
 
-def direct(settings: Settings, request: Request) -> str:
-    """The answer without the server: the whole stack, imported now."""
+def direct(request: Request) -> str:
+    """The answer without the server: the settings and the whole stack, loaded now."""
     from console.context import Context
+    from core.settings import load_settings
     from services.door import authorized_line
 
+    settings = load_settings()
     ctx = Context(settings)
     try:
         return authorized_line(ctx.db, settings, request.user, request.key_type, request.key)
