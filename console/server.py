@@ -265,15 +265,10 @@ class ConsoleServer:
 
     def _keys(self, message: dict[str, Any]) -> dict[str, Any]:
         assert self.ctx is not None
+        from console.server_keys import answer as keys_answer  # loaded by preload()
+
         try:
-            keys = importlib.import_module("console.server_keys")
-        except ModuleNotFoundError as exc:
-            if exc.name != "console.server_keys":
-                raise
-            _log("console.server_keys がないため、鍵の問い合わせには空行で答えます。")
-            return {"line": ""}
-        try:
-            answer: dict[str, Any] = keys.answer(self.ctx.db, self.settings, message)
+            answer: dict[str, Any] = keys_answer(self.ctx.db, self.settings, message)
         except Exception as exc:
             from core.crashlog import log_unexpected
 
@@ -425,11 +420,7 @@ def preload() -> None:
 
     load_sign_in()  # SQLAlchemy, SQLModel, the models, auth.signin, argon2
     for name in (*WARM_MODULES, "services.door", "console.server_keys"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+        importlib.import_module(name)
     from sqlalchemy.orm import configure_mappers
 
     configure_mappers()  # else each console's first query would, in its own memory

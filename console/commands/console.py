@@ -8,9 +8,8 @@ client itself when the server is down (docs/ssh.md, "The console server").
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from console.commands.common import context
 from core.errors import BadInput, Refused
@@ -20,10 +19,6 @@ if TYPE_CHECKING:
     from core.private_files import Problem
     from core.settings import Settings
 
-DOOR_MISSING = (
-    "この版には SSH 鍵の入口の確認 (services.door) がないため、"
-    "鍵でのコンソールは開けません。管理者に連絡してください。"
-)
 
 
 def require_tty() -> None:
@@ -99,26 +94,15 @@ def start_forced(settings: Settings, fingerprint: str, *, direct: str | None = N
 
     ctx = Context(settings, ssh_keys=(fingerprint,))
     require_private_files(ctx)  # before the database is opened for the door's question
-    door = _door()
-    if door is None:
-        raise Refused(DOOR_MISSING)
-    login: str | None = door.door_login(ctx.db, fingerprint)
+    from services import door  # on use: the database layers (after the fallback began)
+
+    login = door.door_login(ctx.db, fingerprint)
     if direct is not None:
         _record_direct(ctx, fingerprint, login, direct)
     if login is None:
         raise Refused(door.REFUSED_AT_START)
     ctx.door_login = login
     return start(ctx)
-
-
-def _door() -> Any:
-    """``services.door`` (the key → account rule), or None in a build without it."""
-    try:
-        return importlib.import_module("services.door")
-    except ModuleNotFoundError as exc:
-        if exc.name != "services.door":
-            raise
-        return None
 
 
 def _record_direct(ctx: Context, fingerprint: str, login: str | None, reason: str) -> None:
