@@ -11,7 +11,7 @@ the cheap argon2 profile: no password is checked here) and 2,000 keys, two per a
 disabled (``disable_user``). A settings file (mode 0600) names the database, as
 ``--config`` does under sshd.
 
-What is timed: the wall time of the process ``<venv>/bin/juki ssh authorized-keys
+What is timed: the wall time of the process ``<runtime>/bin/juki ssh authorized-keys
 --config F USER TYPE KEY`` (spawn to exit), keys drawn at random: 60 % bound to an enabled
 account, 20 % bound to a disabled one, 20 % bound to nobody. Every answer is checked (a
 line naming the key's fingerprint, or nothing).
@@ -23,7 +23,9 @@ socket and answering each request with ``console.server_keys.answer`` on the dat
 (what the server will call), printed beside (a) and not judged: it shows what the
 program costs when a server answers. (b) server down: the command answers from the
 database itself. The floor beside them, measured the same way: ``python -c pass`` and
-``python -S -c pass`` of the same interpreter, and a ``python -c pass`` after each timed
+``python -S -c pass`` of the same interpreter (the runtime is built as an installation
+is — ``installed_runtime``: this checkout's editable install would add its finder to
+every start), and a ``python -c pass`` after each timed
 run (so that each row has its floor under the same load: the machine is shared).
 
     python bench/ssh_keys.py [--quick] [--accounts 1000] [--no-postgres]
@@ -97,6 +99,28 @@ def new_key(kind: str) -> Key:
         Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
     key_type, b64 = line.split()[:2]
     return Key(key_type, b64, kind)
+
+
+def installed_runtime(base: Path) -> None:
+    """Time what an installation runs, not this checkout's editable install.
+
+    ``pip install -e`` puts a finder in site-packages that every start of this venv's
+    Python imports (pathlib, urllib, ipaddress …: about 15 ms here, most of a door run).
+    A runtime as ``pip install /opt/juki`` leaves it: a venv of the same interpreter
+    whose site-packages line names this checkout and the installed dependencies as plain
+    paths, and a ``juki`` script as pip writes it. The floors use its Python too."""
+    global PYTHON, JUKI
+    rt = base / "rt"
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv",
+                    "--without-pip", str(rt)], check=True, timeout=120)
+    deps = next(p for p in sys.path if p.endswith("site-packages"))
+    site = next((rt / "lib").glob("python*/site-packages"))
+    (site / "juki-bench.pth").write_text(f"{ROOT}\n{deps}\n")
+    launcher = rt / "bin" / "juki"
+    launcher.write_text(f"#!{rt / 'bin' / 'python'}\nimport sys\n"
+                        "from console.cli import main\nsys.exit(main())\n")
+    launcher.chmod(0o755)
+    PYTHON, JUKI = str(rt / "bin" / "python"), launcher
 
 
 def juki_argv() -> list[str]:
@@ -334,12 +358,14 @@ def main(argv: list[str] | None = None) -> int:
     accounts = args.accounts or (200 if args.quick else 1_000)
     runs_up, runs_down, runs_floor = (30, 6, 10) if args.quick else (200, 40, 40)
 
-    peer = floor(runs_floor)
-    for label, f in peer.items():
-        print(f"floor {label}: p50 {f['p50_ms']} ms, p95 {f['p95_ms']} ms", flush=True)
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="juki-bench-keys-") as tmp:
         tmp_path = Path(tmp)
+        installed_runtime(tmp_path)
+        print(f"runtime: {JUKI} (installed as pip would, no editable finder)", flush=True)
+        peer = floor(runs_floor)
+        for label, f in peer.items():
+            print(f"floor {label}: p50 {f['p50_ms']} ms, p95 {f['p95_ms']} ms", flush=True)
         figures["sqlite"] = bench_backend(
             "sqlite", f"sqlite:///{tmp_path / 'keys.sqlite3'}", tmp_path, accounts,
             runs_up, runs_down)
