@@ -11,52 +11,51 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from importlib import import_module
 
-from console.commands import (
-    access,
-    assess,
-    audit,
-    db,
-    demo,
-    hr,
-    inspect,
-    jukinet_sim,
-    linkage,
-    register,
-    settings,
-    transfer,
-    user,
-)
-from console.commands import console as bare
 from console.commands.common import EXIT_BAD, EXIT_CHECK, EXIT_OK, Group, Parser, err
 from core.errors import JukiError
 from core.settings import SettingsError
 
-GROUPS: tuple[Group, ...] = (
-    demo.GROUP, settings.GROUP, db.GROUP, user.GROUP, audit.GROUP, linkage.GROUP, hr.GROUP,
-    access.GROUP, assess.GROUP, inspect.GROUP, transfer.GROUP, register.GROUP,
-    jukinet_sim.GROUP,
+GROUP_MODULES = (
+    "demo", "settings", "db", "user", "audit", "linkage", "hr", "access", "assess", "inspect",
+    "transfer", "register", "jukinet_sim",
 )
-"""In the order ``juki --help`` lists them."""
+"""The command groups (console/commands/NAME.py, each a ``GROUP``), in the order
+``juki --help`` lists them. Imported when the parser is built, not with this module."""
 
-COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
-    None: bare.run,  # ``juki`` alone: the console
-    **{g.name: g.run for g in GROUPS},
-}
+CONSOLE_STARTS: dict[tuple[str, ...], str] = {(): "console", ("demo",): "demo"}
+"""``juki`` and ``juki demo`` take no options: they start the console without building
+the parser, so no other group is imported before the sign-in paints (bench/startup.py)."""
+
+
+def groups() -> tuple[Group, ...]:
+    return tuple(import_module(f"console.commands.{name}").GROUP for name in GROUP_MODULES)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="juki", description="住民記録 業務コンソール")
     sub = p.add_subparsers(dest="cmd", parser_class=Parser)
-    for group in GROUPS:
+    for group in groups():
         group.add_parsers(sub)
     return p
 
 
+def commands() -> dict[str | None, Callable[[argparse.Namespace], int]]:
+    """Each command's handler by name; ``None``: ``juki`` alone, the console."""
+    from console.commands import console as bare
+
+    return {None: bare.run, **{g.name: g.run for g in groups()}}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = tuple(sys.argv[1:] if argv is None else argv)
     try:
-        return COMMANDS[args.cmd](args)
+        if words in CONSOLE_STARTS:
+            start = import_module(f"console.commands.{CONSOLE_STARTS[words]}")
+            return int(start.run(argparse.Namespace(cmd=words[0] if words else None)))
+        args = build_parser().parse_args(words)
+        return commands()[args.cmd](args)
     except JukiError as exc:
         err(exc.message)
         return exc.exit_code

@@ -7,7 +7,6 @@ settings table and the code cannot drift apart (``juki settings`` prints it).
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -240,6 +239,12 @@ class Settings:
         "argon2id parameters: rfc9106_low_memory (default) or test (cheap, tests only)",
         default="rfc9106_low_memory",
     )
+    start_trace: str = _doc(
+        "diagnostic: a JSON-lines file the console appends to when the sign-in form is first "
+        "painted and when the database layer has loaded behind it (the time, and which "
+        "database modules were loaded then); empty: off",
+        default="",
+    )
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -321,6 +326,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     values: dict[str, Any] = {}
     path = env.get("JUKI_CONFIG")
     if path:
+        import tomllib  # on use: only with a settings file (start-up time)
+
         try:
             with open(path, "rb") as fh:
                 data = tomllib.load(fh)
