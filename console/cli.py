@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from importlib import import_module
 
 TYPE_CHECKING = False  # not typing's: the fast path below does without typing (2 ms)
 if TYPE_CHECKING:
@@ -24,6 +25,10 @@ FAST = ("ssh", "authorized-keys")
 """sshd's AuthorizedKeysCommand: answered before the command groups (and argparse) are
 imported (console/authorized_keys.py), so that asking the console server costs a Python
 start and little more."""
+
+CONSOLE_STARTS: dict[tuple[str, ...], str] = {(): "console", ("demo",): "demo"}
+"""``juki`` and ``juki demo`` take no options: they start the console without building
+the parser, so no other group is imported before the sign-in paints (bench/startup.py)."""
 
 
 def groups() -> tuple[Group, ...]:
@@ -54,10 +59,6 @@ def groups() -> tuple[Group, ...]:
     )
 
 
-def commands() -> dict[str | None, Callable[[argparse.Namespace], int]]:
-    from console.commands import console as bare
-
-    return {None: bare.run, **{g.name: g.run for g in groups()}}  # None: the console
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     for group in groups():
         group.add_parsers(sub)
     return p
+
+
+def commands() -> dict[str | None, Callable[[argparse.Namespace], int]]:
+    """Each command's handler by name; ``None``: ``juki`` alone, the console."""
+    from console.commands import console as bare
+
+    return {None: bare.run, **{g.name: g.run for g in groups()}}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,6 +96,11 @@ def _run(words: list[str]) -> int:
         from console.connect import main as connect
 
         return connect(words[1:])
+    if tuple(words) in CONSOLE_STARTS:
+        import argparse
+
+        start = import_module(f"console.commands.{CONSOLE_STARTS[tuple(words)]}")
+        return int(start.run(argparse.Namespace(cmd=words[0] if words else None)))
     args = build_parser().parse_args(words)
     return commands()[args.cmd](args)
 
