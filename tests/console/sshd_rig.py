@@ -247,7 +247,7 @@ class Rig:
     def start_server(self, timeout: float = 60) -> None:
         """``juki console-server`` as the service user; returns once its socket answers."""
         assert self.server is None or self.server.poll() is not None
-        log = open(self.base / "server.log", "a")  # noqa: SIM115 - the server writes there
+        log = open(self.base / "server.log", "a")  # the server writes its log there
         self.server = subprocess.Popen(
             [str(self.launcher), "console-server"], stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, env=self.env(), cwd="/", user=self.uid,
@@ -344,7 +344,7 @@ class Rig:
         config = self.base / "sshd_config"
         config.write_text(self.sshd_config())
         _run(str(SSHD), "-t", "-f", str(config))  # the snippet is valid sshd syntax
-        log = open(self.base / "sshd.log", "w")  # noqa: SIM115 - sshd writes its log there
+        log = open(self.base / "sshd.log", "w")  # sshd writes its log there
         self.sshd = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)],
                                      stdout=log, stderr=subprocess.STDOUT, text=True)
         log.close()
