@@ -2,76 +2,116 @@
 
 The entry alone: the top parser built from the command groups (one module each in
 console/commands/, with its parsers and its handler), the dispatch, and the one place an
-error becomes an exit code. Messages are Japanese; no traceback reaches the user (an
-unexpected error prints one line and the path of a log with the details, core.crashlog).
+error becomes an exit code. ``juki ssh authorized-keys`` (sshd's AuthorizedKeysCommand)
+is answered before the groups are imported (console/authorized_keys.py). Messages are
+Japanese; no traceback reaches the user (an unexpected error prints one line and the path
+of a log with the details, core.crashlog).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from console.commands import (
-    access,
-    assess,
-    audit,
-    db,
-    demo,
-    hr,
-    inspect,
-    jukinet_sim,
-    linkage,
-    register,
-    settings,
-    transfer,
-    user,
-)
-from console.commands import console as bare
-from console.commands.common import EXIT_BAD, EXIT_CHECK, EXIT_OK, Group, Parser, err
-from core.errors import JukiError
-from core.settings import SettingsError
+if TYPE_CHECKING:
+    import argparse
 
-GROUPS: tuple[Group, ...] = (
-    demo.GROUP, settings.GROUP, db.GROUP, user.GROUP, audit.GROUP, linkage.GROUP, hr.GROUP,
-    access.GROUP, assess.GROUP, inspect.GROUP, transfer.GROUP, register.GROUP,
-    jukinet_sim.GROUP,
-)
-"""In the order ``juki --help`` lists them."""
+    from console.commands.common import Group
 
-COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
-    None: bare.run,  # ``juki`` alone: the console
-    **{g.name: g.run for g in GROUPS},
-}
+FAST = ("ssh", "authorized-keys")
+"""sshd's AuthorizedKeysCommand: answered before the command groups (and argparse) are
+imported (console/authorized_keys.py), so that asking the console server costs a Python
+start and little more."""
+
+
+def groups() -> tuple[Group, ...]:
+    """The command groups, in the order ``juki --help`` lists them (imported on use: the
+    fast path above needs none of them)."""
+    from console.commands import (
+        access,
+        assess,
+        audit,
+        db,
+        demo,
+        hr,
+        inspect,
+        jukinet_sim,
+        linkage,
+        register,
+        settings,
+        ssh,
+        transfer,
+        user,
+    )
+
+    return (
+        demo.GROUP, settings.GROUP, db.GROUP, user.GROUP, audit.GROUP, linkage.GROUP,
+        hr.GROUP, access.GROUP, assess.GROUP, inspect.GROUP, transfer.GROUP, register.GROUP,
+        jukinet_sim.GROUP, ssh.GROUP,
+    )
+
+
+def commands() -> dict[str | None, Callable[[argparse.Namespace], int]]:
+    from console.commands import console as bare
+
+    return {None: bare.run, **{g.name: g.run for g in groups()}}  # None: the console
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from console.commands.common import Parser
+
     p = Parser(prog="juki", description="住民記録 業務コンソール")
     sub = p.add_subparsers(dest="cmd", parser_class=Parser)
-    for group in GROUPS:
+    for group in groups():
         group.add_parsers(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    return _guarded(lambda: _run(words))
+
+
+def _run(words: list[str]) -> int:
+    if tuple(words[:2]) == FAST:
+        from console.authorized_keys import fast
+
+        answered = fast(words[2:])
+        if answered is not None:
+            return answered
+    args = build_parser().parse_args(words)
+    return commands()[args.cmd](args)
+
+
+def _guarded(run: Callable[[], int]) -> int:
+    """The one place an error becomes an exit code (and never a traceback)."""
     try:
-        return COMMANDS[args.cmd](args)
-    except JukiError as exc:
-        err(exc.message)
-        return exc.exit_code
-    except SettingsError as exc:
-        err(str(exc))
-        return EXIT_BAD
+        return run()
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
     except Exception as exc:
-        from core.crashlog import log_unexpected_from_env  # on use: only on a failure (start-up)
+        return _failed(exc)
 
-        err(log_unexpected_from_env(exc))
-        return EXIT_CHECK
+
+def _failed(exc: Exception) -> int:
+    # on use: the fast path above does not load argparse and Rich unless it fails
+    from console.commands.common import EXIT_BAD, EXIT_CHECK, EXIT_OK, err
+    from core.errors import JukiError
+    from core.settings import SettingsError
+
+    if isinstance(exc, JukiError):
+        err(exc.message)
+        return exc.exit_code
+    if isinstance(exc, SettingsError):
+        err(str(exc))
+        return EXIT_BAD
+    if isinstance(exc, BrokenPipeError):
+        return EXIT_OK
+    from core.crashlog import log_unexpected_from_env  # on use: only on a failure (start-up)
+
+    err(log_unexpected_from_env(exc))
+    return EXIT_CHECK
 
 
 if __name__ == "__main__":

@@ -7,16 +7,12 @@ settings table and the code cannot drift apart (``juki settings`` prints it).
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from core.files import PRIVATE, SHARED, folder_mode
-
-
-class SettingsError(ValueError):
-    """A settings file or variable that cannot be used; the message is in Japanese."""
+from core.settings_file import DEFAULT_SERVER_SOCKET, SettingsError, read_table
 
 
 def _default_data_dir() -> str:
@@ -92,7 +88,7 @@ class Settings:
     console_server_socket: str = _doc(
         "the pre-started console server's Unix socket (juki console-server); the SSH "
         "door's programs ask it first and start the console directly when it is down",
-        default="/run/juki/console.sock",
+        default=DEFAULT_SERVER_SOCKET,
     )
     ssh_connect_command: str = _doc(
         "the forced command written into each key line `juki ssh authorized-keys` "
@@ -321,15 +317,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     values: dict[str, Any] = {}
     path = env.get("JUKI_CONFIG")
     if path:
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError as exc:
-            raise SettingsError(f"設定ファイル {path} が見つかりません。") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"設定ファイル {path} の書式が正しくありません: {exc}") from exc
-        section = data.get("juki", data)
-        for key, raw in section.items():
+        for key, raw in read_table(path).items():
             if key not in types:
                 raise SettingsError(f"設定ファイル {path}: 不明な項目 {key} があります。")
             values[key] = _coerce(key, raw, types[key])

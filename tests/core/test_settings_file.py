@@ -1,0 +1,40 @@
+"""One setting as given (core.settings_file): what the programs sshd runs read instead of
+building the whole Settings, so it must agree with ``load_settings`` on where a value
+comes from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.settings import load_settings
+from core.settings_file import SettingsError, raw_value
+
+
+@pytest.mark.parametrize("table", ["[juki]\n", ""])
+def test_one_value_comes_from_where_load_settings_takes_it(tmp_path: Path, table: str) -> None:
+    cfg = tmp_path / "juki.toml"
+    cfg.write_text(f'{table}console_server_socket = "/srv/j/file.sock"\n', "utf-8")
+    for env in ({"JUKI_CONFIG": str(cfg)},
+                {"JUKI_CONFIG": str(cfg), "JUKI_CONSOLE_SERVER_SOCKET": "/srv/j/env.sock"},
+                {"JUKI_CONFIG": str(cfg), "JUKI_CONSOLE_SERVER_SOCKET": ""},
+                {}):
+        raw = raw_value("console_server_socket", env)
+        full = load_settings(env).console_server_socket
+        assert raw == (None if not env.get("JUKI_CONFIG") else full), env
+    assert raw_value("console_server_socket", {}) is None
+    assert load_settings({}).console_server_socket == "/run/juki/console.sock"
+
+
+def test_a_file_that_cannot_be_read_is_a_settings_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="見つかりません"):
+        raw_value("console_server_socket", {"JUKI_CONFIG": str(tmp_path / "none.toml")})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[juki\n", "utf-8")
+    with pytest.raises(SettingsError, match="書式"):
+        raw_value("console_server_socket", {"JUKI_CONFIG": str(bad)})
+    odd = tmp_path / "odd.toml"
+    odd.write_text('juki = "x"\n', "utf-8")
+    with pytest.raises(SettingsError, match=r"\[juki\]"):
+        load_settings({"JUKI_CONFIG": str(odd)})
