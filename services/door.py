@@ -32,13 +32,11 @@ from sqlmodel import Session
 from auth.models import User, UserSshKey
 from auth.ssh_pubkey import KEY_TYPES, KeyLineError, parse_key
 from core.actor import Actor
-from core.clock import iso, now
+from core.clock import iso, now, today_in_japan
 from core.db import Database, columns, table
 from core.settings import Settings, SettingsError
 from logs.audit import AuditEvent, record_alone
-from services.jp.office_days import office_day
-from services.personnel.inventory.snapshot import CONTRACT_TYPES
-from services.personnel.models import Staff
+from services.personnel.models import CONTRACT_TYPES, Staff
 
 ACTION = "ssh.door"
 REFUSED_AT_START = (
@@ -147,7 +145,7 @@ def connect_command(settings: Settings) -> str:
 def _decide(db: Database, fingerprint: str, at: str) -> str | None:
     """The login, or None; a refusal is recorded (see the module docstring)."""
     with db.read() as s:
-        found = knock(s, fingerprint, office_day())
+        found = knock(s, fingerprint, today_in_japan())  # the office day (JST)
         if found is not None and found.refusal is None:
             return found.login
         if found is None and at == "sshd":

@@ -17,6 +17,9 @@ from sqlmodel import Field, SQLModel
 
 # 雇用区分
 EMPLOYMENT_TYPES = ("正規", "会計年度任用", "委託先")
+CONTRACT_TYPES = ("委託先", "会計年度任用")
+"""Employment for a term: past its contract_end the account is flagged at the 棚卸し and
+its SSH keys stop at the door (services/door.py)."""
 # 状態
 ACTIVE = "在職"
 ON_LEAVE = "休職"

@@ -31,10 +31,26 @@ def test_a_file_that_cannot_be_read_is_a_settings_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="見つかりません"):
         raw_value("console_server_socket", {"JUKI_CONFIG": str(tmp_path / "none.toml")})
     bad = tmp_path / "bad.toml"
-    bad.write_text("[juki\n", "utf-8")
+    bad.write_bytes(b"console_server_socket = '\xff'\n")  # not UTF-8
     with pytest.raises(SettingsError, match="書式"):
         raw_value("console_server_socket", {"JUKI_CONFIG": str(bad)})
     odd = tmp_path / "odd.toml"
     odd.write_text('juki = "x"\n', "utf-8")
     with pytest.raises(SettingsError, match=r"\[juki\]"):
         load_settings({"JUKI_CONFIG": str(odd)})
+
+
+def test_a_file_that_does_not_name_the_setting_is_not_parsed(tmp_path: Path) -> None:
+    """Even a broken file: the program that asks goes on to the default (and the full
+    settings, which check the file, name the problem where they are read)."""
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[juki\ndata_dir = 1\n", "utf-8")
+    assert raw_value("console_server_socket", {"JUKI_CONFIG": str(broken)}) is None
+    named = tmp_path / "named.toml"
+    named.write_text("[juki\nconsole_server_socket = 1\n", "utf-8")
+    with pytest.raises(SettingsError, match="書式"):
+        raw_value("console_server_socket", {"JUKI_CONFIG": str(named)})
+    escaped = tmp_path / "escaped.toml"  # the name written with an escape is still found
+    escaped.write_text('"console\\u005fserver_socket" = "/srv/j/e.sock"\n', "utf-8")
+    assert raw_value("console_server_socket", {"JUKI_CONFIG": str(escaped)}) == "/srv/j/e.sock"
+    assert load_settings({"JUKI_CONFIG": str(escaped)}).console_server_socket == "/srv/j/e.sock"

@@ -18,9 +18,7 @@ from core.errors import BadInput
 from core.settings import Settings
 from services.jp.office_days import months_before, office_day
 from services.personnel.inventory.views import joined
-from services.personnel.models import ACTIVE, Staff
-
-CONTRACT_TYPES = ("委託先", "会計年度任用")
+from services.personnel.models import ACTIVE, CONTRACT_TYPES, Staff
 
 # Core columns of the tables queried below the ORM (one line: names, not logic).
 _U, _UR, _S = (columns(t) for t in (
