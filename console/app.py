@@ -100,7 +100,8 @@ class JukiApp(App[int]):
 
     def _sign_in_screen(self, message: str = "", kind: str = "info") -> SignInScreen:
         return SignInScreen(self.ctx, self.client_addr, message, kind=kind,
-                            ssh_keys=getattr(self.ctx, "ssh_keys", ()))
+                            ssh_keys=getattr(self.ctx, "ssh_keys", ()),
+                            door_login=getattr(self.ctx, "door_login", None))
 
     def _replace_all(self, screen: Screen) -> None:
         """Drop every screen (workspaces, palette, lock) and show ``screen`` alone.

@@ -3,7 +3,8 @@
 The entry alone: the top parser built from the command groups (one module each in
 console/commands/, with its parsers and its handler), the dispatch, and the one place an
 error becomes an exit code. ``juki ssh authorized-keys`` (sshd's AuthorizedKeysCommand)
-is answered before the groups are imported (console/authorized_keys.py). Messages are
+is answered before the groups are imported (console/authorized_keys.py), and so is
+``juki connect`` (sshd's forced command, console/connect.py). Messages are
 Japanese; no traceback reaches the user (an unexpected error prints one line and the path
 of a log with the details, core.crashlog).
 """
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     import argparse
 
     from console.commands.common import Group
+    from core.settings import Settings
 
 FAST = ("ssh", "authorized-keys")
 """sshd's AuthorizedKeysCommand: answered before the command groups (and argparse) are
@@ -39,6 +41,7 @@ def groups() -> tuple[Group, ...]:
         jukinet_sim,
         linkage,
         register,
+        server,
         settings,
         ssh,
         transfer,
@@ -48,7 +51,7 @@ def groups() -> tuple[Group, ...]:
     return (
         demo.GROUP, settings.GROUP, db.GROUP, user.GROUP, audit.GROUP, linkage.GROUP,
         hr.GROUP, access.GROUP, assess.GROUP, inspect.GROUP, transfer.GROUP, register.GROUP,
-        jukinet_sim.GROUP, ssh.GROUP,
+        jukinet_sim.GROUP, ssh.GROUP, server.SERVER, server.CONNECT,
     )
 
 
@@ -70,10 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    return _guarded(lambda: _run(words))
+    return guarded(lambda: _run(words))
 
 
 def _run(words: list[str]) -> int:
+    if words[:1] == ["connect"]:
+        # sshd's forced command, on every connection: stdlib only until the console
+        # server is known to be down (docs/ssh.md, "The console server").
+        from console.connect import main as connect
+
+        return connect(words[1:])
     if tuple(words[:2]) == FAST:
         from console.authorized_keys import fast
 
@@ -84,18 +93,20 @@ def _run(words: list[str]) -> int:
     return commands()[args.cmd](args)
 
 
-def _guarded(run: Callable[[], int]) -> int:
-    """The one place an error becomes an exit code (and never a traceback)."""
+def guarded(call: Callable[[], int], settings: Settings | None = None) -> int:
+    """Run a command; an error becomes its message and exit code, never a traceback (the
+    one place). ``settings``: where the error log is, when the environment does not say
+    (a console forked by the console server)."""
     try:
-        return run()
+        return call()
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        return _failed(exc)
+        return _failed(exc, settings)
 
 
-def _failed(exc: Exception) -> int:
-    # on use: the fast path above does not load argparse and Rich unless it fails
+def _failed(exc: Exception, settings: Settings | None) -> int:
+    # on use: the fast paths above do not load argparse and Rich unless they fail
     from console.commands.common import EXIT_BAD, EXIT_CHECK, EXIT_OK, err
     from core.errors import JukiError
     from core.settings import SettingsError
@@ -108,9 +119,12 @@ def _failed(exc: Exception) -> int:
         return EXIT_BAD
     if isinstance(exc, BrokenPipeError):
         return EXIT_OK
-    from core.crashlog import log_unexpected_from_env  # on use: only on a failure (start-up)
+    from core.crashlog import (  # on use: only on a failure (start-up)
+        log_unexpected,
+        log_unexpected_from_env,
+    )
 
-    err(log_unexpected_from_env(exc))
+    err(log_unexpected(settings, exc) if settings else log_unexpected_from_env(exc))
     return EXIT_CHECK
 
 

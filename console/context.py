@@ -21,13 +21,16 @@ if TYPE_CHECKING:
 class Context:
     def __init__(
         self, settings: Settings, db: Database | None = None, *,
-        ssh_keys: tuple[str, ...] = (),
+        ssh_keys: tuple[str, ...] = (), door_login: str | None = None,
     ) -> None:
         self.settings = settings
         self._db = db
         self._lock = threading.Lock()
         self.ssh_keys = ssh_keys
         """Fingerprints of the SSH keys sshd says opened this connection (sign-in binding)."""
+        self.door_login = door_login
+        """The account the SSH door let this connection's key open (``juki connect --key``):
+        the sign-in screen shows it fixed and asks only the password. None: typed."""
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> Context:

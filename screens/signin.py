@@ -3,6 +3,8 @@
 The password check (argon2, ~100 ms) runs in a thread worker so the screen keeps
 painting; the service records every attempt, and this screen only shows its answer.
 ``services.personnel.apply.sign_in_checked`` applies due revocations before the check.
+Over the SSH door the key has already named the account (``door_login``): the login is
+shown fixed and only the password is asked; every check of a sign-in still runs.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class SignInScreen(Screen[None]):
     """Asks who you are. Posts ``SignedIn`` to the app when the service says yes."""
 
     CSS_PATH = "signin.tcss"
-    AUTO_FOCUS = "#login"
+    AUTO_FOCUS = "#login, #password"  # the first that takes focus (a fixed login does not)
     SUB_TITLE = "サインイン"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "next_field", show=False, priority=True, id="signin.next_field"),
@@ -63,11 +65,14 @@ class SignInScreen(Screen[None]):
 
     def __init__(
         self, desk: Desk, client_addr: str = "", message: str = "", *, kind: str = "info",
-        ssh_keys: tuple[str, ...] = (),
+        ssh_keys: tuple[str, ...] = (), door_login: str | None = None,
     ) -> None:
         super().__init__()
         self.desk = desk
         self.ssh_keys = tuple(ssh_keys)  # the SSH keys of this connection (auth.ssh_keys)
+        self.door_login = door_login
+        """The login the SSH door fixed for this connection's key: shown, not editable;
+        only the password is asked (and every sign-in check still runs)."""
         self.settings: Settings = desk.settings
         self.client_addr = client_addr
         self._initial = (message, kind)
@@ -77,7 +82,11 @@ class SignInScreen(Screen[None]):
         with Center(), Vertical(id="signin-box"):
             yield Static("サインイン", id="signin-title")
             yield Label(READY_MARK, classes="field-label")
-            yield Input(id="login", max_length=64)
+            if self.door_login:
+                yield Input(self.door_login, id="login", max_length=64, disabled=True)
+                yield Static("SSH 鍵の持ち主としてサインインします。", classes="field-note")
+            else:
+                yield Input(id="login", max_length=64)
             yield Label("パスワード", classes="field-label")
             yield Input(
                 id="password", password=True, max_length=self.settings.password_max_length,
@@ -107,7 +116,7 @@ class SignInScreen(Screen[None]):
     @on(Input.Submitted, "#password")
     @on(Button.Pressed, "#signin")
     def _submit(self) -> None:
-        login = self.query_one("#login", Input).value.strip()
+        login = self.door_login or self.query_one("#login", Input).value.strip()
         password = self.query_one("#password", Input).value
         line = self.query_one(MessageLine)
         if not login:
@@ -125,7 +134,7 @@ class SignInScreen(Screen[None]):
     def _set_busy(self, busy: bool) -> None:
         self.query_one("#signin", Button).disabled = busy
         for field in self.query(Input):
-            field.disabled = busy
+            field.disabled = busy or (field.id == "login" and bool(self.door_login))
 
     @work(thread=True, exclusive=True, group="signin", exit_on_error=False)
     def _attempt(self, login: str, password: str) -> None:

@@ -1,16 +1,28 @@
-"""``juki`` with no command: the console itself, in this terminal (``juki demo`` too)."""
+"""``juki`` with no command: the console itself, in this terminal (``juki demo`` too).
+
+``start_forced`` is the console of an SSH connection whose key the door let in (the
+forced command ``juki connect --key …``): run by the console server's child, or by the
+client itself when the server is down (docs/ssh.md, "The console server").
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from console.commands.common import context
-from core.errors import BadInput
+from core.errors import BadInput, Refused
 
 if TYPE_CHECKING:
     from console.context import Context
+    from core.settings import Settings
+
+DOOR_MISSING = (
+    "この版には SSH 鍵の入口の確認 (services.door) がないため、"
+    "鍵でのコンソールは開けません。管理者に連絡してください。"
+)
 
 
 def require_tty() -> None:
@@ -28,6 +40,52 @@ def start(ctx: Context) -> int:
     from console.app import run_console  # on use: loads Textual (start-up time)
 
     return run_console(ctx)
+
+
+def start_forced(settings: Settings, fingerprint: str, *, direct: str | None = None) -> int:
+    """The console for the key ``fingerprint`` (sshd's forced command named it).
+
+    The key's account is decided again here (``services.door.door_login``; an account may
+    have been barred since sshd asked): a refusal is recorded there and said here, exit 1.
+    The sign-in screen then shows that login fixed; the password and every check of a
+    sign-in follow as always. ``direct``: why the console server was not used (the
+    event ``console.direct`` records it, not the user's screen).
+    """
+    require_tty()
+    from console.context import Context  # on use: the client stays light until it falls back
+
+    ctx = Context(settings, ssh_keys=(fingerprint,))
+    door = _door()
+    if door is None:
+        raise Refused(DOOR_MISSING)
+    login: str | None = door.door_login(ctx.db, fingerprint)
+    if direct is not None:
+        _record_direct(ctx, fingerprint, login, direct)
+    if login is None:
+        raise Refused(door.REFUSED_AT_START)
+    ctx.door_login = login
+    return start(ctx)
+
+
+def _door() -> Any:
+    """``services.door`` (the key → account rule), or None in a build without it."""
+    try:
+        return importlib.import_module("services.door")
+    except ModuleNotFoundError as exc:
+        if exc.name != "services.door":
+            raise
+        return None
+
+
+def _record_direct(ctx: Context, fingerprint: str, login: str | None, reason: str) -> None:
+    from core.actor import Actor, ssh_client_address  # on use: after the fallback began
+    from logs.audit import record_alone
+
+    record_alone(
+        ctx.db, Actor(login=login or fingerprint, client_addr=ssh_client_address()),
+        "console.direct", target=login or "", outcome="success", severity="warning",
+        details={"reason": reason, "fingerprint": fingerprint},
+    )
 
 
 def run(args: argparse.Namespace) -> int:

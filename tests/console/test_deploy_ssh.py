@@ -20,20 +20,26 @@ WRAPPER = DEPLOY / "juki-console"
 SSHD = Path("/usr/sbin/sshd")
 
 
+FP = "SHA256:" + "Ab1+/" * 8 + "xyz"
+
+
 def _conf(tmp_path: Path, extra: str = "") -> tuple[Path, Path]:
     report = tmp_path / "report.txt"
     fake = tmp_path / "fake-juki"
-    fake.write_text(f"#!/bin/sh\n{{ umask; env; }} > {report}\n")
+    args = tmp_path / "args.txt"  # the arguments the wrapper gave, one a line
+    fake.write_text(f"#!/bin/sh\n{{ umask; env; }} > {report}\nprintf '%s\\n' \"$@\" > {args}\n")
     fake.chmod(0o755)
     conf = tmp_path / "console.conf"
     conf.write_text(f"# comment\nJUKI_BIN={fake}\nJUKI_CONFIG=/etc/juki/test.toml\n{extra}")
     return conf, report
 
 
-def _run_on_pty(conf: Path, env: dict[str, str]) -> tuple[int, str]:
+def _run_on_pty(conf: Path | list[str], env: dict[str, str]) -> tuple[int, str]:
+    """The wrapper on a terminal with ``conf`` as its argument (or with these arguments)."""
+    argv = conf if isinstance(conf, list) else [str(conf)]
     master, slave = pty.openpty()
     try:
-        proc = subprocess.run(["/bin/bash", str(WRAPPER), str(conf)], stdin=slave,
+        proc = subprocess.run(["/bin/bash", str(WRAPPER), *argv], stdin=slave,
                               stdout=slave, stderr=slave, env=env, timeout=30)
     finally:
         os.close(slave)
@@ -102,6 +108,35 @@ def test_the_wrapper_refuses_without_a_terminal_and_on_a_bad_conf(tmp_path: Path
     assert not report.exists()
 
 
+def test_the_wrapper_hands_a_key_to_juki_connect(tmp_path: Path) -> None:
+    conf, report = _conf(tmp_path)
+    args = tmp_path / "args.txt"
+    for argv in (["--key", FP, "--conf", str(conf)], [f"--conf={conf}", f"--key={FP}"],
+                 ["--key", FP, str(conf)]):
+        args.unlink(missing_ok=True)
+        code, out = _run_on_pty(argv, {**BASE, "TERM": "xterm"})
+        assert code == 0, out
+        assert args.read_text().split("\n")[:-1] == ["connect", "--key", FP]
+        umask, env = _report(report)
+        assert umask == "0077" and env["JUKI_CONFIG"] == "/etc/juki/test.toml"
+        assert env["TERM"] == "xterm" and "PYTHONPATH" not in env
+    # Without a key (the older ForceCommand set-up): the console itself, no arguments.
+    assert _run_on_pty(conf, {**BASE, "TERM": "xterm"})[0] == 0
+    assert args.read_text().split() == []
+
+
+@pytest.mark.parametrize("argv", [
+    ["--key", "SHA256:short"], ["--key", FP + ";id"], ["--key", f"{FP} x"], ["--key"],
+    ["--conf"], ["--evil"], ["--key", "MD5:" + FP[7:]],
+])
+def test_the_wrapper_refuses_a_bad_key_or_argument(tmp_path: Path, argv: list[str]) -> None:
+    conf, report = _conf(tmp_path)
+    code, out = _run_on_pty([*argv, "--conf", str(conf)] if argv[-1] != "--conf" else argv,
+                            {**BASE, "TERM": "xterm"})
+    assert code == 2 and "juki-console:" in out
+    assert not report.exists()
+
+
 SNIPPET = DEPLOY / "sshd_config.d" / "juki.conf"
 DEBIAN_SSHD_CONFIG = """\
 Include {dropins}/*.conf
@@ -137,6 +172,7 @@ def test_the_sshd_snippet_lets_only_the_door_command_name_the_keys() -> None:
         assert settings[key] == value, key
     # The key line's command= is the forced command: a ForceCommand would override it.
     assert "ForceCommand" not in settings and "ExposeAuthInfo" not in settings
+    assert os.access(WRAPPER, os.X_OK)  # the key line's command runs it as it is
 
 
 def _sshd_effective(tmp_path: Path, user: str) -> dict[str, str]:

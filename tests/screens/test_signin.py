@@ -101,3 +101,33 @@ async def test_empty_fields_are_named_and_reach_no_service(ctx: Context) -> None
         await settle(pilot)
         assert message(app) == "パスワードを入力してください。"
     assert len(audit(ctx.db)) == before
+
+
+async def test_a_login_fixed_by_the_ssh_door_is_shown_and_only_the_password_asked(
+    ctx: Context,
+) -> None:
+    screen_user(ctx.db, ctx.settings, "clerk1")
+    screen_user(ctx.db, ctx.settings, "clerk2", name="佐藤一郎")
+    ctx.door_login = "clerk1"  # as `juki connect --key` sets it, from services.door
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        login = screen.query_one("#login", Input)
+        assert login.value == "clerk1" and login.disabled
+        assert screen.focused is screen.query_one("#password", Input)
+        assert "SSH鍵の持ち主としてサインインします。" in screen_text(app)  # spaces dropped
+        # Keys typed go to the password; a wrong one is refused as always.
+        await pilot.press(*"clerk2", "enter")
+        await settle(pilot)
+        assert message(app) == REFUSED
+        login = app.screen.query_one("#login", Input)
+        assert login.value == "clerk1" and login.disabled
+        await pilot.press(*PASSWORD, "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
+        assert app.identity is not None and app.identity.login == "clerk1"
+        app.action_sign_out()  # back to the sign-in screen: the same login, fixed
+        await settle(pilot)
+        assert isinstance(app.screen, SignInScreen)
+        assert app.screen.query_one("#login", Input).value == "clerk1"
+    assert ("signin.failure", "failure", {"reason": "wrong_password"}) in audit(ctx.db)

@@ -1,0 +1,227 @@
+"""``juki connect --key FP``: sshd's forced command hands its terminal to the console server.
+
+Runs on every SSH connection (deploy/juki-console execs it), so it imports the standard
+library, ``core.settings`` and ``console.server_wire`` and nothing more until it knows the
+server is down. With the server up: it sends ``{"op": "console", "key": FP, "env": …}``
+with its descriptors 0, 1 and 2, gets ``{"pid": n}``, passes SIGHUP, SIGWINCH and SIGTERM
+on as ``{"op": "signal"}`` messages (the terminal's signals come to this process, which
+leads the terminal's session, not to the console), and exits with the ``{"exit": n}`` the
+server sends when the console ends.
+
+The server gone mid-session (killed; a crash): the console goes on — it is the server's
+child, not this process's, and its terminal is still there. This process keeps the SSH
+session open for it: it waits for the console's end on a pidfd, sends the signals to the
+console itself, and then says that the server went and exits 1 (the exit status was the
+server's to tell). The server itself sends SIGHUP to a console whose client went away.
+
+The server not there (no socket, nobody answering): the console starts here, in this
+process (slower: it imports everything), with the same checks; the trail records
+``console.direct`` and why. Nothing is said on the user's screen.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import socket
+import sys
+from typing import TYPE_CHECKING, Any
+
+from console import server_wire
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+
+FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
+"""The fingerprint the door writes into the forced command (``ssh-keygen -lf`` form)."""
+PASSED_ENV = ("TERM", "COLORTERM", "LANG", "LC_ALL", "SSH_CONNECTION")
+"""What the server may take from this connection; it checks each against its allowlist."""
+RELAYED = {signal.SIGHUP: "HUP", signal.SIGWINCH: "WINCH", signal.SIGTERM: "TERM"}
+_RELAYED_BY_NUMBER = {int(sig): name for sig, name in RELAYED.items()}
+IGNORED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP)
+"""Keys typed before the console sets its terminal mode must not end this process."""
+CONNECT_SECONDS = 2.0
+ANSWER_SECONDS = 15.0
+
+USAGE = "juki: 使い方: juki connect --key SHA256:… (sshd の強制コマンドとして使います)"
+SERVER_LOST = (
+    "juki: コンソールサーバーが途中で停止しました。コンソールは最後まで動きましたが、"
+    "終了状態は受け取れませんでした。"
+)
+SERVER_CUT = "juki: コンソールサーバーとの接続が切れたため、コンソールを終了します。"
+
+
+def main(argv: list[str]) -> int:
+    fingerprint = key_argument(argv)
+    if fingerprint is None:
+        _say(USAGE)
+        return 2
+    from core.settings import SettingsError, load_settings  # standard library underneath
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _say(f"juki: {exc}")
+        return 2
+    path = settings.console_server_socket
+    sock = server_wire.connect(path, CONNECT_SECONDS)
+    if sock is None:
+        return _direct(settings, fingerprint, "no_socket" if not os.path.exists(path)
+                       else "refused")
+    with sock:
+        code = via_server(sock, fingerprint)
+    if code is None:
+        return _direct(settings, fingerprint, "no_reply")
+    return code
+
+
+def key_argument(argv: list[str]) -> str | None:
+    """The fingerprint of ``--key FP`` (or ``--key=FP``), or None when argv is not that."""
+    if len(argv) == 2 and argv[0] == "--key":
+        value = argv[1]
+    elif len(argv) == 1 and argv[0].startswith("--key="):
+        value = argv[0].removeprefix("--key=")
+    else:
+        return None
+    return value if FINGERPRINT.fullmatch(value) else None
+
+
+def via_server(sock: socket.socket, fingerprint: str) -> int | None:
+    """The console through the server; its exit code, or None when the server took no
+    console (nothing started: the caller starts it directly)."""
+    env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+    wake_r, wake_w = os.pipe()
+    for fd in (wake_r, wake_w):
+        os.set_blocking(fd, False)
+    # Before the request: a signal between the console's start and the relay is not lost.
+    old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    old_handlers = {sig: signal.signal(sig, _noted) for sig in RELAYED}
+    old_handlers.update({sig: signal.signal(sig, signal.SIG_IGN) for sig in IGNORED})
+    try:
+        try:
+            server_wire.send(sock, {"op": "console", "key": fingerprint, "env": env},
+                             fds=(0, 1, 2))
+            sock.settimeout(ANSWER_SECONDS)
+            answer, fds = server_wire.receive(sock)
+        except OSError:
+            return None
+        _close(fds)
+        if answer is None:
+            return None
+        pid = answer.get("pid")
+        if not isinstance(pid, int) or isinstance(pid, bool):
+            _say(f"juki: {_printable(answer.get('error'))}")
+            return _code(answer.get("exit"), 1)
+        return _relay(sock, pid, wake_r)
+    finally:
+        signal.set_wakeup_fd(old_wakeup)
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+        os.close(wake_r)
+        os.close(wake_w)
+
+
+def _relay(sock: socket.socket, pid: int, wake_r: int) -> int:
+    """Pass signals on until the server says how the console ended."""
+    pidfd = _pidfd(pid)  # at once: until the server has reaped it, ``pid`` is the console
+    server: socket.socket | None = sock
+    sock.setblocking(False)
+    try:
+        while True:
+            watched: list[Any] = [wake_r, server if server is not None else pidfd]
+            ready = select.select(watched, [], [])[0]
+            if wake_r in ready:
+                for signum in _drain(wake_r):
+                    name = _RELAYED_BY_NUMBER.get(signum)
+                    if name is None:
+                        continue
+                    if server is not None:
+                        try:
+                            server_wire.send(server, {"op": "signal", "sig": name})
+                        except OSError:
+                            pass  # the server is gone: its end of the socket says so next
+                    elif pidfd is not None:
+                        _pidfd_signal(pidfd, signum)
+            if server is not None and server in ready:
+                message = _receive(server)
+                if message is None:
+                    if pidfd is None:
+                        _say(SERVER_CUT)
+                        return 1
+                    server = None  # the console goes on; wait for it on the pidfd
+                    continue
+                if "exit" in message:
+                    return _code(message["exit"], 1)
+            if server is None and pidfd in ready:
+                _say(SERVER_LOST)
+                return 1
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _direct(settings: Settings, fingerprint: str, reason: str) -> int:
+    """The console here, in this process, when the server is not there (slower)."""
+    from console.cli import guarded  # on use: the whole console, now that it is needed
+    from console.commands.console import start_forced
+
+    return guarded(lambda: start_forced(settings, fingerprint, direct=reason), settings)
+
+
+def _receive(sock: socket.socket) -> dict[str, Any] | None:
+    try:
+        message, fds = server_wire.receive(sock)
+    except BlockingIOError:
+        return {}
+    except OSError:
+        return None
+    _close(fds)
+    return message
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):  # an old kernel: the console ends with the server
+        return None
+
+
+def _pidfd_signal(pidfd: int, signum: int) -> None:
+    try:
+        signal.pidfd_send_signal(pidfd, signum)
+    except OSError:
+        pass
+
+
+def _drain(fd: int) -> bytes:
+    try:
+        return os.read(fd, 512)
+    except BlockingIOError:
+        return b""
+
+
+def _noted(signum: int, frame: object) -> None:
+    """The signal is written to the wake-up pipe; the loop passes it on."""
+
+
+def _code(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _printable(value: object) -> str:
+    text = value if isinstance(value, str) else "コンソールを開けませんでした。"
+    return "".join(c for c in text if c.isprintable())[:300]
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
