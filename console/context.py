@@ -47,15 +47,13 @@ class Context:
                     from logs import anchor, stream
 
                     jsonl = self.settings.resolved_audit_jsonl
-                    mode = self.settings.data_file_mode
-                    stream.configure(jsonl, mode)
+                    stream.configure(jsonl)
                     # Each committed event is witnessed outside the database before the
                     # act returns: by its JSON-lines line, or else by an anchor per commit.
                     anchor.configure(
                         self.settings.resolved_audit_anchor,
                         self.settings.audit_anchor_every_events,
                         self.settings.audit_anchor_every_seconds,
-                        mode,
                         each_commit=jsonl is None,
                     )
                     self._db = Database.for_settings(

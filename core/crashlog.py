@@ -2,8 +2,8 @@
 and the user sees one line saying where (no traceback reaches a user).
 
 One writer for the console and every command, so the log lands in the data directory the
-settings name (file or variables alike), mode 0600 (0660 in the shared set-up) whatever
-the umask: a traceback may show a resident's name in a value it prints.
+settings name (file or variables alike), mode 0600 whatever the umask: a traceback may
+show a resident's name in a value it prints.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def log_unexpected(settings: Settings, exc: BaseException) -> str:
         target = settings.resolved_data_dir / NAME
         text = time.strftime("%Y-%m-%dT%H:%M:%S ") + "".join(
             traceback.format_exception(exc)) + "\n"
-        fd = open_append(target, settings.data_file_mode)
+        fd = open_append(target)
         try:
             os.write(fd, text.encode("utf-8", "backslashreplace"))
         finally:

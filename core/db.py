@@ -4,8 +4,8 @@ SQLite runs in WAL mode with foreign keys and a busy timeout. Write transactions
 SQLite begin IMMEDIATE so that two writers queue on the lock instead of failing with
 SQLITE_BUSY_SNAPSHOT halfway through; reads stay deferred and never block writers.
 
-The SQLite file is made here, mode 0600 (0660 in the shared set-up) whatever the umask,
-before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
+The SQLite file is made here, mode 0600 whatever the umask, before SQLite opens it:
+SQLite gives its -wal and -shm files the database file's mode.
 """
 
 from __future__ import annotations
@@ -42,16 +42,15 @@ if TYPE_CHECKING:
 
 class Database:
     """``key_file``: the key that seals My Numbers at rest (``core.sealed``); read on the
-    first number written or read, so a database without one works until then.
-    ``file_mode``: a SQLite file's mode (``core.files``; the setting ``group_shared_files``)."""
+    first number written or read, so a database without one works until then."""
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 30000, echo: bool = False,
-                 key_file: Path | None = None, file_mode: int = PRIVATE) -> None:
+                 key_file: Path | None = None) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
-                _sqlite_files(Path(self.url.database), file_mode)
+                _sqlite_files(Path(self.url.database))
             self.engine: Engine = create_engine(
                 self.url,
                 echo=echo,
@@ -72,8 +71,7 @@ class Database:
                      echo: bool = False) -> Database:
         """The configured database, with the configured key for My Numbers."""
         return cls(settings.resolved_database_url, busy_timeout_ms=busy_timeout_ms, echo=echo,
-                   key_file=settings.resolved_identifier_key_file,
-                   file_mode=settings.data_file_mode)
+                   key_file=settings.resolved_identifier_key_file)
 
     @property
     def is_sqlite(self) -> bool:
@@ -173,12 +171,13 @@ def rowcount(result: Result[Any]) -> int:
     return result.rowcount
 
 
-def _sqlite_files(path: Path, mode: int) -> None:
-    """Make the database file with ``mode`` before SQLite would make it with the umask's;
-    one of ours left wider by an older version (and its -wal, -shm) is narrowed."""
-    if not create_file(path, mode):
+def _sqlite_files(path: Path) -> None:
+    """Make the database file 0600 before SQLite would make it with the umask's mode; one
+    of ours left wider (and its -wal, -shm) is narrowed when a command opens it (the
+    console refuses to start on it instead: ``core.private_files``)."""
+    if not create_file(path, PRIVATE):
         for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            keep_mode(name, mode)
+            keep_mode(name, PRIVATE)
 
 
 def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:

@@ -2,10 +2,11 @@
 but a regular file the operator said may go.
 
 The data directory holds the register, the trail and the key: what juki creates there is
-the owner's alone (files 0600, folders 0700), or the group's too (0660 / 0770) only in the
-README's shared SQLite set-up (setting ``group_shared_files``). The umask can only narrow
-a mode, and a shared file must be group-writable even under the SSH wrapper's umask 077,
-so every new file and folder gets its mode set after it is made.
+the service account's alone (files 0600, folders 0700), whatever the umask: every new
+file and folder gets its mode set after it is made (a umask can only narrow the mode
+asked for, and a narrower one, say 0277, would leave the database unwritable). The
+console refuses to start when the private ones were opened up later
+(``core.private_files``).
 
 An output path (``--output``, a report) is written through a temporary file in the same
 folder, so a reader never sees half of it. It may not be a device, a FIFO, a socket, a
@@ -29,18 +30,17 @@ from typing import BinaryIO
 from core.errors import BadInput
 
 PRIVATE = 0o600
-SHARED = 0o660
 
 
 def folder_mode(file_mode: int) -> int:
     """The folder mode that goes with a file mode: search wherever read is given
-    (0600 → 0700, 0660 → 0770)."""
+    (0600 → 0700)."""
     return file_mode | ((file_mode & 0o444) >> 2)
 
 
 def make_dirs(path: Path, mode: int = 0o700) -> None:
     """``mkdir -p`` where each folder made here gets ``mode`` exactly; folders that are
-    already there are left as they are (a shared ``/var/lib/juki`` keeps its 2770)."""
+    already there are left as they are (``/var/lib/juki`` keeps what the set-up gave it)."""
     missing: list[Path] = []
     cur = path
     while not cur.exists() and cur != cur.parent:
@@ -86,7 +86,7 @@ def keep_mode(path: Path, mode: int = PRIVATE) -> None:
 def open_append(path: Path, mode: int = PRIVATE) -> int:
     """A descriptor appending to ``path`` (one ``write`` per line: lines from several
     processes never interleave). A new file gets ``mode`` exactly; a regular file we own
-    is set to it; another account's shared file or ``/dev/null`` is only opened."""
+    is set to it; another account's file or ``/dev/null`` is only opened."""
     make_dirs(path.parent, folder_mode(mode))
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, mode)
     try:

@@ -39,7 +39,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from core.errors import JukiError
-from core.files import make_dirs
+from core.files import PRIVATE, make_dirs
 
 KEY_BYTES = 64  # AES-256-SIV
 PREFIX = "s1:"  # scheme version, so a later key or cipher can be told apart
@@ -59,13 +59,17 @@ class SealingError(JukiError):
 
 
 def create_key_file(path: Path) -> bool:
-    """Write a new random key to ``path`` (mode 0600) unless one is there. True if written."""
+    """Write a new random key to ``path`` unless one is there. True if written. Mode 0600
+    whatever the umask (the console refuses a key open to others: core.private_files);
+    a folder made for it 0700."""
     make_dirs(path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     PRIVATE)
     except FileExistsError:
         return False
     with os.fdopen(fd, "w", encoding="ascii") as f:
+        os.fchmod(fd, PRIVATE)
         f.write(base64.b64encode(os.urandom(KEY_BYTES)).decode("ascii") + "\n")
     return True
 

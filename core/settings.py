@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from core.files import PRIVATE, SHARED, folder_mode
 from core.settings_file import DEFAULT_SERVER_SOCKET, SettingsError, read_table
 
 
@@ -26,13 +25,6 @@ def _doc(text: str, **kw: Any) -> Any:
 @dataclass(frozen=True)
 class Settings:
     data_dir: str = _doc("データ置き場 (demo DB, audit JSONL). Default: ./var", default="")
-    group_shared_files: bool = _doc(
-        "the README's shared SQLite set-up: the database (and its -wal/-shm), audit.jsonl, "
-        "the anchor file and juki-error.log are made mode 0660, and the folders made for "
-        "them and for reports and captures 0770, for the staff group; off: 0600 and 0700, "
-        "whatever the umask",
-        default=False,
-    )
     database_url: str = _doc(
         "SQLAlchemy URL. Default: sqlite:///<data_dir>/juki.sqlite3; "
         "PostgreSQL: postgresql+psycopg://user@host/db",
@@ -242,15 +234,6 @@ class Settings:
         return Path(self.data_dir or _default_data_dir())
 
     @property
-    def data_file_mode(self) -> int:
-        """The mode of the files several processes share in data_dir (``core.files``)."""
-        return SHARED if self.group_shared_files else PRIVATE
-
-    @property
-    def data_folder_mode(self) -> int:
-        return folder_mode(self.data_file_mode)
-
-    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -310,17 +293,41 @@ def _coerce(name: str, raw: Any, kind: type) -> Any:
         raise SettingsError(f"設定 {name} の値 {raw!r} を解釈できません。") from exc
 
 
+RETIRED = ("group_shared_files",)
+"""Settings that are gone. ``group_shared_files`` made the data group-shared for per-staff
+OS accounts; with one service account the private files are its alone
+(``core.private_files``). Set true it is refused, naming where it was set, so an old
+set-up is migrated on purpose instead of starting half-shared; false is ignored."""
+
+_RETIRED_SAID = ("設定 {key} ({where}) は廃止されました。データベース・個人番号の暗号鍵・"
+                 "設定ファイルはサービスアカウントだけが読み書きします。この設定を外し、"
+                 "docs/ssh.md \"Private data\" の移行手順に従ってください。")
+
+
+def _refuse_retired(key: str, raw: Any, where: str) -> None:
+    if _coerce(key, raw, bool):
+        raise SettingsError(_RETIRED_SAID.format(key=key, where=where))
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Read ``JUKI_CONFIG`` (if set) then ``JUKI_*`` variables; unknown keys are errors."""
+    """Read ``JUKI_CONFIG`` (if set) then ``JUKI_*`` variables; unknown keys are errors,
+    a retired one set true too (``RETIRED``)."""
     env = dict(os.environ if env is None else env)
     types = {f.name: type(f.default) for f in fields(Settings)}
     values: dict[str, Any] = {}
     path = env.get("JUKI_CONFIG")
     if path:
         for key, raw in read_table(path).items():
+            if key in RETIRED:
+                _refuse_retired(key, raw, f"設定ファイル {path}")
+                continue
             if key not in types:
                 raise SettingsError(f"設定ファイル {path}: 不明な項目 {key} があります。")
             values[key] = _coerce(key, raw, types[key])
+    for key in RETIRED:
+        var = f"JUKI_{key.upper()}"
+        if env.get(var):
+            _refuse_retired(key, env[var], f"環境変数 {var}")
     for key, kind in types.items():
         var = f"JUKI_{key.upper()}"
         if var in env and env[var] != "":

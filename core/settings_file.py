@@ -50,6 +50,9 @@ def _read(path: str) -> bytes:
             return fh.read()
     except FileNotFoundError as exc:
         raise SettingsError(f"設定ファイル {path} が見つかりません。") from exc
+    except OSError as exc:  # e.g. made 0600 but left to another owner: say so plainly
+        raise SettingsError(f"設定ファイル {path} を読めません ({exc.strerror})。"
+                            "サービスアカウントが所有するファイルにしてください。") from exc
 
 
 def _table(path: str, data: bytes) -> dict[str, object]:

@@ -38,16 +38,16 @@ from sqlalchemy import bindparam, text
 
 from core.clock import iso, now
 from core.db import Database
-from core.files import PRIVATE, open_append
+from core.files import open_append
 from logs import audit, stream, witness
 
 
-def write_anchor(path: Path, seq: int, hash_: str, mode: int = PRIVATE) -> dict[str, Any]:
-    """Append one anchor line to ``path`` (and the stream); return what was written.
-    ``mode``: the file's, 0600 unless shared (``Settings.data_file_mode``)."""
+def write_anchor(path: Path, seq: int, hash_: str) -> dict[str, Any]:
+    """Append one anchor line to ``path`` (mode 0600; and the stream); return what was
+    written."""
     anchor = {"seq": int(seq), "hash": str(hash_), "ts": iso(now())}
     line = (json.dumps(anchor, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
-    fd = open_append(path, mode)
+    fd = open_append(path)
     try:
         os.write(fd, line)  # one write: lines from several processes never interleave
     finally:
@@ -68,10 +68,10 @@ def head(db: Database) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def anchor_now(db: Database, path: Path, mode: int = PRIVATE) -> dict[str, Any]:
+def anchor_now(db: Database, path: Path) -> dict[str, Any]:
     """Write the current head as an anchor (``juki audit anchor``)."""
     seq, hash_ = head(db)
-    written = write_anchor(path, seq, hash_, mode)
+    written = write_anchor(path, seq, hash_)
     current = _anchorer
     if current is not None:
         with current.lock:  # this process's newest event is anchored now
@@ -88,9 +88,8 @@ class _Anchorer:
     (``each_commit``: after every commit, when no JSON-lines copy witnesses the events)."""
 
     def __init__(self, path: Path, every_events: int, every_seconds: float,
-                 mode: int = PRIVATE, each_commit: bool = False) -> None:
+                 each_commit: bool = False) -> None:
         self.path = path
-        self.mode = mode
         self.every_events = 1 if each_commit else max(1, every_events)
         self.every_seconds = max(0.0, every_seconds)
         self.lock = threading.Lock()
@@ -119,7 +118,7 @@ class _Anchorer:
         seq, hash_ = self.pending
         self.pending, self.count, self.last = None, 0, time.monotonic()
         try:
-            write_anchor(self.path, seq, hash_, self.mode)
+            write_anchor(self.path, seq, hash_)
         except OSError as exc:  # the events committed; the act must not look failed
             print(f"juki: 操作ログのアンカーを書けませんでした: {exc}", file=sys.stderr)
 
@@ -143,10 +142,10 @@ def flush() -> None:
 
 def configure(
     path: Path | None, every_events: int = 1000, every_seconds: float = 60.0,
-    mode: int = PRIVATE, *, each_commit: bool = False,
+    *, each_commit: bool = False,
 ) -> None:
-    """Anchor this process's events to ``path`` (a file of ``mode``); ``None`` turns
-    anchoring off.
+    """Anchor this process's events to ``path`` (mode 0600); ``None`` turns anchoring
+    off.
 
     ``each_commit``: anchor after every commit whatever the rules say, so that the file
     witnesses each event before the act returns (for when there is no JSON-lines copy).
@@ -155,7 +154,7 @@ def configure(
     flush()
     _anchorer = (
         None if path is None
-        else _Anchorer(path, every_events, every_seconds, mode, each_commit)
+        else _Anchorer(path, every_events, every_seconds, each_commit)
     )
     if not _hooked:
         audit.after_commit.append(_note)

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from core.files import PRIVATE, open_append
+from core.files import open_append
 from core.inert import dumps
 
 _logger: Any = None
@@ -24,9 +24,8 @@ _path: Path | None = None
 _fh: TextIO | None = None
 
 
-def configure(path: Path | None, mode: int = PRIVATE) -> None:
-    """Send audit events to ``path`` (JSON lines); ``None`` turns the stream off.
-    ``mode``: the file's, 0600 unless shared (``Settings.data_file_mode``)."""
+def configure(path: Path | None) -> None:
+    """Send audit events to ``path`` (JSON lines); ``None`` turns the stream off."""
     global _logger, _path, _fh
     if path == _path and _logger is not None:
         return
@@ -36,8 +35,8 @@ def configure(path: Path | None, mode: int = PRIVATE) -> None:
     if path is None:
         return
     # Owner-only: the copy holds as much personal data as the trail itself. Only a regular
-    # file we own is narrowed (never /dev/null, never another account's shared file).
-    fd = open_append(path, mode)
+    # file we own is narrowed (never /dev/null, never another account's file).
+    fd = open_append(path)
     fh = _fh = open(fd, "a", encoding="utf-8", buffering=1)
     _logger = structlog.wrap_logger(
         structlog.WriteLogger(fh),

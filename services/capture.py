@@ -53,7 +53,7 @@ def save_capture(db: Database, settings: Settings, ident: Identity, svg: str,
                     f"画面を保存する理由を{REASON_MAX}文字以内で入力してください。"))
             except BadInput as exc:
                 raise gate.Refusal.of(exc, "bad_input", message=exc.message) from None
-            make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
+            make_dirs(folder)
             data = svg.encode("utf-8")
             stamp = now().strftime("%Y%m%dT%H%M%S-%fZ")  # no 12-digit run (core.freetext)
             name = folder / f"capture_{ident.login}_{stamp}.svg"

@@ -71,14 +71,6 @@ def _reseal(conn: Any, table: Any, old: Sealer, new: Sealer) -> int:
     return len(values)
 
 
-def _like_old(pending: Path, path: Path) -> None:
-    """The new key file gets the old one's mode and group (staff consoles read it)."""
-    st = os.stat(path)
-    os.chmod(pending, st.st_mode & 0o777)
-    if os.stat(pending).st_gid != st.st_gid:
-        os.chown(pending, -1, st.st_gid)
-
-
 def _interrupted_hint(db: Database, path: Path) -> str:
     """When a kept old key is the database's (a rotation stopped between the file swap
     and the commit), say so: the operator puts it back by hand, nothing moves by itself."""
@@ -116,8 +108,7 @@ def rotate_key(db: Database, actor: Actor) -> Rotation:
         raise SealingError(f"{exc.message}{_interrupted_hint(db, path)}") from None
     pending = path.with_name(path.name + ".new")
     pending.unlink(missing_ok=True)  # left by a rotation that did not commit: never used
-    create_key_file(pending)
-    _like_old(pending, path)
+    create_key_file(pending)  # 0600, whatever the old one's mode (core.private_files)
     new = Sealer(pending)
     kept = _kept_name(path)
     swapped = False

@@ -149,7 +149,7 @@ def _anchor(args: argparse.Namespace) -> int:
     if path is None:
         raise BadInput("設定 audit_anchor が '-' (無効) のため、アンカーを書けません。")
     record_alone(ctx.db, Actor.cli(), "audit.anchor", details={"file": str(path)})
-    written = anchor.anchor_now(ctx.db, path, ctx.settings.data_file_mode)
+    written = anchor.anchor_now(ctx.db, path)
     out(f"アンカーを書きました: #{written['seq']} {written['hash']} → {path}")
     return EXIT_OK
 

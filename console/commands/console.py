@@ -17,6 +17,7 @@ from core.errors import BadInput, Refused
 
 if TYPE_CHECKING:
     from console.context import Context
+    from core.private_files import Problem
     from core.settings import Settings
 
 DOOR_MISSING = (
@@ -34,8 +35,50 @@ def require_tty() -> None:
         )
 
 
+def require_private_files(ctx: Context) -> None:
+    """Refuse (exit 1, nothing painted) when the database, the My Number key or the
+    settings file is open to the group or to others (``core.private_files``); the
+    refusal is recorded in the trail when there is one to write to."""
+    from core.private_files import exposed, refusal
+
+    problems = exposed(ctx.settings)
+    if problems:
+        _record(ctx, problems)
+        raise refusal(problems)
+
+
+def _record(ctx: Context, problems: list[Problem]) -> None:
+    """``console.start`` refused, severity high: the files were open for some time, and
+    the security officers read of it in the trail. Only a trail that is there: a SQLite
+    file that does not exist is not made for it, and a database that cannot be opened or
+    has no schema leaves the message alone (the refusal must reach the operator whatever
+    the trail's state)."""
+    # on use: only on a refusal (start-up time)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.actor import Actor
+    from core.errors import JukiError
+    from core.private_files import sqlite_path
+    from logs.audit import record_alone
+    from services.schema import current_revision
+
+    database = sqlite_path(ctx.settings.resolved_database_url)
+    if database is not None and not database.exists():
+        return
+    files = [{"file": p.what, "path": str(p.path), "mode": f"{p.mode:04o}"} for p in problems]
+    try:
+        if current_revision(ctx.db) is None:
+            return
+        record_alone(ctx.db, Actor.cli(), "console.start", outcome="refused", severity="high",
+                     details={"reason": "private_files", "files": files})
+    except (JukiError, SQLAlchemyError, OSError):
+        return
+
+
 def start(ctx: Context) -> int:
-    """Run the console on ``ctx`` in this terminal; its exit code."""
+    """Run the console on ``ctx`` in this terminal; its exit code. The private files are
+    looked at first, so their refusal is said with or without a terminal."""
+    require_private_files(ctx)
     require_tty()
     from console.app import run_console  # on use: loads Textual (start-up time)
 

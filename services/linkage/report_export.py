@@ -181,7 +181,7 @@ def write_pdf(rows: Sequence[ReportRow], path: str | Path, meta: ReportMeta, *,
 def default_path(settings: Settings, start: date, end: date, fmt: str) -> Path:
     """<data_dir>/reports/linkage-report_<from>_<to>_<printed>.<fmt> (folder made 0700)."""
     folder = settings.resolved_data_dir / "reports"
-    make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
+    make_dirs(folder)
     stem = (f"linkage-report_{start.isoformat()}_{end.isoformat()}_"
             f"{local(now()).strftime('%Y%m%dT%H%M%S')}")
     path, n = folder / f"{stem}.{fmt}", 1

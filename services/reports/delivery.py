@@ -34,7 +34,7 @@ def report_path(settings: Settings, stem: str, fmt: str) -> Path:
     """<data_dir>/reports/<stem>_<printed>.<fmt> (folder made as the data folder); two
     reports in one second keep both files (``-2``, ``-3`` …)."""
     folder = settings.resolved_data_dir / "reports"
-    make_dirs(folder, settings.data_folder_mode)  # shared set-up: the group writes too
+    make_dirs(folder)
     stem = f"{stem}_{local(now()).strftime('%Y%m%dT%H%M%S')}"
     path, n = folder / f"{stem}.{fmt}", 1
     while path.exists():

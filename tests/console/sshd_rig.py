@@ -16,8 +16,9 @@ What it builds (root only):
   password, no key file — only the keys ``juki ssh authorized-keys`` prints open it;
 - optionally a peer OS user with a plain ``authorized_keys`` file, for the bare
   ``ssh host true`` session bench/ssh.py compares against;
-- the service user's private files: the data directory (0700), the settings file (0600)
-  naming the rig's console server socket and the rig's wrapper as ``ssh_connect_command``;
+- the service user's private files (docs/ssh.md "Private data"): the data directory
+  (0700), the settings file (0600) naming the rig's console server socket and the rig's
+  wrapper as ``ssh_connect_command``;
 - sshd on 127.0.0.1 at a free port with its own host key, configured by the repository's
   deploy/sshd_config.d/juki.conf with the user and paths substituted;
 - ``juki console-server`` run as the service user (``start_server``).
@@ -213,7 +214,7 @@ class Rig:
         values.update(extra)
         lines = [f"{key} = {value!r}".replace("'", '"') for key, value in values.items()]
         self.settings_file.write_text("\n".join(lines) + "\n")
-        os.chmod(self.settings_file, 0o600)
+        os.chmod(self.settings_file, 0o600)  # the account's alone, or no console starts
         shutil.chown(self.settings_file, self.user, self.group)
 
     def give_data_to_user(self) -> None:

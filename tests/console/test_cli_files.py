@@ -91,20 +91,57 @@ def test_db_init_makes_the_sqlite_files_private_under_umask_022(
     assert _open_to_others(data) == []
 
 
-def test_the_shared_setting_makes_the_database_group_writable_and_nothing_else(
-    tmp_path: Path, umask_022: None
+@pytest.mark.parametrize("mask", [0o000, 0o022], ids=["umask000", "umask022"])
+def test_db_init_makes_the_data_folder_0700_and_the_private_files_0600(
+    tmp_path: Path, mask: int
+) -> None:
+    data = tmp_path / "srv" / "juki"  # neither folder there yet
+    old = os.umask(mask)
+    try:
+        done = _run(_env(JUKI_DATA_DIR=str(data)), tmp_path, "db", "init")
+    finally:
+        os.umask(old)
+    assert done.returncode == 0, done.stderr
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [data, data.parent,
+                                                              *data.iterdir()]}
+    assert modes["srv"] == modes["juki"] == 0o700
+    assert modes["juki.sqlite3"] == modes["identifier.key"] == 0o600
+    assert modes["audit.jsonl"] == modes["audit-anchor.jsonl"] == 0o600
+    assert _open_to_others(tmp_path / "srv") == []
+
+
+def test_a_rotated_key_is_0600_whatever_the_old_one_was(tmp_path: Path, umask_022: None) -> None:
+    data = tmp_path / "data"
+    env = _env(JUKI_DATA_DIR=str(data))
+    assert _run(env, tmp_path, "db", "init").returncode == 0
+    key = data / "identifier.key"
+    os.chmod(key, 0o640)  # as the retired per-staff set-up had it
+    done = _run(env, tmp_path, "db", "rotate-key")
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("where", ["file", "variable"])
+def test_the_retired_shared_setting_is_refused_naming_where_it_is(
+    tmp_path: Path, where: str
 ) -> None:
     data = tmp_path / "data"
-    env = _env(JUKI_DATA_DIR=str(data), JUKI_GROUP_SHARED_FILES="true")
-    os.umask(0o077)  # the SSH wrapper's umask: the setting must win over it
+    config = tmp_path / "juki.toml"
+    config.write_text(f'data_dir = "{data}"\n'
+                      + ("group_shared_files = true\n" if where == "file" else ""),
+                      encoding="utf-8")
+    env = _env(JUKI_CONFIG=str(config))
+    if where == "variable":
+        env["JUKI_GROUP_SHARED_FILES"] = "true"
     done = _run(env, tmp_path, "db", "init")
-    assert done.returncode == 0, done.stderr
-    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [data, *data.iterdir()]}
-    assert modes["juki.sqlite3"] == 0o660
-    assert modes["audit.jsonl"] == modes["audit-anchor.jsonl"] == 0o660
-    assert modes["data"] == 0o770
-    assert modes["identifier.key"] == 0o600  # the key stays the owner's (README: chmod 0640)
-    assert _open_to_others(data) == []
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "group_shared_files" in done.stderr and "廃止" in done.stderr
+    named = str(config) if where == "file" else "JUKI_GROUP_SHARED_FILES"
+    assert named in done.stderr and "Traceback" not in done.stderr
+    assert not data.exists()  # refused before anything was made
+    config.write_text(f'data_dir = "{data}"\ngroup_shared_files = false\n', encoding="utf-8")
+    env.pop("JUKI_GROUP_SHARED_FILES", None)
+    assert _run(env, tmp_path, "db", "init").returncode == 0  # false asks for nothing
 
 
 def test_the_error_log_goes_to_the_data_dir_of_the_settings_file(

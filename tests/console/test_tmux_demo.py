@@ -1,8 +1,9 @@
 """``juki demo`` in a real terminal: tmux, 120×40, typed keys, what the pane shows.
 
-Runs the real command (``python -m console.cli demo``) against a fresh SQLite data dir:
-it prepares the demo register, paints the sign-in screen, takes the demo clerk's login
-and password as keystrokes and shows the home screen. SQLite only (the default DB).
+Runs the real command (``python -m console.cli demo``) against a fresh SQLite data dir,
+under a login's umask 022: it prepares the demo register (its files private all the
+same), paints the sign-in screen, takes the demo clerk's login and password as
+keystrokes and shows the home screen. SQLite only (the default DB).
 """
 
 from __future__ import annotations
@@ -101,8 +102,13 @@ def tmux(env: dict[str, str], command: str = "", cwd: Path | None = None) -> Ite
 @pytest.fixture
 def pane(tmp_path: Path) -> Iterator[Pane]:
     command = f"{sys.executable} -m console.cli demo; echo juki-exited-$?; sleep 60"
-    with tmux(terminal_env(tmp_path / "var"), command, tmp_path) as p:
-        yield p
+    old = os.umask(0o022)  # a login's umask: the tmux server (and the demo) inherit it
+    try:
+        with tmux(terminal_env(tmp_path / "var"), command, tmp_path) as p:
+            os.umask(old)
+            yield p
+    finally:
+        os.umask(old)
 
 
 def test_demo_signs_in_and_shows_home_in_a_real_terminal(pane: Pane, tmp_path: Path) -> None:
@@ -132,3 +138,6 @@ def test_demo_signs_in_and_shows_home_in_a_real_terminal(pane: Pane, tmp_path: P
     assert ("signin.success", "clerk1") in actions
     assert not any(DEMO_PASSWORD in actor for _action, actor in actions)
     assert actions[-1] == ("session.end", "clerk1")
+    # Made under umask 022, yet private: the console would not have started otherwise.
+    data = tmp_path / "var"
+    assert [p.name for p in [data, *data.iterdir()] if p.stat().st_mode & 0o077] == []

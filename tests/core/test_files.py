@@ -11,6 +11,7 @@ import pytest
 
 from core.errors import BadInput
 from core.files import create_file, make_dirs, open_append, output_file, write_output
+from core.sealed import create_key_file
 
 
 @pytest.fixture(params=[0o022, 0o077, 0o000], ids=["umask022", "umask077", "umask000"])
@@ -42,6 +43,15 @@ def test_files_and_folders_get_their_mode_whatever_the_umask(
     out = tmp_path / "out.csv"
     write_output(out, b"x")
     assert _mode(out) == 0o600
+
+
+def test_the_my_number_key_is_made_0600_in_a_0700_folder_whatever_the_umask(
+    tmp_path: Path, umask: int
+) -> None:
+    key = tmp_path / "keys" / "identifier.key"
+    assert create_key_file(key) is True
+    assert _mode(key) == 0o600 and _mode(key.parent) == 0o700
+    assert create_key_file(key) is False  # one there already: never replaced
 
 
 def test_an_existing_folder_keeps_its_mode(tmp_path: Path) -> None:
