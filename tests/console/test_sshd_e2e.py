@@ -318,6 +318,7 @@ def test_a_key_opens_its_own_account_only(world: World, pane: Pane) -> None:
     signins = [(e["action"], e["target"] or e["actor"]) for e in world.events(before)
                if e["action"].startswith("signin.")]
     assert signins and all(who == "suzuki" for _action, who in signins), signins
+    assert "signin.success" not in {action for action, _who in signins}
 
 
 def test_the_server_killed_mid_session_then_the_console_starts_directly(
