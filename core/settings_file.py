@@ -41,7 +41,50 @@ def raw_value(name: str, env: Mapping[str, str] | None = None) -> object | None:
     data = _read(path)
     if name.encode() not in data and b"\\u" not in data and b"\\U" not in data:
         return None
-    return _table(path, data).get(name)
+    sure, found = _plain_value(data, name)
+    return found if sure else _table(path, data).get(name)
+
+
+def _plain_value(data: bytes, name: str) -> tuple[bool, str | None]:
+    """``name``'s value read line by line, and whether the reading is sure: only for a
+    file of plain lines (comments, ``[table]`` headers, ``key = …`` with a bare key, no
+    multi-line string) where ``name`` appears once as ``name = "text"`` (no escape, no
+    comment after it); tomllib reads anything else."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False, None
+    table: str | None = None
+    has_juki = False
+    found: dict[str | None, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if '"""' in line or "'''" in line:
+            return False, None
+        if line.startswith("["):
+            if line.startswith("[[") or not line.endswith("]"):
+                return False, None
+            table = line[1:-1].strip()
+            if table == "juki":
+                has_juki = True
+            elif table.startswith(("juki.", '"juki', "'juki")):
+                return False, None
+            continue
+        key, eq, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not key or not all(c.isascii() and (c.isalnum() or c in "_-") for c in key):
+            return False, None
+        if table is None and key == "juki":
+            return False, None
+        if key != name:
+            continue
+        if (table in found or len(value) < 2 or value[0] != '"' or value[-1] != '"'
+                or any(c in value[1:-1] for c in '"\\')):
+            return False, None
+        found[table] = value[1:-1]
+    return True, found.get("juki" if has_juki else None)
 
 
 def _read(path: str) -> bytes:

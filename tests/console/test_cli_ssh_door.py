@@ -34,7 +34,7 @@ from tests.services.test_door import bound, door_events, fingerprint, new_key
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 HEAVY = ("sqlalchemy", "sqlmodel", "textual", "psycopg", "rich", "services", "auth")
-LIGHT_NOT = {"core.settings", "dataclasses", "argparse", "tomllib"}
+LIGHT_NOT = {"core.settings", "dataclasses", "argparse", "tomllib", "typing"}
 """Not even these: they cost the asking program most of its own time (bench/ssh_keys.py)."""
 
 

@@ -4,12 +4,16 @@ comes from."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from core.settings import load_settings
-from core.settings_file import SettingsError, raw_value
+from core.settings_file import SettingsError, raw_value, read_table
+from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("table", ["[juki]\n", ""])
@@ -54,3 +58,49 @@ def test_a_file_that_does_not_name_the_setting_is_not_parsed(tmp_path: Path) -> 
     escaped.write_text('"console\\u005fserver_socket" = "/srv/j/e.sock"\n', "utf-8")
     assert raw_value("console_server_socket", {"JUKI_CONFIG": str(escaped)}) == "/srv/j/e.sock"
     assert load_settings({"JUKI_CONFIG": str(escaped)}).console_server_socket == "/srv/j/e.sock"
+
+
+SOCKET_FILES = [
+    'console_server_socket = "/srv/a.sock"\n',
+    '# c\n[juki]\ndata_dir = "/d"\nconsole_server_socket = "/srv/a.sock"\n[other]\nx = 1\n',
+    '[ juki ]\nconsole_server_socket="/srv/a.sock"\n',
+    'console_server_socket = "/srv/top.sock"\n[juki]\nconsole_server_socket = "/srv/a.sock"\n',
+    'console_server_socket = "/srv/top.sock"\n[juki]\ndata_dir = "/d"\n',
+    '[other]\nconsole_server_socket = "/srv/o.sock"\n',
+    'console_server_socket = "/srv/a.sock" # comment\n',
+    "console_server_socket = '/srv/lit.sock'\n",
+    'console_server_socket = "/srv/\\u0061.sock"\n',
+    'juki.console_server_socket = "/srv/dotted.sock"\n',
+    'x = """\n[juki]\nconsole_server_socket = "/srv/in-a-string"\n"""\n'
+    'console_server_socket = "/srv/a.sock"\n',
+    'x = [\n  "a",\n]\n[juki]\nconsole_server_socket = "/srv/a.sock"\n',
+    '[juki.sub]\nconsole_server_socket = "/srv/sub.sock"\n',
+    '[[juki]]\nconsole_server_socket = "/srv/arr.sock"\n',
+    '"console_server_socket" = "/srv/quoted.sock"\n',
+]
+
+
+@pytest.mark.parametrize("text", SOCKET_FILES)
+def test_the_quick_reading_agrees_with_tomllib(tmp_path: Path, text: str) -> None:
+    """Plain lines are read without tomllib; whatever the file, the value is tomllib's."""
+    cfg = tmp_path / "juki.toml"
+    cfg.write_text(text, "utf-8")
+    env = {"JUKI_CONFIG": str(cfg)}
+    try:
+        truth = read_table(str(cfg)).get("console_server_socket")
+    except SettingsError:  # [[juki]]: an array of tables is no settings table
+        with pytest.raises(SettingsError):
+            raw_value("console_server_socket", env)
+        return
+    assert raw_value("console_server_socket", env) == truth
+
+
+def test_a_plain_file_is_read_without_tomllib(tmp_path: Path) -> None:
+    cfg = tmp_path / "juki.toml"
+    cfg.write_text(SOCKET_FILES[1], "utf-8")
+    probe = ("import sys; from core.settings_file import raw_value; "
+             f"print(raw_value('console_server_socket', {{'JUKI_CONFIG': {str(cfg)!r}}}), "
+             "'tomllib' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert done.stdout.split() == ["/srv/a.sock", "False"], done.stderr
