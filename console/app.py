@@ -8,7 +8,10 @@ recorded. Quitting, a hang-up and a crash all end the session in the trail.
 
 Start-up time: the sign-in form paints before SQLAlchemy loads (about a quarter of a
 second; bench/startup), so the services (``auth.signin``, ``logs.audit``, capture) are
-imported where a worker first uses them, each marked ``# on use``.
+imported where a worker first uses them, and the screens after sign-in (home, lock, the
+workspaces) where the app first shows them, each marked ``# on use``. Once the form is
+painted a worker loads the database layer and runs the start-up work it was given
+(``juki demo``: preparing the demo register); a sign-in waits for that work.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from time import monotonic
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,22 +32,25 @@ from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 
-from auth.identity import Identity
 from auth.roles import Perm
+from console import starttrace
 from core.actor import Actor, ssh_client_address
 from core.crashlog import log_unexpected
 from core.errors import JukiError
-from screens.home import HomeScreen
-from screens.lock import LockScreen
 from screens.signin import SignInScreen
-from screens.widgets import CommentDialog, WorkspaceEnv
-from screens.workspaces import workspaces_for
 
 if TYPE_CHECKING:
+    from auth.identity import Identity
     from console.context import Context
+    from screens.lock import LockScreen
+
+Prepare = Callable[["Context", Callable[[str], None]], None]
+"""Start-up work run behind the first paint (``juki demo``: the demo register); it says
+what it did, line by line, and the sign-in screen shows the lines under the form."""
 
 SESSION_CHECK_SECONDS = 5.0
 TERMINAL_CHECK_SECONDS = 1.0
@@ -63,6 +69,9 @@ CAPTURE_REFUSED = "画面の保存は、この端末では許可されていま�
 class JukiApp(App[int]):
     """The console. ``ctx`` carries settings and the database; nothing is global."""
 
+    class StartSaid(Message):
+        """The start-up work said a line (posted from its worker: thread-safe)."""
+
     TITLE = "住民記録 業務コンソール"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -78,8 +87,14 @@ class JukiApp(App[int]):
     def __init__(
         self, ctx: Context, *, client_addr: str | None = None,
         session_check_seconds: float = SESSION_CHECK_SECONDS, handle_signals: bool = False,
+        prepare: Prepare | None = None,
     ) -> None:
         self.ctx = ctx
+        self.prepare = prepare
+        self.start_lines: list[str] = []
+        """What the start-up work has said so far (shown under the sign-in form)."""
+        self.ready = threading.Event()
+        """Set when the database layer is loaded and the start-up work done (or failed)."""
         self.client_addr = ssh_client_address() if client_addr is None else client_addr
         self.identity: Identity | None = None
         """Who is signed in now (None on the sign-in screen)."""
@@ -101,7 +116,8 @@ class JukiApp(App[int]):
     def _sign_in_screen(self, message: str = "", kind: str = "info") -> SignInScreen:
         return SignInScreen(self.ctx, self.client_addr, message, kind=kind,
                             ssh_keys=getattr(self.ctx, "ssh_keys", ()),
-                            door_login=getattr(self.ctx, "door_login", None))
+                            door_login=getattr(self.ctx, "door_login", None),
+                            note="\n".join(self.start_lines), ready=self.ready)
 
     def _replace_all(self, screen: Screen) -> None:
         """Drop every screen (workspaces, palette, lock) and show ``screen`` alone.
@@ -123,7 +139,15 @@ class JukiApp(App[int]):
             loop.add_signal_handler(signal.SIGHUP, self._hang_up, "hangup")
             loop.add_signal_handler(signal.SIGTERM, self._hang_up, "terminated")
             self.set_interval(TERMINAL_CHECK_SECONDS, self._check_terminal)
-        self.call_after_refresh(self._warm_up)  # after the sign-in form is painted
+        self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        """The sign-in form's first frame is out: only now load the database layer."""
+        try:
+            starttrace.record(self.ctx.settings.start_trace, "painted")
+        except OSError as exc:  # a diagnostic must not stop the console
+            log_unexpected(self.ctx.settings, exc)
+        self._warm_up()
 
     # --- hang-up: the SSH connection dropped, or the terminal is gone -------------------
 
@@ -153,14 +177,35 @@ class JukiApp(App[int]):
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_up(self) -> None:
-        """After the first paint, load the database layer while the user types."""
+        """After the first paint, load the database layer while the user types, then do
+        the start-up work; a sign-in waits on ``ready`` (the demo's accounts must exist)."""
         try:
             from screens.signin import load_sign_in  # on use: after the first paint
 
             load_sign_in()  # under the lock a sign-in worker also takes (no import race)
             _ = self.ctx.db
-        except Exception as exc:  # shown when sign-in meets it; nothing to say yet
-            log_unexpected(self.ctx.settings, exc)
+            if self.prepare is not None:
+                self.prepare(self.ctx, self._say)
+        except Exception as exc:  # without start-up work: shown when sign-in meets it
+            line = log_unexpected(self.ctx.settings, exc)
+            if self.prepare is not None:
+                self._say(line)
+        finally:
+            self.ready.set()
+            try:
+                starttrace.record(self.ctx.settings.start_trace, "ready")
+            except OSError as exc:
+                log_unexpected(self.ctx.settings, exc)
+
+    def _say(self, line: str) -> None:
+        self.start_lines.append(line)
+        self.post_message(self.StartSaid())
+
+    def on_juki_app_start_said(self, message: StartSaid) -> None:
+        note = "\n".join(self.start_lines)
+        for screen in self.screen_stack:
+            if isinstance(screen, SignInScreen):
+                screen.show_note(note)
 
     # --- input and idle --------------------------------------------------------------
 
@@ -195,6 +240,9 @@ class JukiApp(App[int]):
         self.locked = False
         self._last_input = monotonic()
         self._start_timers()
+        from screens.home import HomeScreen  # on use: after the first paint
+        from screens.widgets import WorkspaceEnv
+
         env = WorkspaceEnv(self.ctx.db, self.ctx.settings, message.identity)
         self._replace_all(HomeScreen(env))
         self.refresh_bindings()
@@ -208,6 +256,8 @@ class JukiApp(App[int]):
             return
         self.locked = True
         self.clear_notifications()
+        from screens.lock import LockScreen  # on use: after the first paint
+
         self.push_screen(LockScreen(self.ctx.db, self.ctx.settings, ident))
         self.refresh_bindings()
         self._record_lock(ident, reason)
@@ -222,6 +272,8 @@ class JukiApp(App[int]):
             self.call_from_thread(self._warn, log_unexpected(self.ctx.settings, exc))
 
     def on_lock_screen_unlocked(self, message: LockScreen.Unlocked) -> None:
+        from screens.lock import LockScreen  # loaded: this message came from it
+
         self.locked = False
         self._last_input = monotonic()
         while len(self.screen_stack) > 2:
@@ -325,6 +377,9 @@ class JukiApp(App[int]):
         """Only what this user may do now; no screenshot, no theme, no key panel."""
         ident = self.identity
         if ident is not None and not self.locked:
+            from screens.widgets import WorkspaceEnv  # on use: after sign-in
+            from screens.workspaces import workspaces_for
+
             env = WorkspaceEnv(self.ctx.db, self.ctx.settings, ident)
             for ws in workspaces_for(ident.permissions):
                 yield SystemCommand(
@@ -388,6 +443,8 @@ class JukiApp(App[int]):
             if reason is None or self.identity is not ident or self.locked:
                 return
             self._save_capture(ident, self.export_screenshot(), reason)
+
+        from screens.widgets import CommentDialog  # on use: after sign-in
 
         self.push_screen(CommentDialog(
             "画面の保存",
@@ -456,14 +513,15 @@ def exit_watchdog(seconds: float, code: int = 129) -> None:
     threading.Thread(target=later, name="juki-exit-watchdog", daemon=True).start()
 
 
-def run_console(ctx: Context, **kw: Any) -> int:
+def run_console(ctx: Context, *, prepare: Prepare | None = None, **kw: Any) -> int:
     """Run the console in this terminal; any session still open at exit is ended.
 
     The end is recorded with why: ``hangup`` when the terminal went away (the SSH
     connection dropped: SIGHUP, or a terminal that no longer answers), ``terminated``
-    on SIGTERM, ``disconnect`` when the app died otherwise.
+    on SIGTERM, ``disconnect`` when the app died otherwise. ``prepare``: start-up work
+    run behind the first paint (``Prepare``).
     """
-    app = JukiApp(ctx, handle_signals=True, **kw)
+    app = JukiApp(ctx, handle_signals=True, prepare=prepare, **kw)
     try:
         app.run()
     finally:

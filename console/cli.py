@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from importlib import import_module
 
 TYPE_CHECKING = False  # not typing's: the fast path below does without typing (2 ms)
 if TYPE_CHECKING:
@@ -25,6 +26,10 @@ FAST = ("ssh", "authorized-keys")
 """sshd's AuthorizedKeysCommand: answered before the command groups (and argparse) are
 imported (console/authorized_keys.py), so that asking the console server costs a Python
 start and little more."""
+
+CONSOLE_STARTS: dict[tuple[str, ...], str] = {(): "console", ("demo",): "demo"}
+"""``juki`` and ``juki demo`` take no options: they start the console without building
+the parser, so no other group is imported before the sign-in paints (bench/startup.py)."""
 
 
 def groups() -> tuple[Group, ...]:
@@ -77,6 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(words: list[str]) -> int:
+    if tuple(words) in CONSOLE_STARTS:
+        import argparse
+
+        start = import_module(f"console.commands.{CONSOLE_STARTS[tuple(words)]}")
+        return int(start.run(argparse.Namespace(cmd=words[0] if words else None)))
     if words[:1] == ["connect"]:
         # sshd's forced command, on every connection: stdlib only until the console
         # server is known to be down (docs/ssh.md, "The console server").

@@ -14,7 +14,6 @@ escapes instead — inert on a terminal, one line for any reader, exact for ``js
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from typing import Any
@@ -69,6 +68,8 @@ def dumps(value: Any, *, sort_keys: bool = False,
           separators: tuple[str, str] | None = None, default: Any = None) -> str:
     """``json.dumps`` on one line with Japanese kept readable, but every control, bidi,
     zero-width and line-separator character escaped as ``\\uXXXX`` (lossless)."""
+    import json  # on use: the console's first paint needs no JSON (start-up time)
+
     text = json.dumps(value, ensure_ascii=False, sort_keys=sort_keys,
                       separators=separators, default=default)
     if text.isprintable():  # the usual line: nothing to escape (also a fast path)

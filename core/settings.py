@@ -228,6 +228,12 @@ class Settings:
         "argon2id parameters: rfc9106_low_memory (default) or test (cheap, tests only)",
         default="rfc9106_low_memory",
     )
+    start_trace: str = _doc(
+        "diagnostic: a JSON-lines file the console appends to when the sign-in form is first "
+        "painted and when the database layer has loaded behind it (the time, and which "
+        "database modules were loaded then); empty: off",
+        default="",
+    )
 
     @property
     def resolved_data_dir(self) -> Path:

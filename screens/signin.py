@@ -5,28 +5,35 @@ painting; the service records every attempt, and this screen only shows its answ
 ``services.personnel.apply.sign_in_checked`` applies due revocations before the check.
 Over the SSH door the key has already named the account (``door_login``): the login is
 shown fixed and only the password is asked; every check of a sign-in still runs.
+Under the form, a note shows what the console's start-up work said (``juki demo``: the
+demo accounts and their password); a sign-in waits until that work is done.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Center, Vertical
+from textual.containers import Center, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
-from auth.identity import Identity
 from core.crashlog import log_unexpected
 from core.errors import JukiError
-from core.settings import Settings
-from screens.widgets import Desk, MessageLine, password_refused
+from core.inert import clean_line
+from screens.message import MessageLine, password_refused
+
+if TYPE_CHECKING:
+    from auth.identity import Identity
+    from core.settings import Settings
+    from screens.widgets import Desk
 
 READY_MARK = "ログイン名"  # what bench/startup.py waits for: the form is painted
 _LOAD_LOCK = threading.Lock()
@@ -43,6 +50,28 @@ def load_sign_in() -> Callable[..., Identity]:
     with _LOAD_LOCK:
         from services.personnel.apply import sign_in_checked
     return sign_in_checked
+
+
+class StartNote(VerticalScroll, can_focus=False):
+    """What the start-up work said, scrolled to its last line. Mounted only when there is
+    something to say: ``juki`` alone paints without it (start-up time)."""
+
+    def __init__(self, text: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._body = Static(self._inert(text))  # kept: a line may come before it is mounted
+
+    def compose(self) -> ComposeResult:
+        yield self._body
+
+    def on_mount(self) -> None:
+        self.anchor()  # the last lines (the accounts) in view, however long the note grows
+
+    def show(self, text: str) -> None:
+        self._body.update(self._inert(text))
+
+    @staticmethod
+    def _inert(text: str) -> Text:
+        return Text("\n".join(clean_line(line) for line in text.split("\n")))
 
 
 class SignInScreen(Screen[None]):
@@ -65,9 +94,13 @@ class SignInScreen(Screen[None]):
 
     def __init__(
         self, desk: Desk, client_addr: str = "", message: str = "", *, kind: str = "info",
-        ssh_keys: tuple[str, ...] = (), door_login: str | None = None,
+        ssh_keys: tuple[str, ...] = (), door_login: str | None = None, note: str = "",
+        ready: threading.Event | None = None,
     ) -> None:
         super().__init__()
+        self.ready = ready
+        """Set when the console's start-up work is done; a sign-in waits for it."""
+        self._note = note
         self.desk = desk
         self.ssh_keys = tuple(ssh_keys)  # the SSH keys of this connection (auth.ssh_keys)
         self.door_login = door_login
@@ -99,6 +132,16 @@ class SignInScreen(Screen[None]):
         message, kind = self._initial
         if message:
             self.query_one(MessageLine).show(message, kind)
+        self.show_note(self._note)
+
+    def show_note(self, text: str) -> None:
+        """Show ``text`` (the start-up work's lines) under the form."""
+        self._note = text
+        shown = self.query(StartNote)
+        if shown:
+            shown.first().show(text)
+        elif text:
+            self.mount(StartNote(text, id="signin-note"), after=self.query_one(Center))
 
     def action_next_field(self) -> None:
         """Enter or Tab in the login field moves to the password field at once.
@@ -141,6 +184,10 @@ class SignInScreen(Screen[None]):
         # The database layer loads after the first paint. Rights changes that are due
         # (a leaver's 発令日) are applied first, so a leaver is refused even before cron.
         try:
+            if self.ready is not None:
+                self.ready.wait()  # the start-up work (the demo's accounts) comes first
+                if not self.is_running:
+                    return  # the console closed meanwhile: no session to open
             sign_in_checked = load_sign_in()
             identity = sign_in_checked(self.desk.db, self.settings, login, password,
                                        self.client_addr, ssh_keys=self.ssh_keys)

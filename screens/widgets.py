@@ -23,6 +23,9 @@ from auth.roles import Perm, role_label
 from core.crashlog import log_unexpected as log_unexpected  # the console imports it from here
 from core.inert import as_text
 from core.settings import Settings
+from screens.message import MessageLine as MessageLine
+from screens.message import message_text as message_text
+from screens.message import password_refused as password_refused
 
 if TYPE_CHECKING:
     from core.db import Database
@@ -64,44 +67,6 @@ RESTRICTED_STYLE = "bold white on red"
 def restricted_cell(restricted: bool) -> Text:
     """The DV等支援措置 mark that every list and record shows before such a resident."""
     return Text(RESTRICTED_MARK, style=RESTRICTED_STYLE) if restricted else Text("")
-
-
-def message_text(value: object, style: str = "") -> Text:
-    """An inert line that may wrap (refusals can be longer than a narrow terminal)."""
-    text = as_text(value, style)
-    text.no_wrap = False
-    return text
-
-
-class MessageLine(Static):
-    """The one place a screen tells the user what happened (refusal, progress, notice)."""
-
-    DEFAULT_CSS = """
-    MessageLine { height: auto; min-height: 1; }
-    MessageLine.error { color: $error; text-style: bold; }
-    MessageLine.info { color: $text-muted; }
-    """
-
-    plain: str = ""
-    """What the line says now, as plain text (for tests and screen readers)."""
-
-    def show(self, value: object, kind: str = "error") -> None:
-        text = message_text(value)
-        self.plain = text.plain
-        self.set_classes(kind)
-        self.update(text)
-
-    def clear(self) -> None:
-        self.plain = ""
-        self.set_classes("")
-        self.update("")
-
-
-def password_refused(line: MessageLine, field: Input, message: str) -> None:
-    """A refused password (sign-in, unlock): say why, empty the field, the cursor in it."""
-    line.show(message)
-    field.value = ""
-    field.focus()
 
 
 class CommentDialog(ModalScreen[str | None]):

@@ -16,6 +16,7 @@ from console.commands.common import context
 from core.errors import BadInput, Refused
 
 if TYPE_CHECKING:
+    from console.app import Prepare
     from console.context import Context
     from core.private_files import Problem
     from core.settings import Settings
@@ -26,9 +27,13 @@ DOOR_MISSING = (
 )
 
 
+def has_tty() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def require_tty() -> None:
     """Refuse (bad input) when there is no terminal to draw the console on."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not has_tty():
         raise BadInput(
             "端末 (TTY) がないためコンソールを起動できません。"
             "ssh -t で接続するか、端末から実行してください。"
@@ -75,14 +80,15 @@ def _record(ctx: Context, problems: list[Problem]) -> None:
         return
 
 
-def start(ctx: Context) -> int:
-    """Run the console on ``ctx`` in this terminal; its exit code. The private files are
-    looked at first, so their refusal is said with or without a terminal."""
+def start(ctx: Context, prepare: Prepare | None = None) -> int:
+    """Run the console on ``ctx`` in this terminal, with ``prepare`` run behind the first
+    paint of the sign-in form; its exit code. The private files are looked at first, so
+    their refusal is said with or without a terminal."""
     require_private_files(ctx)
     require_tty()
     from console.app import run_console  # on use: loads Textual (start-up time)
 
-    return run_console(ctx)
+    return run_console(ctx, prepare=prepare)
 
 
 def start_forced(settings: Settings, fingerprint: str, *, direct: str | None = None) -> int:

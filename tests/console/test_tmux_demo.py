@@ -1,8 +1,8 @@
 """``juki demo`` in a real terminal: tmux, 120×40, typed keys, what the pane shows.
 
 Runs the real command (``python -m console.cli demo``) against a fresh SQLite data dir,
-under a login's umask 022: it prepares the demo register (its files private all the
-same), paints the sign-in screen, takes the demo clerk's login and password as
+under a login's umask 022: it paints the sign-in screen, prepares the demo register
+behind it (its files private all the same), takes the demo clerk's login and password as
 keystrokes and shows the home screen. SQLite only (the default DB).
 """
 
@@ -112,15 +112,16 @@ def pane(tmp_path: Path) -> Iterator[Pane]:
 
 
 def test_demo_signs_in_and_shows_home_in_a_real_terminal(pane: Pane, tmp_path: Path) -> None:
-    # The demo first prints the accounts (words like ログイン名 among them), so wait for
-    # what only the painted screens show: the title bar with the screen's name.
-    signin = pane.wait_for(lambda s: "住民記録業務コンソール—サインイン" in s, "sign-in", 300)
+    # The demo's note under the form has words like ログイン名 too, so wait for what only
+    # the painted screens show: the title bar with the screen's name.
+    signin = pane.wait_for(lambda s: "住民記録業務コンソール—サインイン" in s, "sign-in", 120)
     assert "ログイン名" in signin and "パスワード" in signin
     # One burst, as a fast typist or a paste sends it: the login, Tab, the password, Enter.
     # Tab must move to the password field before the keys typed after it are read; the
     # password once landed after the login name, in clear on screen and in the trail.
     pane.tmux("send-keys", "-t", "demo", "clerk1", "Tab", DEMO_PASSWORD, "Enter")
-    home = pane.wait_for(lambda s: "住民記録業務コンソール—clerk1" in s, "home screen", 60)
+    # The register is prepared behind the form: the sign-in waits for the demo's accounts.
+    home = pane.wait_for(lambda s: "住民記録業務コンソール—clerk1" in s, "home screen", 300)
     assert "サインイン中の職員" in home
     assert "山田花子" in home and "事務担当" in home and "市民課住民記録係" in home
     assert "パスワード" not in home and DEMO_PASSWORD not in home  # the form is gone
