@@ -4,7 +4,8 @@ Every program is started the same way: the venv's Python in a fresh 120×40
 pseudo-terminal, timed from just before the process is spawned to the moment a marker
 string appears in what it writes to the terminal ("ログイン名" for juki — the sign-in
 form — and a one-label app's text for the floor). Median of 5 runs each after one
-warm-up of each (``--quick``: 2 runs), alternating so all see the same disk cache.
+warm-up of each (``--quick``: 2 runs), alternating so all see the same disk cache, each
+round starting with the next program (no program always runs first).
 
 Rows: ``juki`` against an existing SQLite database (the demo's, made first by ``juki
 demo`` without a terminal, which prepares it and stops); ``juki demo`` opening that
@@ -45,7 +46,7 @@ TARGET_RATIO = 1.5
 COLS, ROWS = 120, 40
 JUKI_MARK = "ログイン名"
 PACKAGES = ("console", "screens", "services", "auth", "logs", "core")
-ROWS_MEASURED = (
+ROWS_MEASURED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("juki", "sign-in screen painted (juki)", ()),
     ("demo", "sign-in painted (juki demo, existing database)", ("demo",)),
     ("demo_fresh", "sign-in painted (juki demo, empty data dir)", ("demo",)),
@@ -201,10 +202,14 @@ def main(argv: list[str] | None = None) -> int:
         for name, _label, words in ROWS_MEASURED:  # warm-up: pyc files, disk cache
             run(name, words)
         time_to_mark(floor_argv, env, work, FLOOR_MARK)
-        for _ in range(runs):
-            floor.append(time_to_mark(floor_argv, env, work, FLOOR_MARK))
-            for name, _label, words in ROWS_MEASURED:
-                times[name].append(run(name, words))
+        programs: list[tuple[str, tuple[str, ...]]] = [
+            ("floor", ()), *((name, words) for name, _label, words in ROWS_MEASURED)]
+        for i in range(runs):  # each round starts with the next program: no fixed order
+            for name, words in programs[i % len(programs):] + programs[:i % len(programs)]:
+                if name == "floor":
+                    floor.append(time_to_mark(floor_argv, env, work, FLOOR_MARK))
+                else:
+                    times[name].append(run(name, words))
 
     floor_med = statistics.median(floor)
     medians = {name: statistics.median(ts) for name, ts in times.items()}

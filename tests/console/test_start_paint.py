@@ -86,8 +86,8 @@ def test_juki_demo_paints_before_it_prepares_the_register(tmp_path: Path) -> Non
         assert "services.register.seed" in trace_event(trace, "ready")["database_modules"]
 
         pane.key("C-o")  # signed out: the form again, with the demo's accounts under it
-        again = pane.wait_for(lambda s: SIGN_IN_TITLE in s, "sign-in again", 60)
-        assert f"デモ用アカウント(パスワードはすべて{DEMO_PASSWORD}):" in again
+        accounts = f"デモ用アカウント(パスワードはすべて{DEMO_PASSWORD}):"
+        again = pane.wait_for(lambda s: SIGN_IN_TITLE in s and accounts in s, "the note", 60)
         assert "reviewer1" in again and "auditor1" in again
 
         pane.key("C-q")  # what the preparation said stays in the terminal afterwards
