@@ -110,6 +110,35 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _reaped_cpu_seconds(pid: int) -> float:
+    """CPU seconds of the children ``pid`` has reaped (cutime + cstime): for the sshd
+    listener, every connection's processes once they end (the door command and the
+    forced command among them)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU of one connection on each side: the ssh client (reaped by this process) and
+    sshd's side (reaped by the listener). Read after the connection has ended."""
+
+    def __init__(self, rig: Rig) -> None:
+        assert rig.sshd is not None
+        self.sshd = rig.sshd.pid
+
+    def _now(self) -> tuple[float, float]:
+        own = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime, _reaped_cpu_seconds(self.sshd)
+
+    def around(self, run: Any) -> tuple[Any, float, float]:
+        """``run()``'s value, and the client's and sshd's CPU seconds it cost."""
+        client0, sshd0 = self._now()
+        value = run()
+        time.sleep(0.3)  # the connection's sshd processes end just after the client
+        client1, sshd1 = self._now()
+        return value, client1 - client0, sshd1 - sshd0
+
+
 def _kb(path: str, *names: str) -> float:
     """The sum of the named ``Name: N kB`` lines of a /proc file, in MB."""
     total = 0
@@ -337,12 +366,21 @@ def main(argv: list[str] | None = None) -> int:
         _to_form(door_argv, env, rig)
         _bare_session(bare_argv, env)
         door, bare, form_cpu, form_uss = [], [], [], []
+        meter = CpuMeter(rig)
+        side: dict[str, list[float]] = {"bare_client": [], "bare_sshd": [],
+                                        "door_client": [], "door_sshd": []}
         for _ in range(runs):
-            bare.append(_bare_session(bare_argv, env))
-            spent, cpu_then, uss_then = _to_form(door_argv, env, rig)
+            spent_bare, client, sshd = meter.around(lambda: _bare_session(bare_argv, env))
+            bare.append(spent_bare)
+            side["bare_client"].append(client)
+            side["bare_sshd"].append(sshd)
+            (spent, cpu_then, uss_then), client, sshd = meter.around(
+                lambda: _to_form(door_argv, env, rig))
             door.append(spent)
             form_cpu.append(cpu_then)
             form_uss.append(uss_then)
+            side["door_client"].append(client)
+            side["door_sshd"].append(sshd)
         time.sleep(1)
 
         # 2–4. The crowd under the server: home times, then CPU and memory of each.
@@ -408,6 +446,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  of which up to the sign-in form painted (one connection at a time): median "
           f"{statistics.median(form_cpu):.3f} s; the console's USS then "
           f"{statistics.median(form_uss):.1f} MB")
+    med = {k: statistics.median(v) for k, v in side.items()}
+    print(f"CPU of one connection beside the console: ssh client {med['door_client']:.3f} s "
+          f"(bare {med['bare_client']:.3f} s), sshd's side {med['door_sshd']:.3f} s with the "
+          f"door command, the wrapper and the connect client (bare {med['bare_sshd']:.3f} s); "
+          "tick-counted, short processes read low")
     client_cpu = served["client_cpu"]
     print(f"  beside it: the connect client {statistics.mean(client_cpu) if client_cpu else 0:.3f}"
           f" s, the door command {door_cpu:.3f} s a run ({door_wall * 1000:.0f} ms wall; sshd "
@@ -451,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
             "connect_client_cpu_s": round(statistics.mean(client_cpu), 3) if client_cpu else None,
             "door_command_cpu_s": round(door_cpu, 3),
             "door_command_wall_ms": round(door_wall * 1000, 1),
+            "door_sshd_side_cpu_s": round(med["door_sshd"], 3),
+            "door_ssh_client_cpu_s": round(med["door_client"], 3),
             "cpu_to_signin_form_s": round(statistics.median(form_cpu), 3),
             "uss_per_console_max_mb": round(uss_max, 1),
             "uss_at_signin_form_mb": round(statistics.median(form_uss), 1),
@@ -468,6 +513,8 @@ def main(argv: list[str] | None = None) -> int:
         "peer": {"bare_ssh_session_median_ms": round(bare_med * 1000, 1),
                  "bare_runs_ms": [round(t * 1000, 1) for t in bare],
                  "argon2_verify_cpu_s": round(argon2, 3),
+                 "bare_sshd_side_cpu_s": round(med["bare_sshd"], 3),
+                 "bare_ssh_client_cpu_s": round(med["bare_client"], 3),
                  "bare_textual_label_median_ms": local["peer"]["bare_textual_label_median_ms"],
                  "local_juki_median_ms": local["figures"]["juki_median_ms"]},
         "met": met,
