@@ -18,7 +18,8 @@ argon2 profile (64 MiB per hash), as a real office would. Measured in one run:
    counts from its fork) once home, less one argon2id verification of the same profile
    measured here (its CPU, all lanes' threads). Target ≤ 0.3 s. Printed beside it: the
    console's CPU up to the sign-in form (read in 1, one connection at a time), the
-   connect client's and the door command's.
+   connect client's and the door command's, and what one connection costs the ssh
+   client and sshd's side (its children as the listener reaps them), door and bare.
 4. Memory per console at home: USS (Private_Clean + Private_Dirty of
    /proc/PID/smaps_rollup) under the server, target ≤ 30 MB; with the server stopped, the
    console the client starts directly: RSS, target ≤ 80 MB.
