@@ -157,13 +157,14 @@ def _no_command(*words: str) -> Callable[[World], None]:
 
 def _operator_only(w: World) -> None:
     """Staff reach the host only through the SSH wrapper, which runs the console and
-    never the words the client sent (no "$@", no SSH_ORIGINAL_COMMAND)."""
+    never the words the client sent (no "$@", no SSH_ORIGINAL_COMMAND); sshd takes their
+    keys only from the door command, whose line forces that wrapper (command=)."""
     wrapper = (ROOT / "deploy" / "juki-console").read_text()
     exec_line = next(ln for ln in wrapper.splitlines() if ln.startswith("exec "))
     assert exec_line.rstrip().endswith('"$JUKI_BIN"'), exec_line
     assert "SSH_ORIGINAL_COMMAND" not in wrapper.replace("# ", "")
     snippet = (ROOT / "deploy" / "sshd_config.d" / "juki.conf").read_text()
-    assert "ForceCommand" in snippet
+    assert "AuthorizedKeysFile none" in snippet and " ssh authorized-keys " in snippet
 
 
 OPERATOR = NoDoor("the command runs as the host's operator; staff cannot reach it",

@@ -1,14 +1,15 @@
 """deploy/juki-console (the sshd ForceCommand wrapper) and deploy/sshd_config.d/juki.conf.
 
 The wrapper runs for real on a pty with a stand-in console that reports its environment
-and umask; sshd itself reads the snippet in tests/console/test_sshd_e2e.py (``sshd -t``
-and a real connection).
+and umask. sshd itself checks the snippet here (``sshd -t`` and ``sshd -T`` on Debian's
+layout: the drop-in included first) and serves it in tests/console/test_sshd_e2e.py.
 """
 
 from __future__ import annotations
 
 import os
 import pty
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 WRAPPER = DEPLOY / "juki-console"
+SSHD = Path("/usr/sbin/sshd")
 
 
 FP = "SHA256:" + "Ab1+/" * 8 + "xyz"
@@ -135,18 +137,86 @@ def test_the_wrapper_refuses_a_bad_key_or_argument(tmp_path: Path, argv: list[st
     assert not report.exists()
 
 
-def test_the_sshd_snippet_forces_the_wrapper_and_closes_every_side_door() -> None:
-    lines = [line.split(None, 1) for line in
-             (DEPLOY / "sshd_config.d" / "juki.conf").read_text().splitlines()
+SNIPPET = DEPLOY / "sshd_config.d" / "juki.conf"
+DEBIAN_SSHD_CONFIG = """\
+Include {dropins}/*.conf
+KbdInteractiveAuthentication no
+UsePAM yes
+X11Forwarding yes
+PrintMotd no
+AcceptEnv LANG LC_*
+Subsystem sftp /usr/lib/openssh/sftp-server
+"""
+"""The active lines of Debian 12's /etc/ssh/sshd_config: the drop-ins come first."""
+
+
+def _snippet() -> tuple[list[str], dict[str, str]]:
+    lines = [line.split(None, 1) for line in SNIPPET.read_text().splitlines()
              if line.strip() and not line.lstrip().startswith("#")]
-    assert lines[0] == ["Match", "Group juki"]
-    settings = {key: value.strip() for key, value in lines[1:]}
-    assert settings["ForceCommand"] == "/opt/juki/deploy/juki-console"
+    return lines[0], {key: value.strip() for key, value in lines[1:]}
+
+
+def test_the_sshd_snippet_lets_only_the_door_command_name_the_keys() -> None:
+    match, settings = _snippet()
+    assert match == ["Match", "User juki"]
+    assert settings["AuthorizedKeysFile"] == "none"
+    assert settings["AuthorizedKeysCommand"] == (
+        "/opt/juki/.venv/bin/juki ssh authorized-keys --config /etc/juki/juki.toml %u %t %k")
+    assert settings["AuthorizedKeysCommandUser"] == "juki"
     for key, value in {
-        "AllowTcpForwarding": "no", "AllowStreamLocalForwarding": "no",
-        "AllowAgentForwarding": "no", "X11Forwarding": "no", "PermitTunnel": "no",
-        "PermitTTY": "yes", "ExposeAuthInfo": "yes", "PermitUserRC": "no",
-        "ClientAliveInterval": "15", "ClientAliveCountMax": "2",
+        "AuthenticationMethods": "publickey", "PasswordAuthentication": "no",
+        "KbdInteractiveAuthentication": "no", "DisableForwarding": "yes",
+        "PermitTTY": "yes", "PermitUserRC": "no", "ClientAliveInterval": "15",
+        "ClientAliveCountMax": "2", "MaxSessions": "1",
     }.items():
         assert settings[key] == value, key
-    assert os.access(WRAPPER, os.X_OK)
+    # The key line's command= is the forced command: a ForceCommand would override it.
+    assert "ForceCommand" not in settings and "ExposeAuthInfo" not in settings
+    assert os.access(WRAPPER, os.X_OK)  # the key line's command runs it as it is
+
+
+def _sshd_effective(tmp_path: Path, user: str) -> dict[str, str]:
+    """``sshd -T`` for a connection of ``user`` on a Debian layout with the snippet."""
+    dropins = tmp_path / "sshd_config.d"
+    dropins.mkdir(exist_ok=True)
+    shutil.copy(SNIPPET, dropins / "juki.conf")
+    host_key = tmp_path / "host_ed25519"
+    if not host_key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
+                       check=True, timeout=30)
+    config = tmp_path / "sshd_config"
+    config.write_text(f"HostKey {host_key}\n" + DEBIAN_SSHD_CONFIG.format(dropins=dropins))
+    checked = subprocess.run([str(SSHD), "-t", "-f", str(config)], capture_output=True,
+                             text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    shown = subprocess.run(
+        [str(SSHD), "-T", "-f", str(config), "-C",
+         f"user={user},host=counter.example,addr=192.0.2.7,laddr=192.0.2.1,lport=22"],
+        capture_output=True, text=True, timeout=30)
+    assert shown.returncode == 0, shown.stderr
+    return dict(line.split(" ", 1) for line in shown.stdout.splitlines() if " " in line)
+
+
+@pytest.mark.skipif(not SSHD.exists() or os.geteuid() != 0,
+                    reason="needs /usr/sbin/sshd (openssh-server) and root (its privsep checks)")
+def test_sshd_accepts_the_snippet_in_debians_layout_for_the_service_account_only(
+    tmp_path: Path,
+) -> None:
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    juki = _sshd_effective(tmp_path, "juki")
+    assert juki["authorizedkeysfile"] == "none"
+    assert juki["authorizedkeyscommand"].startswith("/opt/juki/.venv/bin/juki ssh authorized-keys")
+    assert juki["authorizedkeyscommanduser"] == "juki"
+    assert juki["authenticationmethods"] == "publickey"
+    assert juki["passwordauthentication"] == juki["kbdinteractiveauthentication"] == "no"
+    assert juki["disableforwarding"] == "yes"  # X11, agent, TCP and socket forwarding
+    assert juki["permittty"] == "yes" and juki["permituserrc"] == "no"
+    assert (juki["clientaliveinterval"], juki["clientalivecountmax"]) == ("15", "2")
+    assert juki["maxsessions"] == "1"
+    # Another user keeps the host's own settings: the Match ends with the drop-in, and
+    # the lines of sshd_config after the Include are not swallowed by it.
+    other = _sshd_effective(tmp_path, "admin")
+    assert other["x11forwarding"] == "yes" and other["disableforwarding"] == "no"
+    assert other["authorizedkeyscommand"] == "none"
+    assert other["authorizedkeysfile"] == ".ssh/authorized_keys .ssh/authorized_keys2"
+    assert "sftp /usr/lib/openssh/sftp-server" in other["subsystem"]
