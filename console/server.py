@@ -67,7 +67,8 @@ SIGNALS = {"HUP": signal.SIGHUP, "WINCH": signal.SIGWINCH, "TERM": signal.SIGTER
 STOPPING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 STOP_SECONDS = 10.0
 WARM_MODULES = (
-    "screens.workspaces", "services.todo", "textual.drivers.linux_driver",
+    "screens.home", "screens.lock", "screens.widgets", "screens.workspaces", "services.todo",
+    "services.capture", "textual.drivers.linux_driver",
     "textual.drivers._writer_thread", "textual._xterm_parser", "textual._keyboard_protocol",
     "textual.layouts.factory", "textual.layouts.horizontal", "textual.layouts.stream",
     "concurrent.futures.thread", "tty",
