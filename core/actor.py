@@ -25,9 +25,19 @@ class Actor:
 
     @classmethod
     def cli(cls, env: dict[str, str] | None = None) -> Actor:
-        """The operator of a CLI admin command: the OS account, marked as such."""
-        try:
-            who = getpass.getuser()
-        except (KeyError, OSError):
-            who = str(os.getuid())
-        return cls(login=f"os:{who}", client_addr=ssh_client_address(env))
+        """The operator of a CLI admin command: the OS account, marked as such — and the
+        person behind it when sudo made them the service account (``os:juki sudo:tanaka``):
+        with one service account every operator runs ``sudo -u juki juki …``, and the trail
+        must still name who (docs/ssh.md)."""
+        source = os.environ if env is None else env
+        # getpass.getuser's order, on ``source``
+        who = next((source[k] for k in ("LOGNAME", "USER", "LNAME", "USERNAME")
+                    if source.get(k)), "")
+        if not who:
+            try:
+                who = getpass.getuser()
+            except (KeyError, OSError):
+                who = str(os.getuid())
+        sudo = source.get("SUDO_USER", "")
+        by = f" sudo:{sudo[:40]}" if sudo and sudo != who else ""
+        return cls(login=f"os:{who}{by}", client_addr=ssh_client_address(env))

@@ -318,3 +318,11 @@ def test_every_refused_sign_in_costs_one_password_check(
             sign_in(db, settings, login, password, CLIENT)
         work[name] = len(calls)
     assert work == {"wrong password": 1, "unknown": 1, "locked": 1, "disabled": 1}
+
+
+def test_a_cli_operator_through_sudo_is_named_beside_the_service_account() -> None:
+    """One service account: ``sudo -u juki juki …`` still names the person in the trail."""
+    env = {"USER": "juki", "LOGNAME": "juki", "SUDO_USER": "tanaka"}
+    assert Actor.cli(env).login == "os:juki sudo:tanaka"
+    assert Actor.cli({"USER": "juki", "LOGNAME": "juki"}).login == "os:juki"
+    assert Actor.cli({"USER": "root", "LOGNAME": "root", "SUDO_USER": "root"}).login == "os:root"
