@@ -28,7 +28,9 @@ async def unlock_with(pilot: Pilot[Any], password: str, *, keys: bool = False) -
 async def test_idle_lock_hides_home_then_wrong_password_is_refused_and_right_one_returns(
     ctx: Context,
 ) -> None:
-    ctx.settings = ctx.settings.with_(idle_lock_seconds=1.0)
+    # Long enough that a loaded CI host reaches home and reads it before the lock (1 s
+    # raced the home screen's first paint there); the wait below allows 60 s.
+    ctx.settings = ctx.settings.with_(idle_lock_seconds=4.0)
     screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
