@@ -107,7 +107,7 @@ def via_server(sock: socket.socket, fingerprint: str) -> int | None:
             answer, fds = server_wire.receive(sock)
         except OSError:
             return None
-        _close(fds)
+        server_wire.close_quietly(*fds)
         if answer is None:
             return None
         pid = answer.get("pid")
@@ -177,7 +177,7 @@ def _receive(sock: socket.socket) -> dict[str, Any] | None:
         return {}
     except OSError:
         return None
-    _close(fds)
+    server_wire.close_quietly(*fds)
     return message
 
 
@@ -215,12 +215,6 @@ def _printable(value: object) -> str:
     return "".join(c for c in text if c.isprintable())[:300]
 
 
-def _close(fds: list[int]) -> None:
-    for fd in fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 def _say(text: str) -> None:

@@ -249,7 +249,7 @@ class ConsoleServer:
             self._handle(client, message, fds)
         finally:
             for fd in fds:
-                _close(fd)
+                server_wire.close_quietly(fd)
 
     def _handle(self, client: Client, message: dict[str, Any], fds: list[int]) -> None:
         op = message.get("op")
@@ -378,7 +378,7 @@ class ConsoleServer:
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for fd in self._wake:
-            _close(fd)
+            server_wire.close_quietly(fd)
         # Closing the fds alone: unregistering would edit the epoll set the parent shares.
         self.sel.close()
         if self.listener is not None:
@@ -468,10 +468,10 @@ def _take_terminal(fds: list[int]) -> None:
     """The handed descriptors become 0, 1 and 2 (whatever numbers they came as)."""
     high = [os.dup(fd) for fd in fds]
     for fd in fds:
-        _close(fd)
+        server_wire.close_quietly(fd)
     for target, fd in enumerate(high):
         os.dup2(fd, target)
-        _close(fd)
+        server_wire.close_quietly(fd)
 
 
 def _not_dumpable() -> None:
@@ -525,11 +525,6 @@ def _kill(pid: int, sig: int) -> None:
         pass
 
 
-def _close(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError:
-        pass
 
 
 def _log(text: str) -> None:

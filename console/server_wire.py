@@ -59,7 +59,7 @@ def receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
             fds.frombytes(payload[: len(payload) - (len(payload) % fds.itemsize)])
     if not data:
         for fd in fds:  # a peer that closed cannot have meant to hand these over
-            _close(fd)
+            close_quietly(fd)
         return None, []
     try:
         message = json.loads(data)
@@ -67,7 +67,7 @@ def receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
         message = None
     if not isinstance(message, dict):
         for fd in fds:
-            _close(fd)
+            close_quietly(fd)
         return None, []
     return message, list(fds)
 
@@ -81,7 +81,7 @@ def ask(path: str, message: dict[str, Any], timeout: float = 2.0) -> dict[str, A
         send(sock, message)
         answer, fds = receive(sock)
         for fd in fds:
-            _close(fd)
+            close_quietly(fd)
         return answer
     except OSError:
         return None
@@ -89,8 +89,12 @@ def ask(path: str, message: dict[str, Any], timeout: float = 2.0) -> dict[str, A
         sock.close()
 
 
-def _close(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError:
-        pass
+def close_quietly(*fds: int) -> None:
+    """Close each descriptor; one already closed or never valid is no error here."""
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
