@@ -38,9 +38,14 @@ class SessionState(StrEnum):
     DISABLED = "disabled"
 
 
-def _dummy_hash(profile: str) -> str:
-    # Verified against when the login is unknown, so timing does not reveal accounts.
-    return _DUMMY.setdefault(profile, hash_password(secrets.token_hex(16), profile))
+def dummy_hash(profile: str) -> str:
+    """The hash verified against when the login is unknown, so timing does not reveal
+    accounts. Made once per process (an argon2 hash costs as much as a sign-in); the
+    console server makes it before it forks, so no console pays for it."""
+    made = _DUMMY.get(profile)
+    if made is None:
+        made = _DUMMY[profile] = hash_password(secrets.token_hex(16), profile)
+    return made
 
 
 _DUMMY: dict[str, str] = {}
@@ -85,7 +90,7 @@ def _check_password(
             user = s.get(User, user_id)
             stored = user.password_hash if user is not None else None
     if stored is None:
-        verify_password(_dummy_hash(profile), password, profile)  # same timing as a miss
+        verify_password(dummy_hash(profile), password, profile)  # same timing as a miss
         return False, None
     ok = verify_password(stored, password, profile)
     rehash = hash_password(password, profile) if ok and needs_rehash(stored, profile) else None
@@ -127,7 +132,7 @@ def sign_in(
     """
     ssh_keys = tuple(ssh_keys)
     profile = settings.argon2_profile
-    dummy = _dummy_hash(profile)  # made first: the first sign-in costs the same for anyone
+    dummy = dummy_hash(profile)  # made first: the first sign-in costs the same for anyone
     with db.read() as s:
         found = s.exec(select(User).where(User.login == login)).first()
         user_id = found.id if found is not None else None

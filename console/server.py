@@ -128,7 +128,10 @@ class ConsoleServer:
             raise StartRefused(exc.message) from None
         self.config = os.environ.get("JUKI_CONFIG")
         preload()
+        from auth.signin import dummy_hash
         from console.context import Context
+
+        dummy_hash(self.settings.argon2_profile)  # once here, not in every console
 
         self.ctx = Context(self.settings)
         _ = self.ctx.db  # the engine (no connection yet: ``_after_keys``)

@@ -85,6 +85,30 @@ def test_success_opens_a_session_and_records_it(
     assert check_session(db, settings, ident) is SessionState.ACTIVE
 
 
+def test_a_sign_in_hashes_nothing_once_the_dummy_is_made(
+    db: Database, settings: Settings, clerk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dummy hash (verified against for an unknown login) is made once per process:
+    a sign-in then costs one argon2 verification, not a hash as well (it was made on
+    every sign-in, twice the CPU of each one)."""
+    import auth.signin
+
+    made: list[str] = []
+    real = auth.signin.hash_password
+
+    def counted(password: str, profile: str) -> str:
+        made.append(profile)
+        return real(password, profile)
+
+    monkeypatch.setattr(auth.signin, "hash_password", counted)
+    dummy = auth.signin.dummy_hash(settings.argon2_profile)
+    sign_in(db, settings, clerk, PASSWORD, CLIENT)
+    with pytest.raises(Refused):
+        sign_in(db, settings, "nobody", PASSWORD, CLIENT)
+    assert auth.signin.dummy_hash(settings.argon2_profile) == dummy
+    assert made.count(settings.argon2_profile) <= 1  # the first dummy_hash call, if any
+
+
 def test_wrong_password_is_a_recorded_failure(
     db: Database, settings: Settings, clerk: str
 ) -> None:
