@@ -80,7 +80,7 @@ class JukiApp(App[int]):
         Binding("ctrl+o", "sign_out", "サインアウト", id="sign_out", priority=True),
         Binding(
             "ctrl+p", "command_palette", "コマンド", id="command_palette", priority=True,
-            show=False,  # the Footer shows the palette key on its right already
+            show=False,  # the key line shows the palette key on its right already
         ),
     ]
 
@@ -521,6 +521,9 @@ def run_console(ctx: Context, *, prepare: Prepare | None = None, **kw: Any) -> i
     on SIGTERM, ``disconnect`` when the app died otherwise. ``prepare``: start-up work
     run behind the first paint (``Prepare``).
     """
+    from console import stylesheets
+
+    stylesheets.share()  # a screen's first show re-parses every source: once is enough
     app = JukiApp(ctx, handle_signals=True, prepare=prepare, **kw)
     try:
         app.run()

@@ -132,6 +132,7 @@ class ConsoleServer:
         from console.context import Context
 
         dummy_hash(self.settings.argon2_profile)  # once here, not in every console
+        warm(self.settings)
 
         self.ctx = Context(self.settings)
         _ = self.ctx.db  # the engine (no connection yet: ``_after_keys``)
@@ -428,6 +429,47 @@ def preload() -> None:
     from sqlalchemy.orm import configure_mappers
 
     configure_mappers()  # else each console's first query would, in its own memory
+
+
+def warm(settings: Settings) -> int:
+    """Show the sign-in and home screens once, headless, so that their stylesheets are
+    parsed here and every forked console starts with the rules (``console.stylesheets``);
+    the number of sources parsed. Its database handle is closed and its threads joined
+    before it returns: nothing of it may be open at a fork."""
+    import asyncio
+    import threading
+
+    from console import stylesheets
+
+    if not stylesheets.share():
+        return 0
+    from auth.identity import Identity
+    from console.app import JukiApp
+    from console.context import Context
+    from core.clock import now
+    from screens.home import HomeScreen
+    from screens.widgets import WorkspaceEnv
+
+    ctx = Context(settings)
+    nobody = Identity(user_id=0, login="", name="", department="", roles=("clerk",),
+                      session_id="", client_addr="", started_at=now())
+
+    async def show() -> None:
+        app = JukiApp(ctx, client_addr="")
+        async with app.run_test(headless=True, size=(120, 40)) as pilot:
+            await pilot.pause()
+            await app.push_screen(HomeScreen(WorkspaceEnv(ctx.db, settings, nobody)))
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+
+    try:
+        asyncio.run(show())
+    finally:
+        if ctx._db is not None:
+            ctx._db.dispose()
+    if threading.active_count() != 1:
+        raise StartRefused("起動の準備でスレッドが残りました: fork できません。")
+    return stylesheets.parsed()
 
 
 def console_env(requested: dict[str, Any], config: str | None = None) -> dict[str, str]:

@@ -24,10 +24,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from auth.roles import Perm, role_label
 from core.inert import as_text
+from screens.keybar import KeyBar
 from screens.table import Table
 from screens.widgets import (
     LOADING,
@@ -150,7 +151,7 @@ class AccessInventoryScreen(WorkspaceScreen[None]):
         yield Static("", id="inventory-filters")
         yield Static("", id="inventory-count")
         yield Table(id="inventory-lines", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "権限見直し 棚卸し"

@@ -21,10 +21,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from core.errors import BadInput
 from core.inert import as_text
+from screens.keybar import KeyBar
 from screens.round_words import span_text
 from screens.table import Table
 from screens.widgets import LOADING, MessageLine, WorkspaceEnv, refill_table
@@ -112,7 +113,7 @@ class AccessReviewScreen(WorkspaceScreen[None]):
         yield Input(id="import-path", placeholder=IMPORT_PROMPT)
         yield Static("", id="rounds-count")
         yield Table(id="rounds", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "権限見直し"

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from auth.roles import role_label
 from core.inert import as_text
+from screens.keybar import KeyBar
 from screens.round_words import span_text
 from screens.table import Table
 from screens.widgets import (
@@ -127,7 +128,7 @@ class AccessRoundScreen(WorkspaceScreen[None]):
         yield MessageLine(id="round-message")
         yield Static("", id="lines-count")
         yield Table(id="lines", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = f"権限見直し 異動処理 #{self.round_id}"

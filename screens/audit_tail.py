@@ -26,12 +26,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Header, Input, Select, Static
+from textual.widgets import Header, Input, Select, Static
 
 from core.inert import as_text, clean, clean_line
 from logs.tail import Page
 from screens.audit_tail_poller import Poller, TailBatch, TailFailed
 from screens.audit_tail_view import PAGE, TailView, quiet_collector
+from screens.keybar import KeyBar
 from screens.widgets import LOADING, MessageLine, WorkspaceEnv
 from screens.workspace import WorkspaceScreen
 from services.audit_tail import (
@@ -124,7 +125,7 @@ class AuditTailScreen(WorkspaceScreen[None]):
         yield TailView(id="tail")
         with VerticalScroll(id="tail-detail"):
             yield Static("", id="tail-detail-text")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "操作ログ"

@@ -1,6 +1,6 @@
 """The home screen: who is signed in, their roles, and the workspaces they may open.
 
-Workspaces appear here (and get their F-key in the Footer) only when they exist and
+Workspaces appear here (and get their F-key in the key line) only when they exist and
 one of the user's roles holds the permission they need — see ``screens.workspaces``.
 Until then the screen says so and lists what the roles allow.
 
@@ -14,11 +14,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from auth.roles import Perm
 from core.clock import minute_text
 from core.inert import as_text
+from screens.keybar import KeyBar
 from screens.widgets import WorkspaceEnv, message_text, perm_label, roles_text
 from screens.workspace import WorkspaceScreen
 from screens.workspaces import Workspace, workspaces_for
@@ -43,7 +44,7 @@ class HomeScreen(WorkspaceScreen[None]):
         """What the home screen now says this person must act on (plain lines)."""
         self.workspaces: list[Workspace] = workspaces_for(env.identity.permissions)
         for ws in self.workspaces:
-            # One binding per offered workspace, so the Footer shows exactly these keys.
+            # One binding per offered workspace, so the key line shows exactly these keys.
             self._bindings.bind(ws.key, f"open_workspace({ws.name!r})", ws.title)
 
     def compose(self) -> ComposeResult:
@@ -86,7 +87,7 @@ class HomeScreen(WorkspaceScreen[None]):
                 if perms else as_text("なし"),
                 id="permissions",
             )
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = self.env.identity.login

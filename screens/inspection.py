@@ -19,9 +19,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Header, Input, Label, Select, Static
 
 from core.inert import as_text
+from screens.keybar import KeyBar
 from screens.table import Table
 from screens.widgets import LOADING, MessageLine, WorkspaceEnv
 from screens.workspace import WorkspaceScreen
@@ -89,7 +90,7 @@ class InspectionScreen(WorkspaceScreen[None]):
             yield Button("登録 (F5)", id="insp-save", variant="primary", compact=True)
         yield MessageLine(id="insp-message")
         yield Static("", id="insp-threshold")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = TITLE

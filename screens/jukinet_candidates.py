@@ -14,9 +14,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from core.inert import as_text
+from screens.keybar import KeyBar
 from screens.table import Table, table_text
 from screens.widgets import RESTRICTED_MARK, RESTRICTED_STYLE, message_text
 from services.jp import format_wareki
@@ -71,7 +72,7 @@ class CandidateDialog(ModalScreen["Candidate | None"]):
             yield Table(id="candidates", cursor_type="row", zebra_stripes=True)
             if self.note:
                 yield Static(message_text(self.note), id="candidates-note")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#candidates", DataTable)

@@ -21,10 +21,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Label, Select, Static
+from textual.widgets import DataTable, Header, Label, Select, Static
 
 from auth.roles import Perm
 from core.inert import as_text
+from screens.keybar import KeyBar
 from screens.proposal_form import ProposalForm
 from screens.proposal_review import ReviewScreen
 from screens.proposal_words import DIFF_STYLE, SUBMITTED, age_text
@@ -124,7 +125,7 @@ class LinkageScreen(WorkspaceScreen[None]):
         yield Table(id="queue", cursor_type="row", zebra_stripes=True)
         yield Static("", id="drafts-title")
         yield Table(id="drafts", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "個人番号紐付け"

@@ -20,11 +20,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Header, Input, Label, Select, Static
 
 from core.clock import JST, now
 from core.errors import BadInput
 from core.inert import as_text
+from screens.keybar import KeyBar
 from screens.table import Table
 from screens.widgets import MessageLine, WorkspaceEnv, restricted_cell
 from screens.workspace import WorkspaceScreen
@@ -113,7 +114,7 @@ class LinkageReportScreen(WorkspaceScreen[None]):
         yield MessageLine(id="report-message")
         yield Static("", id="report-count")
         yield Table(id="report-rows", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = TITLE

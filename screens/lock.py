@@ -14,13 +14,14 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from auth.identity import Identity
 from core.crashlog import log_unexpected
 from core.errors import Refused
 from core.inert import as_text
 from core.settings import Settings
+from screens.keybar import KeyBar
 from screens.widgets import MessageLine, password_refused
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class LockScreen(Screen[None]):
                 yield Button("解除", id="unlock", variant="primary")
                 yield Button("サインアウト", id="lock-signout")
             yield MessageLine(id="lock-message")
-        yield Footer()
+        yield KeyBar()
 
     @on(Input.Submitted, "#unlock-password")
     @on(Button.Pressed, "#unlock")

@@ -25,7 +25,6 @@ from textual.widgets import (
     Button,
     Checkbox,
     DataTable,
-    Footer,
     Header,
     Input,
     Label,
@@ -35,6 +34,7 @@ from textual.widgets import (
 
 from auth.roles import Perm
 from core.inert import as_text
+from screens.keybar import KeyBar
 from screens.resident import RecordOpener
 from screens.table import Table
 from screens.widgets import MessageLine, WorkspaceEnv, restricted_cell
@@ -128,7 +128,7 @@ class LookupScreen(RecordOpener):
         yield Static("", id="lookup-count")
         yield Table(id="results", cursor_type="row", zebra_stripes=True)
         yield Static("", id="page-line")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "住民記録照会"

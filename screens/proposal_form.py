@@ -19,11 +19,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Header, Input, Label, Select, SelectionList, Static
+from textual.widgets import Button, Header, Input, Label, Select, SelectionList, Static
 
 from core.errors import BadInput
 from core.inert import as_text
 from screens.jukinet_candidates import CandidateDialog
+from screens.keybar import KeyBar
 from screens.proposal_words import resident_title
 from screens.widgets import MessageLine, WorkspaceEnv
 from screens.workspace import WorkspaceScreen
@@ -199,7 +200,7 @@ class ProposalForm(WorkspaceScreen[ProposalView | None]):
                 yield Button("住基ネット照会 (F8)", id="jukinet", compact=True)
                 yield Button("戻る (Esc)", id="form-back", compact=True)
         yield MessageLine(id="form-message")
-        yield Footer()
+        yield KeyBar()
 
     def _title(self) -> Text:
         v = self.view

@@ -18,11 +18,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from auth.roles import Perm
 from core.clock import minute_text
 from core.inert import as_text
+from screens.keybar import KeyBar
 from screens.proposal_words import DIFF_STYLE, age_text, resident_title
 from screens.reveal import TimedReveal
 from screens.table import Table
@@ -127,7 +128,7 @@ class ReviewScreen(TimedReveal):
         yield Table(id="items", cursor_type="row", zebra_stripes=False)
         yield Static(id="review-history")
         yield MessageLine(id="review-message")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = REVIEW_TITLE

@@ -24,7 +24,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import (
     DataTable,
-    Footer,
     Header,
     Static,
     TabbedContent,
@@ -33,6 +32,7 @@ from textual.widgets import (
 
 from auth.roles import Perm
 from core.inert import as_text
+from screens.keybar import KeyBar
 from screens.proposal_words import SUBMITTED
 from screens.reveal import TimedReveal
 from screens.table import Table
@@ -147,7 +147,7 @@ class ResidentScreen(RecordOpener, TimedReveal):
             with TabPane(f"3 異動履歴 ({len(rec.changes)})", id="tab-changes"):
                 yield Table(id="changes", cursor_type="row", zebra_stripes=True)
         yield MessageLine(id="record-message")
-        yield Footer()
+        yield KeyBar()
 
     def _title(self) -> Text:
         rec = self.record

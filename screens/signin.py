@@ -23,11 +23,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Center, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Static
+from textual.widgets import Button, Header, Input, Label, Static
 
 from core.crashlog import log_unexpected
 from core.errors import JukiError
 from core.inert import clean_line
+from screens.keybar import KeyBar
 from screens.message import MessageLine, password_refused
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ class SignInScreen(Screen[None]):
             )
             yield Button("サインイン", id="signin", variant="primary")
             yield MessageLine(id="message")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         message, kind = self._initial

@@ -16,13 +16,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Footer, Input, Static
+from textual.widgets import Button, DataTable, Input, Static
 
 from auth.identity import Identity
 from auth.roles import Perm, role_label
 from core.crashlog import log_unexpected as log_unexpected  # the console imports it from here
 from core.inert import as_text
 from core.settings import Settings
+from screens.keybar import KeyBar
 from screens.message import MessageLine as MessageLine
 from screens.message import message_text as message_text
 from screens.message import password_refused as password_refused
@@ -114,7 +115,7 @@ class CommentDialog(ModalScreen[str | None]):
                 yield Button(self.ok_label, id="comment-ok", variant="warning")
                 yield Button("取消", id="comment-cancel")
             yield MessageLine(id="comment-message")
-        yield Footer()
+        yield KeyBar()
 
     @on(Input.Submitted, "#comment")
     @on(Button.Pressed, "#comment-ok")
@@ -201,7 +202,7 @@ class StepUpDialog(ModalScreen[str | None]):
             yield Static(message_text(self.message), id="stepup-prompt")
             yield Input(id="stepup-password", password=True, placeholder="パスワード")
             yield Static("", id="stepup-error")
-        yield Footer()
+        yield KeyBar()
 
     @on(Input.Submitted, "#stepup-password")
     def _submitted(self, event: Input.Submitted) -> None:
