@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,13 +78,20 @@ def digest(path: Path, say: Say) -> tuple[str, int]:
     return sha.hexdigest(), done
 
 
+SYNC_EVERY = 64 << 20
+
+
 class _Hashing(io.RawIOBase):
-    """The output file, hashed and counted as the encrypted bytes go through."""
+    """The output file, hashed and counted as the encrypted bytes go through, and synced
+    every ``SYNC_EVERY`` bytes: a file of gigabytes is never left dirty in memory whole
+    for one fsync at the end, which would make every writer on the host wait while it
+    goes out."""
 
     def __init__(self, fh: BinaryIO) -> None:
         self._fh = fh
         self.sha = hashlib.sha256()
         self.bytes = 0
+        self._unsynced = 0
 
     def writable(self) -> bool:
         return True
@@ -93,6 +101,11 @@ class _Hashing(io.RawIOBase):
         self.sha.update(view)
         self.bytes += view.nbytes
         self._fh.write(view)
+        self._unsynced += view.nbytes
+        if self._unsynced >= SYNC_EVERY:
+            self._fh.flush()
+            os.fdatasync(self._fh.fileno())
+            self._unsynced = 0
         return view.nbytes
 
 
