@@ -40,7 +40,7 @@ def binary(name: str) -> str:
 
 def conninfo(url: URL) -> tuple[str, dict[str, str]]:
     """(libpq URI without the password, the environment to run the tool with)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env = dict(os.environ)  # PGSSLROOTCERT and the like still apply
     if url.password is not None:
         env["PGPASSWORD"] = str(url.password)
     plain = url.set(drivername="postgresql", password=None)
