@@ -218,16 +218,24 @@ def read(path: Path, identities: list[x25519.Identity], folder: Path, say: Say,
         if said is not None:
             raise said
     if isinstance(mine, tarfile.TarError):
-        raise NotABackup(f"{path} は juki のバックアップではありません "
-                         "(中身が tar ではありません)。")
+        raise Damaged(f"バックアップ {path} の中身 (tar) が途中で壊れています。")
     if mine is not None:
         raise mine
     assert result is not None
     return result
 
 
+def _opened(plain: BinaryIO, path: Path) -> tarfile.TarFile:
+    """The tar stream, its first header read: one that is not a tar is no backup."""
+    try:
+        return tarfile.open(fileobj=plain, mode="r|")
+    except tarfile.TarError:
+        raise NotABackup(f"{path} は juki のバックアップではありません "
+                         "(中身が tar ではありません)。") from None
+
+
 def _untar(plain: BinaryIO, path: Path, folder: Path, say: Say) -> tuple[Manifest, Path]:
-    with tarfile.open(fileobj=plain, mode="r|") as tar:
+    with _opened(plain, path) as tar:
         first = tar.next()
         if first is None or first.name != MANIFEST_NAME or not first.isfile() \
                 or first.size > MANIFEST_MAX:
