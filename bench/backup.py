@@ -240,11 +240,14 @@ def _db_bytes(db: Database) -> int:
 @contextmanager
 def _empty(backend: str, work: Path, schema: str) -> Iterator[Database]:
     if backend == "sqlite":
-        db = Database(f"sqlite:///{work / 'restored.sqlite3'}", key_file=KEY_FILE)
+        path = work / "restored.sqlite3"
+        db = Database(f"sqlite:///{path}", key_file=KEY_FILE)
         try:
             yield db
         finally:
             db.dispose()
+            for suffix in ("", "-wal", "-shm"):  # gigabytes at full size: gone at once
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
     name = "bench_restore_" + uuid.uuid4().hex[:10]
     admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
@@ -332,9 +335,11 @@ def run_backend(backend: str, n: int, m: int, q: int, rebuild: bool) -> dict[str
                 fig["restored_ok"] = all(c.ok for c in found)
         fig["restore_s"] = fig["decrypt_s"] + fig["load_s"] + fig["checks_s"]
 
+        out.unlink()
         t0 = time.perf_counter()  # the floor: the snapshot alone
         dump(db, work / "floor.payload", quiet)
         fig["snapshot_alone_s"] = time.perf_counter() - t0
+        (work / "floor.payload").unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
         db.dispose()
