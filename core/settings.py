@@ -183,6 +183,16 @@ class Settings:
         "Default: <data_dir>/identifier.key",
         default="",
     )
+    backup_recipients: tuple[str, ...] = _doc(
+        "age public keys (age1…) that `juki db backup` encrypts for; TOML list or "
+        "comma-separated. Keep the matching identities off this host: it cannot read its "
+        "own backups", default=(),
+    )
+    backup_dir: str = _doc(
+        "where `juki db backup` writes when no --output is given, and where `juki db drill` "
+        "takes the newest backup from (folder made 0700). Default: <data_dir>/backups",
+        default="",
+    )
     step_up_minutes: float = _doc(
         "sensitive acts (reveal, approve, grant, revoke) ask for the password again when "
         "the last authentication is older than this",
@@ -266,6 +276,12 @@ class Settings:
         if self.identifier_key_file:
             return Path(self.identifier_key_file)
         return self.resolved_data_dir / "identifier.key"
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        if self.backup_dir:
+            return Path(self.backup_dir)
+        return self.resolved_data_dir / "backups"
 
     @property
     def resolved_audit_forward_spool(self) -> Path:

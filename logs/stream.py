@@ -61,3 +61,12 @@ def emit_anchor(anchor: dict[str, Any]) -> None:
     fields sit under ``anchor`` so a reader deduping events by ``seq`` never mistakes it."""
     if _logger is not None:
         _logger.info("audit.anchor", anchor=anchor)
+
+
+def emit_note(action: str, note: dict[str, Any]) -> None:
+    """A record of an act that is not an event of the chain, its fields under ``note``:
+    a restore (``juki db restore``) must leave the restored trail ending where its backup
+    ended, so that ``juki audit recover`` can append the missing tail — its record goes
+    here, outside the database, instead."""
+    if _logger is not None:
+        _logger.info(action, note=note)

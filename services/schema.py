@@ -55,6 +55,17 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this code's migrations (a backup from a newer juki
+    holds tables this code does not know)."""
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def _a_stored_number(db: Database) -> str | None:
     """One sealed My Number as stored (link or proposal), or None when there is none."""
     from sqlalchemy import text
