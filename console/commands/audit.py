@@ -1,9 +1,10 @@
-"""``juki audit …``: the trail from the command line — verify the chain, tail it, anchor
-its end, export a period, forward it to a collector (and the collector simulator), and
-watch it with the alert rules.
+"""``juki audit …``: the trail from the command line — verify the chain, recover a lost
+tail, tail it, anchor its end, export a period, forward it to a collector (and the
+collector simulator), and watch it with the alert rules.
 
 A failed verification exits 1 and is itself recorded (when the broken chain still takes
-an event); ``tail`` leaves its own record out of what it shows.
+an event), except a lost tail: its first number is kept free for ``recover``
+(docs/architecture.md §10); ``tail`` leaves its own record out of what it shows.
 """
 
 from __future__ import annotations
