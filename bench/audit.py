@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 from core.actor import Actor  # noqa: E402
 from core.clock import iso, now  # noqa: E402
 from core.db import Database  # noqa: E402
-from logs import anchor, audit, stream  # noqa: E402
+from logs import anchor, audit, signing, stream  # noqa: E402
 
 TARGET_APPEND_4P = 2_000.0
 TARGET_VERIFY = 100_000.0
@@ -107,10 +107,12 @@ def _worker(
 
     ``witnessed``: wired as ``console.context`` wires a process with the default settings:
     each event's line in the JSON-lines copy before the append returns, an anchor every
-    1,000 events."""
+    1,000 events, signed."""
     if kind == "witnessed":
+        key = Path(files) / "audit-signing.key"
+        signing.create_key_file(key)  # the first worker makes it; the others find it
         stream.configure(Path(files) / "audit.jsonl")
-        anchor.configure(Path(files) / "audit-anchor.jsonl", 1000, 60.0)
+        anchor.configure(Path(files) / "audit-anchor.jsonl", 1000, 60.0, key_file=key)
     db = Database(url)
     write = _writer_for(kind, db)
     write(-1 - index)

@@ -55,6 +55,7 @@ class Context:
                         self.settings.audit_anchor_every_events,
                         self.settings.audit_anchor_every_seconds,
                         each_commit=jsonl is None,
+                        key_file=self.settings.resolved_audit_signing_key_file,
                     )
                     self._db = Database.for_settings(
                         self.settings, busy_timeout_ms=self.settings.sqlite_busy_timeout_ms,

@@ -43,11 +43,14 @@ if TYPE_CHECKING:
 
 class Database:
     """``key_file``: the key that seals My Numbers at rest (``core.sealed``); read on the
-    first number written or read, so a database without one works until then."""
+    first number written or read, so a database without one works until then.
+    ``signing_key_file``: where the key that signs the trail's anchors is kept
+    (``logs.signing``; made by ``juki db init``); this class only carries the path."""
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 30000, echo: bool = False,
-                 key_file: Path | None = None) -> None:
+                 key_file: Path | None = None, signing_key_file: Path | None = None) -> None:
         self.url = make_url(url)
+        self.signing_key_file = signing_key_file
         self.dialect = self.url.get_backend_name()
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
@@ -71,9 +74,10 @@ class Database:
     @classmethod
     def for_settings(cls, settings: Settings, *, busy_timeout_ms: int = 30000,
                      echo: bool = False) -> Database:
-        """The configured database, with the configured key for My Numbers."""
+        """The configured database, with the configured keys (My Numbers, anchors)."""
         return cls(settings.resolved_database_url, busy_timeout_ms=busy_timeout_ms, echo=echo,
-                   key_file=settings.resolved_identifier_key_file)
+                   key_file=settings.resolved_identifier_key_file,
+                   signing_key_file=settings.resolved_audit_signing_key_file)
 
     @property
     def is_sqlite(self) -> bool:

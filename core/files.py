@@ -200,3 +200,26 @@ def _copy_exclusive(tmp: Path, target: Path) -> None:
     except BaseException:
         target.unlink(missing_ok=True)
         raise
+
+
+def create_private(path: Path, data: bytes, mode: int = PRIVATE) -> bool:
+    """Write ``data`` as a new file ``path`` with ``mode`` exactly, unless something is
+    there already (never through a symlink); True when it was written. A key is whole or
+    absent: the bytes are written and fsynced before this returns, and a failed write
+    leaves no file behind. Its folder is made with ``make_dirs``."""
+    make_dirs(path.parent, folder_mode(mode))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     mode)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), mode)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return True

@@ -3,7 +3,8 @@ service account's alone, or the console does not start (docs/ssh.md "Private dat
 
 Which files: the SQLite database with its ``-wal`` and ``-shm`` (with PostgreSQL there is
 no file here: the server's own access rules guard the data), the My Number key
-(``identifier_key_file``) and the settings file ``JUKI_CONFIG`` names. The settings file
+(``identifier_key_file``), the key that signs the trail's anchors
+(``audit_signing_key_file``) and the settings file ``JUKI_CONFIG`` names. The settings file
 is checked whatever it holds: a ``database_url`` may carry a password, a collector's URL
 a token, and a rule "only when it holds a secret" would have to know every setting added
 later; nobody but the service account has to read it (sshd runs the
@@ -85,6 +86,7 @@ def private_files(settings: Settings,
                   ("データベースの WAL", Path(f"{database}-wal")),
                   ("データベースの共有メモリ", Path(f"{database}-shm"))]
     found.append(("個人番号の暗号鍵", settings.resolved_identifier_key_file))
+    found.append(("操作ログの署名鍵", settings.resolved_audit_signing_key_file))
     config = (os.environ if env is None else env).get("JUKI_CONFIG")
     if config:
         found.append(("設定ファイル", Path(config)))

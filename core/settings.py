@@ -41,6 +41,12 @@ class Settings:
         "found; '-' turns it off. Default: <data_dir>/audit-anchor.jsonl",
         default="",
     )
+    audit_signing_key_file: str = _doc(
+        "the Ed25519 key that signs every anchor (base64; mode 0600; made by `juki db init`, "
+        "its public half beside it as <file>.pub). Never in the database nor its backups; "
+        "back it up apart. Default: <data_dir>/audit-signing.key",
+        default="",
+    )
     audit_anchor_every_events: int = _doc(
         "a process writes an anchor after this many of its events at most (after every "
         "commit when audit_jsonl is '-')", default=1000,
@@ -270,6 +276,12 @@ class Settings:
         if self.audit_anchor:
             return Path(self.audit_anchor)
         return self.resolved_data_dir / "audit-anchor.jsonl"
+
+    @property
+    def resolved_audit_signing_key_file(self) -> Path:
+        if self.audit_signing_key_file:
+            return Path(self.audit_signing_key_file)
+        return self.resolved_data_dir / "audit-signing.key"
 
     @property
     def resolved_identifier_key_file(self) -> Path:

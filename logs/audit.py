@@ -26,7 +26,7 @@ from core.actor import Actor
 from core.clock import iso, now
 from core.db import Database
 from core.freetext import has_my_number, masked_in
-from logs import stream
+from logs import stream, trail
 
 GENESIS = "0" * 64
 
@@ -266,7 +266,7 @@ def record_alone(
     ev = _new_event(actor, action, target, purpose, outcome, severity, details)
     with db.transaction() as conn:
         _append(conn, ev)
-    _emit([ev])
+    _emit([ev], db.engine)
     return ev
 
 
@@ -275,23 +275,31 @@ def record_alone(
 _PENDING = "juki_audit_pending"
 
 
-# Called with the events of each commit (in seq order) once their stream lines are
-# written, still before the act returns to its caller; ``logs.anchor`` registers here.
-after_commit: list[Callable[[list[dict[str, Any]]], None]] = []
+# Called with the events of each commit (in seq order) and the name of their trail once
+# their stream lines are written, still before the act returns to its caller;
+# ``logs.anchor`` registers here.
+after_commit: list[Callable[[list[dict[str, Any]], str], None]] = []
 
 
-def _emit(events: list[dict[str, Any]]) -> None:
+def _emit(events: list[dict[str, Any]], bind: Any) -> None:
     """Witness committed events outside the database before the act returns: the
-    JSON-lines copy (each line carries seq and hash), then the hooks (the anchors)."""
+    JSON-lines copy (each line carries seq, hash and the trail's name: ``logs.trail``,
+    read once per database), then the hooks (the anchors)."""
+    if not events:
+        return
+    try:
+        named = trail.name_of(bind)
+    except Exception as exc:  # committed: an unreadable name must not fail the act
+        stream.report_failure(exc)
+        named = ""
     for ev in events:
         # The event is committed; a failing log file must not make the act look failed.
         try:
-            stream.emit(ev)
+            stream.emit(ev, named)
         except Exception as exc:
             stream.report_failure(exc)
-    if events:
-        for hook in after_commit:
-            hook(events)
+    for hook in after_commit:
+        hook(events, named)
 
 
 def _root(txn: SessionTransaction | None) -> SessionTransaction | None:
@@ -307,7 +315,8 @@ def _stream_after_commit(session: OrmSession) -> None:
     committed = session.get_transaction()
     # Events left from a transaction that ended without commit or rollback (a closed
     # session reused) never reached the database: they are dropped, not sent.
-    _emit([ev for txn, ev in session.info.pop(_PENDING, ()) if _root(txn) is committed])
+    _emit([ev for txn, ev in session.info.pop(_PENDING, ()) if _root(txn) is committed],
+          session.bind)
 
 
 @event.listens_for(OrmSession, "after_rollback")

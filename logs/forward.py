@@ -42,6 +42,7 @@ from core.actor import Actor
 from core.db import Database
 from core.errors import BadInput
 from core.inert import dumps
+from logs import trail
 from logs.audit import events_after, last_seq, record_alone
 
 MAX_SPOOL_FILES = 1000
@@ -98,11 +99,13 @@ class Spool:
     def read(f: SpoolFile) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f.path.read_text("utf-8").splitlines() if line]
 
-    def acked(self) -> int:
-        return read_acked(self.dir)
+    def acked(self, trail: str | None = None) -> int:
+        return read_acked(self.dir, trail)
 
-    def save_acked(self, acked: int) -> None:
-        self._write("state.json", json.dumps({"acked": acked}).encode("utf-8"))
+    def save_acked(self, acked: int, trail: str = "") -> None:
+        """Keep ``acked`` and the trail it counts in (``logs.trail``): a spool shared by
+        two databases' forwarders is never read as the other's witness."""
+        self._write("state.json", json.dumps({"acked": acked, "trail": trail}).encode("utf-8"))
 
     def keep_after(self, acked: int) -> list[SpoolFile]:
         """Drop files the collector holds whole, and everything from the first file that
@@ -120,14 +123,18 @@ class Spool:
         return kept
 
 
-def read_acked(spool: Path) -> int:
-    """The last seq the collector acknowledged, as kept in the spool (0 if unknown).
+def read_acked(spool: Path, trail: str | None = None) -> int:
+    """The last seq the collector acknowledged, as kept in the spool (0 if unknown, or
+    when ``trail`` is given and the state names another trail).
 
     Also a witness for ``juki audit verify``: the trail must still reach it."""
     try:
-        return int(json.loads((spool / "state.json").read_text("utf-8"))["acked"])
-    except (OSError, ValueError, KeyError, TypeError):
+        state = json.loads((spool / "state.json").read_text("utf-8"))
+        acked = int(state["acked"])
+        named = state.get("trail") or ""
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return 0
+    return 0 if trail is not None and named and named != trail else acked
 
 
 class CollectorError(Exception):
@@ -158,7 +165,8 @@ class Forwarder:
         self.out = out
         self.stop = stop or threading.Event()
         self.client = httpx.Client(timeout=timeout, trust_env=False)
-        self.acked = self.spool.acked()
+        self.trail = trail.name_of(db.engine)
+        self.acked = self.spool.acked(self.trail or None)
         self.sent = 0
         self.db_down = False
 
@@ -185,7 +193,7 @@ class Forwarder:
         """The collector holds everything up to ``acked`` (and nothing after)."""
         self.acked = acked
         self.spool.keep_after(acked)
-        self.spool.save_acked(acked)
+        self.spool.save_acked(acked, self.trail)
 
     # --- the loop --------------------------------------------------------------------
 

@@ -50,10 +50,13 @@ def report_failure(exc: BaseException) -> None:
     print(f"juki: 操作ログの JSON-lines 出力に失敗しました: {exc}", file=sys.stderr)
 
 
-def emit(event: dict[str, Any]) -> None:
+def emit(event: dict[str, Any], trail: str = "") -> None:
+    """One committed event: every column (details as an object, whose canonical JSON is
+    the stored text: ``logs.recover`` hashes it again) and the trail's name."""
     if _logger is not None:
         fields = {k: v for k, v in event.items() if k != "details"}
-        _logger.info(event["action"], **fields, details=json.loads(event["details"]))
+        _logger.info(event["action"], **fields, details=json.loads(event["details"]),
+                     trail=trail)
 
 
 def emit_anchor(anchor: dict[str, Any]) -> None:

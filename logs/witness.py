@@ -19,6 +19,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from logs.trail import Trail
 
 # Lines read back from the end of the JSON-lines copy at most: its newest events, which is
 # all a check of the tail needs (the chain vouches for everything before a matching one).
@@ -60,8 +63,22 @@ def _seq_hash(data: object) -> tuple[int, str] | None:
     return None
 
 
-def from_stream(path: Path, floor: int = 0) -> list[Witness]:
-    """Events (and anchors) in the newest lines of the JSON-lines copy above ``floor``.
+def _mine(data: dict[str, Any], seq: int, trail: Trail | None) -> bool:
+    """Whether a line is of ``trail``: it names it, or it names none (written before the
+    trail was named) and lies within the head of that moment. Any line when ``trail`` is
+    None (a database from before names)."""
+    if trail is None:
+        return True
+    named = data.get("trail")
+    if named is None or named == "":
+        return seq <= trail.legacy_seq
+    return named == trail.id
+
+
+def from_stream(path: Path, floor: int = 0, trail: Trail | None = None) -> list[Witness]:
+    """Events (and anchors) of ``trail`` in the newest lines of the JSON-lines copy above
+    ``floor``; another trail's lines (another database writing the same copy) are passed
+    over.
 
     A line that is not JSON (one cut short by a kill) is passed over: the copy is a
     witness, not evidence to be verified itself.
@@ -85,10 +102,12 @@ def from_stream(path: Path, floor: int = 0) -> list[Witness]:
             continue
         event = _seq_hash(data)
         source = f"JSON-lines の写し {path.name}"
+        holder: Any = data
         if event is None:
-            event = _seq_hash(data.get("anchor"))
+            holder = data.get("anchor")
+            event = _seq_hash(holder)
             source = f"JSON-lines の写しのアンカー {path.name}"
-        if event is None:
+        if event is None or not _mine(holder, event[0], trail):
             continue
         if event[0] > floor:
             found.append(Witness(event[0], event[1], source, "JSON-lines の写し"))
@@ -97,11 +116,12 @@ def from_stream(path: Path, floor: int = 0) -> list[Witness]:
     return found
 
 
-def from_forwarder(spool: Path) -> list[Witness]:
-    """The collector's acknowledged seq as the forwarder keeps it (none if it never ran)."""
+def from_forwarder(spool: Path, trail: Trail | None = None) -> list[Witness]:
+    """The collector's acknowledged seq as the forwarder keeps it (none if it never ran,
+    or when it forwarded another trail)."""
     from logs.forward import read_acked
 
-    acked = read_acked(spool)
+    acked = read_acked(spool, trail.id if trail is not None else None)
     if acked <= 0:
         return []
     return [Witness(acked, None, f"転送先が受信済み、{spool.name}/state.json", "転送の受信済み")]

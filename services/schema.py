@@ -19,6 +19,7 @@ from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
 from core.db import Database
+from logs.trail import ensure_signing_key
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SEALED_FROM = "0011"  # the revision from which My Numbers are stored sealed
@@ -27,7 +28,8 @@ SEALED_FROM = "0011"  # the revision from which My Numbers are stored sealed
 def metadata() -> MetaData:
     """Every table of every layer, imported so the metadata is whole."""
     import auth.models  # noqa: F401
-    import logs.audit  # noqa: F401
+    import logs.audit
+    import logs.trail  # noqa: F401
     import services.alerts.models
     import services.assessment.models
     import services.linkage.models
@@ -131,7 +133,9 @@ def ensure_key_check(db: Database) -> bool:
 
 def init_schema(db: Database) -> bool:
     """Make the My Number key when needed, upgrade to the newest revision, then store
-    or compare the key's check value. Returns True when any migration was applied."""
+    or compare the key's check value, and make the audit signing key when needed and
+    record its fingerprint in the trail's row (``logs.trail``, docs/architecture.md §10).
+    Returns True when any migration was applied."""
     ensure_key_file(db)
     before = current_revision(db)
     applied = before != head_revision()
@@ -141,6 +145,7 @@ def init_schema(db: Database) -> bool:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     ensure_key_check(db)
+    ensure_signing_key(db)
     return applied
 
 

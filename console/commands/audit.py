@@ -1,9 +1,10 @@
-"""``juki audit …``: the trail from the command line — verify the chain, tail it, anchor
-its end, export a period, forward it to a collector (and the collector simulator), and
-watch it with the alert rules.
+"""``juki audit …``: the trail from the command line — verify the chain, recover a lost
+tail, tail it, anchor its end, export a period, forward it to a collector (and the
+collector simulator), and watch it with the alert rules.
 
 A failed verification exits 1 and is itself recorded (when the broken chain still takes
-an event); ``tail`` leaves its own record out of what it shows.
+an event), except a lost tail: its first number is kept free for ``recover``
+(docs/architecture.md §11); ``tail`` leaves its own record out of what it shows.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from console.commands.common import (
 )
 from console.commands.options import add_format, add_output, add_period, add_simulator
 from core.actor import Actor
-from core.errors import BadInput
+from core.errors import BadInput, JukiError
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -38,6 +39,13 @@ def add_parsers(sub: Subparsers) -> None:
     tail.add_argument("--json", action="store_true", help="1行に1つの JSON で出力する")
     tail.add_argument("-n", "--lines", type=int, default=20, help="最初に表示する件数")
     tail.set_defaults(handler=_tail)
+    rec = audit.add_parser(
+        "recover", help="失われた末尾の事象を収集先のファイルか JSON-lines の写しから戻す")
+    rec.add_argument("--from", dest="source", required=True, metavar="FILE",
+                     help="収集先のファイル (juki audit collector --out) か JSON-lines の写し")
+    rec.add_argument("--dry-run", action="store_true",
+                     help="確かめて戻せる事象を示すだけで、何も加えない")
+    rec.set_defaults(handler=_recover)
     anc = audit.add_parser("anchor", help="連鎖の末尾 (seq とハッシュ) をアンカーに書く (cron 用)")
     anc.set_defaults(handler=_anchor)
     export = audit.add_parser("export", help="期間の操作ログを JSON lines / CSV で書き出す")
@@ -71,7 +79,8 @@ def _verify(args: argparse.Namespace) -> int:
     st = ctx.settings
     checked = anchor.verify(ctx.db, st.resolved_audit_anchor,
                             stream_path=st.resolved_audit_jsonl,
-                            spool=st.resolved_audit_forward_spool)
+                            spool=st.resolved_audit_forward_spool,
+                            key_file=st.resolved_audit_signing_key_file)
     result = checked.result
     took = time.perf_counter() - started
     if result.ok:
@@ -79,6 +88,9 @@ def _verify(args: argparse.Namespace) -> int:
         if checked.anchors:
             out(f"アンカー {checked.anchors:,} 件とも一致しました"
                 f" (最新のアンカーは #{checked.anchored_seq})。")
+        if checked.legacy:
+            out(f"うち {checked.legacy:,} 件は署名のない旧形式のアンカーです"
+                " (操作ログに名前が付く前のもの)。")
         if checked.witnessed_seq:
             out(f"アンカーより後の事象も{'・'.join(checked.witnessed_by)}と一致しました"
                 f" (#{checked.witnessed_seq} まで)。")
@@ -86,12 +98,25 @@ def _verify(args: argparse.Namespace) -> int:
             out("アンカーも JSON-lines の写しも無効のため、末尾の欠落は確かめていません。")
         elif not checked.anchors:
             out("アンカーがまだないため、末尾の欠落は確かめていません。")
+        _other_trails(checked.other_trails)
         record_alone(ctx.db, Actor.cli(), "audit.verify", details={
             "count": result.count, "anchors": checked.anchors,
             "anchored_seq": checked.anchored_seq, "witnessed_seq": checked.witnessed_seq,
+            "other_trails": checked.other_trails,
         })
         return EXIT_OK
     out(f"操作ログの検証に失敗しました: {result.reason} (正常だった件数 {result.count})")
+    _other_trails(checked.other_trails)
+    if checked.missing is not None:
+        # Recording now would take the first lost event's number and leave the lost
+        # events no place to come back to (docs/architecture.md §11).
+        first, last = checked.missing
+        out(f"失われた事象 #{first}〜#{last} は、収集先のファイルか JSON-lines の写しから"
+            " `juki audit recover --from FILE` で戻せます。戻すまでコンソールなどを動かさない"
+            "でください (新しい事象が失われた番号を使ってしまいます)。")
+        out(f"この検証結果は、失われた番号 #{first} を空けておくため操作ログに記録していません"
+            " (戻したときの audit.recover に記録されます)。")
+        return EXIT_CHECK
     try:
         record_alone(
             ctx.db, Actor.cli(), "audit.verify", outcome="failure", severity="high",
@@ -100,6 +125,71 @@ def _verify(args: argparse.Namespace) -> int:
     except Exception:  # a broken chain may refuse new events too
         err("検証の失敗を操作ログに記録できませんでした (連鎖が壊れています)。")
     return EXIT_CHECK
+
+
+def _recover(args: argparse.Namespace) -> int:
+    # on use: the trail loads SQLAlchemy (start-up time)
+    from core.clock import japan, parse_iso
+    from logs import anchor, recover
+    from services.state_changes import state_change
+
+    source = Path(args.source)
+    if not source.is_file():
+        raise BadInput(f"--from: {source} は読めるファイルではありません。")
+    ctx = context()
+    st = ctx.settings
+    try:
+        planned = recover.plan(
+            ctx.db, source, anchor_file=st.resolved_audit_anchor,
+            stream_path=st.resolved_audit_jsonl, spool=st.resolved_audit_forward_spool,
+            key_file=st.resolved_audit_signing_key_file)
+    except JukiError:
+        err("この拒否は、失われた番号を空けておくため操作ログに記録していません。")
+        raise
+    first, last = planned.missing
+    out(f"失われた事象: #{first}〜#{last}。{source} と照らし合わせました"
+        f" (アンカー・写しとの一致 {planned.anchors_checked:,} 件)。")
+    if planned.other_trails:
+        out(f"別の操作ログの行 {planned.other_trails:,} 件は読み飛ばしました。")
+    if planned.cut_line:
+        out("途中で切れた最後の行は読み飛ばしました。")
+    if planned.left_out is not None:
+        a, b = planned.left_out
+        out(f"事象 #{a}〜#{b} はどのアンカーにも JSON-lines の写しにもないため戻しません。")
+    got = planned.events
+    if args.dry_run:
+        out(f"戻せる事象: #{got[0]['seq']}〜#{got[-1]['seq']} ({len(got):,} 件)。"
+            "--dry-run のため何も加えていません。" if got else "戻せる事象はありません。")
+        changes = [(ev, kind) for ev in got if (kind := state_change(ev)) is not None]
+    else:
+        changes = recover.apply(ctx.db, Actor.cli(), planned, source, state_change)
+        out(f"事象 #{got[0]['seq']}〜#{got[-1]['seq']} ({len(got):,} 件) を元の番号・時刻・"
+            "ハッシュのまま戻し、audit.recover として記録しました。")
+    if changes:
+        out(f"状態を変えた操作が {len(changes):,} 件あります。再実行はしていません:"
+            " 戻したデータベースにはその変更がありません。内容を確かめ、必要なら改めて"
+            "行ってください。")
+        for ev, kind in changes:
+            when = japan(parse_iso(ev["ts"])).strftime("%Y-%m-%d %H:%M:%S")
+            out(f"  #{ev['seq']}  {when}  {ev['actor']}  {ev['action']}  {ev['target']}"
+                f"  [{kind}]")
+    if args.dry_run:
+        return EXIT_OK
+    checked = anchor.verify(ctx.db, st.resolved_audit_anchor,
+                            stream_path=st.resolved_audit_jsonl,
+                            spool=st.resolved_audit_forward_spool,
+                            key_file=st.resolved_audit_signing_key_file)
+    if checked.ok:
+        out(f"検証: 操作ログの連鎖とアンカーは正常です ({checked.result.count:,} 件)。")
+        return EXIT_OK
+    out(f"検証: まだ正常ではありません: {checked.result.reason}")
+    return EXIT_CHECK
+
+
+def _other_trails(count: int) -> None:
+    if count:
+        out(f"アンカーファイルには別の操作ログ (同じデータ置き場を使う別のデータベース) の"
+            f"アンカーも {count:,} 件あります。それらは確かめていません。")
 
 
 def _tail(args: argparse.Namespace) -> int:
@@ -143,13 +233,22 @@ def _anchor(args: argparse.Namespace) -> int:
     # on use: the trail loads SQLAlchemy (start-up time)
     from logs import anchor
     from logs.audit import record_alone
+    from logs.signing import SigningKeyError, load_signer
 
     ctx = context()
     path = ctx.settings.resolved_audit_anchor
     if path is None:
         raise BadInput("設定 audit_anchor が '-' (無効) のため、アンカーを書けません。")
+    key = ctx.settings.resolved_audit_signing_key_file
+    try:
+        load_signer(key)
+    except SigningKeyError as exc:
+        record_alone(ctx.db, Actor.cli(), "audit.anchor", outcome="refused",
+                     severity="warning", details={"file": str(path), "reason": "signing_key",
+                                                  "message": exc.message})
+        raise
     record_alone(ctx.db, Actor.cli(), "audit.anchor", details={"file": str(path)})
-    written = anchor.anchor_now(ctx.db, path)
+    written = anchor.anchor_now(ctx.db, path, key)
     out(f"アンカーを書きました: #{written['seq']} {written['hash']} → {path}")
     return EXIT_OK
 

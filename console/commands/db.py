@@ -64,23 +64,33 @@ def run(args: argparse.Namespace) -> int:
 def _init(ctx: Context) -> int:
     # on use: the schema, the key and the trail load SQLAlchemy (start-up time)
     from core.sealed import SealingError
+    from logs import signing
     from logs.audit import record_alone
     from services.schema import current_revision, ensure_key_file, init_schema
 
+    signing_key = ctx.settings.resolved_audit_signing_key_file
+    signing_made = not signing_key.exists()
     try:
         key_made = ensure_key_file(ctx.db)
         changed = init_schema(ctx.db)
-    except SealingError as exc:
+    except (SealingError, signing.SigningKeyError) as exc:
         if current_revision(ctx.db) is not None:  # the trail exists: record it there
+            reason = "identifier_key" if isinstance(exc, SealingError) else "signing_key"
             record_alone(ctx.db, Actor.cli(), "db.init", outcome="refused",
-                         severity="high",
-                         details={"reason": "identifier_key", "message": exc.message})
+                         severity="high", details={"reason": reason, "message": exc.message})
         raise
+    signing_made = signing_made and signing_key.exists()
     record_alone(ctx.db, Actor.cli(), "db.init",
-                 details={"changed": changed, "key_created": key_made})
+                 details={"changed": changed, "key_created": key_made,
+                          "signing_key_created": signing_made})
     if key_made:
         out(f"個人番号の暗号鍵を作成しました: {ctx.settings.resolved_identifier_key_file}"
             " (データベースとは別にバックアップしてください)")
+    if signing_made:
+        fp = signing.fingerprint(signing.load_public(signing_key))
+        out(f"操作ログの署名鍵を作成しました: {signing_key} (公開鍵"
+            f" {signing.public_path(signing_key)}、指紋 {fp})。データベースとは別に"
+            "バックアップし、公開鍵は検証する人に渡してください。")
     out("スキーマを作成しました。" if changed else "スキーマは最新です。変更はありません。")
     return EXIT_OK
 

@@ -106,6 +106,7 @@ def test_db_init_makes_the_data_folder_0700_and_the_private_files_0600(
                                                               *data.iterdir()]}
     assert modes["srv"] == modes["juki"] == 0o700
     assert modes["juki.sqlite3"] == modes["identifier.key"] == 0o600
+    assert modes["audit-signing.key"] == modes["audit-signing.key.pub"] == 0o600
     assert modes["audit.jsonl"] == modes["audit-anchor.jsonl"] == 0o600
     assert _open_to_others(tmp_path / "srv") == []
 

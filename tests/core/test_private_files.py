@@ -35,26 +35,27 @@ def _world(tmp_path: Path) -> tuple[Settings, dict[str, str], dict[str, Path]]:
     config = tmp_path / "juki.toml"
     files = {"db": data / "juki.sqlite3", "wal": data / "juki.sqlite3-wal",
              "shm": data / "juki.sqlite3-shm", "key": data / "identifier.key",
-             "settings": config}
+             "signing": data / "audit-signing.key", "settings": config}
     for path in files.values():
         path.write_text("x")
         os.chmod(path, 0o600)
     return Settings(data_dir=str(data)), {"JUKI_CONFIG": str(config)}, files
 
 
-def test_the_private_files_are_the_database_its_wal_and_shm_the_key_and_the_settings(
+def test_the_private_files_are_the_database_its_wal_and_shm_the_keys_and_the_settings(
     tmp_path: Path,
 ) -> None:
     settings, env, files = _world(tmp_path)
     assert [p for _what, p in private_files(settings, env)] == [
-        files["db"], files["wal"], files["shm"], files["key"], files["settings"]]
+        files["db"], files["wal"], files["shm"], files["key"], files["signing"],
+        files["settings"]]
     on_pg = settings.with_(database_url="postgresql+psycopg://juki:pw@db/juki")
-    assert [p for _what, p in private_files(on_pg, {})] == [files["key"]]
+    assert [p for _what, p in private_files(on_pg, {})] == [files["key"], files["signing"]]
     assert exposed(settings, env) == []
     refuse_exposed(settings, env)  # nothing open: returns
 
 
-@pytest.mark.parametrize("which", ["db", "wal", "shm", "key", "settings"])
+@pytest.mark.parametrize("which", ["db", "wal", "shm", "key", "signing", "settings"])
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o610, 0o602])
 def test_any_bit_for_the_group_or_others_is_named(
     tmp_path: Path, which: str, mode: int
