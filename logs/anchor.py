@@ -25,7 +25,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -38,7 +37,7 @@ from sqlalchemy import bindparam, text
 
 from core.clock import iso, now
 from core.db import Database
-from core.files import open_append
+from core.files import append_whole, open_append
 from logs import audit, stream, witness
 
 
@@ -49,7 +48,7 @@ def write_anchor(path: Path, seq: int, hash_: str) -> dict[str, Any]:
     line = (json.dumps(anchor, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
     fd = open_append(path)
     try:
-        os.write(fd, line)  # one write: lines from several processes never interleave
+        append_whole(fd, line)  # one write, whole or not at all: no torn line, no interleaving
     finally:
         os.close(fd)
     try:
@@ -120,7 +119,7 @@ class _Anchorer:
         try:
             write_anchor(self.path, seq, hash_)
         except OSError as exc:  # the events committed; the act must not look failed
-            print(f"juki: 操作ログのアンカーを書けませんでした: {exc}", file=sys.stderr)
+            stream.report_failure(exc, "アンカー")
 
 
 _anchorer: _Anchorer | None = None
