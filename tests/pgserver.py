@@ -10,6 +10,10 @@ to run as root) and to the test's own account otherwise.
 ``immediate``: a crash, recovered from the WAL at the next start); ``start()`` brings it
 back on the same port. ``schema_url()`` is a URL with a fresh schema on its search path,
 as ``tests.conftest.db_url`` gives on the shared server.
+
+The tests keep an outage as short as it needs to be (a few seconds). For a manual run
+of the issue's 30 s, ``JUKI_TEST_OUTAGE_SECONDS=30`` holds the server down at least that
+long where a test asks ``outage_left()``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +56,7 @@ class PrivateServer:
     bindir: Path
     port: int = field(default_factory=_free_port)
     running: bool = False
+    stopped_at: float = 0.0
 
     @property
     def url(self) -> str:
@@ -84,6 +90,12 @@ class PrivateServer:
         self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", mode, "-w", "-t", "60",
                   "stop")
         self.running = False
+        self.stopped_at = time.monotonic()
+
+    def outage_left(self) -> float:
+        """Seconds to stay down for ``JUKI_TEST_OUTAGE_SECONDS`` (0 in a normal run)."""
+        hold = float(os.environ.get("JUKI_TEST_OUTAGE_SECONDS", "0") or 0)
+        return max(0.0, self.stopped_at + hold - time.monotonic())
 
     def schema_url(self) -> str:
         """A URL whose search path is a new schema of its own."""

@@ -21,11 +21,13 @@ from console.context import Context
 from core.crashlog import NAME as ERROR_LOG
 from core.db import DISK_FULL, Database
 from core.settings import Settings
+from logs import anchor, stream
 from logs.audit import events_after, verify
+from services.schema import init_schema
 from tests.conftest import Juki
 from tests.disks import SmallDisk
 from tests.factories import screen_user
-from tests.screens.drive import SIZE
+from tests.screens.drive import SIZE, painted
 from tests.screens.test_lookup import (
     add_person,
     choose_purpose,
@@ -146,3 +148,36 @@ def test_a_witness_that_cannot_be_written_leaves_no_half_line(
         _whole_lines(path)
     checked = juki("audit", "verify")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+async def test_a_console_says_when_the_copy_of_the_trail_cannot_be_written(
+    small_disk: SmallDisk, tmp_path: Path,
+) -> None:
+    """The database has room and the lookup is done; the copy's line is not, and the
+    console says so (on stderr nobody would see it under the console)."""
+    copy = small_disk.path / "audit.jsonl"
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'room.sqlite3'}",
+                        data_dir=str(tmp_path / "var"), audit_jsonl=str(copy),
+                        audit_anchor=str(tmp_path / "anchors.jsonl"), argon2_profile="test")
+    ctx = Context(settings=settings)
+    try:
+        init_schema(ctx.db)
+        target = add_person(ctx.db, "鷹司", "美咲", "タカツカサ", "ミサキ")
+        screen_user(ctx.db, settings, "clerk1")
+        app = JukiApp(ctx)
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await open_workspace(pilot, "clerk1")
+            await choose_purpose(pilot)
+            size = _leave_slack(copy)
+            small_disk.fill()
+            await search_for(pilot, name="鷹司 美咲")
+            assert message(app) == ""  # the lookup is done and recorded
+            assert [h.resident_id for h in app.screen.shown_rows()] == [target.id]  # type: ignore[attr-defined]
+            await painted(pilot, "操作ログの写し", "ディスクの空き")
+        assert events_after(ctx.db, 0, 1000)[-1]["action"] == "register.search"
+        assert copy.stat().st_size == size
+        _whole_lines(copy)
+    finally:
+        stream.configure(None)
+        anchor.configure(None)
+        ctx.db.dispose()

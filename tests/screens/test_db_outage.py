@@ -90,6 +90,7 @@ async def test_a_console_says_the_database_is_away_and_carries_on_when_it_is_bac
         await unlock(pilot)
         assert isinstance(app.screen, LockScreen)
         assert app.screen.query_one(MessageLine).plain == UNREACHABLE
+        await pilot.pause(private_pg.outage_left())  # JUKI_TEST_OUTAGE_SECONDS=30: the issue's
 
         private_pg.start()
         await painted(pilot, DATABASE_BACK)
