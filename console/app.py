@@ -40,7 +40,7 @@ from auth.roles import Perm
 from console import starttrace
 from core.actor import Actor, ssh_client_address
 from core.crashlog import log_unexpected
-from core.errors import JukiError
+from core.errors import JukiError, StorageFault
 from screens.signin import SignInScreen
 
 if TYPE_CHECKING:
@@ -64,6 +64,11 @@ ENDED_MESSAGES = {
     "ended": "セッションは終了しています。もう一度サインインしてください。",
 }
 CAPTURE_REFUSED = "画面の保存は、この端末では許可されていません。"
+DATABASE_TITLE = "データベース"
+DATABASE_BACK = "データベースに再接続しました。操作を続けられます。"
+AWAY_NOTICE_SECONDS = 24 * 3600.0
+"""The notice that the database is away stays until it is back (or a lock clears it)."""
+WITNESS_NOTICE_SECONDS = 60.0
 
 
 class JukiApp(App[int]):
@@ -71,6 +76,14 @@ class JukiApp(App[int]):
 
     class StartSaid(Message):
         """The start-up work said a line (posted from its worker: thread-safe)."""
+
+    class WitnessFailed(Message):
+        """An act committed but the trail's copy (JSON-lines) or anchor was not written
+        (``logs.stream.report_failure``, from whichever thread acted)."""
+
+        def __init__(self, line: str) -> None:
+            super().__init__()
+            self.line = line
 
     TITLE = "住民記録 業務コンソール"
     ENABLE_COMMAND_PALETTE = True
@@ -109,6 +122,10 @@ class JukiApp(App[int]):
         self._handle_signals = handle_signals
         self._last_input = monotonic()
         self._session_timers: list[Timer] = []
+        self.database_away = ""
+        """What the notice says while the session check cannot reach the database."""
+        self._away_said = False
+        self._witness_listener: Callable[[str], None] | None = None
         super().__init__()
 
     # --- screens ---------------------------------------------------------------------
@@ -235,7 +252,32 @@ class JukiApp(App[int]):
 
     # --- sign-in, lock, unlock, end --------------------------------------------------
 
+    def _listen_to_witnesses(self) -> None:
+        """Have a witness that could not be written said here (once the trail is loaded:
+        after sign-in); ``on_unmount`` stops listening."""
+        if self._witness_listener is None:
+            from logs import stream  # on use: after the first paint
+
+            def failed(line: str) -> None:
+                self.post_message(self.WitnessFailed(line))
+
+            self._witness_listener = failed
+            stream.failure_listeners.append(failed)
+
+    def on_juki_app_witness_failed(self, message: WitnessFailed) -> None:
+        self.notify(message.line, title="操作ログ", severity="warning", markup=False,
+                    timeout=WITNESS_NOTICE_SECONDS)
+
+    def on_unmount(self) -> None:
+        if self._witness_listener is not None:
+            from logs import stream  # loaded: the listener was added after it
+
+            if self._witness_listener in stream.failure_listeners:
+                stream.failure_listeners.remove(self._witness_listener)
+            self._witness_listener = None
+
     def on_sign_in_screen_signed_in(self, message: SignInScreen.SignedIn) -> None:
+        self._listen_to_witnesses()
         self.identity = self.open_session = message.identity
         self.locked = False
         self._last_input = monotonic()
@@ -256,6 +298,7 @@ class JukiApp(App[int]):
             return
         self.locked = True
         self.clear_notifications()
+        self._away_said = False  # the notice went with the rest: said again while away
         from screens.lock import LockScreen  # on use: after the first paint
 
         self.push_screen(LockScreen(self.ctx.db, self.ctx.settings, ident))
@@ -268,6 +311,8 @@ class JukiApp(App[int]):
 
         try:
             lock(self.ctx.db, ident, reason)
+        except StorageFault as exc:  # locked all the same; the notice says why unrecorded
+            self.call_from_thread(self._database_away, exc.waiting)
         except Exception as exc:
             self.call_from_thread(self._warn, log_unexpected(self.ctx.settings, exc))
 
@@ -296,6 +341,7 @@ class JukiApp(App[int]):
         self.locked = False
         self._stop_timers()
         self.clear_notifications()
+        self.database_away, self._away_said = "", False
         self._replace_all(self._sign_in_screen(message, kind))
         self.refresh_bindings()
 
@@ -315,7 +361,7 @@ class JukiApp(App[int]):
             if self.open_session is ident:
                 self.open_session = None
         except Exception as exc:
-            line = log_unexpected(self.ctx.settings, exc)
+            line = said(self.ctx, exc)
             if not then_exit:
                 self.call_from_thread(self._warn, line)
         finally:
@@ -342,9 +388,13 @@ class JukiApp(App[int]):
 
         try:
             state = check_session(self.ctx.db, self.ctx.settings, ident)
+        except StorageFault as exc:  # the database is away: say so; the next check retries
+            self.call_from_thread(self._database_away, exc.waiting)
+            return
         except Exception as exc:
             log_unexpected(self.ctx.settings, exc)
             return  # a passing database error is not the session's end; try again later
+        self.call_from_thread(self._database_back)
         if state is not SessionState.ACTIVE:
             self.call_from_thread(self._session_over, ident, str(state))
 
@@ -355,6 +405,20 @@ class JukiApp(App[int]):
         self._end_session(ENDED_MESSAGES.get(state, ENDED_MESSAGES["ended"]).format(
             hours=hours), "error")
         self.open_session = None
+
+    def _database_away(self, waiting: str) -> None:
+        """The session check could not reach the database: a notice that stays until it
+        is back (said again after a lock cleared it); the screens stay as they are."""
+        if not self._away_said or self.database_away != waiting:
+            self.database_away, self._away_said = waiting, True
+            self.notify(waiting, title=DATABASE_TITLE, severity="error",
+                        timeout=AWAY_NOTICE_SECONDS, markup=False)
+
+    def _database_back(self) -> None:
+        if self.database_away:
+            self.database_away, self._away_said = "", False
+            self.clear_notifications()
+            self.notify(DATABASE_BACK, title=DATABASE_TITLE, markup=False)
 
     def _warn(self, line: str) -> None:
         self.notify(line, severity="error", markup=False)
@@ -480,6 +544,8 @@ class JukiApp(App[int]):
                 self.ctx.db, actor, "screen.capture", outcome="refused", severity="warning",
                 details={"reason": "not_offered", "how": how},
             )
+        except StorageFault:
+            pass  # the database is away: the session check's notice says so
         except Exception as exc:
             log_unexpected(self.ctx.settings, exc)
 
@@ -547,6 +613,14 @@ def _record_end(ctx: Context, ident: Identity, reason: str) -> None:
         sign_out(ctx.db, ident, reason)
     except Exception as exc:  # the database may be what failed
         try:
-            print(log_unexpected(ctx.settings, exc), file=sys.stderr)
+            print(said(ctx, exc), file=sys.stderr)
         except OSError:  # no terminal to print to any more
             pass
+
+
+def said(ctx: Context, exc: Exception) -> str:
+    """The line for an error in the app's own database work (a lock, a sign-out): a
+    database that is away in its own words, anything else logged (rule 12)."""
+    if isinstance(exc, JukiError):
+        return exc.message
+    return log_unexpected(ctx.settings, exc)

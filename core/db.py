@@ -6,12 +6,19 @@ SQLITE_BUSY_SNAPSHOT halfway through; reads stay deferred and never block writer
 
 The SQLite file is made here, mode 0600 whatever the umask, before SQLite opens it:
 SQLite gives its -wal and -shm files the database file's mode.
+
+A database that cannot do an act now — PostgreSQL down, restarting or cut off, a disk
+with no space left — reaches the caller as ``core.errors.DatabaseUnreachable`` or
+``DiskFull`` with a Japanese message, not as the driver's error (``_faults``;
+docs/architecture.md §12): the console says it and carries on, a command exits 1.
 """
 
 from __future__ import annotations
 
 import select
-from collections.abc import Iterator
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +40,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlmodel import Session, SQLModel
 
-from core.errors import JukiError
+from core.errors import DatabaseUnreachable, DiskFull, JukiError, StorageFault
 from core.files import PRIVATE, create_file, keep_mode
 from core.sealed import WRONG_KEY, Sealer, SealingError, attach
 
@@ -64,10 +71,19 @@ class Database:
         elif self.dialect == "postgresql":
             if self.url.drivername == "postgresql":
                 self.url = self.url.set(drivername="postgresql+psycopg")
-            self.engine = create_engine(self.url, echo=echo)
+            # A server that does not answer (a host gone, not a port closed) is said
+            # within seconds instead of holding the act until the kernel gives up.
+            wait = {} if "connect_timeout" in self.url.query else {
+                "connect_timeout": CONNECT_TIMEOUT_SECONDS}
+            self.engine = create_engine(self.url, echo=echo, connect_args=wait)
             _postgresql_liveness(self.engine)
         else:
             raise ValueError(f"未対応のデータベースです: {self.dialect}")
+        self.where = (f"{Path(self.url.database).parent}" if self.is_sqlite and
+                      self.url.database and self.url.database != ":memory:"
+                      else "データベースサーバー")
+        """Where the database writes, as the disk-full message names it."""
+        _faults(self.engine, self)
         attach(self.engine.dialect, Sealer(key_file, verify=self.verify_key))
         self._writer = self.engine.execution_options(juki_begin="IMMEDIATE")
 
@@ -104,10 +120,11 @@ class Database:
                     session.connection().exec_driver_sql(
                         "SELECT id FROM identifier_key FOR SHARE")
                 yield session
-                session.commit()
+                session.flush()  # a failure here is certain: nothing was committed
             except BaseException:
-                session.rollback()
+                _rollback(session.rollback)
                 raise
+            _commit(session.commit, session.rollback)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -115,8 +132,14 @@ class Database:
 
         Begins like ``write()`` (IMMEDIATE on SQLite), commits at the end, rolls back on error.
         """
-        with _unwrapped(), self._writer.begin() as conn:
-            yield conn
+        with _unwrapped(), self._writer.connect() as conn:
+            txn = conn.begin()
+            try:
+                yield conn
+            except BaseException:
+                _rollback(txn.rollback)
+                raise
+            _commit(txn.commit, txn.rollback)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -146,13 +169,92 @@ class Database:
 def _unwrapped() -> Iterator[None]:
     """A JukiError raised while SQLAlchemy prepared a statement (a My Number column with
     no usable key) reaches the caller as itself, with its Japanese message, not wrapped
-    in SQLAlchemy's StatementError."""
+    in SQLAlchemy's StatementError; so does a fault of the database that a statement run
+    on the driver's own cursor met (``logs.audit._append``), which ``_faults`` never saw."""
     try:
         yield
     except StatementError as exc:
         if isinstance(exc.orig, JukiError):
             raise exc.orig from None
+        found = fault(exc.orig) if isinstance(exc.orig, BaseException) else None
+        if found is not None:
+            raise found from exc
         raise
+
+
+def _rollback(rollback: Callable[[], None]) -> None:
+    """Roll back after an error; on a connection the server already cut there is nothing
+    left to roll back (the server did), and the error that got us here is the one to say."""
+    try:
+        rollback()
+    except StorageFault:
+        pass
+
+
+def _commit(commit: Callable[[], None], rollback: Callable[[], None]) -> None:
+    """Commit, or roll back and raise. A connection cut while the COMMIT was on its way
+    leaves the act's fate unknown (the server may have committed it): the message says so."""
+    try:
+        commit()
+    except DatabaseUnreachable as exc:
+        _rollback(rollback)
+        raise DatabaseUnreachable(IN_DOUBT, WAITING) from exc
+    except BaseException:
+        _rollback(rollback)
+        raise
+
+
+CONNECT_TIMEOUT_SECONDS = 10
+UNREACHABLE = ("データベースに接続できません。この操作は行われていません。"
+               "データベースが戻ってから、もう一度操作してください。")
+IN_DOUBT = ("データベースとの接続が確定の途中で切れました。この操作が記録されたかどうかは、"
+            "データベースが戻ってから確かめてください。")
+DISK_FULL = ("ディスクの空きがありません ({where})。この操作は行われていません。"
+             "システム管理者に連絡してください。")
+WAITING = "データベースに接続できません。再接続を待っています…"
+WAITING_FOR_SPACE = "ディスクの空きがありません ({where})。空きができるのを待っています…"
+BACK = "データベースが戻りました。"
+
+# PostgreSQL's SQLSTATEs for a server that is going, gone or not yet back: class 08
+# (connection exception) and these; 53100 is its disk full.
+_GONE = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def fault(exc: BaseException, where: str = "データベースサーバー") -> StorageFault | None:
+    """The user's error for a driver error that means the database cannot do the act
+    now — unreachable, or out of disk space — or None for any other error."""
+    if isinstance(exc, sqlite3.Error):
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+            return _disk_full(where)
+        return None
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None or not isinstance(exc, psycopg.Error):
+        return None
+    state = exc.sqlstate
+    if state == "53100":
+        return _disk_full(where)
+    if isinstance(exc, psycopg.OperationalError) and (
+            state is None or state.startswith("08") or state in _GONE):
+        return DatabaseUnreachable(UNREACHABLE, WAITING)
+    return None
+
+
+def _disk_full(where: str) -> DiskFull:
+    return DiskFull(DISK_FULL.format(where=where), WAITING_FOR_SPACE.format(where=where))
+
+
+def _faults(engine: Engine, db: Database) -> None:
+    """Every statement, connect and commit the engine runs: the driver's error for a
+    database that cannot act now is raised as the user's (``fault``). A connection the
+    server cut is dropped from the pool, so the next act opens a new one."""
+    @event.listens_for(engine, "handle_error")
+    def _translate(ctx: Any) -> None:
+        found = fault(ctx.original_exception, db.where)
+        if found is None:
+            return
+        if isinstance(found, DatabaseUnreachable) and ctx.connection is not None:
+            ctx.is_disconnect = True
+        raise found
 
 
 def table(model: type[SQLModel]) -> Table:

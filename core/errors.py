@@ -27,3 +27,25 @@ class Refused(JukiError):
 
 class NotFound(JukiError):
     exit_code = 1
+
+
+class StorageFault(JukiError):
+    """The database cannot do the act now (it cannot be reached, or its disk is full):
+    CLI exit 1. Said in the user's words by ``core.db``, which raises it for the
+    driver's error; a console says so and carries on when the database is back."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, waiting: str = "") -> None:
+        super().__init__(message)
+        self.waiting = waiting or message
+        """The line for a process that waits for the database to come back (the console's
+        notice, ``juki audit forward`` and ``watch`` on stderr)."""
+
+
+class DatabaseUnreachable(StorageFault):
+    """The server is down, restarting, or the connection to it was cut."""
+
+
+class DiskFull(StorageFault):
+    """No space left where the database writes: the act was not written."""

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import shutil
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -98,6 +100,46 @@ def open_append(path: Path, mode: int = PRIVATE) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def append_whole(fd: int, data: bytes) -> None:
+    """Append ``data`` through ``fd`` (from ``open_append``) whole or not at all.
+
+    A disk that fills up takes part of a write and refuses the rest: the part left behind
+    would glue itself to the next process's line (a torn anchor line reads as tampering).
+    So a regular file is locked (``flock``: every writer of the anchor file and the
+    JSON-lines copy goes through here), and a write that did not go whole is cut back to
+    where it began and raised as ENOSPC; the file holds whole lines only."""
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # /dev/null, a pipe: nothing to cut
+        os.write(fd, data)
+        return
+    # flock does not part two threads sharing a descriptor (the stream's): a lock does.
+    with _APPENDING:
+        _append_locked(fd, data)
+
+
+_APPENDING = threading.Lock()
+
+
+def _append_locked(fd: int, data: bytes) -> None:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+        except OSError:
+            os.ftruncate(fd, start)
+            raise
+        if written != len(data):
+            os.ftruncate(fd, start)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def no_space(exc: BaseException) -> bool:
+    """The error says the disk (or the quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 # --- outputs ----------------------------------------------------------------------------

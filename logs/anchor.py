@@ -43,7 +43,7 @@ from sqlalchemy import bindparam, text
 
 from core.clock import iso, now
 from core.db import Database
-from core.files import open_append
+from core.files import append_whole, open_append
 from logs import audit, signing, stream, trail, witness
 from logs.anchor_lines import (
     Anchor,
@@ -70,7 +70,7 @@ def write_anchor(
     line = (json.dumps(anchor, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
     fd = open_append(path)
     try:
-        os.write(fd, line)  # one write: lines from several processes never interleave
+        append_whole(fd, line)  # one write, whole or not at all: no torn line, no interleaving
     finally:
         os.close(fd)
     try:
@@ -161,7 +161,7 @@ class _Anchorer:
         try:
             write_anchor(self.path, seq, hash_, trail=trail_id, signer=self._signer())
         except OSError as exc:  # the events committed; the act must not look failed
-            print(f"juki: 操作ログのアンカーを書けませんでした: {exc}", file=sys.stderr)
+            stream.report_failure(exc, "アンカー")
 
 
 _anchorer: _Anchorer | None = None

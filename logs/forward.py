@@ -16,6 +16,9 @@ missed. Events go in batches through a local spool (``audit_forward_spool``):
    one that holds more than we sent is believed (the local state was lost).
 3. A failure (no connection, a timeout, an answer that is not 200 JSON) is retried with
    exponential backoff: 0.25 s, doubling, up to ``audit_forward_backoff_max_seconds``.
+4. A database that goes away (stopped, restarting, out of disk) does not end the
+   forwarder: it says so once on stderr, keeps sending what is spooled, reads again
+   every ``POLL_SECONDS`` and says when the database is back (docs/architecture.md §12).
 
 At start the collector is asked (``GET <url>acked``) where to resume. Delivery is
 exactly once to a collector that dedupes by seq (``logs.collector`` does), and in order
@@ -39,8 +42,8 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.actor import Actor
-from core.db import Database
-from core.errors import BadInput
+from core.db import BACK, Database
+from core.errors import BadInput, StorageFault
 from core.inert import dumps
 from logs import trail
 from logs.audit import events_after, last_seq, record_alone
@@ -146,6 +149,7 @@ class Forwarder:
         self, db: Database, url: str, spool: Path, *, batch: int = 500,
         backoff_max: float = 30.0, timeout: float = 10.0,
         out: Callable[[str], None] = print, stop: threading.Event | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         if not url:
             raise BadInput(
@@ -163,6 +167,8 @@ class Forwarder:
         self.batch = max(1, batch)
         self.backoff_max = max(FIRST_BACKOFF, backoff_max)
         self.out = out
+        self.warn = warn or out
+        """Where a database that went away (and came back) is said: stderr from the CLI."""
         self.stop = stop or threading.Event()
         self.client = httpx.Client(timeout=timeout, trust_env=False)
         self.trail = trail.name_of(db.engine)
@@ -204,14 +210,19 @@ class Forwarder:
         while len(files) < MAX_SPOOL_FILES and (upto is None or after < upto):
             try:
                 rows = events_after(self.db, after, self.batch)
+            except StorageFault as exc:
+                if not self.db_down:
+                    self.warn(f"{exc.waiting} (スプールにある分は送り続けます)")
+                self.db_down = True
+                return
             except SQLAlchemyError as exc:
                 if not self.db_down:
-                    self.out(f"データベースを読めません ({type(exc).__name__})。"
-                             "スプールにある分を送り続けます。")
+                    self.warn(f"データベースを読めません ({type(exc).__name__})。"
+                              "スプールにある分は送り続けます。")
                 self.db_down = True
                 return
             if self.db_down:
-                self.out("データベースを再び読めるようになりました。")
+                self.warn(f"{BACK}転送を続けます (送信済み #{self.acked})。")
                 self.db_down = False
             if upto is not None:
                 rows = [r for r in rows if r["seq"] <= upto]
@@ -280,13 +291,14 @@ def _why(exc: BaseException) -> str:
 def run(
     db: Database, actor: Actor, out: Callable[[str], None], *, url: str, spool: Path,
     batch: int, backoff_max: float, timeout: float, once: bool = False, attempts: int = 8,
+    warn: Callable[[str], None] | None = None,
 ) -> int:
     """``juki audit forward``: record the start, forward, stop on SIGTERM or Ctrl+C."""
     if attempts < 1:
         raise BadInput("--attempts: 1 以上の回数を指定してください。")
     stop = threading.Event()
     fw = Forwarder(db, url, spool, batch=batch, backoff_max=backoff_max, timeout=timeout,
-                   out=out, stop=stop)
+                   out=out, stop=stop, warn=warn)
     record_alone(db, actor, "audit.forward", details={
         "url": fw.base, "once": once, "acked": fw.acked,
     })

@@ -2,26 +2,50 @@
 
 Lines are written after the database commit, so the stream never carries an event the
 trail does not hold. Several processes may append to one file: each event is a single
-``write`` on a file opened with O_APPEND. Controls, bidi and line-separator characters
-in values are written as ``\\uXXXX`` (``core.inert.dumps``): a SIEM splitting on any line
-break, or someone paging the file, sees one inert line per event, and the text is exact.
+``write`` on a file opened with O_APPEND, whole or not at all (``core.files.append_whole``:
+a full disk leaves no half line). A line that cannot be written is lost from the copy,
+not from the trail: ``report_failure`` says so on stderr and to whoever listens
+(``failure_listeners``: the console shows it), and the act stands. Controls, bidi and
+line-separator characters in values are written as ``\\uXXXX`` (``core.inert.dumps``): a
+SIEM splitting on any line break, or someone paging the file, sees one inert line per
+event, and the text is exact.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import structlog
 
-from core.files import open_append
+from core.files import append_whole, no_space, open_append
 from core.inert import dumps
+
+
+class _Lines:
+    """The logger structlog hands each rendered event to: one line, appended whole or
+    not at all (nothing buffered)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def info(self, message: str) -> None:
+        append_whole(self.fd, (message + "\n").encode("utf-8"))
+
+    def close(self) -> None:
+        os.close(self.fd)
+
 
 _logger: Any = None
 _path: Path | None = None
-_fh: TextIO | None = None
+_fh: _Lines | None = None
+
+failure_listeners: list[Callable[[str], None]] = []
+"""Told each line ``report_failure`` says (from any thread): the console shows it."""
 
 
 def configure(path: Path | None) -> None:
@@ -36,18 +60,23 @@ def configure(path: Path | None) -> None:
         return
     # Owner-only: the copy holds as much personal data as the trail itself. Only a regular
     # file we own is narrowed (never /dev/null, never another account's file).
-    fd = open_append(path)
-    fh = _fh = open(fd, "a", encoding="utf-8", buffering=1)
+    fh = _fh = _Lines(open_append(path))
     _logger = structlog.wrap_logger(
-        structlog.WriteLogger(fh),
+        fh,
         processors=[structlog.processors.JSONRenderer(serializer=dumps, sort_keys=True)],
         cache_logger_on_first_use=True,
     )
 
 
-def report_failure(exc: BaseException) -> None:
-    """An event committed but its line could not be written: say so on stderr."""
-    print(f"juki: 操作ログの JSON-lines 出力に失敗しました: {exc}", file=sys.stderr)
+def report_failure(exc: BaseException, what: str = "写し (JSON-lines)") -> None:
+    """An event committed but its witness (the copy's line, an anchor) could not be
+    written: say so on stderr and to the listeners; the act stands."""
+    why = "ディスクの空きがありません" if no_space(exc) else str(exc) or type(exc).__name__
+    line = (f"操作ログの{what}を書けませんでした ({why})。"
+            "操作はデータベースに記録されています。システム管理者に連絡してください。")
+    print(f"juki: {line}", file=sys.stderr)
+    for listener in list(failure_listeners):
+        listener(line)
 
 
 def emit(event: dict[str, Any], trail: str = "") -> None:

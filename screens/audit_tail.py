@@ -30,7 +30,7 @@ from textual.widgets import Header, Input, Select, Static
 
 from core.inert import as_text, clean, clean_line
 from logs.tail import Page
-from screens.audit_tail_poller import Poller, TailBatch, TailFailed
+from screens.audit_tail_poller import Poller, TailBatch, TailFailed, TailResumed
 from screens.audit_tail_view import PAGE, TailView, quiet_collector
 from screens.keybar import KeyBar
 from screens.widgets import LOADING, MessageLine, WorkspaceEnv
@@ -49,6 +49,7 @@ PAUSED_NONE = "一時停止 — End で最新へ"
 SHOWN = "表示 {n:,} 件"
 SEARCHING = "さかのぼって検索中 (#{seq} 以前)"
 DETAIL_HINT = "Enter で詳細"
+TAIL_RESUMED = "データベースに再接続しました。新しい操作ログの表示を続けます。"
 FIELD_NAMES = (
     ("seq", "番号"), ("ts", "日時 (UTC)"), ("actor", "職員"), ("session_id", "セッション"),
     ("client_addr", "接続元"), ("action", "操作"), ("target", "対象"), ("purpose", "事務"),
@@ -251,8 +252,15 @@ class AuditTailScreen(WorkspaceScreen[None]):
     def _poll_failed(self, message: TailFailed) -> None:
         message.stop()
         if message.gen == self.gen:
-            self.poller = None
+            if message.stopped:
+                self.poller = None
             self.say(message.message)
+
+    @on(TailResumed)
+    def _poll_resumed(self, message: TailResumed) -> None:
+        message.stop()
+        if message.gen == self.gen:
+            self.say(TAIL_RESUMED, "info")
 
     @on(TailView.Changed)
     def _changed(self) -> None:

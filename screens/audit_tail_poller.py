@@ -3,6 +3,9 @@
 Every ``POLL_SECONDS`` the ``Poller`` reads the lines newer than the last seq it saw
 (through the ``TailReader`` the screen opened) and posts them to the view as a
 ``TailBatch``; a refusal or an error is posted as ``TailFailed`` and the polling stops.
+A database that is away (``StorageFault``) does not stop it: it is said once (a
+``TailFailed`` that is not ``stopped``), asked again every ``RETRY_SECONDS``, and its
+return posted as ``TailResumed`` (docs/architecture.md §12).
 A thread of its own, not a worker: it lives as long as the tail is in front, and the
 screen stops it (``halt``) when covered or closed.
 """
@@ -15,7 +18,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from core.crashlog import log_unexpected
-from core.errors import JukiError
+from core.errors import JukiError, StorageFault
 from core.settings import Settings
 from logs.tail import TailLine
 from services.audit_tail import MAX_BATCH, TailReader
@@ -34,11 +37,26 @@ class TailBatch(Message):
         self.lines = lines
 
 
+RETRY_SECONDS = 1.0
+"""While the database is away, how often the poller asks again."""
+
+
 class TailFailed(Message):
-    def __init__(self, gen: int, message: str) -> None:
+    """The poll failed: ``stopped`` when the poller gave up, else it waits and retries."""
+
+    def __init__(self, gen: int, message: str, *, stopped: bool = True) -> None:
         super().__init__()
         self.gen = gen
         self.message = message
+        self.stopped = stopped
+
+
+class TailResumed(Message):
+    """The database is back: the poller that waited reads again."""
+
+    def __init__(self, gen: int) -> None:
+        super().__init__()
+        self.gen = gen
 
 
 class Poller(threading.Thread):
@@ -60,9 +78,16 @@ class Poller(threading.Thread):
         self.halt = threading.Event()
 
     def run(self) -> None:
+        waiting = False
         while not self.halt.is_set():
             try:
                 lines, self.after = self.reader.newer(self.after)
+            except StorageFault as exc:
+                if not waiting:
+                    self.view.post_message(TailFailed(self.gen, exc.waiting, stopped=False))
+                waiting = True
+                self.halt.wait(RETRY_SECONDS)
+                continue
             except JukiError as exc:
                 self.view.post_message(TailFailed(self.gen, exc.message))
                 return
@@ -70,6 +95,9 @@ class Poller(threading.Thread):
                 message = log_unexpected(self.settings, exc)
                 self.view.post_message(TailFailed(self.gen, message))
                 return
+            if waiting:
+                waiting = False
+                self.view.post_message(TailResumed(self.gen))
             if lines:
                 self.view.post_message(TailBatch(self.gen, lines))
             while self.view.message_queue_size > 3 and not self.halt.is_set():

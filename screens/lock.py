@@ -18,7 +18,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from auth.identity import Identity
 from core.crashlog import log_unexpected
-from core.errors import Refused
+from core.errors import JukiError, Refused
 from core.inert import as_text
 from core.settings import Settings
 from screens.keybar import KeyBar
@@ -106,6 +106,9 @@ class LockScreen(Screen[None]):
                 self.app.call_from_thread(self._refused, exc.message)
             else:
                 self.post_message(self.Ended(exc.message))
+            return
+        except JukiError as exc:  # the database away (StorageFault): said, not logged
+            self.app.call_from_thread(self._refused, exc.message)
             return
         except Exception as exc:
             self.app.call_from_thread(self._refused, log_unexpected(self.settings, exc))

@@ -21,6 +21,8 @@ from sqlalchemy import create_engine, text
 
 from core.db import Database
 from core.settings import Settings
+from tests.disks import SmallDisk
+from tests.pgserver import PrivateServer, private_server, remove
 from tests.procs import Loopback, launch, servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,3 +148,36 @@ def start_jukinet_sim(
 def jukinet_sim(start_jukinet_sim: Callable[..., JukinetSim]) -> JukinetSim:
     """One simulator with default behaviour (mode ok, no delay, no failures)."""
     return start_jukinet_sim()
+
+
+# --- faults: a PostgreSQL server the test may stop, a disk it may fill ----------------------
+
+
+@pytest.fixture(scope="session")
+def private_pg() -> Iterator[PrivateServer]:
+    """A PostgreSQL server of the tests' own (``tests.pgserver``), for the tests that stop
+    and start it: the shared one on 5432 serves everyone else."""
+    if "postgresql" not in BACKENDS:
+        pytest.skip("PostgreSQL is not among JUKI_TEST_BACKENDS")
+    server = private_server()
+    yield server
+    remove(server)
+
+
+@pytest.fixture
+def private_pg_url(private_pg: PrivateServer) -> Iterator[str]:
+    """A schema of its own on the private server, which runs when the test starts and is
+    started again after it if the test left it stopped."""
+    if not private_pg.running:
+        private_pg.start()
+    yield private_pg.schema_url()
+    if not private_pg.running:
+        private_pg.start()
+
+
+@pytest.fixture
+def small_disk() -> Iterator[SmallDisk]:
+    """A 16 MB tmpfs the test may fill (``tests.disks``); unmounted afterwards."""
+    disk = SmallDisk()
+    yield disk
+    disk.remove()

@@ -283,6 +283,7 @@ def _forward(args: argparse.Namespace) -> int:
         spool=st.resolved_audit_forward_spool, batch=st.audit_forward_batch,
         backoff_max=st.audit_forward_backoff_max_seconds,
         timeout=st.audit_forward_timeout_seconds, once=args.once, attempts=args.attempts,
+        warn=err,
     )
 
 
@@ -296,7 +297,7 @@ def _watch(args: argparse.Namespace) -> int:
     from services.alerts.engine import watch  # on use: the rules load SQLAlchemy
 
     ctx = context()
-    return watch(ctx.db, ctx.settings, out, once=args.once)
+    return watch(ctx.db, ctx.settings, out, once=args.once, warn=err)
 
 
 GROUP = Group("audit", add_parsers, run_chosen)

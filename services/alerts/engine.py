@@ -23,7 +23,8 @@ from auth.identity import Identity
 from auth.roles import Perm
 from core.actor import Actor
 from core.clock import iso, now
-from core.db import Database, columns, table
+from core.db import BACK, Database, columns, table
+from core.errors import StorageFault
 from core.settings import Settings
 from logs.audit import AuditEvent, record
 from services.alerts.models import AlertCursor
@@ -31,6 +32,8 @@ from services.alerts.rules import RULES, Event, Finding
 
 SCANNER = Actor(login="system:alerts")
 BATCH = 5000
+RETRY_SECONDS = 1.0
+"""While the database is away, how often a pass is tried again (at least)."""
 _E = columns(AuditEvent)
 _C = columns(AlertCursor)
 
@@ -106,11 +109,30 @@ def alert_lines(db: Database, ident: Identity, hours: float = 24.0) -> list[str]
 
 
 def watch(db: Database, settings: Settings, out: Callable[[str], None], *,
-          once: bool = False) -> int:
-    """Scan until stopped (Ctrl+C / SIGTERM), or until caught up with ``once``."""
+          once: bool = False, warn: Callable[[str], None] | None = None) -> int:
+    """Scan until stopped (Ctrl+C / SIGTERM), or until caught up with ``once``.
+
+    A database that cannot be reached (or has no disk space left) does not end the
+    watch: it says so once on ``warn`` (stderr), tries again every interval, and says
+    when the database is back; the cursor commits with each pass, so the events written
+    meanwhile are judged then (docs/architecture.md §12). ``once`` gives up at once."""
     interval = max(0.05, float(settings.alert_scan_seconds))
+    say = warn or out
+    waiting: StorageFault | None = None
     while True:
-        done = scan(db, settings)
+        try:
+            done = scan(db, settings)
+        except StorageFault as exc:
+            if once:
+                raise
+            if waiting is None or type(waiting) is not type(exc):
+                say(f"{exc.waiting} (警告の判定を止めています)")
+            waiting = exc
+            time.sleep(max(interval, RETRY_SECONDS))
+            continue
+        if waiting is not None:
+            say(f"{BACK}警告の判定を再開します。")
+            waiting = None
         for f in done.alerts:
             out(f"[警告] {f.message}")
         if done.events >= BATCH:
