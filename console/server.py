@@ -9,7 +9,8 @@ the loop through ``signal.set_wakeup_fd``. The socket (setting ``console_server_
 is a SEQPACKET Unix socket of mode 0600 and only this process's own uid may talk to it
 (SO_PEERCRED). Requests are ``console.server_wire``'s:
 
-- ``keys``: sshd's question, answered by ``console.server_keys.answer``;
+- ``keys``: sshd's question, answered by ``console.server_keys.answer`` (while the
+  database is away: nothing, said once in the log; docs/architecture.md §12);
 - ``console`` with the terminal's descriptors: a child runs the console on them and
   ``{"pid"}`` goes back; when it ends, ``{"exit": code}`` (128 + the signal when a signal
   ended it) and the connection is closed;
@@ -47,7 +48,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from console import server_wire
 from console.connect import FINGERPRINT
-from core.errors import Refused
+from core.errors import Refused, StorageFault
 from core.private_files import refuse_exposed
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ WARM_MODULES = (
 PR_SET_DUMPABLE = 4
 PR_SET_NAME = 15
 LOG = "juki console-server:"
+KEYS_WHILE_AWAY = "その間、sshd の鍵の問い合わせには何も返しません (SSH では入れません)。"
 
 
 def serve(settings: Settings) -> int:
@@ -115,6 +117,9 @@ class ConsoleServer:
     _parent_pool: Any = None
     config: str | None = None
     """The settings file the server was started with: its consoles read (and check) it."""
+    db_fault: str = ""
+    """What the log last said about the database being away ("" while it answers): said
+    once per outage, not once per SSH connection (docs/architecture.md §12)."""
 
     # --- start -------------------------------------------------------------------------
 
@@ -274,11 +279,22 @@ class ConsoleServer:
 
         try:
             answer: dict[str, Any] = keys_answer(self.ctx.db, self.settings, message)
+        except StorageFault as exc:  # expected in an outage: said once, no traceback
+            if exc.waiting != self.db_fault:
+                _log(f"{exc.waiting} {KEYS_WHILE_AWAY}")
+                self.db_fault = exc.waiting
+            answer = {"line": ""}
         except Exception as exc:
             from core.crashlog import log_unexpected
 
             _log(log_unexpected(self.settings, exc))
             answer = {"line": ""}
+        else:
+            if self.db_fault:
+                from core.db import BACK  # loaded by preload()
+
+                _log(BACK)
+                self.db_fault = ""
         finally:
             self._after_keys()
         return answer

@@ -4,8 +4,9 @@ the private server (``private_pg``), asked by the real ``juki ssh authorized-key
 
 Down, every key gets nothing (the door prints nothing and exits 0, as documented), the
 server's log says once in Japanese that the database cannot be reached — not once per
-connection — and the error log stays empty: nothing unexpected happened. Back, the same
-server answers again and says so, without a restart.
+connection — and the error log stays empty: nothing unexpected happened. (The command
+answering alone, without the server, exits 1 with the message.) Back, the same server
+answers again and says so, without a restart.
 """
 
 from __future__ import annotations
@@ -83,6 +84,12 @@ def test_keys_asked_while_the_database_is_down_get_nothing_said_once_no_tracebac
     said = server_log.read_text("utf-8")
     assert said.count(WAITING) == 1, said
     assert "Traceback" not in said and "予期しない" not in said, said
+    assert not (settings.resolved_data_dir / ERROR_LOG).exists()
+    # Without the server the command answers itself: it cannot, and says so (exit 1).
+    alone = Juki(env={**door.env, "JUKI_CONSOLE_SERVER_SOCKET": f"{server_log}.none"},
+                 cwd=door.cwd)("ssh", "authorized-keys", ME, key_type, b64)
+    assert (alone.returncode, alone.stdout) == (1, ""), alone.stderr
+    assert "データベースに接続できません" in alone.stderr and "Traceback" not in alone.stderr
     assert not (settings.resolved_data_dir / ERROR_LOG).exists()
 
     private_pg.start()
