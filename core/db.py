@@ -10,7 +10,9 @@ SQLite gives its -wal and -shm files the database file's mode.
 A database that cannot do an act now — PostgreSQL down, restarting or cut off, a disk
 with no space left — reaches the caller as ``core.errors.DatabaseUnreachable`` or
 ``DiskFull`` with a Japanese message, not as the driver's error (``_faults``;
-docs/architecture.md §12): the console says it and carries on, a command exits 1.
+docs/architecture.md §12): the console says it and carries on, a command exits 1. So
+does a trail held after a restore (``TrailHeld``: the trigger of migration 0016 refused
+the event; docs/architecture.md §11).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlmodel import Session, SQLModel
 
-from core.errors import DatabaseUnreachable, DiskFull, JukiError, StorageFault
+from core.errors import DatabaseUnreachable, DiskFull, JukiError, StorageFault, TrailHeld
 from core.files import PRIVATE, create_file, keep_mode
 from core.sealed import WRONG_KEY, Sealer, SealingError, attach
 
@@ -214,6 +216,13 @@ DISK_FULL = ("ディスクの空きがありません ({where})。この操作�
 WAITING = "データベースに接続できません。再接続を待っています…"
 WAITING_FOR_SPACE = "ディスクの空きがありません ({where})。空きができるのを待っています…"
 BACK = "データベースが戻りました。"
+HELD = ("データベースは復元の後で、操作ログの回復を待っています。"
+        "`juki audit recover --from <収集先の写し>` が済むまで記録を伴う操作はできません。"
+        "この操作は行われていません。")
+WAITING_FOR_RECOVERY = ("データベースは復元の後で、操作ログの回復 (juki audit recover) を"
+                        "待っています…")
+HELD_MARK = "audit trail held after a restore"
+"""The text of the trigger's error (migration 0016) that ``fault`` recognises."""
 
 # PostgreSQL's SQLSTATEs for a server that is going, gone or not yet back: class 08
 # (connection exception) and these; 53100 is its disk full.
@@ -226,11 +235,15 @@ def fault(exc: BaseException, where: str = "データベースサーバー") -> 
     if isinstance(exc, sqlite3.Error):
         if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
             return _disk_full(where)
+        if isinstance(exc, sqlite3.IntegrityError) and HELD_MARK in str(exc):
+            return TrailHeld(HELD, WAITING_FOR_RECOVERY)
         return None
     psycopg = sys.modules.get("psycopg")
     if psycopg is None or not isinstance(exc, psycopg.Error):
         return None
     state = exc.sqlstate
+    if state == "55000" and HELD_MARK in str(exc):
+        return TrailHeld(HELD, WAITING_FOR_RECOVERY)
     if state == "53100":
         return _disk_full(where)
     if isinstance(exc, psycopg.OperationalError) and (

@@ -49,3 +49,9 @@ class DatabaseUnreachable(StorageFault):
 
 class DiskFull(StorageFault):
     """No space left where the database writes: the act was not written."""
+
+
+class TrailHeld(StorageFault):
+    """The database was restored and its trail waits for ``juki audit recover``: a
+    trigger refuses every new event until then (docs/architecture.md §11). Nothing was
+    written; a process that waits (forward, watch, a console) carries on once lifted."""

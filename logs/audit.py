@@ -58,6 +58,7 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(primary_key=True)
     seq: int
     hash: str = Field(max_length=64)
+    held: bool = False  # set by a restore, lifted by `juki audit recover` (migration 0016)
 
 
 # Columns in hashing order; the tuple is the canonical encoding's contract.

@@ -27,6 +27,10 @@ events that changed state (links, rights) are only listed by the caller's rule f
 operator to look at. The recovery is recorded as one ``audit.recover`` event after
 the recovered ones, in the same transaction. A refusal is not recorded in the trail: an
 event appended then would take the first lost event's number.
+
+The same transaction lifts the hold ``juki db restore`` set (``logs.hold``): until then
+the database refuses every new event. With nothing lost (the backup was the newest
+state) ``lift_only`` lifts it alone, once FILE shows no event past the head.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from core.actor import Actor
 from core.clock import parse_iso
 from core.db import Database
 from core.errors import BadInput, Refused
-from logs import anchor, trail, witness
+from logs import anchor, hold, trail, witness
 from logs.anchor_lines import Anchor, BadAnchorFile, parse, public_key_of, read_anchors, sort_out
 from logs.audit import HASHED, OUTCOMES, SEVERITIES, canonical_details, event_hash, record
 
@@ -56,6 +60,10 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _COLUMNS = (*HASHED, "prev_hash", "hash")
 _INSERT = text(f"INSERT INTO audit_event ({', '.join(_COLUMNS)})"
                f" VALUES ({', '.join(':' + c for c in _COLUMNS)})")
+
+
+class NothingLost(Refused):
+    """Verify is clean: there is no tail to put back (a held trail may still be lifted)."""
 
 
 @dataclass
@@ -185,7 +193,7 @@ def plan(
     head = anchor.head(db)
     if checked.ok or checked.missing is None:
         if checked.ok:
-            raise Refused("操作ログに失われた末尾はありません (`juki audit verify` が正常)。"
+            raise NothingLost("操作ログに失われた末尾はありません (`juki audit verify` が正常)。"
                           "戻すものはありません。")
         raise Refused(f"操作ログには失われた末尾のほかに問題があります: {checked.result.reason}"
                       " 先にそれを調べてください。何も戻していません。")
@@ -255,14 +263,12 @@ def apply(
                       "でも確かめられません。何も戻していません。")
     changes = [(ev, kind) for ev in planned.events if (kind := notable(ev)) is not None]
     first, last = planned.events[0], planned.events[-1]
+    held = hold.state(db)
     with db.write() as s:
         conn = s.connection()
-        lock = "" if db.is_sqlite else " FOR UPDATE"
-        now_head = conn.exec_driver_sql(
-            f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}").first()
-        if now_head is None or (int(now_head[0]), str(now_head[1])) != planned.head:
-            raise Refused("操作ログが確かめた後に進みました (新しい事象が失われた番号を"
-                          "使いました)。何も戻していません。")
+        _same_head(conn, db, planned.head)
+        if held is not None:
+            hold.lift(conn)  # before the inserts: the trigger reads it
         conn.execute(_INSERT, planned.events)
         conn.execute(text("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"),
                      {"seq": last["seq"], "hash": last["hash"]})
@@ -272,8 +278,42 @@ def apply(
                    "first": first["seq"], "last": last["seq"], "count": len(planned.events),
                    "missing": list(planned.missing),
                    "left_out": list(planned.left_out) if planned.left_out else None,
-                   "state_changes": len(changes),
+                   "state_changes": len(changes), "lifted": bool(held),
                    "changed": [{"seq": ev["seq"], "action": ev["action"], "kind": kind}
                                for ev, kind in changes[:200]],
                })
     return changes
+
+
+def _same_head(conn: Any, db: Database, head: tuple[int, str]) -> None:
+    """Lock the head and refuse when it moved since it was checked."""
+    lock = "" if db.is_sqlite else " FOR UPDATE"
+    now_head = conn.exec_driver_sql(f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}").first()
+    if now_head is None or (int(now_head[0]), str(now_head[1])) != head:
+        raise Refused("操作ログが確かめた後に進みました (新しい事象が失われた番号を"
+                      "使いました)。何も戻していません。")
+
+
+def lift_only(db: Database, actor: Actor, source: Path, *, dry_run: bool = False) -> bool:
+    """Nothing lost, the trail held: lift the hold and record ``audit.recover`` (count 0)
+    in one transaction; False when it was not held. Refused while FILE holds events past
+    the head (then something is lost that no witness saw: look before lifting)."""
+    if not hold.state(db):
+        return False
+    head = anchor.head(db)
+    found, sha = read_found(source, trail.read(db), head[0])
+    if found.events:
+        raise Refused(f"{source.name} に末尾 #{head[0]} より後の事象 #{min(found.events)}〜"
+                      f"#{max(found.events)} がありますが、アンカーでも JSON-lines の写しでも"
+                      "確かめられません。保留は解いていません。アンカーファイルと写しを確かめて"
+                      "ください。")
+    if dry_run:
+        return True
+    with db.write() as s:
+        conn = s.connection()
+        _same_head(conn, db, head)
+        hold.lift(conn)
+        record(s, actor, "audit.recover", target=f"file:{source.name}", severity="warning",
+               details={"file": str(source), "sha256": sha, "count": 0, "lifted": True,
+                        "missing": None})
+    return True

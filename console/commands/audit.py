@@ -4,7 +4,9 @@ collector simulator), and watch it with the alert rules.
 
 A failed verification exits 1 and is itself recorded (when the broken chain still takes
 an event), except a lost tail: its first number is kept free for ``recover``
-(docs/architecture.md §11); ``tail`` leaves its own record out of what it shows.
+(docs/architecture.md §11), and a trail held after a restore (the database refuses the
+event until ``recover`` lifts the hold); ``tail`` leaves its own record out of what it
+shows.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def add_parsers(sub: Subparsers) -> None:
 
 def _verify(args: argparse.Namespace) -> int:
     # on use: the trail loads SQLAlchemy (start-up time)
-    from logs import anchor
+    from logs import anchor, hold
     from logs.audit import record_alone
 
     ctx = context()
@@ -83,6 +85,11 @@ def _verify(args: argparse.Namespace) -> int:
                             key_file=st.resolved_audit_signing_key_file)
     result = checked.result
     took = time.perf_counter() - started
+    held = hold.state(ctx.db)
+    if result.ok and held:
+        out(f"操作ログの連鎖は正常です: {result.count} 件 ({took:.2f} 秒)")
+        _held_said(missing=False)
+        return EXIT_CHECK
     if result.ok:
         out(f"操作ログの連鎖は正常です: {result.count} 件 ({took:.2f} 秒)")
         if checked.anchors:
@@ -107,15 +114,20 @@ def _verify(args: argparse.Namespace) -> int:
         return EXIT_OK
     out(f"操作ログの検証に失敗しました: {result.reason} (正常だった件数 {result.count})")
     _other_trails(checked.other_trails)
+    if held:
+        _held_said(missing=checked.missing is not None)
     if checked.missing is not None:
         # Recording now would take the first lost event's number and leave the lost
         # events no place to come back to (docs/architecture.md §11).
         first, last = checked.missing
         out(f"失われた事象 #{first}〜#{last} は、収集先のファイルか JSON-lines の写しから"
-            " `juki audit recover --from FILE` で戻せます。戻すまでコンソールなどを動かさない"
-            "でください (新しい事象が失われた番号を使ってしまいます)。")
+            " `juki audit recover --from FILE` で戻せます。" + (
+                "" if held else "戻すまでコンソールなどを動かさないでください"
+                " (新しい事象が失われた番号を使ってしまいます)。"))
         out(f"この検証結果は、失われた番号 #{first} を空けておくため操作ログに記録していません"
             " (戻したときの audit.recover に記録されます)。")
+        return EXIT_CHECK
+    if held:
         return EXIT_CHECK
     try:
         record_alone(
@@ -143,6 +155,10 @@ def _recover(args: argparse.Namespace) -> int:
             ctx.db, source, anchor_file=st.resolved_audit_anchor,
             stream_path=st.resolved_audit_jsonl, spool=st.resolved_audit_forward_spool,
             key_file=st.resolved_audit_signing_key_file)
+    except recover.NothingLost:
+        if recover.lift_only(ctx.db, Actor.cli(), source, dry_run=args.dry_run):
+            return _lifted(args.dry_run)
+        raise
     except JukiError:
         err("この拒否は、失われた番号を空けておくため操作ログに記録していません。")
         raise
@@ -164,7 +180,7 @@ def _recover(args: argparse.Namespace) -> int:
     else:
         changes = recover.apply(ctx.db, Actor.cli(), planned, source, state_change)
         out(f"事象 #{got[0]['seq']}〜#{got[-1]['seq']} ({len(got):,} 件) を元の番号・時刻・"
-            "ハッシュのまま戻し、audit.recover として記録しました。")
+            "ハッシュのまま戻し、audit.recover として記録しました。復元の後の保留も解きました。")
     if changes:
         out(f"状態を変えた操作が {len(changes):,} 件あります。再実行はしていません:"
             " 戻したデータベースにはその変更がありません。内容を確かめ、必要なら改めて"
@@ -184,6 +200,28 @@ def _recover(args: argparse.Namespace) -> int:
         return EXIT_OK
     out(f"検証: まだ正常ではありません: {checked.result.reason}")
     return EXIT_CHECK
+
+
+def _lifted(dry_run: bool) -> int:
+    """Nothing lost, the trail held after a restore: the hold lifted (or, dry, not)."""
+    if dry_run:
+        out("操作ログに失われた末尾はありません。復元の後の保留を解けます。"
+            "--dry-run のため解いていません。")
+    else:
+        out("操作ログに失われた末尾はありません (復元したバックアップが最新の状態でした)。"
+            "復元の後の保留を解き、audit.recover として記録しました。記録を伴う操作を"
+            "再開できます。")
+    return EXIT_OK
+
+
+def _held_said(missing: bool) -> None:
+    """A held trail, as verify says it (docs/architecture.md §11)."""
+    out("このデータベースは復元の後で、操作ログの回復を待っています (保留中): 記録を伴う"
+        "操作はデータベースが拒みます。" + (
+            "下の失われた事象を戻すと保留が解けます。" if missing else
+            "失われた事象がなければ `juki audit recover --from <収集先の写し>` で保留を"
+            "解いてください。"))
+    out("この検証結果は、保留中のため操作ログに記録していません。")
 
 
 def _other_trails(count: int) -> None:

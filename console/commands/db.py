@@ -182,9 +182,15 @@ def _restore(ctx: Context, args: argparse.Namespace) -> int:
         err("復元したデータベースが目録と一致しません。使わずに、空にしてから別のバックアップで"
             "やり直してください。")
         return EXIT_CHECK
-    out("次に: `juki audit verify` で末尾の欠けを確かめ、収集先にこの時点より後の操作ログがあれば "
-        "`juki audit recover` で戻してから、`juki db init` (スキーマの更新) と業務を再開して"
-        "ください。")
+    if done.held:
+        out("操作ログは保留中です: `juki audit recover --from <収集先の写し>` が済むまで、"
+            "記録を伴う操作 (コンソールのサインイン、転送、照会など) はデータベースが拒みます。")
+    else:
+        out("このバックアップのスキーマには復元後の保留がありません: 回復が済むまで"
+            "コンソール・転送・タイマーを止めておいてください。")
+    out("次に: `juki audit verify` で末尾の欠けを確かめ、`juki audit recover --from <収集先の写し>`"
+        " で失われた事象を戻して (失われた事象がなくても保留を解くために) から、"
+        "`juki db init` (スキーマの更新) と業務を再開してください。")
     return EXIT_OK
 
 

@@ -11,6 +11,12 @@ so that ``juki audit recover`` can append the events made after the backup from 
 collector's copy, each checked against the chain (an event of ours at that seq would
 fork it). Its record — success or refusal — goes to the JSON-lines copy as a ``db.restore``
 note (``logs.stream.emit_note``), outside the database.
+
+Once loaded, the restored database is held (``logs.hold``): its trail refuses every new
+event — a console's sign-in, ``juki user list``, a forwarder restarted by systemd —
+until ``juki audit recover`` lifts it, so no event can take a lost one's number
+(docs/architecture.md §11). Always, not only when verify finds a lost tail: whether the
+backup was the newest state is for ``recover`` to establish against the witnesses.
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.actor import Actor
 from core.db import Database
-from core.errors import BadInput, JukiError
+from core.errors import BadInput, JukiError, TrailHeld
 from core.settings import Settings
-from logs import stream
+from logs import hold, stream
 from logs.audit import record_alone
 from services.backup import container
 from services.backup.checks import Check, number_opens, restored
@@ -45,6 +51,7 @@ class Restored:
     checks: list[Check]
     key: Check
     seconds: float
+    held: bool  # the hold set (False: a schema before migration 0016 has none)
 
     @property
     def ok(self) -> bool:
@@ -79,18 +86,19 @@ def restore(db: Database, settings: Settings, actor: Actor, file: Path,
                                                identity or Path("-"))
             check_compatible(db, manifest)
             load(db, manifest, payload, say)
+        held = hold.hold(db)  # before anything else may record: see the module docstring
         say("復元したデータベースを確かめています")
         checks = restored(db, manifest)
         key = number_opens(db, manifest, missing_ok=True)
     except JukiError as exc:
         _refused(db, actor, file, exc)
         raise
-    done = Restored(file, manifest, checks, key, time.perf_counter() - started)
+    done = Restored(file, manifest, checks, key, time.perf_counter() - started, held)
     stream.emit_note(ACTION, {
         "actor": actor.login, "client_addr": actor.client_addr, "outcome": "success",
         "file": str(file), "head_seq": manifest.facts.head_seq,
         "head_hash": manifest.facts.head_hash, "created_at": manifest.created_at,
-        "ok": done.ok, "failed": [c.name for c in (*checks, key) if not c.ok],
+        "ok": done.ok, "held": held, "failed": [c.name for c in (*checks, key) if not c.ok],
     })
     return done
 
@@ -105,5 +113,5 @@ def _refused(db: Database, actor: Actor, file: Path, exc: JukiError) -> None:
         try:
             record_alone(db, actor, ACTION, target="database", outcome="refused",
                          severity="high", details=details)
-        except (SQLAlchemyError, RuntimeError):  # no trail to record in: the note stands
+        except (SQLAlchemyError, RuntimeError, TrailHeld):  # no trail to take it: the note
             pass
