@@ -4,7 +4,8 @@ and PostgreSQL (docs/backup.md "After a loss"; docs/architecture.md §9, §11).
 A small register and some acts; ``juki db backup``; more acts — accounts added and
 disabled among them — forwarded to a real ``juki audit collector``; then the database
 lost (SQLite: its files removed; PostgreSQL: its schema dropped and made again, empty).
-``juki db restore`` puts the backup back, ``juki audit verify`` names the lost tail,
+``juki db restore`` puts the backup back and holds the trail (a stray command that would
+record is refused, a raw INSERT too), ``juki audit verify`` names the lost tail,
 ``juki audit recover --from`` the collector's file brings it back and lists the state
 changes it does not replay, and ``juki audit verify`` is clean with every event of
 before the loss there as it was. ``juki db drill`` on the same backup prints RTO and RPO.
@@ -17,9 +18,11 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
-from core.db import Database
+from core.db import HELD_MARK, Database
 from core.settings import Settings
 from logs.audit import events_after, last_seq
 from tests.conftest import PG_BASE, Juki
@@ -28,6 +31,7 @@ from tests.logs.trail_setup import _schema_of
 from tests.services.backup_kit import age_keys
 
 PASSWORD = "correct horse battery 7\n"
+HELD = "データベースは復元の後で、操作ログの回復を待っています。"
 
 
 def _ok(done: subprocess.CompletedProcess[str]) -> None:
@@ -51,6 +55,26 @@ def _lose(db: Database, db_url: str) -> None:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     admin.dispose()
+
+
+def _raw_insert_refused(db: Database) -> None:
+    """The raw-SQL door, as the application's own account: the trigger refuses an event
+    at the first lost number (SQLSTATE 55000 on PostgreSQL), and nothing is written."""
+    seq = last_seq(db) + 1
+    engine = create_engine(db.url)
+    try:
+        with pytest.raises(DBAPIError) as refused, engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO audit_event (seq, ts, actor, session_id, client_addr, action,"
+                " target, purpose, outcome, severity, details, prev_hash, hash) VALUES"
+                " (:seq, '2026-12-10T00:00:00.000000Z', 'intruder', '', '', 'x', '', '',"
+                " 'success', 'info', '{}', :h, :h)"), {"seq": seq, "h": "0" * 64})
+    finally:
+        engine.dispose()
+    assert HELD_MARK in str(refused.value.orig)
+    if not db.is_sqlite:
+        assert getattr(refused.value.orig, "sqlstate", None) == "55000"
+    assert last_seq(db) == seq - 1
 
 
 def _listed(output: str) -> list[tuple[str, str]]:
@@ -93,10 +117,21 @@ def test_backup_loss_restore_recover_the_tail_then_drill(
     lost = juki("audit", "verify")
     assert lost.returncode == 1, lost.stdout + lost.stderr
     assert f"事象 #{head_at_backup}〜#{n} が失われています" in lost.stdout, lost.stdout
+    assert "保留中" in lost.stdout, lost.stdout
     assert last_seq(db) == head_at_backup - 1
+
+    # Held until recover: a stray command that would record is refused by the database
+    # and writes nothing, so the lost events keep their numbers (docs/architecture.md §11).
+    for stray in (("user", "list"), ("audit", "tail")):
+        refused = juki(*stray)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert HELD in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+    assert last_seq(db) == head_at_backup - 1
+    _raw_insert_refused(db)
 
     recovered = juki("audit", "recover", "--from", str(collector.out))
     _ok(recovered)
+    assert "保留も解きました" in recovered.stdout, recovered.stdout
     assert _listed(recovered.stdout) == [("user.add", "tanaka"), ("user.disable", "sato")]
     assert "再実行はしていません" in recovered.stdout
 
