@@ -56,19 +56,31 @@ def make_dirs(path: Path, mode: int = 0o700) -> None:
         os.chmod(folder, mode)
 
 
-def create_file(path: Path, mode: int = PRIVATE) -> bool:
-    """Create ``path`` empty with ``mode`` exactly unless something is there (never
-    through a symlink); True when it was made. Its folder is made with ``make_dirs``."""
+def _open_new(path: Path, mode: int) -> int | None:
+    """A new file ``path`` opened for writing with ``mode`` exactly (its folder made with
+    ``make_dirs``; never through a symlink); None when something is there already."""
     make_dirs(path.parent, folder_mode(mode))
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      mode)
     except FileExistsError:
-        return False
+        return None
     try:
-        os.fchmod(fd, mode)
-    finally:
+        os.fchmod(fd, mode)  # the umask took bits off at open
+    except BaseException:
         os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    return fd
+
+
+def create_file(path: Path, mode: int = PRIVATE) -> bool:
+    """Create ``path`` empty with ``mode`` exactly unless something is there (never
+    through a symlink); True when it was made. Its folder is made with ``make_dirs``."""
+    fd = _open_new(path, mode)
+    if fd is None:
+        return False
+    os.close(fd)
     return True
 
 
@@ -249,15 +261,11 @@ def create_private(path: Path, data: bytes, mode: int = PRIVATE) -> bool:
     there already (never through a symlink); True when it was written. A key is whole or
     absent: the bytes are written and fsynced before this returns, and a failed write
     leaves no file behind. Its folder is made with ``make_dirs``."""
-    make_dirs(path.parent, folder_mode(mode))
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     mode)
-    except FileExistsError:
+    fd = _open_new(path, mode)
+    if fd is None:
         return False
     try:
         with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), mode)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

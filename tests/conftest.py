@@ -40,10 +40,11 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture
-def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+def empty_database_url(backend: str, path: Path) -> Iterator[str]:
+    """An empty database of its own on ``backend`` (the SQLite file ``path``; a PostgreSQL
+    schema, dropped afterwards), for as long as the generator is open."""
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'juki.sqlite3'}"
+        yield f"sqlite:///{path}"
         return
     schema = "t_" + uuid.uuid4().hex[:16]
     admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
@@ -52,8 +53,13 @@ def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
     sep = "&" if "?" in PG_BASE else "?"
     yield f"{PG_BASE}{sep}options=-csearch_path%3D{schema}"
     with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     admin.dispose()
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    yield from empty_database_url(backend, tmp_path / "juki.sqlite3")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,23 +12,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from core.db import Database
-from tests.conftest import PG_BASE
+from tests.conftest import PG_BASE, empty_database_url
 
 
 def other_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """A second, empty database on the same backend (another file, another schema)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'other.sqlite3'}"
-        return
-    schema = "t_" + uuid.uuid4().hex[:16]
-    admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in PG_BASE else "?"
-    yield f"{PG_BASE}{sep}options=-csearch_path%3D{schema}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    admin.dispose()
+    yield from empty_database_url(backend, tmp_path / "other.sqlite3")
 
 
 def _schema_of(db_url: str) -> str:
