@@ -7,12 +7,14 @@ them, so the benches differ only in what they time. Not a bench itself (no JSON 
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
@@ -80,3 +82,26 @@ def postgres_db(prefix: str = "bench_", base: str = PG_BASE) -> Iterator[Databas
             yield db
         finally:
             db.dispose()
+
+
+def marker(db: Database, table: str) -> dict[str, Any] | None:
+    """The completion marker a cached register's build wrote last into ``table``, or None
+    when that build never finished (or there is no such table)."""
+    try:
+        with db.engine.connect() as conn:
+            row = conn.execute(text(f"SELECT v FROM {table} WHERE k = 'complete'")).first()
+    except Exception:
+        return None
+    return json.loads(row[0]) if row else None
+
+
+def write_marker(db: Database, table: str, mark: dict[str, Any]) -> None:
+    """Write the completion marker ``mark`` into ``table`` (made when missing): last, so
+    that a build cut short is built again."""
+    with db.transaction() as conn:
+        conn.execute(text(
+            f"CREATE TABLE IF NOT EXISTS {table} (k VARCHAR(32) PRIMARY KEY, v TEXT NOT NULL)"
+        ))
+        conn.execute(text(f"DELETE FROM {table} WHERE k = 'complete'"))
+        conn.execute(text(f"INSERT INTO {table} (k, v) VALUES ('complete', :v)"),
+                     {"v": json.dumps(mark)})

@@ -53,8 +53,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,17 +62,17 @@ if str(ROOT) not in sys.path:
 
 import pyrage  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from auth.accounts import add_user  # noqa: E402
 from auth.signin import sign_in  # noqa: E402
-from bench._db import PG_BASE, pg_url, postgres_reachable  # noqa: E402
+from bench._db import PG_BASE, marker, pg_url, postgres_reachable, write_marker  # noqa: E402
 from core.actor import Actor  # noqa: E402
 from core.db import Database, columns  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from logs import stream  # noqa: E402
 from logs.audit import HASHED, canonical_details, event_hash  # noqa: E402
 from services.backup import checks, container  # noqa: E402
+from services.backup.drill import empty_database  # noqa: E402
 from services.backup.dump import dump  # noqa: E402
 from services.backup.load import load  # noqa: E402
 from services.backup.progress import quiet  # noqa: E402
@@ -100,15 +98,6 @@ TARGET_RATIO = 2.0
 
 
 # --- the register and its trail, built once -------------------------------------------
-
-
-def _marker(db: Database) -> dict[str, Any] | None:
-    try:
-        with db.engine.connect() as conn:
-            row = conn.execute(text(f"SELECT v FROM {META} WHERE k = 'complete'")).first()
-    except Exception:
-        return None
-    return json.loads(row[0]) if row else None
 
 
 def _events(db: Database, total: int) -> float:
@@ -162,10 +151,7 @@ def _build(db: Database, settings: Settings, n: int, m: int) -> dict[str, Any]:
                 "VACUUM (ANALYZE)")
     mark = {"residents": n, "events": m, "seed_s": round(seed_s, 1),
             "events_s": round(events_s, 1)}
-    with db.transaction() as conn:
-        conn.execute(text(f"CREATE TABLE {META} (k VARCHAR(32) PRIMARY KEY, v TEXT NOT NULL)"))
-        conn.execute(text(f"INSERT INTO {META} (k, v) VALUES ('complete', :v)"),
-                     {"v": json.dumps(mark)})
+    write_marker(db, META, mark)
     return mark
 
 
@@ -184,7 +170,7 @@ def register(backend: str, n: int, m: int, rebuild: bool) -> tuple[Database, Set
     if not rebuild:
         try:
             db = Database(url, key_file=KEY_FILE)
-            if current_revision(db) == head_revision() and _marker(db):
+            if current_revision(db) == head_revision() and marker(db, META):
                 from core.sealed import sealer_of
 
                 sealer_of(db.engine.dialect).ready()  # built under this key
@@ -235,36 +221,6 @@ def _db_bytes(db: Database) -> int:
             "SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
             " WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'"
         ).scalar_one())
-
-
-@contextmanager
-def _empty(backend: str, work: Path, schema: str) -> Iterator[Database]:
-    if backend == "sqlite":
-        path = work / "restored.sqlite3"
-        db = Database(f"sqlite:///{path}", key_file=KEY_FILE)
-        try:
-            yield db
-        finally:
-            db.dispose()
-            for suffix in ("", "-wal", "-shm"):  # gigabytes at full size: gone at once
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    name = "bench_restore_" + uuid.uuid4().hex[:10]
-    admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    url = make_url(PG_BASE).set(database=name)
-    with create_engine(url).begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    db = Database(url.update_query_dict({"options": f"-csearch_path={schema}"})
-                  .render_as_string(hide_password=False), key_file=KEY_FILE)
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def run_backend(backend: str, n: int, m: int, q: int, rebuild: bool) -> dict[str, Any]:
@@ -325,7 +281,7 @@ def run_backend(backend: str, n: int, m: int, q: int, rebuild: bool) -> dict[str
             manifest, payload = container.read(out, [age_id], plain, quiet)
             fig["decrypt_s"] = time.perf_counter() - t0
             fig["payload_bytes"] = manifest.payload_bytes
-            with _empty(backend, work, manifest.schema) as target:
+            with empty_database(db, KEY_FILE, work / "restored.sqlite3", manifest.schema) as target:
                 t0 = time.perf_counter()
                 load(target, manifest, payload, quiet)
                 fig["load_s"] = time.perf_counter() - t0

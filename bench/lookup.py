@@ -72,7 +72,7 @@ from sqlalchemy import ColumnElement, and_, create_engine, func, or_, select, te
 from auth.accounts import add_user  # noqa: E402
 from auth.identity import Identity  # noqa: E402
 from auth.signin import sign_in  # noqa: E402
-from bench._db import PG_BASE, pg_url, postgres_reachable  # noqa: E402
+from bench._db import PG_BASE, marker, pg_url, postgres_reachable, write_marker  # noqa: E402
 from core.actor import Actor  # noqa: E402
 from core.db import Database  # noqa: E402
 from core.settings import Settings  # noqa: E402
@@ -141,16 +141,6 @@ def _settings(url: str, jsonl: Path) -> Settings:
     )
 
 
-def _marker(db: Database) -> dict[str, Any] | None:
-    """The completion marker, or None when the register was never finished."""
-    try:
-        with db.engine.connect() as conn:
-            row = conn.execute(text(f"SELECT v FROM {META} WHERE k = 'complete'")).first()
-    except Exception:
-        return None
-    return json.loads(row[0]) if row else None
-
-
 REGISTER_TABLES = ("household", "resident", "resident_change", "my_number_link")
 
 
@@ -171,16 +161,6 @@ def _vacuum(db: Database) -> float | None:
     return time.perf_counter() - started
 
 
-def _write_marker(db: Database, mark: dict[str, Any]) -> None:
-    with db.transaction() as conn:
-        conn.execute(text(
-            f"CREATE TABLE IF NOT EXISTS {META} (k VARCHAR(32) PRIMARY KEY, v TEXT NOT NULL)"
-        ))
-        conn.execute(text(f"DELETE FROM {META} WHERE k = 'complete'"))
-        conn.execute(text(f"INSERT INTO {META} (k, v) VALUES ('complete', :v)"),
-                     {"v": json.dumps(mark)})
-
-
 def _build(db: Database, settings: Settings, n: int) -> dict[str, Any]:
     """Schema, ``seed_register`` (which ANALYZEs), two staff accounts, VACUUM on
     PostgreSQL, then the completion marker (written last)."""
@@ -198,7 +178,7 @@ def _build(db: Database, settings: Settings, n: int) -> dict[str, Any]:
         "vacuum_s": round(vacuum_s, 1) if vacuum_s is not None else None,
         "how": "seed_register (one call, one transaction)",
     }
-    _write_marker(db, mark)
+    write_marker(db, META, mark)
     return mark
 
 
@@ -216,12 +196,12 @@ def _reuse(db: Database, n: int) -> dict[str, Any] | None:
         sealer_of(db.engine.dialect).ready()
     except SealingError:
         return None
-    mark = _marker(db)
+    mark = marker(db, META)
     if not mark or mark.get("residents") != n or mark.get("seed") != SEED:
         return None
     if not db.is_sqlite and mark.get("vacuum_s") is None:
         mark["vacuum_s"] = round(_vacuum(db) or 0.0, 1)
-        _write_marker(db, mark)
+        write_marker(db, META, mark)
     return mark
 
 

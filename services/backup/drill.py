@@ -120,15 +120,27 @@ def drill(live: Database, settings: Settings, actor: Actor, *, file: Path | None
 def scratch(live: Database, settings: Settings, work: Path,
             manifest: Manifest) -> Iterator[Database]:
     """An empty database to restore into, removed after the block."""
-    key = settings.resolved_identifier_key_file
+    with empty_database(live, settings.resolved_identifier_key_file, work / "drill.sqlite3",
+                        manifest.schema) as copy:
+        yield copy
+
+
+@contextmanager
+def empty_database(live: Database, key_file: Path, sqlite_file: Path,
+                   schema: str) -> Iterator[Database]:
+    """An empty database beside ``live``, removed after the block: the SQLite file
+    ``sqlite_file`` (its -wal and -shm too: a restored copy can be gigabytes), or a new
+    database on the same PostgreSQL server holding an empty ``schema``."""
     if live.is_sqlite:
-        copy = Database(f"sqlite:///{work / 'drill.sqlite3'}", key_file=key)
+        copy = Database(f"sqlite:///{sqlite_file}", key_file=key_file)
         try:
             yield copy
         finally:
             copy.dispose()
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{sqlite_file}{suffix}").unlink(missing_ok=True)
         return
-    name = f"{str(live.url.database or 'juki')[:40]}_drill_{uuid.uuid4().hex[:10]}"
+    name = f"{str(live.url.database or 'juki')[:40]}_scratch_{uuid.uuid4().hex[:10]}"
     quote = live.engine.dialect.identifier_preparer.quote
     admin = live.engine.execution_options(isolation_level="AUTOCOMMIT")
     try:
@@ -137,12 +149,11 @@ def scratch(live: Database, settings: Settings, work: Path,
     except DBAPIError as exc:
         raise ToolFailed(f"訓練用のデータベースを作れません (CREATEDB の権限が要ります): "
                          f"{str(exc.orig).strip().splitlines()[0]}") from None
-    url = live.url.set(database=name).update_query_dict(
-        {"options": f"-csearch_path={manifest.schema}"})
-    copy = Database(url.render_as_string(hide_password=False), key_file=key)
+    url = live.url.set(database=name).update_query_dict({"options": f"-csearch_path={schema}"})
+    copy = Database(url.render_as_string(hide_password=False), key_file=key_file)
     try:
         with copy.engine.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote(manifest.schema)}")
+            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
         yield copy
     finally:
         copy.dispose()

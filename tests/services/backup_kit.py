@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import io
 import tarfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyrage
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from core.db import Database
 from core.settings import Settings
+from services.backup.drill import empty_database
 from services.register.seed import seed_register
-from tests.conftest import PG_BASE
 from tests.factories import ADMIN
 
 
@@ -43,35 +40,14 @@ def seeded(db: Database, residents: int = 40) -> None:
 
 
 @contextmanager
-def empty_target(backend: str, tmp: Path, settings: Settings) -> Iterator[Database]:
+def empty_target(db: Database, tmp: Path, settings: Settings) -> Iterator[Database]:
     """An empty database with the live key file: a new SQLite file, or a new PostgreSQL
     database whose schema is named unlike the backup's (the restore renames it)."""
-    key = settings.resolved_identifier_key_file
-    if backend == "sqlite":
-        folder = tmp / "restored"
-        folder.mkdir(exist_ok=True)
-        db = Database(f"sqlite:///{folder / 'juki.sqlite3'}", key_file=key)
-        try:
-            yield db
-        finally:
-            db.dispose()
-        return
-    name = "juki_r_" + uuid.uuid4().hex[:12]
-    admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    url = make_url(PG_BASE).set(database=name)
-    with create_engine(url).begin() as conn:
-        conn.execute(text("CREATE SCHEMA t_restored"))
-    target = url.update_query_dict({"options": "-csearch_path=t_restored"})
-    db = Database(target.render_as_string(hide_password=False), key_file=key)
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    folder = tmp / "restored"
+    folder.mkdir(exist_ok=True)
+    with empty_database(db, settings.resolved_identifier_key_file, folder / "juki.sqlite3",
+                        "t_restored") as target:
+        yield target
 
 
 def members(path: Path, keys: Keys) -> dict[str, bytes]:

@@ -44,7 +44,7 @@ def test_a_backup_restores_whole_into_an_empty_database(
     recorded = _last(db)
     assert recorded["action"] == "db.backup" and recorded["outcome"] == "success"
     assert recorded["details"]["file_sha256"] == made.file_sha256  # type: ignore[index]
-    with empty_target(backend, tmp_path, settings) as target:
+    with empty_target(db, tmp_path, settings) as target:
         done = restore(target, settings, ADMIN, made.path, keys.file)
         assert done.ok, [c for c in (*done.checks, done.key) if not c.ok]
         assert audit.verify(target).count == made.manifest.facts.head_seq
@@ -97,7 +97,7 @@ def test_a_backup_taken_while_another_process_writes_is_one_moment(
         stop.touch()
         writer.wait(timeout=60)
     assert started_at <= head and _writes_after(db, head) > 0  # taken amid the writes
-    with empty_target(backend, tmp_path, settings) as target:
+    with empty_target(db, tmp_path, settings) as target:
         done = restore(target, settings, ADMIN, made.path, keys.file)
         assert done.ok, [c for c in done.checks if not c.ok]
         chain = audit.verify(target)
@@ -177,7 +177,7 @@ def test_a_wrong_key_a_damaged_or_a_swapped_file_is_refused(
         (tmp_path / "missing.age", keys.file, BadInput, "ありません"),
         (made.path, tmp_path / "no-key.txt", BadInput, "--identity"),
     ]
-    with empty_target(backend, tmp_path, settings) as target:
+    with empty_target(db, tmp_path, settings) as target:
         for path, identity, error, said in cases:
             with pytest.raises(error, match=said):
                 restore(target, settings, ADMIN, path, identity)
