@@ -11,12 +11,12 @@ of a log with the details, core.crashlog).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
 from importlib import import_module
 
 TYPE_CHECKING = False  # not typing's: the fast path below does without typing (2 ms)
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable, Sequence
 
     from console.commands.common import Group
     from core.settings import Settings
