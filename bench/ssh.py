@@ -4,8 +4,10 @@ simultaneous sign-ins, CPU and memory per console, and the local start.
 A real OpenSSH server on 127.0.0.1 (tests/console/sshd_rig.py) laid out as deploy/ says:
 the repository's sshd snippet, one service OS user whose keys come from
 ``juki ssh authorized-keys``, the forced command deploy/juki-console → ``juki connect``,
-and ``juki console-server`` running as that user. The accounts use the production
-argon2 profile (64 MiB per hash), as a real office would. Measured in one run:
+and ``juki console-server`` running as that user, its socket at the deployed place
+(/run/juki/console.sock, which the settings file then leaves out, when that place is free;
+printed). The accounts use the production argon2 profile (64 MiB per hash), as a real
+office would. Measured in one run:
 
 1. ``ssh -tt`` spawned in a fresh 120×40 pty → the sign-in form written to it, against
    the bare session ``ssh peer@host true`` (a second OS user of the same sshd with a
@@ -358,9 +360,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     env = _env()
-    rig = make_rig(peer=True)
+    rig = make_rig(peer=True, deployed_socket=True)
     try:
         keys = _setup(rig, clients)
+        print(f"the console server's socket: {rig.socket_path}"
+              + ("" if rig.owns_run_dir else " (/run/juki was taken: the settings name it)"))
         assert rig.peer is not None
         first = next(k for k in keys if k != "peer")
         door_argv = rig.ssh_argv(keys[first])
@@ -518,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
             "direct_rss_mb": round(direct_rss, 1),
             "local_start_ratio": round(local_ratio, 3),
             "local_start_ratios": {k: round(v, 3) for k, v in local_ratios.items()},
-            "argon2_profile": PROFILE,
+            "argon2_profile": PROFILE, "server_socket": str(rig.socket_path),
         },
         "targets": {"door_over_bare_ms_max": TARGET_OVER_BARE_MS, "all_reach_home": True,
                     "signin_p95_s_max": TARGET_P95, "cpu_per_signin_argon2_aside_s_max":

@@ -41,7 +41,7 @@ from console import starttrace
 from core.actor import Actor, ssh_client_address
 from core.crashlog import log_unexpected
 from core.errors import JukiError, StorageFault
-from screens.signin import SignInScreen
+from screens.signin import SIGN_IN_CSS, SignInScreen
 
 if TYPE_CHECKING:
     from auth.identity import Identity
@@ -86,6 +86,9 @@ class JukiApp(App[int]):
             self.line = line
 
     TITLE = "住民記録 業務コンソール"
+    CSS_PATH = SIGN_IN_CSS
+    """The app's own, so that the first screen is styled in the first pass (a screen's
+    CSS_PATH is loaded only as it is pushed, and every node is then styled again)."""
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "終了", id="quit", priority=True),
@@ -130,27 +133,24 @@ class JukiApp(App[int]):
 
     # --- screens ---------------------------------------------------------------------
 
-    def _sign_in_screen(self, message: str = "", kind: str = "info") -> SignInScreen:
-        return SignInScreen(self.ctx, self.client_addr, message, kind=kind,
+    def get_default_screen(self) -> SignInScreen:
+        """Sign-in is the bottom of the stack, for the whole life of the app: the first
+        frame is the form (one screen composed, styled and drawn, not Textual's blank
+        screen and then the form; bench/ssh.py). Everything else goes above it."""
+        return SignInScreen(self.ctx, self.client_addr,
                             ssh_keys=getattr(self.ctx, "ssh_keys", ()),
                             door_login=getattr(self.ctx, "door_login", None),
                             note="\n".join(self.start_lines), ready=self.ready)
 
-    def _replace_all(self, screen: Screen) -> None:
-        """Drop every screen (workspaces, palette, lock) and show ``screen`` alone.
-
-        The bottom of the stack is Textual's blank default screen, so there is always
-        one screen left to switch from.
-        """
-        while len(self.screen_stack) > 2:
+    def _above_sign_in(self, screen: Screen | None = None) -> None:
+        """Drop every screen above sign-in (home, workspaces, palette, lock); then show
+        ``screen`` over it, or sign-in itself when None."""
+        while len(self.screen_stack) > 1:
             self.pop_screen()
-        if len(self.screen_stack) == 2:
-            self.switch_screen(screen)
-        else:
+        if screen is not None:
             self.push_screen(screen)
 
     async def on_mount(self) -> None:
-        await self.push_screen(self._sign_in_screen())
         if self._handle_signals:
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGHUP, self._hang_up, "hangup")
@@ -286,7 +286,7 @@ class JukiApp(App[int]):
         from screens.widgets import WorkspaceEnv
 
         env = WorkspaceEnv(self.ctx.db, self.ctx.settings, message.identity)
-        self._replace_all(HomeScreen(env))
+        self._above_sign_in(HomeScreen(env))
         self.refresh_bindings()
 
     def action_lock(self) -> None:
@@ -342,7 +342,10 @@ class JukiApp(App[int]):
         self._stop_timers()
         self.clear_notifications()
         self.database_away, self._away_said = "", False
-        self._replace_all(self._sign_in_screen(message, kind))
+        self._above_sign_in()
+        sign_in = self.screen_stack[0]
+        assert isinstance(sign_in, SignInScreen)  # the bottom, always (get_default_screen)
+        sign_in.reset(message, kind)
         self.refresh_bindings()
 
     def action_sign_out(self) -> None:

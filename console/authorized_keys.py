@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 
 from console import server_wire
-from core.settings_file import DEFAULT_SERVER_SOCKET, SettingsError, raw_value
+from core.settings_file import server_socket
+
+TYPE_CHECKING = False  # not typing's, nor collections.abc: 2 ms of this program's start
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 ASK_TIMEOUT = 2.0
 """Seconds to wait for the server's answer before answering here instead."""
@@ -92,18 +95,6 @@ def respond(request: Request) -> int:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
     return 0
-
-
-def server_socket() -> str | None:
-    """Where the console server listens (``console_server_socket``), or None when the
-    settings cannot say (the fallback then reads them whole and names the problem)."""
-    try:
-        value = raw_value("console_server_socket")
-    except SettingsError:
-        return None
-    if value is None:
-        return DEFAULT_SERVER_SOCKET
-    return value if isinstance(value, str) and value else None
 
 
 def ask(request: Request) -> dict[str, str] | None:

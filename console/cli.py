@@ -11,12 +11,11 @@ of a log with the details, core.crashlog).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
-from importlib import import_module
 
 TYPE_CHECKING = False  # not typing's: the fast path below does without typing (2 ms)
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable, Sequence
 
     from console.commands.common import Group
     from core.settings import Settings
@@ -98,6 +97,7 @@ def _run(words: list[str]) -> int:
         return connect(words[1:])
     if tuple(words) in CONSOLE_STARTS:
         import argparse
+        from importlib import import_module  # here: the door's programs do without it
 
         start = import_module(f"console.commands.{CONSOLE_STARTS[tuple(words)]}")
         return int(start.run(argparse.Namespace(cmd=words[0] if words else None)))

@@ -1,11 +1,14 @@
 """``juki connect --key FP``: sshd's forced command hands its terminal to the console server.
 
 Runs on every SSH connection (deploy/juki-console execs it), so it imports the standard
-library, ``core.settings`` and ``console.server_wire`` and nothing more until it knows the
-server is down. With the server up: it sends ``{"op": "console", "key": FP, "env": …}``
-with its descriptors 0, 1 and 2, gets ``{"pid": n}``, passes SIGHUP, SIGWINCH and SIGTERM
-on as ``{"op": "signal"}`` messages (the terminal's signals come to this process, which
-leads the terminal's session, not to the console), and exits with the ``{"exit": n}`` the
+library's lightest modules, ``core.settings_file`` (the socket's path, the file parsed only
+when it names one) and ``console.server_wire``, and nothing more until it knows the server
+is down: each import is milliseconds of every connection (bench/ssh.py).
+
+With the server up: it sends ``{"op": "console", "key": FP, "env": …}`` with its
+descriptors 0, 1 and 2, gets ``{"pid": n}``, passes SIGHUP, SIGWINCH and SIGTERM on as
+``{"op": "signal"}`` messages (the terminal's signals come to this process, which leads
+the terminal's session, not to the console), and exits with the ``{"exit": n}`` the
 server sends when the console ends.
 
 The server gone mid-session (killed; a crash): the console goes on — it is the server's
@@ -21,26 +24,30 @@ process (slower: it imports everything), with the same checks; the trail records
 
 from __future__ import annotations
 
+# signal's C module: ``signal`` wraps its numbers in enums, and ``enum`` costs this program
+# 4 ms of every connection. No stub ships for it; it has been signal's core since 3.5.
+import _signal  # type: ignore[import-not-found]
 import os
-import re
 import select
-import signal
-import socket
 import sys
-from typing import TYPE_CHECKING, Any
 
 from console import server_wire
+from core.settings_file import server_socket
 
+TYPE_CHECKING = False  # not typing's: this program imports neither typing nor re (4 ms)
 if TYPE_CHECKING:
-    from core.settings import Settings
+    from _socket import socket
+    from typing import Any
 
-FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
-"""The fingerprint the door writes into the forced command (``ssh-keygen -lf`` form)."""
+FINGERPRINT_PREFIX = "SHA256:"
+FINGERPRINT_DIGITS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+"""The door writes ``SHA256:`` and 43 of these into the forced command (``ssh-keygen -l``)."""
 PASSED_ENV = ("TERM", "COLORTERM", "LANG", "LC_ALL", "SSH_CONNECTION")
 """What the server may take from this connection; it checks each against its allowlist."""
-RELAYED = {signal.SIGHUP: "HUP", signal.SIGWINCH: "WINCH", signal.SIGTERM: "TERM"}
-_RELAYED_BY_NUMBER = {int(sig): name for sig, name in RELAYED.items()}
-IGNORED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP)
+RELAYED: dict[int, str] = {_signal.SIGHUP: "HUP", _signal.SIGWINCH: "WINCH",
+                           _signal.SIGTERM: "TERM"}
+IGNORED: tuple[int, ...] = (_signal.SIGINT, _signal.SIGQUIT, _signal.SIGTSTP)
 """Keys typed before the console sets its terminal mode must not end this process."""
 CONNECT_SECONDS = 2.0
 ANSWER_SECONDS = 15.0
@@ -58,23 +65,25 @@ def main(argv: list[str]) -> int:
     if fingerprint is None:
         _say(USAGE)
         return 2
-    from core.settings import SettingsError, load_settings  # standard library underneath
-
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        _say(f"juki: {exc}")
-        return 2
-    path = settings.console_server_socket
-    sock = server_wire.connect(path, CONNECT_SECONDS)
+    path = server_socket()  # None: the settings cannot say; the direct start names why
+    sock = None if path is None else server_wire.connect(path, CONNECT_SECONDS)
     if sock is None:
-        return _direct(settings, fingerprint, "no_socket" if not os.path.exists(path)
+        return _direct(fingerprint, "no_socket" if path is None or not os.path.exists(path)
                        else "refused")
-    with sock:
+    try:
         code = via_server(sock, fingerprint)
+    finally:
+        sock.close()
     if code is None:
-        return _direct(settings, fingerprint, "no_reply")
+        return _direct(fingerprint, "no_reply")
     return code
+
+
+def is_fingerprint(value: str) -> bool:
+    """``SHA256:`` and 43 base64 digits: the form the door writes (no ``re``: see above)."""
+    digits = value.removeprefix(FINGERPRINT_PREFIX)
+    return (digits != value and len(digits) == 43
+            and all(c in FINGERPRINT_DIGITS for c in digits))
 
 
 def key_argument(argv: list[str]) -> str | None:
@@ -85,10 +94,10 @@ def key_argument(argv: list[str]) -> str | None:
         value = argv[0].removeprefix("--key=")
     else:
         return None
-    return value if FINGERPRINT.fullmatch(value) else None
+    return value if is_fingerprint(value) else None
 
 
-def via_server(sock: socket.socket, fingerprint: str) -> int | None:
+def via_server(sock: socket, fingerprint: str) -> int | None:
     """The console through the server; its exit code, or None when the server took no
     console (nothing started: the caller starts it directly)."""
     env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
@@ -96,9 +105,9 @@ def via_server(sock: socket.socket, fingerprint: str) -> int | None:
     for fd in (wake_r, wake_w):
         os.set_blocking(fd, False)
     # Before the request: a signal between the console's start and the relay is not lost.
-    old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-    old_handlers = {sig: signal.signal(sig, _noted) for sig in RELAYED}
-    old_handlers.update({sig: signal.signal(sig, signal.SIG_IGN) for sig in IGNORED})
+    old_wakeup = _signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    old_handlers = {sig: _signal.signal(sig, _noted) for sig in RELAYED}
+    old_handlers.update({sig: _signal.signal(sig, _signal.SIG_IGN) for sig in IGNORED})
     try:
         try:
             server_wire.send(sock, {"op": "console", "key": fingerprint, "env": env},
@@ -116,17 +125,17 @@ def via_server(sock: socket.socket, fingerprint: str) -> int | None:
             return _code(answer.get("exit"), 1)
         return _relay(sock, pid, wake_r)
     finally:
-        signal.set_wakeup_fd(old_wakeup)
+        _signal.set_wakeup_fd(old_wakeup)
         for sig, handler in old_handlers.items():
-            signal.signal(sig, handler)
+            _signal.signal(sig, handler)
         os.close(wake_r)
         os.close(wake_w)
 
 
-def _relay(sock: socket.socket, pid: int, wake_r: int) -> int:
+def _relay(sock: socket, pid: int, wake_r: int) -> int:
     """Pass signals on until the server says how the console ended."""
     pidfd = _pidfd(pid)  # at once: until the server has reaped it, ``pid`` is the console
-    server: socket.socket | None = sock
+    server: socket | None = sock
     sock.setblocking(False)
     try:
         while True:
@@ -134,7 +143,7 @@ def _relay(sock: socket.socket, pid: int, wake_r: int) -> int:
             ready = select.select(watched, [], [])[0]
             if wake_r in ready:
                 for signum in _drain(wake_r):
-                    name = _RELAYED_BY_NUMBER.get(signum)
+                    name = RELAYED.get(signum)
                     if name is None:
                         continue
                     if server is not None:
@@ -162,15 +171,23 @@ def _relay(sock: socket.socket, pid: int, wake_r: int) -> int:
             os.close(pidfd)
 
 
-def _direct(settings: Settings, fingerprint: str, reason: str) -> int:
-    """The console here, in this process, when the server is not there (slower)."""
+def _direct(fingerprint: str, reason: str) -> int:
+    """The console here, in this process, when the server is not there (slower): the
+    settings read whole now, then the whole console."""
+    from core.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _say(f"juki: {exc}")
+        return 2
     from console.cli import guarded  # on use: the whole console, now that it is needed
     from console.commands.console import start_forced
 
     return guarded(lambda: start_forced(settings, fingerprint, direct=reason), settings)
 
 
-def _receive(sock: socket.socket) -> dict[str, Any] | None:
+def _receive(sock: socket) -> dict[str, Any] | None:
     try:
         message, fds = server_wire.receive(sock)
     except BlockingIOError:
@@ -190,7 +207,7 @@ def _pidfd(pid: int) -> int | None:
 
 def _pidfd_signal(pidfd: int, signum: int) -> None:
     try:
-        signal.pidfd_send_signal(pidfd, signum)
+        _signal.pidfd_send_signal(pidfd, signum)
     except OSError:
         pass
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from console import server_wire
-from console.connect import FINGERPRINT
+from console.connect import is_fingerprint
 from core.errors import Refused, StorageFault
 from core.private_files import refuse_exposed
 
@@ -313,7 +313,7 @@ class ConsoleServer:
         if client.pid is not None or self.stop_at is not None:
             self._reply(client, {"error": "コンソールを開けませんでした。", "exit": 1})
             return
-        if (len(fds) != 3 or not isinstance(key, str) or not FINGERPRINT.fullmatch(key)
+        if (len(fds) != 3 or not isinstance(key, str) or not is_fingerprint(key)
                 or not isinstance(env, dict)):
             self._reply(client, {"error": "コンソールの要求が正しくありません。", "exit": 2})
             return

@@ -9,7 +9,10 @@ every setting, with ``dataclasses`` and ``core.files`` behind it) and even impor
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+
+TYPE_CHECKING = False  # not typing's, nor collections.abc: see above
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DEFAULT_SERVER_SOCKET = "/run/juki/console.sock"
 """The default of the setting ``console_server_socket``."""
@@ -42,6 +45,19 @@ def raw_value(name: str, env: Mapping[str, str] | None = None) -> object | None:
     if name.encode() not in data and b"\\u" not in data and b"\\U" not in data:
         return None
     return _table(path, data).get(name)
+
+
+def server_socket() -> str | None:
+    """Where the console server listens (``console_server_socket``), or None when the
+    settings cannot say (the caller then reads them whole, ``load_settings``, which names
+    the problem). For the programs sshd runs on every connection: no ``Settings``."""
+    try:
+        value = raw_value("console_server_socket")
+    except SettingsError:
+        return None
+    if value is None:
+        return DEFAULT_SERVER_SOCKET
+    return value if isinstance(value, str) and value else None
 
 
 def _read(path: str) -> bytes:

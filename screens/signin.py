@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from screens.widgets import Desk
 
 READY_MARK = "ログイン名"  # what bench/startup.py waits for: the form is painted
+SIGN_IN_CSS = str(Path(__file__).with_name("signin.tcss"))
+"""The sign-in screen's rules, loaded as the app's own (``console.app.JukiApp``)."""
 _LOAD_LOCK = threading.Lock()
 
 
@@ -78,7 +81,6 @@ class StartNote(VerticalScroll, can_focus=False):
 class SignInScreen(Screen[None]):
     """Asks who you are. Posts ``SignedIn`` to the app when the service says yes."""
 
-    CSS_PATH = "signin.tcss"
     AUTO_FOCUS = "#login, #password"  # the first that takes focus (a fixed login does not)
     SUB_TITLE = "サインイン"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -134,6 +136,22 @@ class SignInScreen(Screen[None]):
         if message:
             self.query_one(MessageLine).show(message, kind)
         self.show_note(self._note)
+
+    def reset(self, message: str = "", kind: str = "info") -> None:
+        """The form afresh: the way back after a session (sign-out, a lock-out, an end the
+        session check found) to this screen, which stays under the others all along."""
+        self._set_busy(False)
+        login = self.query_one("#login", Input)
+        password = self.query_one("#password", Input)
+        if not self.door_login:
+            login.value = ""
+        password.value = ""
+        line = self.query_one(MessageLine)
+        if message:
+            line.show(message, kind)
+        else:
+            line.clear()
+        self.set_focus(password if self.door_login else login)
 
     def show_note(self, text: str) -> None:
         """Show ``text`` (the start-up work's lines) under the form."""
@@ -198,6 +216,11 @@ class SignInScreen(Screen[None]):
         except Exception as exc:
             self.app.call_from_thread(self._refused, log_unexpected(self.settings, exc))
             return
+        self.app.call_from_thread(self._signed_in, identity)
+
+    def _signed_in(self, identity: Identity) -> None:
+        # This screen stays under home for the session: it keeps no password meanwhile.
+        self.query_one("#password", Input).value = ""
         self.post_message(self.SignedIn(identity))
 
     def _refused(self, message: str) -> None:

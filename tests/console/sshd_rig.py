@@ -122,11 +122,25 @@ class Rig:
     socket_path: Path = field(init=False)
     sshd: subprocess.Popen[str] | None = None
     server: subprocess.Popen[str] | None = None
+    owns_run_dir: bool = False
+    """The socket's directory is the deployed one (/run/juki), made for this rig."""
 
     def __post_init__(self) -> None:
         self.data = self.base / "data"
         self.settings_file = self.base / "etc" / "juki.toml"
         self.socket_path = self.base / "run" / "console.sock"
+
+    def use_deployed_socket(self) -> bool:
+        """Put the server's socket where an installation has it (``/run/juki``, the
+        default: the settings file does not name it, so the door's programs do not parse
+        the file, as deployed) when that place is free; True when it is."""
+        from core.settings_file import DEFAULT_SERVER_SOCKET
+
+        default = Path(DEFAULT_SERVER_SOCKET)
+        if os.geteuid() != 0 or os.path.lexists(default.parent):
+            return False
+        self.socket_path, self.owns_run_dir = default, True
+        return True
 
     # --- runtime --------------------------------------------------------------------
 
@@ -208,9 +222,10 @@ class Rig:
             shutil.chown(path, self.user, self.group)
         values: dict[str, object] = {
             "data_dir": str(self.data), "argon2_profile": "test",
-            "console_server_socket": str(self.socket_path),
             "ssh_connect_command": f"{self.wrapper} --conf {self.wrapper_conf}",
         }
+        if not self.owns_run_dir:  # else the default, which a deployed file leaves out
+            values["console_server_socket"] = str(self.socket_path)
         values.update(extra)
         lines = [f"{key} = {value!r}".replace("'", '"') for key, value in values.items()]
         self.settings_file.write_text("\n".join(lines) + "\n")
@@ -408,6 +423,8 @@ class Rig:
                 time.sleep(0.2)
             subprocess.run(["userdel", user], capture_output=True, timeout=60)
         subprocess.run(["groupdel", self.group], capture_output=True, timeout=60)
+        if self.owns_run_dir:
+            shutil.rmtree(self.socket_path.parent, ignore_errors=True)
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -452,14 +469,17 @@ def _sshd_knows(option: str) -> bool:
     return _KNOWN[option]
 
 
-def make_rig(peer: bool = False) -> Rig:
-    """Runtime and OS users (settings, sshd and the server not yet started)."""
+def make_rig(peer: bool = False, deployed_socket: bool = False) -> Rig:
+    """Runtime and OS users (settings, sshd and the server not yet started);
+    ``deployed_socket``: the server's socket at /run/juki when free (``use_deployed_socket``)."""
     BASE_PARENT.mkdir(mode=0o755, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="juki-e2e-", dir=BASE_PARENT))
     os.chmod(base, 0o755)
     tag = uuid.uuid4().hex[:6]
     rig = Rig(base=base, user=f"jukie2e{tag}", group=f"jukig{tag}",
               peer=f"jukipeer{tag}" if peer else None)
+    if deployed_socket:
+        rig.use_deployed_socket()
     try:
         rig.build_runtime()
         rig.create_users()

@@ -312,6 +312,32 @@ def test_the_socket_is_the_service_accounts_alone(world: World, server: ServerPr
     assert f"別の利用者 (uid {os.getuid()}" in server.output()
 
 
+def test_a_malformed_message_drops_that_client_only(world: World, server: ServerProcess) -> None:
+    """Bytes that are no message (garbage, a list, a dict with other keys than strings, a
+    code object) end that connection; the server answers the next question as ever."""
+    sending = (
+        "import _socket, marshal, sys\n"
+        "from console import server_wire\n"
+        "bad = [b'\\xff\\x00garbage', marshal.dumps([1, 2]), marshal.dumps({1: 'x'}),\n"
+        "       marshal.dumps(compile('1', 'x', 'eval'))]\n"
+        "for data in bad:\n"
+        "    s = server_wire.connect(sys.argv[1], 5)\n"
+        "    s.sendall(data)\n"
+        "    s.settimeout(5)\n"
+        "    print(repr(s.recv(100)))\n"
+        "    s.close()\n"
+        "print(server_wire.ask(sys.argv[1], {'op': 'keys', 'user': sys.argv[2],\n"
+        "      'type': 'ssh-ed25519', 'key': 'AAAAC3NzaC1lZDI1NTE5AAAAIKs' + 'A' * 40}))\n"
+    )
+    done = subprocess.run([*world.user.argv(), "-c", sending, str(world.socket),
+                           world.user.name], capture_output=True, text=True, timeout=60,
+                          env=world.env())
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:4] == ["b''"] * 4  # closed without an answer
+    assert lines[-1] == "{'line': ''}"  # and the server still answers
+
+
 # --- the server killed, the server stopped ---------------------------------------------
 
 

@@ -70,7 +70,7 @@ async def test_ctrl_l_locks_and_the_lockout_ends_the_session(ctx: Context) -> No
         assert isinstance(app.screen, SignInScreen)
         assert "ロックしました" in app.screen.query_one(MessageLine).plain
         assert app.identity is None and app.open_session is None
-        assert len(app.screen_stack) == 2  # the blank base and sign-in
+        assert len(app.screen_stack) == 1  # sign-in alone
         await sign_in(pilot, "clerk1", PASSWORD)
         assert isinstance(app.screen, SignInScreen)
         assert app.screen.query_one(MessageLine).plain == REFUSED  # as for an unknown login

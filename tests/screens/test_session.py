@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual.widgets import Button, Input
+
 from auth.accounts import disable_user
 from console.app import SIGNED_OUT, JukiApp
 from console.context import Context
@@ -26,6 +28,29 @@ async def test_sign_out_key_records_and_returns_to_sign_in(ctx: Context) -> None
         assert app.screen.query_one(MessageLine).plain == SIGNED_OUT
         assert app.open_session is None
     assert ("signout", "success", {"reason": "signout"}) in audit(ctx.db)
+
+
+async def test_the_form_under_home_keeps_no_password_and_comes_back_empty(
+    ctx: Context,
+) -> None:
+    """Sign-in is the bottom screen all along (the first frame is the form): while home is
+    shown it holds no password, and signing out shows it afresh, ready for the next."""
+    screen_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        form = app.screen
+        assert isinstance(form, SignInScreen) and app.screen_stack == [form]
+        await sign_in(pilot, "clerk1", PASSWORD)
+        assert isinstance(app.screen, HomeScreen) and app.screen_stack[0] is form
+        assert form.query_one("#password", Input).value == ""
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert app.screen is form and app.screen_stack == [form]
+        assert form.query_one("#login", Input).value == ""
+        assert not form.query_one("#signin", Button).disabled
+        assert form.focused is form.query_one("#login", Input)
+        await sign_in(pilot, "clerk1", PASSWORD)  # and the next sign-in works as the first
+        assert isinstance(app.screen, HomeScreen)
 
 
 async def test_quitting_signs_out(ctx: Context) -> None:
