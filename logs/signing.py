@@ -8,6 +8,11 @@ database user, a DBA or a stolen dump cannot sign. Beside it ``<key file>.pub`` 
 the public key in base64: all a verifier needs, safe to copy off the host. The trail's
 row records the public key's fingerprint (``SHA256:`` and the unpadded base64 of its
 SHA-256, as OpenSSH writes one), so a key put in the place of the first is found.
+
+PyNaCl (libsodium) signs and verifies, not ``cryptography``: its binding costs about 10 MB
+of RSS in every process that loads it, and every console signs anchors (bench/ssh.py's
+directly started console, ≤ 80 MB). Ed25519 is deterministic: both give the same
+signature for the same key and message (``tests/logs/test_audit_signing.py``).
 """
 
 from __future__ import annotations
@@ -18,12 +23,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
 
 from core.errors import Refused
 from core.files import create_private
@@ -40,10 +41,6 @@ def public_path(key_file: Path) -> Path:
     return key_file.with_name(key_file.name + ".pub")
 
 
-def _raw_public(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
 def fingerprint(public: bytes) -> str:
     """``SHA256:`` and the unpadded base64 of the raw public key's SHA-256."""
     digest = base64.b64encode(hashlib.sha256(public).digest()).decode("ascii")
@@ -54,13 +51,12 @@ def create_key_file(key_file: Path) -> bool:
     """Make a new key and its ``.pub`` unless the key file is there; True when made. Both
     mode 0600 (``core.files``): the public key is public, but nothing juki writes is
     open to others; copy it where a verifier needs it."""
-    key = Ed25519PrivateKey.generate()
-    seed = key.private_bytes_raw()
-    if not create_private(key_file, base64.b64encode(seed) + b"\n"):
+    key = SigningKey.generate()
+    if not create_private(key_file, base64.b64encode(bytes(key)) + b"\n"):  # the seed
         return False
     pub = public_path(key_file)
     pub.unlink(missing_ok=True)  # a stale one from an earlier key would mislead
-    create_private(pub, base64.b64encode(_raw_public(key.public_key())) + b"\n")
+    create_private(pub, base64.b64encode(bytes(key.verify_key)) + b"\n")
     return True
 
 
@@ -87,7 +83,7 @@ def _read_b64(path: Path, what: str) -> bytes:
 class Signer:
     """The private key, loaded once per process (``logs.anchor`` signs with it)."""
 
-    key: Ed25519PrivateKey
+    key: SigningKey
     public: bytes
 
     @property
@@ -95,12 +91,12 @@ class Signer:
         return fingerprint(self.public)
 
     def sign(self, message: bytes) -> str:
-        return base64.b64encode(self.key.sign(message)).decode("ascii")
+        return base64.b64encode(self.key.sign(message).signature).decode("ascii")
 
 
 def load_signer(key_file: Path) -> Signer:
-    key = Ed25519PrivateKey.from_private_bytes(_read_b64(key_file, "署名鍵"))
-    return Signer(key, _raw_public(key.public_key()))
+    key = SigningKey(_read_b64(key_file, "署名鍵"))  # the 32-byte seed
+    return Signer(key, bytes(key.verify_key))
 
 
 def load_public(key_file: Path) -> bytes:
@@ -120,7 +116,7 @@ def verify(public: bytes, message: bytes, signature: str) -> bool:
     """True when ``signature`` (base64) is ``public``'s over ``message``."""
     try:
         raw = base64.b64decode(signature, validate=True)
-        Ed25519PublicKey.from_public_bytes(public).verify(raw, message)
-    except (binascii.Error, ValueError, InvalidSignature):
+        VerifyKey(public).verify(message, raw)
+    except (binascii.Error, ValueError, BadSignatureError):  # nacl's ValueError is one too
         return False
     return True
