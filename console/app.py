@@ -35,6 +35,7 @@ from textual.command import CommandPalette
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widgets import Input
 
 from auth.roles import Perm
 from console import starttrace
@@ -230,6 +231,14 @@ class JukiApp(App[int]):
         if isinstance(event, (events.InputEvent, events.Paste)):
             self._last_input = monotonic()
         await super().on_event(event)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """A steady cursor in every field: a blinking one redraws the field twice a second
+        and sends the frame over SSH, about 10 ms of CPU a second for each console left
+        waiting at a form (bench/ssh counts a sign-in's CPU up to home)."""
+        field = event.widget
+        if isinstance(field, Input) and field.cursor_blink:
+            field.cursor_blink = False
 
     def _idle_tick(self) -> None:
         idle = self.ctx.settings.idle_lock_seconds

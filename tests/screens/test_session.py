@@ -53,6 +53,24 @@ async def test_the_form_under_home_keeps_no_password_and_comes_back_empty(
         assert isinstance(app.screen, HomeScreen)
 
 
+async def test_no_field_blinks_its_cursor(ctx: Context) -> None:
+    """A blinking cursor redraws its field twice a second: at a form left waiting, every
+    console would keep drawing (and sending frames over SSH). The cursor stays, steady."""
+    screen_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        login = app.screen.query_one("#login", Input)
+        assert app.focused is login and not login.cursor_blink
+        await pilot.press("tab")
+        password = app.screen.query_one("#password", Input)
+        assert app.focused is password and not password.cursor_blink
+        await sign_in(pilot, "clerk1", PASSWORD)
+        await pilot.press("ctrl+l")  # the lock screen's password field too
+        await settle(pilot)
+        assert isinstance(app.focused, Input) and not app.focused.cursor_blink
+
+
 async def test_quitting_signs_out(ctx: Context) -> None:
     screen_user(ctx.db, ctx.settings, "clerk1")
     app = JukiApp(ctx)
