@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from console import server_wire
 from console.connect import is_fingerprint
-from core.errors import Refused, StorageFault
+from core.errors import JukiError, Refused, StorageFault
 from core.private_files import refuse_exposed
 
 if TYPE_CHECKING:
@@ -317,6 +317,9 @@ class ConsoleServer:
                 or not isinstance(env, dict)):
             self._reply(client, {"error": "コンソールの要求が正しくありません。", "exit": 2})
             return
+        login = self._admit(client, key)
+        if login is None:
+            return
         sys.stdout.flush()
         sys.stderr.flush()
         try:
@@ -327,10 +330,36 @@ class ConsoleServer:
                                  "exit": 1})
             return
         if pid == 0:
-            self._console(fds, key, env)
+            self._console(fds, key, env, login)
         client.pid = pid
         self.consoles[pid] = client
         self._reply(client, {"pid": pid})
+
+    def _admit(self, client: Client, key: str) -> str | None:
+        """The login the key opens today, decided here just before the fork by the rule a
+        console would apply (``services.door.door_login``, a refusal recorded ``at:
+        console``) on this process's warm database handle, as sshd's question was a moment
+        ago: a console then builds no database handle before its first frame. None, with
+        the refusal (or the database's trouble) sent to the client, which says it."""
+        assert self.ctx is not None
+        from services import door  # loaded by preload()
+
+        try:
+            login = door.door_login(self.ctx.db, key)
+        except JukiError as exc:
+            login, refusal = None, exc.message
+        except Exception as exc:
+            from core.crashlog import log_unexpected
+
+            _log(log_unexpected(self.settings, exc))
+            login, refusal = None, "コンソールを開けませんでした。"
+        else:
+            refusal = door.REFUSED_AT_START
+        finally:
+            self._after_keys()
+        if login is None:
+            self._reply(client, {"error": refusal, "exit": 1})
+        return login
 
     def _reply(self, client: Client, answer: dict[str, Any]) -> None:
         try:
@@ -367,8 +396,10 @@ class ConsoleServer:
 
     # --- the child ---------------------------------------------------------------------
 
-    def _console(self, fds: list[int], key: str, requested: dict[str, Any]) -> NoReturn:
-        """In the forked child: become the console of the handed terminal; never returns."""
+    def _console(self, fds: list[int], key: str, requested: dict[str, Any],
+                 login: str) -> NoReturn:
+        """In the forked child: become the console of the handed terminal for ``login``
+        (``_admit``); never returns."""
         code = 70
         try:
             self._leave_server()
@@ -380,7 +411,8 @@ class ConsoleServer:
             from console.cli import guarded
             from console.commands.console import start_forced
 
-            code = guarded(lambda: start_forced(self.settings, key), self.settings)
+            code = guarded(lambda: start_forced(self.settings, key, login=login),
+                           self.settings)
         except BaseException as exc:  # never back into the server's loop
             try:
                 from core.crashlog import log_unexpected

@@ -86,27 +86,32 @@ def start(ctx: Context, prepare: Prepare | None = None) -> int:
     return run_console(ctx, prepare=prepare)
 
 
-def start_forced(settings: Settings, fingerprint: str, *, direct: str | None = None) -> int:
+def start_forced(settings: Settings, fingerprint: str, *, direct: str | None = None,
+                 login: str | None = None) -> int:
     """The console for the key ``fingerprint`` (sshd's forced command named it).
 
-    The key's account is decided again here (``services.door.door_login``; an account may
-    have been barred since sshd asked): a refusal is recorded there and said here, exit 1.
-    The sign-in screen then shows that login fixed; the password and every check of a
-    sign-in follow as always. ``direct``: why the console server was not used (the
-    event ``console.direct`` records it, not the user's screen).
+    The key's account is decided again (``services.door.door_login``; an account may have
+    been barred since sshd asked): a refusal is recorded there and said, exit 1. It is
+    decided here unless ``login`` is given: the console server decided it just before it
+    forked this console (the same rule, recorded the same way: ``ConsoleServer._admit``),
+    so no database handle is built before the first frame. The sign-in screen then shows
+    that login fixed; the password and every check of a sign-in follow as always.
+    ``direct``: why the console server was not used (the event ``console.direct`` records
+    it, not the user's screen).
     """
     require_tty()
     from console.context import Context  # on use: the client stays light until it falls back
 
     ctx = Context(settings, ssh_keys=(fingerprint,))
     require_private_files(ctx)  # before the database is opened for the door's question
-    from services import door  # on use: the database layers (after the fallback began)
-
-    login = door.door_login(ctx.db, fingerprint)
-    if direct is not None:
-        _record_direct(ctx, fingerprint, login, direct)
     if login is None:
-        raise Refused(door.REFUSED_AT_START)
+        from services import door  # on use: the database layers (after the fallback began)
+
+        login = door.door_login(ctx.db, fingerprint)
+        if direct is not None:
+            _record_direct(ctx, fingerprint, login, direct)
+        if login is None:
+            raise Refused(door.REFUSED_AT_START)
     ctx.door_login = login
     return start(ctx)
 
