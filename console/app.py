@@ -355,6 +355,7 @@ class JukiApp(App[int]):
         sign_in = self.screen_stack[0]
         assert isinstance(sign_in, SignInScreen)  # the bottom, always (get_default_screen)
         sign_in.reset(message, kind)
+        sign_in.show_note("\n".join(self.start_lines))  # all said so far, as a new form would
         self.refresh_bindings()
 
     def action_sign_out(self) -> None:

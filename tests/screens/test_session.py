@@ -13,7 +13,7 @@ from screens.lock import LockScreen
 from screens.signin import SignInScreen
 from screens.widgets import MessageLine
 from tests.factories import PASSWORD, screen_user
-from tests.screens.drive import SIZE, actions, audit, settle, sign_in, wait_until
+from tests.screens.drive import SIZE, actions, audit, screen_text, settle, sign_in, wait_until
 
 
 async def test_sign_out_key_records_and_returns_to_sign_in(ctx: Context) -> None:
@@ -51,6 +51,24 @@ async def test_the_form_under_home_keeps_no_password_and_comes_back_empty(
         assert form.focused is form.query_one("#login", Input)
         await sign_in(pilot, "clerk1", PASSWORD)  # and the next sign-in works as the first
         assert isinstance(app.screen, HomeScreen)
+
+
+async def test_a_start_note_said_while_home_is_shown_is_on_the_form_at_sign_out(
+    ctx: Context,
+) -> None:
+    """The start-up work may say its lines (the demo's accounts) after a quick sign-in:
+    the form under home takes them, and they are on screen when it comes back."""
+    screen_user(ctx.db, ctx.settings, "clerk1")
+    app = JukiApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "clerk1", PASSWORD)
+        assert isinstance(app.screen, HomeScreen)
+        app._say("デモ用アカウント: clerk1")  # as the start-up worker says a line
+        await settle(pilot)
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert isinstance(app.screen, SignInScreen)
+        assert "デモ用アカウント:clerk1" in screen_text(app)
 
 
 async def test_no_field_blinks_its_cursor(ctx: Context) -> None:
