@@ -96,7 +96,7 @@ class SignInScreen(Screen[None]):
             self.identity = identity
 
     def __init__(
-        self, desk: Desk, client_addr: str = "", message: str = "", *, kind: str = "info",
+        self, desk: Desk, client_addr: str = "", *,
         ssh_keys: tuple[str, ...] = (), door_login: str | None = None, note: str = "",
         ready: threading.Event | None = None,
     ) -> None:
@@ -111,7 +111,6 @@ class SignInScreen(Screen[None]):
         only the password is asked (and every sign-in check still runs)."""
         self.settings: Settings = desk.settings
         self.client_addr = client_addr
-        self._initial = (message, kind)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -132,9 +131,6 @@ class SignInScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        message, kind = self._initial
-        if message:
-            self.query_one(MessageLine).show(message, kind)
         self.show_note(self._note)
 
     def reset(self, message: str = "", kind: str = "info") -> None:
